@@ -1,0 +1,684 @@
+"""Typed, validated wrappers around facecore's compiled kernels, one section per family.
+
+warp      N affine crops from one frame (uint8, or float32 NCHW normalised for a model);
+          the same warp for one image or float map (paste a crop back into the frame).
+windows   every window at a stride as model-ready float32 NCHW batches, in bounded memory;
+          window scores accumulated back into a map; ``probability_map`` chains the two.
+refine    sharpen ``p -> 1 - (1 - p)**power`` and a small correlation kernel, fused.
+blend     ``(1 - a) * base + a * effect``; recolour in Lab or HSV fused with that blend.
+
+Conventions (docs/conventions.md): images are uint8 ``(H, W, 3)`` BGR or ``(H, W)`` grey,
+maps float32 ``(H, W)`` in [0, 1], output sizes ``shape=(height, width)``, matrices forward
+``(N, 2, 3)`` source -> destination as ``cv2.warpAffine`` takes them. Every function checks
+its arguments first (``TypeError`` / ``ValueError`` naming the argument), then runs in C++
+with the GIL released, on ``facecore.num_threads()`` threads. Inputs are never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+from ._validate import (
+    as_bool,
+    as_choice,
+    as_color,
+    as_float,
+    as_image,
+    as_int,
+    as_map,
+    as_matrices,
+    as_out,
+    as_pair,
+    as_shape,
+)
+
+__all__ = [
+    "warp_crops",
+    "warp_affine",
+    "WindowBatch",
+    "window_grid",
+    "iter_windows",
+    "accumulate_windows",
+    "probability_map",
+    "KERNELS",
+    "refine_map",
+    "blend",
+    "recolor",
+]
+
+_BORDERS = {"constant": 0, "replicate": 1}
+
+
+def _per_channel(value: object, name: str, channels: int) -> np.ndarray:
+    """A scalar or one finite number per channel -> float32 (channels,)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        arr = np.full(channels, float(value), dtype=np.float32)
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: expected a number or one number per channel") from exc
+        if arr.size != channels:
+            raise ValueError(f"{name}: expected 1 or {channels} values; got {arr.size}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: values must be finite")
+    return np.ascontiguousarray(arr)
+
+
+def _fill_u8(fill: object, channels: int) -> np.ndarray:
+    arr = _per_channel(fill, "fill", channels)
+    if (arr < 0).any() or (arr > 255).any() or (arr != np.round(arr)).any():
+        raise ValueError("fill: uint8 images need integer fill values in [0, 255]")
+    return arr.astype(np.int32)
+
+
+# ============================================================================== warp
+
+
+def warp_crops(
+    image: np.ndarray,
+    matrices: np.ndarray,
+    shape: int | tuple[int, int],
+    *,
+    border: str = "constant",
+    fill: float | tuple[float, ...] = 0,
+    tensor: bool = False,
+    mean: float | tuple[float, ...] = 0.0,
+    std: float | tuple[float, ...] = 1.0,
+    swap_rb: bool = False,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Warp N crops out of one frame in a single pass.
+
+    Output pixel ``(x, y)`` of crop ``i`` samples ``image`` at ``M_i^{-1} [x, y, 1]^T``,
+    bilinearly, with OpenCV's fixed-point coordinates (1/32 pixel) and weights, so the uint8
+    result equals ``cv2.warpAffine(image, M_i, (w, h))`` (pixel centres at integer
+    coordinates). With ``tensor=True`` the same warped values are written, in the same pass,
+    as float32 NCHW ``(value - mean[c]) / std[c]``, optionally with B and R swapped: what a
+    model's input wants, with no intermediate uint8 crops.
+
+    Parameters
+    ----------
+    image : (H, W, C) or (H, W) uint8 ndarray
+        Source frame, BGR (C in 1, 3, 4). Row-strided views are used without a copy.
+    matrices : (N, 2, 3) float ndarray
+        Forward maps from frame pixels to crop pixels (what ``cv2.estimateAffinePartial2D``
+        and :func:`facecore.align.estimate_similarity` return). Finite and invertible.
+    shape : int or (height, width)
+        Size of every crop. NumPy order, not OpenCV's ``dsize=(w, h)``.
+    border : {"constant", "replicate"}
+        Samples outside the frame take ``fill`` or the nearest edge pixel.
+    fill : int or sequence of int
+        Border value, one for all channels or one per channel (0..255).
+    tensor : bool
+        False: uint8 ``(N, h, w, C)``. True: float32 ``(N, C, h, w)`` normalised.
+    mean, std : float or sequence of float
+        Per output channel (after ``swap_rb``); only with ``tensor=True``.
+    swap_rb : bool
+        Reverse B and R in the tensor output (BGR frame -> RGB model input).
+    out : ndarray, optional
+        Preallocated result of the exact shape and dtype.
+
+    Returns
+    -------
+    crops : (N, h, w, C) uint8 or (N, C, h, w) float32 ndarray
+        ``(N, h, w)`` for a grey image without ``tensor``.
+
+    Raises
+    ------
+    TypeError
+        If ``image`` is not uint8 or ``matrices`` is not numeric.
+    ValueError
+        If a shape is wrong, ``N == 0``, a matrix is singular or non-finite, or ``shape`` is
+        not positive.
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> frame = np.zeros((480, 640, 3), np.uint8)
+    >>> M = np.array([[[1.0, 0, -100], [0, 1.0, -50]]] * 4)   # crops at (100, 50)
+    >>> fc.kernels.warp_crops(frame, M, 112).shape
+    (4, 112, 112, 3)
+    >>> fc.kernels.warp_crops(frame, M, (64, 48), tensor=True, mean=127.5, std=128,
+    ...                       swap_rb=True).shape
+    (4, 3, 64, 48)
+    """
+    image = as_image(image, "image")
+    m = as_matrices(matrices, "matrices")
+    h, w = as_shape(shape, "shape")
+    b = _BORDERS[as_choice(border, "border", tuple(_BORDERS))]
+    tensor = as_bool(tensor, "tensor")
+    swap_rb = as_bool(swap_rb, "swap_rb")
+    c = image.shape[2] if image.ndim == 3 else 1
+    f = _fill_u8(fill, c)
+    n = m.shape[0]
+    if tensor:
+        if swap_rb and c < 3:
+            raise ValueError("swap_rb: needs an image with 3 or 4 channels")
+        mu = _per_channel(mean, "mean", c)
+        sd = _per_channel(std, "std", c)
+        if (sd == 0).any():
+            raise ValueError("std: must be non-zero")
+        dims = (n, c, h, w)
+        res = np.empty(dims, np.float32) if out is None else as_out(out, "out", dims, np.float32, image)
+        _core.warp_affine_to_nchw_f32(image, m, h, w, False, b, f, mu, sd, swap_rb, res)
+        return res
+    if swap_rb:
+        raise ValueError("swap_rb: only applies with tensor=True")
+    dims = (n, h, w, c) if image.ndim == 3 else (n, h, w)
+    res = np.empty(dims, np.uint8) if out is None else as_out(out, "out", dims, np.uint8, image)
+    _core.warp_affine_u8(image, m, h, w, False, b, f, res)
+    return res
+
+
+def warp_affine(
+    src: np.ndarray,
+    matrix: np.ndarray,
+    shape: int | tuple[int, int],
+    *,
+    border: str = "constant",
+    fill: float | tuple[float, ...] = 0,
+    inverse: bool = False,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Warp one image or float map, e.g. to paste a crop-space map back into the frame.
+
+    Same sampling as :func:`warp_crops`. ``matrix`` is forward (source -> destination) as
+    ``cv2.warpAffine`` takes it; with ``inverse=True`` it maps destination -> source
+    (``cv2.WARP_INVERSE_MAP``), so passing a crop's own matrix pastes the crop back:
+    ``warp_affine(crop_map, M, frame.shape[:2], inverse=True)``.
+
+    Parameters
+    ----------
+    src : (H, W), (H, W, C) uint8 or (H, W), (H, W, C) float32 ndarray
+        Image (C in 1, 3, 4) or map.
+    matrix : (2, 3) float ndarray
+        Finite, invertible affine matrix.
+    shape : int or (height, width)
+        Output size (NumPy order).
+    border : {"constant", "replicate"}
+    fill : number or sequence
+        Border value (uint8: integers 0..255; float32: one number).
+    inverse : bool
+        ``matrix`` maps destination -> source.
+    out : ndarray, optional
+
+    Returns
+    -------
+    warped : ndarray of ``src``'s dtype, shape ``(height, width) + src.shape[2:]``
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> frame = np.zeros((480, 640, 3), np.uint8)
+    >>> M = np.array([[0.5, 0, -20], [0, 0.5, -10]])
+    >>> chip = fc.kernels.warp_crops(frame, M[None], 112)[0]
+    >>> prob = np.ones((112, 112), np.float32)
+    >>> back = fc.kernels.warp_affine(prob, M, frame.shape[:2], inverse=True)
+    >>> back.shape, back.dtype
+    ((480, 640), dtype('float32'))
+    """
+    is_float = isinstance(src, np.ndarray) and src.dtype == np.float32
+    m = as_matrices(matrix, "matrix", single=True)
+    h, w = as_shape(shape, "shape")
+    b = _BORDERS[as_choice(border, "border", tuple(_BORDERS))]
+    inverse = as_bool(inverse, "inverse")
+    if is_float:
+        a = np.ascontiguousarray(src)
+        if a.ndim not in (2, 3) or a.size == 0 or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
+            raise ValueError(f"src: expected float32 (H, W) or (H, W, C); got {a.shape}")
+        fv = as_float(fill, "fill")
+        dims = (1, h, w) + a.shape[2:]
+        res = np.empty(dims, np.float32) if out is None else as_out(out, "out", dims[1:], np.float32, a)[None]
+        _core.warp_affine_f32(a, m, h, w, inverse, b, fv, res)
+        return res[0]
+    a = as_image(src, "src")
+    c = a.shape[2] if a.ndim == 3 else 1
+    f = _fill_u8(fill, c)
+    dims = (1, h, w) + a.shape[2:]
+    res = np.empty(dims, np.uint8) if out is None else as_out(out, "out", dims[1:], np.uint8, a)[None]
+    _core.warp_affine_u8(a, m, h, w, inverse, b, f, res)
+    return res[0]
+
+
+# =========================================================================== windows
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """A batch of windows from :func:`iter_windows`.
+
+    Attributes
+    ----------
+    tensor : (B, C, window_h, window_w) float32 ndarray
+        The windows, normalised, NCHW.
+    first : int
+        Index of the first window in the row-major window grid.
+    origins : (B, 2) int64 ndarray
+        Top-left corner ``(x, y)`` of each window in the image.
+    """
+
+    tensor: np.ndarray
+    first: int
+    origins: np.ndarray
+
+
+def window_grid(
+    image_shape: tuple[int, ...], window: int | tuple[int, int], *, stride: int | tuple[int, int] = 1
+) -> tuple[int, int]:
+    """Rows and columns of the window grid: ``((H - wh) // sy + 1, (W - ww) // sx + 1)``.
+
+    Examples
+    --------
+    >>> import facecore as fc
+    >>> fc.kernels.window_grid((256, 256), 35, stride=1)
+    (222, 222)
+    """
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) < 2:
+        raise TypeError("image_shape: expected a tuple (H, W, ...)")
+    H, W = as_int(image_shape[0], "image_shape", minimum=1), as_int(image_shape[1], "image_shape", minimum=1)
+    wh, ww = as_pair(window, "window")
+    sy, sx = as_pair(stride, "stride")
+    if wh > H or ww > W:
+        raise ValueError(f"window: {(wh, ww)} is larger than the image ({H}, {W})")
+    return (H - wh) // sy + 1, (W - ww) // sx + 1
+
+
+def iter_windows(
+    image: np.ndarray,
+    window: int | tuple[int, int],
+    *,
+    stride: int | tuple[int, int] = 1,
+    batch_size: int = 4096,
+    mean: float | tuple[float, ...] = 0.0,
+    std: float | tuple[float, ...] = 1.0,
+    swap_rb: bool = False,
+) -> Iterator[WindowBatch]:
+    """Yield every ``window`` of ``image`` at ``stride`` as float32 NCHW batches.
+
+    Window ``k`` of the row-major grid has its top-left corner at
+    ``((k % grid_w) * sx, (k // grid_w) * sy)``; its values are
+    ``(image[y + r, x + q, c] - mean[c]) / std[c]`` (channels reversed first when
+    ``swap_rb``). Only one batch exists at a time, so stride 1 over a large image runs in
+    ``batch_size * C * wh * ww * 4`` bytes.
+
+    Parameters
+    ----------
+    image : (H, W, C) or (H, W) uint8 ndarray
+    window : int or (height, width)
+        Window size; at most the image's.
+    stride : int or (sy, sx)
+    batch_size : int
+        Windows per batch (>= 1).
+    mean, std : float or sequence of float
+        Per output channel normalisation.
+    swap_rb : bool
+        BGR -> RGB.
+
+    Yields
+    ------
+    batch : WindowBatch
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> img = np.zeros((64, 64, 3), np.uint8)
+    >>> sizes = [b.tensor.shape for b in fc.kernels.iter_windows(img, 35, batch_size=500)]
+    >>> sizes[0], len(sizes)
+    ((500, 3, 35, 35), 2)
+    """
+    image = as_image(image, "image")
+    wh, ww = as_pair(window, "window")
+    sy, sx = as_pair(stride, "stride")
+    gh, gw = window_grid(image.shape, (wh, ww), stride=(sy, sx))
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
+    swap_rb = as_bool(swap_rb, "swap_rb")
+    c = image.shape[2] if image.ndim == 3 else 1
+    if swap_rb and c < 3:
+        raise ValueError("swap_rb: needs an image with 3 or 4 channels")
+    mu = _per_channel(mean, "mean", c)
+    sd = _per_channel(std, "std", c)
+    if (sd == 0).any():
+        raise ValueError("std: must be non-zero")
+    return _window_batches(image, wh, ww, sy, sx, gh * gw, gw, batch_size, mu, sd, swap_rb)
+
+
+def _window_batches(image, wh, ww, sy, sx, total, gw, batch_size, mu, sd, swap_rb):
+    c = image.shape[2] if image.ndim == 3 else 1
+    for first in range(0, total, batch_size):
+        count = min(batch_size, total - first)
+        out = np.empty((count, c, wh, ww), np.float32)
+        _core.extract_windows_nchw_f32(image, wh, ww, sy, sx, first, count, mu, sd, swap_rb, out)
+        k = np.arange(first, first + count, dtype=np.int64)
+        origins = np.stack([(k % gw) * sx, (k // gw) * sy], axis=1)
+        yield WindowBatch(tensor=out, first=first, origins=origins)
+
+
+_REDUCE = {"mean": 0, "centre": 1, "center": 1}
+
+
+def accumulate_windows(
+    scores: np.ndarray,
+    image_shape: tuple[int, ...],
+    window: int | tuple[int, int],
+    *,
+    stride: int | tuple[int, int] = 1,
+    reduce: str = "mean",
+    fill: float = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Accumulate one score per window back into a float32 ``(H, W)`` map.
+
+    ``reduce="mean"``: each pixel is the mean score of every window that covers it (``fill``
+    where none does, i.e. in the gaps when the stride exceeds the window, or the right/bottom
+    remainder). Computed from a prefix sum of the grid in float64: O(H*W), whatever the
+    window size. ``reduce="centre"``: each score sits at its window's centre
+    ``(x + (ww - 1) / 2, y + (wh - 1) / 2)`` and pixels are interpolated bilinearly between
+    centres (edge values replicated outwards).
+
+    Parameters
+    ----------
+    scores : (grid_h, grid_w) or (grid_h * grid_w,) float32 ndarray
+        One score per window in the row-major grid order of :func:`iter_windows`.
+    image_shape : tuple
+        ``(H, W, ...)`` of the image the windows came from.
+    window, stride : int or pair
+        As given to :func:`iter_windows`.
+    reduce : {"mean", "centre"}
+    fill : float
+        Value of pixels no window covers (``"mean"`` only).
+    out : (H, W) float32 ndarray, optional
+
+    Returns
+    -------
+    map : (H, W) float32 ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> grid = fc.kernels.window_grid((8, 8), 3)
+    >>> m = fc.kernels.accumulate_windows(np.ones(grid, np.float32), (8, 8), 3)
+    >>> float(m.min()), float(m.max())
+    (1.0, 1.0)
+    """
+    gh, gw = window_grid(image_shape, window, stride=stride)
+    H, W = int(image_shape[0]), int(image_shape[1])
+    wh, ww = as_pair(window, "window")
+    sy, sx = as_pair(stride, "stride")
+    red = _REDUCE[as_choice(reduce, "reduce", tuple(_REDUCE))]
+    fv = as_float(fill, "fill")
+    s = scores if isinstance(scores, np.ndarray) else np.asarray(scores)
+    if s.dtype != np.float32:
+        raise TypeError(f"scores: expected float32 array; got {s.dtype}")
+    if s.size != gh * gw or s.ndim not in (1, 2) or (s.ndim == 2 and s.shape != (gh, gw)):
+        raise ValueError(f"scores: expected {(gh, gw)} or ({gh * gw},) for this grid; got {s.shape}")
+    s = np.ascontiguousarray(s.reshape(gh, gw))
+    res = np.empty((H, W), np.float32) if out is None else as_out(out, "out", (H, W), np.float32, s)
+    _core.accumulate_windows_f32(s, H, W, wh, ww, sy, sx, red, fv, res)
+    return res
+
+
+def probability_map(
+    image: np.ndarray,
+    classify: Callable[[np.ndarray], np.ndarray],
+    window: int | tuple[int, int],
+    *,
+    stride: int | tuple[int, int] = 1,
+    batch_size: int = 4096,
+    reduce: str = "mean",
+    mean: float | tuple[float, ...] = 0.0,
+    std: float | tuple[float, ...] = 1.0,
+    swap_rb: bool = False,
+) -> np.ndarray:
+    """Classify every window of ``image`` and turn the scores into a per-pixel map.
+
+    Chains :func:`iter_windows` -> ``classify`` (one call per batch; e.g. an onnxruntime
+    session's ``run``) -> :func:`accumulate_windows`. Memory is one batch of windows plus one
+    float per window, so stride 1 over a 512x512 image is fine.
+
+    Parameters
+    ----------
+    image : (H, W, C) or (H, W) uint8 ndarray
+    classify : callable
+        Takes a float32 ``(B, C, wh, ww)`` batch, returns B scores (shape ``(B,)`` or
+        ``(B, 1)``), typically probabilities in [0, 1].
+    window, stride, batch_size, mean, std, swap_rb
+        As :func:`iter_windows`.
+    reduce : {"mean", "centre"}
+        As :func:`accumulate_windows`.
+
+    Returns
+    -------
+    map : (H, W) float32 ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> img = np.full((48, 48, 3), 200, np.uint8)
+    >>> brightness = lambda batch: batch.mean(axis=(1, 2, 3)) / 255
+    >>> p = fc.probability_map(img, brightness, 15, stride=2)
+    >>> p.shape, round(float(p[24, 24]), 3)
+    ((48, 48), 0.784)
+    """
+    if not callable(classify):
+        raise TypeError(f"classify: expected a callable; got {type(classify).__name__}")
+    image = as_image(image, "image")
+    gh, gw = window_grid(image.shape, window, stride=stride)
+    as_choice(reduce, "reduce", tuple(_REDUCE))
+    scores = np.empty(gh * gw, np.float32)
+    for batch in iter_windows(
+        image, window, stride=stride, batch_size=batch_size, mean=mean, std=std, swap_rb=swap_rb
+    ):
+        n = batch.tensor.shape[0]
+        got = np.asarray(classify(batch.tensor))
+        if got.size != n or (got.ndim == 2 and got.shape[1] != 1) or got.ndim > 2:
+            raise ValueError(
+                f"classify: must return one score per window, shape ({n},) or ({n}, 1); got {got.shape}"
+            )
+        scores[batch.first : batch.first + n] = got.reshape(n)
+    return accumulate_windows(scores, image.shape, window, stride=stride, reduce=reduce)
+
+
+# ============================================================================ refine
+
+#: Named refinement kernels (3x3, sums 1). ``"lbp3"`` is the seed's "LBP-conv": the pixel keeps
+#: half its weight and its 8 neighbours share the other half, so isolated responses fade and
+#: agreeing neighbourhoods reinforce each other. The others are the usual smoothing kernels.
+KERNELS: dict[str, np.ndarray] = {
+    "lbp3": np.array([[1, 1, 1], [1, 8, 1], [1, 1, 1]], np.float32) / np.float32(16),
+    "box3": np.full((3, 3), 1, np.float32) / np.float32(9),
+    "gauss3": np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32) / np.float32(16),
+    "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], np.float32),
+}
+for _k in KERNELS.values():
+    _k.setflags(write=False)
+
+
+def refine_map(
+    p: np.ndarray,
+    *,
+    power: float = 2,
+    kernel: str | np.ndarray = "lbp3",
+    iterations: int = 1,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sharpen a probability map and smooth it with a small kernel, fused, iterated.
+
+    One iteration computes, for every pixel, ``clip(sum_ij K[i, j] * s(p[y+i-r, x+j-r]), 0, 1)``
+    with ``s(v) = 1 - (1 - clip(v, 0, 1))**power``: correlation as ``cv2.filter2D`` does,
+    with **replicated** borders (``cv2.BORDER_REPLICATE``). NaN counts as 0.
+
+    Parameters
+    ----------
+    p : (H, W) float32 ndarray
+        Probabilities.
+    power : float
+        Sharpening exponent (> 0); 2 is the seed's ``1 - (1 - p)^2``.
+    kernel : str or (k, k) float32 ndarray
+        A name from :data:`KERNELS` or any small kernel with odd sides (<= 31).
+    iterations : int
+        Passes (>= 0; 0 returns a copy).
+    out : (H, W) float32 ndarray, optional
+        May be ``p`` itself.
+
+    Returns
+    -------
+    refined : (H, W) float32 ndarray in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> p = np.full((4, 4), 0.5, np.float32)
+    >>> float(fc.kernels.refine_map(p)[0, 0])
+    0.75
+    """
+    p = as_map(p, "p")
+    power = as_float(power, "power")
+    if power <= 0:
+        raise ValueError(f"power: must be > 0; got {power}")
+    if isinstance(kernel, str):
+        k = KERNELS[as_choice(kernel, "kernel", tuple(KERNELS))]
+    else:
+        k = kernel if isinstance(kernel, np.ndarray) else np.asarray(kernel)
+        if not np.issubdtype(k.dtype, np.floating):
+            raise TypeError(f"kernel: expected a name or a float array; got {k.dtype}")
+        if k.ndim != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0 or max(k.shape) > 31:
+            raise ValueError(f"kernel: expected odd sides <= 31; got shape {k.shape}")
+        k = np.ascontiguousarray(k, dtype=np.float32)
+        if not np.isfinite(k).all():
+            raise ValueError("kernel: entries must be finite")
+    iterations = as_int(iterations, "iterations", minimum=0)
+    if out is None:
+        res = np.empty_like(p)
+    elif out is p:
+        res = p
+    else:
+        res = as_out(out, "out", p.shape, np.float32, p)
+    _core.refine_map_f32(p, power, k, iterations, res)
+    return res
+
+
+# ============================================================================= blend
+
+
+def _alpha(alpha: object, shape: tuple[int, int]) -> np.ndarray:
+    a = alpha if isinstance(alpha, np.ndarray) else np.asarray(alpha)
+    if a.dtype != np.float32:
+        raise TypeError(f"alpha: expected float32 array of shape {shape}; got {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.shape != shape:
+        raise ValueError(f"alpha: expected shape {shape} (the image's H, W); got {a.shape}")
+    if not (a.strides[1] == 4 and a.strides[0] > 0):
+        a = np.ascontiguousarray(a)
+    return a
+
+
+def blend(
+    base: np.ndarray, effect: np.ndarray, alpha: np.ndarray, *, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Mask-weighted blend ``out = (1 - a) * base + a * effect``, rounded half up.
+
+    Evaluated in float32 in that order, per channel, with ``a = clip(alpha, 0, 1)`` (NaN as
+    0), then ``floor(v + 0.5)``: the NumPy expression
+    ``np.floor((1 - a)[..., None] * base + a[..., None] * effect + 0.5)`` in float32, exactly.
+
+    Parameters
+    ----------
+    base, effect : (H, W, C) or (H, W) uint8 ndarray
+        Same shape.
+    alpha : (H, W) float32 ndarray
+        Weight of ``effect``.
+    out : uint8 ndarray, optional
+        May be ``base`` or ``effect`` (element-wise).
+
+    Returns
+    -------
+    blended : uint8 ndarray of ``base``'s shape
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> base = np.zeros((2, 2, 3), np.uint8); effect = np.full((2, 2, 3), 200, np.uint8)
+    >>> fc.kernels.blend(base, effect, np.full((2, 2), 0.25, np.float32))[0, 0]
+    array([50, 50, 50], dtype=uint8)
+    """
+    base = as_image(base, "base")
+    effect = as_image(effect, "effect")
+    if effect.shape != base.shape:
+        raise ValueError(f"effect: expected the shape of base {base.shape}; got {effect.shape}")
+    a = _alpha(alpha, base.shape[:2])
+    if out is None:
+        res = np.empty_like(base)
+    elif out is base or out is effect:
+        res = out
+    else:
+        res = as_out(out, "out", base.shape, np.uint8, a)
+    _core.blend_u8(base, effect, a, res)
+    return res
+
+
+_SPACES = {"lab": 0, "hsv": 1}
+
+
+def recolor(
+    image: np.ndarray,
+    alpha: np.ndarray,
+    color: str,
+    *,
+    mode: str = "lab",
+    strength: float = 1.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Recolour where ``alpha`` says, keeping the texture: the effect layer and its blend in one pass.
+
+    ``mode="lab"`` keeps each pixel's L (lightness, hence the hair's texture) and moves its
+    a/b toward the target colour's by ``strength``; ``mode="hsv"`` keeps V, moves the hue
+    along the shorter arc and the saturation toward the target's by ``strength``. The layer
+    is then blended: ``out = (1 - a) * image + a * layer`` (as :func:`blend`, with the layer
+    unrounded). Colour maths follow OpenCV's float definitions (``cv2.cvtColor`` on float32
+    images in [0, 1]: sRGB, D65; HSV with H in degrees), so those are the reference; pixels
+    with ``alpha == 0`` are returned unchanged.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+        BGR.
+    alpha : (H, W) float32 ndarray
+        Where, and how much, to recolour (e.g. a refined hair map).
+    color : str
+        A name (``facecore._validate.NAMED_COLORS``) or ``"#rrggbb"``.
+    mode : {"lab", "hsv"}
+    strength : float
+        0 (no change) .. 1 (the target's chroma).
+    out : (H, W, 3) uint8 ndarray, optional
+
+    Returns
+    -------
+    recoloured : (H, W, 3) uint8 ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> img = np.full((4, 4, 3), 90, np.uint8)
+    >>> out = fc.kernels.recolor(img, np.ones((4, 4), np.float32), "#8a2be2")
+    >>> bool(out[0, 0, 0] > out[0, 0, 1])   # purple: more blue than green
+    True
+    """
+    image = as_image(image, "image", channels=(3,), gray=False)
+    a = _alpha(alpha, image.shape[:2])
+    bgr = np.asarray(as_color(color, "color"), np.float32)
+    space = _SPACES[as_choice(mode, "mode", tuple(_SPACES))]
+    strength = as_float(strength, "strength", minimum=0.0, maximum=1.0)
+    if out is None:
+        res = np.empty_like(image)
+    elif out is image:
+        res = out
+    else:
+        res = as_out(out, "out", image.shape, np.uint8, a)
+    _core.recolor_u8(image, a, space, bgr, strength, res)
+    return res

@@ -1,0 +1,273 @@
+// The one pybind11 file of facecore._core: convert and check every argument while holding the
+// GIL, then release it around the plain C++ kernel. The Python wrappers in facecore.kernels
+// validate first with friendlier messages; these checks are the second line and cannot be
+// switched off. Bad arguments raise TypeError / ValueError naming the argument.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+
+#include "blend.hpp"
+#include "common.hpp"
+#include "parallel.hpp"
+#include "refine.hpp"
+#include "warp.hpp"
+#include "windows.hpp"
+
+namespace py = pybind11;
+using facecore::Border;
+using facecore::ImageView;
+
+namespace {
+
+std::string shape_of(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+template <typename T>
+void require_dtype(const py::array& a, const char* name) {
+    if (!a.dtype().is(py::dtype::of<T>()))
+        throw py::type_error(std::string(name) + ": expected " +
+                             std::string(py::str(py::dtype::of<T>())) + " array; got " +
+                             std::string(py::str(a.dtype())));
+}
+
+// (H, W) or (H, W, C) with contiguous pixels; rows may be strided (a crop of a frame).
+template <typename T>
+ImageView<T> image_view(const py::array& a, const char* name, bool writable = false) {
+    require_dtype<T>(a, name);
+    if (a.ndim() != 2 && a.ndim() != 3)
+        throw py::value_error(std::string(name) + ": expected (H, W) or (H, W, C); got shape " +
+                              shape_of(a));
+    if (writable && !a.writeable())
+        throw py::value_error(std::string(name) + ": array is read-only");
+    const py::ssize_t item = static_cast<py::ssize_t>(sizeof(T));
+    const std::int64_t H = a.shape(0), W = a.shape(1), C = a.ndim() == 3 ? a.shape(2) : 1;
+    const bool pixels_contiguous =
+        (a.ndim() == 2 || C == 1 || a.strides(2) == item) && (W == 1 || a.strides(1) == C * item);
+    const bool rows_ok = a.strides(0) > 0 && a.strides(0) % item == 0 &&
+                         (H == 1 || a.strides(0) >= W * C * item);
+    if (!pixels_contiguous || !rows_ok)
+        throw py::value_error(std::string(name) +
+                              ": pixels must be contiguous and rows positively strided "
+                              "(pass np.ascontiguousarray(...))");
+    ImageView<T> v;
+    // Writability was checked above; the const views never write through `data`.
+    v.data = static_cast<T*>(const_cast<void*>(a.data()));
+    v.height = H;
+    v.width = W;
+    v.channels = C;
+    v.row_stride = (H == 1 ? W * C : a.strides(0) / item);
+    return v;
+}
+
+template <typename T>
+T* contiguous_out(py::array& a, const char* name, std::initializer_list<std::int64_t> shape) {
+    require_dtype<T>(a, name);
+    if (!a.writeable()) throw py::value_error(std::string(name) + ": array is read-only");
+    if (!(a.flags() & py::array::c_style))
+        throw py::value_error(std::string(name) + ": must be C-contiguous");
+    bool same = a.ndim() == static_cast<py::ssize_t>(shape.size());
+    std::size_t i = 0;
+    for (std::int64_t d : shape) same = same && a.shape(static_cast<py::ssize_t>(i++)) == d;
+    if (!same) throw py::value_error(std::string(name) + ": wrong shape " + shape_of(a));
+    return static_cast<T*>(a.mutable_data());
+}
+
+template <typename T>
+const T* contiguous_in(const py::array& a, const char* name, py::ssize_t ndim) {
+    require_dtype<T>(a, name);
+    if (a.ndim() != ndim)
+        throw py::value_error(std::string(name) + ": expected " + std::to_string(ndim) +
+                              " dimensions; got shape " + shape_of(a));
+    if (!(a.flags() & py::array::c_style))
+        throw py::value_error(std::string(name) + ": must be C-contiguous");
+    return static_cast<const T*>(a.data());
+}
+
+const double* matrices_in(const py::array& m, std::int64_t& n) {
+    const double* p = contiguous_in<double>(m, "matrices", 3);
+    if (m.shape(1) != 2 || m.shape(2) != 3)
+        throw py::value_error("matrices: expected shape (N, 2, 3); got " + shape_of(m));
+    n = m.shape(0);
+    if (n < 1) throw py::value_error("matrices: need at least one matrix");
+    return p;
+}
+
+const float* per_channel(const py::array& a, const char* name, std::int64_t channels) {
+    const float* p = contiguous_in<float>(a, name, 1);
+    if (a.shape(0) != channels)
+        throw py::value_error(std::string(name) + ": need one value per channel (" +
+                              std::to_string(channels) + "); got " + shape_of(a));
+    return p;
+}
+
+Border border_of(int b) {
+    if (b != 0 && b != 1) throw py::value_error("border: must be 0 (constant) or 1 (replicate)");
+    return static_cast<Border>(b);
+}
+
+// ------------------------------------------------------------------------------------- warp
+void warp_affine_u8(const py::array& image, const py::array& matrices, std::int64_t out_h,
+                    std::int64_t out_w, bool inverse, int border, const py::array& fill,
+                    py::array out) {
+    const auto src = image_view<const std::uint8_t>(image, "image");
+    std::int64_t n;
+    const double* m = matrices_in(matrices, n);
+    const int* f = contiguous_in<std::int32_t>(fill, "fill", 1);
+    if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
+    std::uint8_t* o = contiguous_out<std::uint8_t>(
+        out, "out", image.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
+                                      : std::initializer_list<std::int64_t>{n, out_h, out_w});
+    const Border b = border_of(border);
+    py::gil_scoped_release nogil;
+    facecore::cpu::warp_affine_u8(src, m, n, inverse, out_h, out_w, b, f, o);
+}
+
+void warp_affine_to_nchw_f32(const py::array& image, const py::array& matrices,
+                             std::int64_t out_h, std::int64_t out_w, bool inverse, int border,
+                             const py::array& fill, const py::array& mean, const py::array& std,
+                             bool swap_rb, py::array out) {
+    const auto src = image_view<const std::uint8_t>(image, "image");
+    std::int64_t n;
+    const double* m = matrices_in(matrices, n);
+    const int* f = contiguous_in<std::int32_t>(fill, "fill", 1);
+    if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
+    const float* mu = per_channel(mean, "mean", src.channels);
+    const float* sd = per_channel(std, "std", src.channels);
+    float* o = contiguous_out<float>(out, "out", {n, src.channels, out_h, out_w});
+    const Border b = border_of(border);
+    py::gil_scoped_release nogil;
+    facecore::cpu::warp_affine_to_nchw_f32(src, m, n, inverse, out_h, out_w, b, f, mu, sd, swap_rb,
+                                           o);
+}
+
+void warp_affine_f32(const py::array& image, const py::array& matrices, std::int64_t out_h,
+                     std::int64_t out_w, bool inverse, int border, float fill, py::array out) {
+    const auto src = image_view<const float>(image, "src");
+    std::int64_t n;
+    const double* m = matrices_in(matrices, n);
+    float* o = contiguous_out<float>(
+        out, "out", image.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
+                                      : std::initializer_list<std::int64_t>{n, out_h, out_w});
+    const Border b = border_of(border);
+    py::gil_scoped_release nogil;
+    facecore::cpu::warp_affine_f32(src, m, n, inverse, out_h, out_w, b, fill, o);
+}
+
+// ---------------------------------------------------------------------------------- windows
+facecore::WindowGrid grid_of(std::int64_t h, std::int64_t w, std::int64_t wh, std::int64_t ww,
+                             std::int64_t sy, std::int64_t sx) {
+    facecore::WindowGrid g{h, w, wh, ww, sy, sx};
+    facecore::check_grid(g);
+    return g;
+}
+
+void extract_windows_nchw_f32(const py::array& image, std::int64_t window_h,
+                              std::int64_t window_w, std::int64_t stride_y, std::int64_t stride_x,
+                              std::int64_t first, std::int64_t count, const py::array& mean,
+                              const py::array& std, bool swap_rb, py::array out) {
+    const auto src = image_view<const std::uint8_t>(image, "image");
+    const auto g = grid_of(src.height, src.width, window_h, window_w, stride_y, stride_x);
+    if (first < 0 || count < 0 || first > g.count() || count > g.count() - first)
+        throw py::value_error("first/count: outside the window grid of " +
+                              std::to_string(g.count()) + " windows");
+    const float* mu = per_channel(mean, "mean", src.channels);
+    const float* sd = per_channel(std, "std", src.channels);
+    float* o = contiguous_out<float>(out, "out", {count, src.channels, window_h, window_w});
+    py::gil_scoped_release nogil;
+    facecore::cpu::extract_windows_nchw_f32(src, g, first, count, mu, sd, swap_rb, o);
+}
+
+void accumulate_windows_f32(const py::array& scores, std::int64_t image_h, std::int64_t image_w,
+                            std::int64_t window_h, std::int64_t window_w, std::int64_t stride_y,
+                            std::int64_t stride_x, int reduce, float fill, py::array out) {
+    const auto g = grid_of(image_h, image_w, window_h, window_w, stride_y, stride_x);
+    const float* s = contiguous_in<float>(scores, "scores", 2);
+    if (scores.shape(0) != g.grid_h() || scores.shape(1) != g.grid_w())
+        throw py::value_error("scores: expected the window grid's shape (" +
+                              std::to_string(g.grid_h()) + ", " + std::to_string(g.grid_w()) +
+                              "); got " + shape_of(scores));
+    float* o = contiguous_out<float>(out, "out", {image_h, image_w});
+    py::gil_scoped_release nogil;
+    facecore::cpu::accumulate_windows_f32(s, g, reduce, fill, o);
+}
+
+// ----------------------------------------------------------------------------------- refine
+void refine_map_f32(const py::array& p, float power, const py::array& kernel, int iterations,
+                    py::array out) {
+    const float* in = contiguous_in<float>(p, "p", 2);
+    const float* k = contiguous_in<float>(kernel, "kernel", 2);
+    const std::int64_t H = p.shape(0), W = p.shape(1);
+    float* o = contiguous_out<float>(out, "out", {H, W});
+    const std::int64_t kh = kernel.shape(0), kw = kernel.shape(1);
+    py::gil_scoped_release nogil;
+    facecore::cpu::refine_map_f32(in, H, W, power, k, kh, kw, iterations, o);
+}
+
+// ------------------------------------------------------------------------------------ blend
+ImageView<const float> alpha_view(const py::array& alpha) {
+    if (alpha.ndim() != 2) throw py::value_error("alpha: expected (H, W); got " + shape_of(alpha));
+    return image_view<const float>(alpha, "alpha");
+}
+
+void blend_u8(const py::array& base, const py::array& effect, const py::array& alpha,
+              py::array out) {
+    const auto b = image_view<const std::uint8_t>(base, "base");
+    const auto e = image_view<const std::uint8_t>(effect, "effect");
+    const auto a = alpha_view(alpha);
+    const auto o = image_view<std::uint8_t>(out, "out", true);
+    py::gil_scoped_release nogil;
+    facecore::cpu::blend_u8(b, e, a, o);
+}
+
+void recolor_u8(const py::array& image, const py::array& alpha, int space,
+                const py::array& target_bgr, float strength, py::array out) {
+    const auto im = image_view<const std::uint8_t>(image, "image");
+    const auto a = alpha_view(alpha);
+    const float* t = per_channel(target_bgr, "color", 3);
+    const auto o = image_view<std::uint8_t>(out, "out", true);
+    if (space != 0 && space != 1) throw py::value_error("space: must be 0 (lab) or 1 (hsv)");
+    py::gil_scoped_release nogil;
+    facecore::cpu::recolor_u8(im, a, static_cast<facecore::ColourSpace>(space), t, strength, o);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "facecore's C++ kernels. Use facecore.kernels: it validates and documents them.";
+    m.attr("__version__") = FACECORE_VERSION;
+    m.def("num_threads", &facecore::num_threads);
+    m.def("set_num_threads", &facecore::set_num_threads, py::arg("n"));
+
+    m.def("warp_affine_u8", &warp_affine_u8, py::arg("image"), py::arg("matrices"),
+          py::arg("out_h"), py::arg("out_w"), py::arg("inverse"), py::arg("border"),
+          py::arg("fill"), py::arg("out"));
+    m.def("warp_affine_to_nchw_f32", &warp_affine_to_nchw_f32, py::arg("image"),
+          py::arg("matrices"), py::arg("out_h"), py::arg("out_w"), py::arg("inverse"),
+          py::arg("border"), py::arg("fill"), py::arg("mean"), py::arg("std"), py::arg("swap_rb"),
+          py::arg("out"));
+    m.def("warp_affine_f32", &warp_affine_f32, py::arg("src"), py::arg("matrices"),
+          py::arg("out_h"), py::arg("out_w"), py::arg("inverse"), py::arg("border"),
+          py::arg("fill"), py::arg("out"));
+
+    m.def("extract_windows_nchw_f32", &extract_windows_nchw_f32, py::arg("image"),
+          py::arg("window_h"), py::arg("window_w"), py::arg("stride_y"), py::arg("stride_x"),
+          py::arg("first"), py::arg("count"), py::arg("mean"), py::arg("std"), py::arg("swap_rb"),
+          py::arg("out"));
+    m.def("accumulate_windows_f32", &accumulate_windows_f32, py::arg("scores"),
+          py::arg("image_h"), py::arg("image_w"), py::arg("window_h"), py::arg("window_w"),
+          py::arg("stride_y"), py::arg("stride_x"), py::arg("reduce"), py::arg("fill"),
+          py::arg("out"));
+
+    m.def("refine_map_f32", &refine_map_f32, py::arg("p"), py::arg("power"), py::arg("kernel"),
+          py::arg("iterations"), py::arg("out"));
+
+    m.def("blend_u8", &blend_u8, py::arg("base"), py::arg("effect"), py::arg("alpha"),
+          py::arg("out"));
+    m.def("recolor_u8", &recolor_u8, py::arg("image"), py::arg("alpha"), py::arg("space"),
+          py::arg("color"), py::arg("strength"), py::arg("out"));
+}

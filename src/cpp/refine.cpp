@@ -1,0 +1,93 @@
+#include "refine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "parallel.hpp"
+#include "pixel_ops.hpp"
+
+namespace facecore {
+namespace cpu {
+namespace {
+
+// One iteration over rows [y_begin, y_end): a ring of kernel_h sharpened rows, each padded by
+// replication to width + kernel_w - 1, so the inner loop is a plain multiply-add the compiler
+// vectorises.
+void refine_rows(const float* in, std::int64_t H, std::int64_t W, float power, int int_power,
+                 const float* kernel, std::int64_t kh, std::int64_t kw, std::int64_t y_begin,
+                 std::int64_t y_end, float* out) {
+    const std::int64_t rh = kh / 2, rw = kw / 2, padded = W + kw - 1;
+    std::vector<float> ring(static_cast<std::size_t>(kh * padded));
+    std::vector<float> acc(static_cast<std::size_t>(W));
+    auto fill_slot = [&](std::int64_t virtual_row) {
+        const std::int64_t src_row = std::min(std::max<std::int64_t>(virtual_row, 0), H - 1);
+        float* slot = ring.data() + ((virtual_row + kh * (H + kh)) % kh) * padded;
+        const float* s = in + src_row * W;
+        for (std::int64_t x = 0; x < W; ++x) slot[rw + x] = px::sharpen(s[x], power, int_power);
+        for (std::int64_t x = 0; x < rw; ++x) {
+            slot[x] = slot[rw];
+            slot[rw + W + x] = slot[rw + W - 1];
+        }
+    };
+    for (std::int64_t v = y_begin - rh; v < y_begin + rh; ++v) fill_slot(v);
+    for (std::int64_t y = y_begin; y < y_end; ++y) {
+        fill_slot(y + rh);
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (std::int64_t ky = 0; ky < kh; ++ky) {
+            const float* row = ring.data() + ((y - rh + ky + kh * (H + kh)) % kh) * padded;
+            for (std::int64_t kx = 0; kx < kw; ++kx) {
+                const float k = kernel[ky * kw + kx];
+                const float* r = row + kx;
+                float* a = acc.data();
+                for (std::int64_t x = 0; x < W; ++x) a[x] = a[x] + k * r[x];
+            }
+        }
+        float* o = out + y * W;
+        for (std::int64_t x = 0; x < W; ++x) o[x] = px::clamp01(acc[static_cast<std::size_t>(x)]);
+    }
+}
+
+}  // namespace
+
+void refine_map_f32(const float* in, std::int64_t height, std::int64_t width, float power,
+                    const float* kernel, std::int64_t kernel_h, std::int64_t kernel_w,
+                    int iterations, float* out) {
+    require(height >= 1 && width >= 1, "p: height and width must be positive");
+    checked_size({height, width}, "p");
+    require(std::isfinite(power) && power > 0.0f, "power: must be finite and positive");
+    require(kernel_h >= 1 && kernel_w >= 1 && kernel_h % 2 == 1 && kernel_w % 2 == 1 &&
+                kernel_h <= 31 && kernel_w <= 31,
+            "kernel: sides must be odd and at most 31");
+    for (std::int64_t i = 0; i < kernel_h * kernel_w; ++i)
+        require(std::isfinite(kernel[i]), "kernel: entries must be finite");
+    require(iterations >= 0, "iterations: must be >= 0");
+    const float rounded = std::nearbyint(power);
+    const int int_power = (rounded == power && power <= 16.0f) ? static_cast<int>(rounded) : 0;
+    const std::size_t size = static_cast<std::size_t>(height * width);
+    if (iterations == 0) {
+        if (out != in) std::copy(in, in + size, out);
+        return;
+    }
+    // Ping-pong between `out` and one scratch map; an in-place call reads a copy of its input.
+    std::vector<float> scratch(size);
+    std::vector<float> input_copy;
+    const float* src = in;
+    if (in == out) {
+        input_copy.assign(in, in + size);
+        src = input_copy.data();
+    }
+    // Write the last iteration to `out`: start in `out` when the count is odd.
+    float* dst = (iterations % 2 == 1) ? out : scratch.data();
+    for (int it = 0; it < iterations; ++it) {
+        parallel_for(height, 16, [&](std::int64_t begin, std::int64_t end) {
+            refine_rows(src, height, width, power, int_power, kernel, kernel_h, kernel_w, begin,
+                        end, dst);
+        });
+        src = dst;
+        dst = (dst == out) ? scratch.data() : out;
+    }
+}
+
+}  // namespace cpu
+}  // namespace facecore

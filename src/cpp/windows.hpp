@@ -1,0 +1,39 @@
+// windows: every window_h x window_w window at a stride, as model-ready float32 NCHW batches
+// (a batch at a time, so memory stays bounded), and window scores accumulated back into a map.
+#pragma once
+
+#include <cstdint>
+
+#include "common.hpp"
+
+namespace facecore {
+
+// Windows lie on a grid: grid_h x grid_w origins (y * stride_y, x * stride_x), in row-major
+// order. Window k has origin ((k % grid_w) * stride_x, (k / grid_w) * stride_y).
+struct WindowGrid {
+    std::int64_t image_h, image_w, window_h, window_w, stride_y, stride_x;
+    std::int64_t grid_h() const { return (image_h - window_h) / stride_y + 1; }
+    std::int64_t grid_w() const { return (image_w - window_w) / stride_x + 1; }
+    std::int64_t count() const { return grid_h() * grid_w(); }
+};
+
+// Refuses windows larger than the image, non-positive sizes and strides.
+void check_grid(const WindowGrid& g);
+
+namespace cpu {
+
+// Windows [first, first + count) into out (count, C, window_h, window_w) float32:
+// (value - mean[c]) / std[c], channels reversed when swap_rb.
+void extract_windows_nchw_f32(const ImageView<const std::uint8_t>& src, const WindowGrid& g,
+                              std::int64_t first, std::int64_t count, const float* mean,
+                              const float* std, bool swap_rb, float* out);
+
+// scores: (grid_h, grid_w) float32, one per window. out: (image_h, image_w) float32.
+// reduce 0 "mean": each pixel is the mean score of the windows that cover it (`fill` where
+// none does). reduce 1 "centre": scores sit at their windows' centres and every pixel is
+// interpolated bilinearly between them (edges replicated).
+void accumulate_windows_f32(const float* scores, const WindowGrid& g, int reduce, float fill,
+                            float* out);
+
+}  // namespace cpu
+}  // namespace facecore
