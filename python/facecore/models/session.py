@@ -1,0 +1,118 @@
+"""onnxruntime sessions: providers, threads, and in-memory models."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import onnx
+import onnxruntime as ort
+
+from ..errors import CudaUnavailableError
+
+__all__ = ["make_session", "resolve_providers"]
+
+logger = logging.getLogger(__name__)
+
+_DEVICE_PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+
+
+def resolve_providers(providers: Sequence[Any] | None = None, *, device: str = "cpu") -> list[Any]:
+    """The provider list for a session.
+
+    Parameters
+    ----------
+    providers : sequence of str or (str, dict), optional
+        Explicit onnxruntime providers, in priority order; overrides ``device``.
+    device : {"cpu", "cuda", "auto"}
+        ``"auto"`` takes TensorRT/CUDA when this onnxruntime build offers them, else CPU.
+
+    Returns
+    -------
+    list
+        Providers to pass to ``onnxruntime.InferenceSession``.
+
+    Raises
+    ------
+    ValueError
+        If a provider or ``device`` is unknown.
+    CudaUnavailableError
+        If ``device="cuda"`` but onnxruntime has no CUDA provider.
+    """
+    have = ort.get_available_providers()
+    if providers is not None:
+        if isinstance(providers, (str, bytes)):
+            raise TypeError("providers: expected a sequence of provider names; got a single string")
+        out = list(providers)
+        for p in out:
+            name = p[0] if isinstance(p, tuple) else p
+            if name not in have:
+                raise ValueError(f"providers: {name!r} is not available in this onnxruntime; available: {have}")
+        if not out:
+            raise ValueError("providers: expected at least one provider")
+        return out
+    if device not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device: expected 'cpu', 'cuda' or 'auto'; got {device!r}")
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    gpu = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in have]
+    if device == "cuda" and "CUDAExecutionProvider" not in have:
+        raise CudaUnavailableError(
+            "device='cuda': this onnxruntime has no CUDAExecutionProvider "
+            f"(available: {have}); install onnxruntime-gpu instead of onnxruntime"
+        )
+    if device == "auto":
+        gpu = [p for p in gpu if p != "TensorrtExecutionProvider"]
+    return [*gpu, "CPUExecutionProvider"]
+
+
+def make_session(
+    model: onnx.ModelProto | str | os.PathLike[str] | bytes,
+    *,
+    providers: Sequence[Any] | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> ort.InferenceSession:
+    """Create an onnxruntime session from a (repaired, in-memory) model.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto, bytes or path
+    providers : sequence, optional
+        See :func:`resolve_providers`.
+    device : {"cpu", "cuda", "auto"}
+    threads : int, optional
+        Intra-op thread count (default: onnxruntime's, i.e. the physical cores).
+
+    Returns
+    -------
+    onnxruntime.InferenceSession
+    """
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int):
+            raise TypeError(f"threads: expected int or None; got {type(threads).__name__}")
+        if threads < 1:
+            raise ValueError(f"threads: expected >= 1; got {threads}")
+    provs = resolve_providers(providers, device=device)
+    so = ort.SessionOptions()
+    so.log_severity_level = 3  # constant-folding notices about unused initializers are noise
+    if threads is not None:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    if isinstance(model, onnx.ModelProto):
+        data: Any = model.SerializeToString()
+    elif isinstance(model, bytes):
+        data = model
+    else:
+        data = os.fspath(model)
+    sess = ort.InferenceSession(data, so, providers=provs)
+    active = sess.get_providers()
+    wanted = provs[0][0] if isinstance(provs[0], tuple) else provs[0]
+    if wanted not in active:
+        logger.warning("requested provider %s is not active; running on %s", wanted, active)
+    return sess

