@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import onnx
 
+from .._validate import as_image
 from . import repair
 from .session import make_session
 
@@ -284,10 +285,5 @@ def _prob(v, name: str) -> float:
 
 
 def _check_image(image, name: str) -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy uint8 array; got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise TypeError(f"{name}: expected uint8 array of shape (H, W, 3) or (H, W); got {image.dtype} {image.shape}")
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"{name}: expected uint8 array of shape (H, W, 3) or (H, W); got {image.dtype} {image.shape}")
-    return image
+    """A BGR uint8 (H, W, 3) or grey (H, W) image (facecore's validator, 3 channels only)."""
+    return as_image(image, name, channels=(3,))

