@@ -119,7 +119,12 @@ def cache_dir() -> Path:
 
 
 def _dev_models_dir() -> Path | None:
-    """``shared/models`` beside the source checkout, when running from a source tree."""
+    """``shared/models`` beside the source checkout, when running from a source tree.
+
+    ``FACECORE_DEV_MODELS=0`` switches this fallback off (to test a clean install).
+    """
+    if os.environ.get("FACECORE_DEV_MODELS", "1") == "0":
+        return None
     here = Path(__file__).resolve()
     # python/facecore/models/zoo.py -> repo root is parents[3]; shared/ is its sibling
     for root in (here.parents[3], here.parents[2]):
