@@ -1,6 +1,8 @@
 #include "blend.hpp"
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "parallel.hpp"
 #include "pixel_ops.hpp"
@@ -24,6 +26,10 @@ void check_same(const ImageView<const std::uint8_t>& a, std::int64_t h, std::int
             std::string(name) + ": shape must equal the image's");
 }
 
+// Pixels are processed in blocks laid out as structure-of-arrays, so the per-pixel maths
+// (pixel_ops.hpp, branch-free) vectorises; a block whose alpha is all zero is copied.
+constexpr std::int64_t kBlock = 256;
+
 }  // namespace
 
 void blend_u8(const ImageView<const std::uint8_t>& base,
@@ -35,16 +41,26 @@ void blend_u8(const ImageView<const std::uint8_t>& base,
     require(alpha.height == H && alpha.width == W && alpha.channels == 1,
             "alpha: shape must be the image's (H, W)");
     require(out.height == H && out.width == W && out.channels == C, "out: wrong shape");
-    parallel_for(H, 16, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(H, 8, [&](std::int64_t begin, std::int64_t end) {
+        std::vector<float> a_wide(static_cast<std::size_t>(kBlock * C));
         for (std::int64_t y = begin; y < end; ++y) {
             const std::uint8_t* b = base.row(y);
             const std::uint8_t* e = effect.row(y);
             const float* a = alpha.row(y);
             std::uint8_t* o = out.row(y);
-            for (std::int64_t x = 0; x < W; ++x) {
-                const float ax = px::clamp01(a[x]);
-                for (std::int64_t c = 0; c < C; ++c)
-                    o[x * C + c] = px::blend_u8(b[x * C + c], static_cast<float>(e[x * C + c]), ax);
+            for (std::int64_t x0 = 0; x0 < W; x0 += kBlock) {
+                const std::int64_t n = std::min(kBlock, W - x0);
+                float* aw = a_wide.data();
+                for (std::int64_t x = 0; x < n; ++x) {
+                    const float ax = px::clamp01(a[x0 + x]);
+                    for (std::int64_t c = 0; c < C; ++c) aw[x * C + c] = ax;
+                }
+                const std::uint8_t* bb = b + x0 * C;
+                const std::uint8_t* ee = e + x0 * C;
+                std::uint8_t* oo = o + x0 * C;
+                const std::int64_t m = n * C;
+                for (std::int64_t i = 0; i < m; ++i)
+                    oo[i] = px::blend_u8(bb[i], static_cast<float>(ee[i]), aw[i]);
             }
         }
     });
@@ -63,37 +79,74 @@ void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<cons
         require(std::isfinite(target_bgr[c]) && target_bgr[c] >= 0.0f && target_bgr[c] <= 255.0f,
                 "color: channels must be in [0, 255]");
     const px::ColourTables& t = colour_tables();
-    // The target's chroma (Lab a/b) or hue/saturation, computed once with the pixel maths.
-    float ta = 0.0f, tb = 0.0f, th = 0.0f, ts = 0.0f;
+    // The target's chroma (Lab a/b) and hue/saturation, with the same pixel maths.
+    float ta, tb, th, ts;
     {
         const float r = target_bgr[2] / 255.0f, g = target_bgr[1] / 255.0f,
                     b = target_bgr[0] / 255.0f;
-        float L;
-        px::linear_rgb_to_lab(t, px::srgb_to_linear(r), px::srgb_to_linear(g),
-                              px::srgb_to_linear(b), L, ta, tb);
-        float v;
+        float L, v;
+        px::linear_rgb_to_lab(px::srgb_to_linear(r), px::srgb_to_linear(g), px::srgb_to_linear(b),
+                              L, ta, tb);
         px::rgb_to_hsv(r, g, b, th, ts, v);
     }
+    const bool lab = space == ColourSpace::Lab;
     parallel_for(H, 8, [&](std::int64_t begin, std::int64_t end) {
+        // SoA scratch: the pixel's channels in (linear for Lab), the layer out, alpha.
+        std::vector<float> buf(static_cast<std::size_t>(7 * kBlock));
+        float* in0 = buf.data();
+        float* in1 = in0 + kBlock;
+        float* in2 = in1 + kBlock;
+        float* l0 = in2 + kBlock;
+        float* l1 = l0 + kBlock;
+        float* l2 = l1 + kBlock;
+        float* aa = l2 + kBlock;
         for (std::int64_t y = begin; y < end; ++y) {
             const std::uint8_t* s = image.row(y);
             const float* a = alpha.row(y);
             std::uint8_t* o = out.row(y);
-            for (std::int64_t x = 0; x < W; ++x) {
-                const std::uint8_t* p = s + 3 * x;
-                const float ax = px::clamp01(a[x]);
-                if (ax == 0.0f) {  // (1 - 0) * v + 0 rounds back to v: skip the colour maths
-                    o[3 * x] = p[0];
-                    o[3 * x + 1] = p[1];
-                    o[3 * x + 2] = p[2];
+            for (std::int64_t x0 = 0; x0 < W; x0 += kBlock) {
+                const std::int64_t n = std::min(kBlock, W - x0);
+                const std::uint8_t* p = s + 3 * x0;
+                std::uint8_t* q = o + 3 * x0;
+                bool any = false;
+                for (std::int64_t x = 0; x < n; ++x) {
+                    aa[x] = px::clamp01(a[x0 + x]);
+                    any = any || aa[x] > 0.0f;
+                }
+                if (!any) {  // (1 - 0) * v + 0 rounds back to v
+                    if (q != p) std::memmove(q, p, static_cast<std::size_t>(3 * n));
                     continue;
                 }
-                float layer[3];
-                if (space == ColourSpace::Lab)
-                    px::recolor_lab_px(t, p, ta, tb, strength, layer);
-                else
-                    px::recolor_hsv_px(p, th, ts, strength, layer);
-                for (int c = 0; c < 3; ++c) o[3 * x + c] = px::blend_u8(p[c], layer[c], ax);
+                if (lab) {
+                    for (std::int64_t x = 0; x < n; ++x) {  // sRGB decode: a table gather
+                        in0[x] = t.to_linear[p[3 * x]];
+                        in1[x] = t.to_linear[p[3 * x + 1]];
+                        in2[x] = t.to_linear[p[3 * x + 2]];
+                    }
+                    if (strength == 1.0f) {
+                        for (std::int64_t x = 0; x < n; ++x)  // vectorised
+                            px::recolor_lab_full_px(in2[x], in1[x], in0[x], ta, tb, l0[x], l1[x],
+                                                    l2[x]);
+                    } else {
+                        for (std::int64_t x = 0; x < n; ++x)  // vectorised
+                            px::recolor_lab_px(in2[x], in1[x], in0[x], ta, tb, strength, l0[x],
+                                               l1[x], l2[x]);
+                    }
+                } else {
+                    for (std::int64_t x = 0; x < n; ++x) {
+                        in0[x] = static_cast<float>(p[3 * x]);
+                        in1[x] = static_cast<float>(p[3 * x + 1]);
+                        in2[x] = static_cast<float>(p[3 * x + 2]);
+                    }
+                    for (std::int64_t x = 0; x < n; ++x)
+                        px::recolor_hsv_px(in0[x], in1[x], in2[x], th, ts, strength, l0[x], l1[x],
+                                           l2[x]);
+                }
+                for (std::int64_t x = 0; x < n; ++x) {
+                    q[3 * x] = px::blend_u8(p[3 * x], l0[x], aa[x]);
+                    q[3 * x + 1] = px::blend_u8(p[3 * x + 1], l1[x], aa[x]);
+                    q[3 * x + 2] = px::blend_u8(p[3 * x + 2], l2[x], aa[x]);
+                }
             }
         }
     });

@@ -1,0 +1,67 @@
+"""Shared fixtures: where the real data and models are, hypothesis profiles, the device list."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# tests/reference.py is imported by name from the test modules (importlib import mode).
+sys.path.insert(0, str(Path(__file__).parent))
+
+settings.register_profile(
+    "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "fuzz", max_examples=100_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _shared(sub: str, env: str) -> Path | None:
+    if os.environ.get(env):
+        p = Path(os.environ[env])
+        return p if p.is_dir() else None
+    p = REPO.parent / "shared" / sub
+    return p if p.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """../shared/data beside the checkout, or $FACECORE_DATA_DIR; skip when absent."""
+    p = _shared("data", "FACECORE_DATA_DIR")
+    if p is None:
+        pytest.skip("real data not found: set FACECORE_DATA_DIR or put shared/data beside the repo")
+    return p
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """../shared/models beside the checkout, or $FACECORE_MODEL_DIR; skip when absent."""
+    p = _shared("models", "FACECORE_MODEL_DIR")
+    if p is None:
+        pytest.skip("real models not found: set FACECORE_MODEL_DIR or put shared/models beside the repo")
+    return p
+
+
+@pytest.fixture(scope="session")
+def photo(data_dir):
+    """A real photo (BGR uint8), read with OpenCV."""
+    import cv2
+
+    def read(name: str) -> np.ndarray:
+        path = data_dir / "photos" / name
+        if not path.exists():
+            pytest.skip(f"{path} is missing")
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        assert img is not None, path
+        return img
+
+    return read
