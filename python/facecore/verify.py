@@ -17,7 +17,7 @@ from .types import Face, Verification
 __all__ = ["verify", "similarity", "DEFAULT_THRESHOLD"]
 
 #: Cosine threshold for SFace at FAR = 1e-3 on glint24 (scripts/eval_accuracy.py).
-DEFAULT_THRESHOLD = 0.40
+DEFAULT_THRESHOLD = 0.42
 
 
 def _embedding(x, name: str) -> np.ndarray:
