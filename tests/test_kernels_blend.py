@@ -64,8 +64,15 @@ def test_recolor_vs_float64_reference(seed, mode, strength, color):
     bgr = fc._validate.as_color(color)
     got = fc.kernels.recolor(img, a, color, mode=mode, strength=strength)
     want = ref.recolor(img, a, bgr, mode, strength)
+    diff = np.abs(got - want).max(axis=-1)
+    if mode == "hsv":
+        # a hue exactly opposite the target's has two shortest arcs; float32 and float64 may
+        # pick different ones, so those pixels (rare in photos, common in random ints) are out
+        h = ref.bgr_to_hsv(img)[0]
+        th = ref.bgr_to_hsv(np.array(bgr, np.uint8).reshape(1, 1, 3))[0][0, 0]
+        diff = diff[np.abs(np.abs(h - th) - 180) > 1e-3]
     # rounding of the exact value: |got - exact| <= 0.5, plus float32 noise
-    assert np.abs(got - want).max() <= 0.51
+    assert diff.max() <= 0.51
 
 
 def opencv_lab_pipeline(img, a, bgr, float32):
