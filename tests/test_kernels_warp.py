@@ -96,6 +96,18 @@ def test_tensor_is_the_normalised_uint8_warp():
     np.testing.assert_array_equal(blob, want.transpose(0, 3, 1, 2))
 
 
+@pytest.mark.parametrize("tiny", [1.1754943508222875e-38, -1e-30, 1e-9])
+def test_tiny_rotation_samples_the_right_pixels(tiny):
+    """A coordinate of -1e-37 floors to -1 with fraction 1.0f: it must sample pixel 0."""
+    p = np.random.default_rng(0).random((45, 55), dtype=np.float32)
+    M = np.array([[1.0, -tiny, 0.0], [tiny, 1.0, 0.0]])
+    got = fc.kernels.warp_affine(p, M, (40, 30), fill=0.25)
+    want = cv2.warpAffine(p, M, (30, 40), flags=cv2.INTER_LINEAR, borderValue=0.25)
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    img = (p * 255).astype(np.uint8)
+    np.testing.assert_array_equal(fc.kernels.warp_crops(img, M[None], (40, 30))[0], img[:40, :30])
+
+
 def test_paste_back_inverts_the_crop():
     img = textured(100, 100, 1).astype(np.float32) / 255
     M = similarity(2.0, 0.0, -50, -60)  # 2x zoom of the region at (25, 30)

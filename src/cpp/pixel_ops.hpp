@@ -43,8 +43,12 @@ FACECORE_HD SamplePos sample_pos(const Affine& m, int x, int y) {
     p.y = floor_clamped(sy);
     p.fx = sx - static_cast<float>(p.x);
     p.fy = sy - static_cast<float>(p.y);
-    if (!(p.fx >= 0.0f && p.fx < 1.0f)) p.fx = 0.0f;  // clamped or non-finite positions
-    if (!(p.fy >= 0.0f && p.fy < 1.0f)) p.fy = 0.0f;
+    // A tiny negative coordinate has floor -1 and a fraction that rounds to 1.0f: that is
+    // the next pixel with weight 1, not the previous one.
+    if (p.fx >= 1.0f) { p.x += 1; p.fx = 0.0f; }
+    if (p.fy >= 1.0f) { p.y += 1; p.fy = 0.0f; }
+    if (!(p.fx >= 0.0f)) p.fx = 0.0f;  // clamped or non-finite positions
+    if (!(p.fy >= 0.0f)) p.fy = 0.0f;
     return p;
 }
 
