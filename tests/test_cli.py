@@ -108,3 +108,15 @@ def test_models_listing():
     r = run("models")
     assert r.returncode == 0
     assert "yunet" in r.stdout and "NOT FOUND" not in r.stdout
+
+
+@needs_models
+def test_demo_runs_without_age_gender_models(tmp_path):
+    only = tmp_path / "models"
+    only.mkdir()
+    for f in ("face_detection_yunet_2023mar_int8bq.onnx", "face_recognition_sface_2021dec_int8bq.onnx"):
+        shutil.copy(MODELS / f, only / f)
+    r = run("demo", "--out", str(tmp_path / "d.jpg"),
+            env_extra={"FACECORE_MODEL_DIR": str(only), "FACECORE_DEV_MODELS": "0", "XDG_CACHE_HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert "age/gender skipped" in r.stdout and "found 1 face(s)" in r.stdout

