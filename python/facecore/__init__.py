@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from . import _core, align, kernels
+from . import _core, align, kernels, models
+from .analyzer import FaceAnalyzer
+from .io import read_image, write_image
+from .quality import best_face
+from .types import Box, Face, Landmarks, Pose, Quality, Verification
+from .verify import verify
 from .errors import CudaUnavailableError, FacecoreError, ModelIntegrityError, ModelNotFoundError
 from .kernels import probability_map
 
@@ -62,6 +67,18 @@ __all__ = [
     "align",
     "kernels",
     "probability_map",
+    "models",
+    "FaceAnalyzer",
+    "read_image",
+    "write_image",
+    "best_face",
+    "verify",
+    "Box",
+    "Face",
+    "Landmarks",
+    "Pose",
+    "Quality",
+    "Verification",
     "cuda_available",
     "num_threads",
     "set_num_threads",
