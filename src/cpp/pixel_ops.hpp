@@ -76,6 +76,13 @@ FACECORE_HD void neighbour_offsets(const SamplePos& p, long long height, long lo
     }
 }
 
+// Horizontal, then vertical: the order and rounding OpenCV uses.
+FACECORE_HD float lerp2(float v00, float v01, float v10, float v11, float fx, float fy) {
+    const float top = v00 + fx * (v01 - v00);
+    const float bottom = v10 + fx * (v11 - v10);
+    return top + fy * (bottom - top);
+}
+
 template <typename T>
 FACECORE_HD float bilinear(const T* src, const long long off[4], float fx, float fy, int c,
                            float fill) {
@@ -83,9 +90,7 @@ FACECORE_HD float bilinear(const T* src, const long long off[4], float fx, float
     const float v01 = off[1] >= 0 ? static_cast<float>(src[off[1] + c]) : fill;
     const float v10 = off[2] >= 0 ? static_cast<float>(src[off[2] + c]) : fill;
     const float v11 = off[3] >= 0 ? static_cast<float>(src[off[3] + c]) : fill;
-    const float top = v00 + fx * (v01 - v00);
-    const float bottom = v10 + fx * (v11 - v10);
-    return top + fy * (bottom - top);
+    return lerp2(v00, v01, v10, v11, fx, fy);
 }
 
 // Round to nearest, ties to even (cvRound), saturated to 0..255.

@@ -19,6 +19,42 @@ inline void for_each_sample(const px::Affine& m, std::int64_t y, std::int64_t ou
     }
 }
 
+// One destination row of uint8 samples, interleaved (out_w * C values). Pixels whose four
+// neighbours are inside the image (nearly all of a face crop) take a direct path without
+// per-neighbour border checks; the rest go through neighbour_offsets. Same maths either way.
+template <int C>
+void sample_row_u8(const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
+                   std::int64_t out_w, Border border, const float* fill, std::uint8_t* row) {
+    const int W = static_cast<int>(src.width), H = static_cast<int>(src.height);
+    for (std::int64_t x = 0; x < out_w; ++x) {
+        const px::SamplePos p = px::sample_pos(m, static_cast<int>(x), y);
+        std::uint8_t* o = row + x * C;
+        if (p.x >= 0 && p.y >= 0 && p.x + 1 < W && p.y + 1 < H) {
+            const std::uint8_t* a = src.data + static_cast<std::int64_t>(p.y) * src.row_stride +
+                                    static_cast<std::int64_t>(p.x) * C;
+            const std::uint8_t* b = a + src.row_stride;
+            for (int c = 0; c < C; ++c)
+                o[c] = px::saturate_u8(px::lerp2(a[c], a[C + c], b[c], b[C + c], p.fx, p.fy));
+        } else {
+            long long off[4];
+            px::neighbour_offsets(p, H, W, src.row_stride, C, border, off);
+            for (int c = 0; c < C; ++c)
+                o[c] = px::saturate_u8(px::bilinear(src.data, off, p.fx, p.fy, c, fill[c]));
+        }
+    }
+}
+
+void sample_row_u8_any(int C, const ImageView<const std::uint8_t>& src, const px::Affine& m,
+                       int y, std::int64_t out_w, Border border, const float* fill,
+                       std::uint8_t* row) {
+    switch (C) {
+        case 1: sample_row_u8<1>(src, m, y, out_w, border, fill, row); break;
+        case 3: sample_row_u8<3>(src, m, y, out_w, border, fill, row); break;
+        case 4: sample_row_u8<4>(src, m, y, out_w, border, fill, row); break;
+        default: sample_row_u8<2>(src, m, y, out_w, border, fill, row); break;
+    }
+}
+
 void check_common(std::int64_t n, std::int64_t out_h, std::int64_t out_w, std::int64_t height,
                   std::int64_t width, std::int64_t channels) {
     require(n >= 1, "matrices: need at least one matrix");
@@ -43,14 +79,8 @@ void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matr
     parallel_for(n * out_h, 16, [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t r = begin; r < end; ++r) {
             const std::int64_t i = r / out_h, y = r % out_h;
-            std::uint8_t* dst = out + r * out_w * C;
-            for_each_sample(maps[static_cast<std::size_t>(i)], y, out_w, src.height, src.width,
-                            src.row_stride, C, border,
-                            [&](std::int64_t x, const px::SamplePos& p, const long long* off) {
-                                for (int c = 0; c < C; ++c)
-                                    dst[x * C + c] = px::saturate_u8(px::bilinear(
-                                        src.data, off, p.fx, p.fy, c, fill_f[c]));
-                            });
+            sample_row_u8_any(C, src, maps[static_cast<std::size_t>(i)], static_cast<int>(y),
+                              out_w, border, fill_f, out + r * out_w * C);
         }
     });
 }
@@ -78,19 +108,20 @@ void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const dou
     for (int c = 0; c < C; ++c) fill_f[c] = static_cast<float>(fill[c]);
     const std::int64_t plane = out_h * out_w;
     parallel_for(n * out_h, 16, [&](std::int64_t begin, std::int64_t end) {
+        // The row is sampled as uint8 (what warp_affine_u8 gives), then normalised into the
+        // planes through the table: the same values, one pass over the source.
+        std::vector<std::uint8_t> row(static_cast<std::size_t>(out_w * C));
         for (std::int64_t r = begin; r < end; ++r) {
             const std::int64_t i = r / out_h, y = r % out_h;
+            sample_row_u8_any(C, src, maps[static_cast<std::size_t>(i)], static_cast<int>(y),
+                              out_w, border, fill_f, row.data());
             float* base = out + i * C * plane + y * out_w;
-            for_each_sample(maps[static_cast<std::size_t>(i)], y, out_w, src.height, src.width,
-                            src.row_stride, C, border,
-                            [&](std::int64_t x, const px::SamplePos& p, const long long* off) {
-                                for (int c = 0; c < C; ++c) {
-                                    const int sc = source_channel[c];
-                                    const std::uint8_t v = px::saturate_u8(px::bilinear(
-                                        src.data, off, p.fx, p.fy, sc, fill_f[sc]));
-                                    base[c * plane + x] = lut[static_cast<std::size_t>(c * 256 + v)];
-                                }
-                            });
+            for (int c = 0; c < C; ++c) {
+                const float* table = lut.data() + c * 256;
+                const std::uint8_t* v = row.data() + source_channel[c];
+                float* o = base + c * plane;
+                for (std::int64_t x = 0; x < out_w; ++x) o[x] = table[v[x * C]];
+            }
         }
     });
 }
