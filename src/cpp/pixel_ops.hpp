@@ -27,28 +27,27 @@ struct SamplePos {
     float fx, fy;  // fractions in [0, 1)
 };
 
-FACECORE_HD int floor_clamped(float v) {
-    // Beyond +-2^24 a float has no fraction; clamp far outside any image (sides < 32768).
-    if (!(v > -1.0e6f)) return -1000000;  // also NaN
-    if (v > 1.0e6f) return 1000000;
-    return static_cast<int>(floorf(v));
+// Integer part and fraction of a source coordinate, branch-free (the CPU loop vectorises).
+// Clamped far outside any image (sides < 32768), so the int cannot overflow; there every
+// neighbour is the border value, or one edge pixel, and the fraction no longer matters.
+// A tiny negative coordinate (-1e-37) floors to -1 with a fraction that rounds to 1.0f:
+// that is the next pixel with weight 1, as OpenCV samples it.
+FACECORE_HD void split_coord(float s, int& i, float& f) {
+    const float c = s > -1.0e6f ? (s < 1.0e6f ? s : 1.0e6f) : -1.0e6f;  // NaN -> -1e6
+    float whole = floorf(c);
+    float frac = c - whole;
+    const bool one = frac >= 1.0f;
+    whole = one ? whole + 1.0f : whole;
+    frac = one ? 0.0f : frac;
+    i = static_cast<int>(whole);
+    f = frac;
 }
 
 FACECORE_HD SamplePos sample_pos(const Affine& m, int x, int y) {
     const float fx_ = static_cast<float>(x), fy_ = static_cast<float>(y);
-    const float sx = m.a00 * fx_ + (m.a01 * fy_ + m.a02);
-    const float sy = m.a10 * fx_ + (m.a11 * fy_ + m.a12);
     SamplePos p;
-    p.x = floor_clamped(sx);
-    p.y = floor_clamped(sy);
-    p.fx = sx - static_cast<float>(p.x);
-    p.fy = sy - static_cast<float>(p.y);
-    // A tiny negative coordinate has floor -1 and a fraction that rounds to 1.0f: that is
-    // the next pixel with weight 1, not the previous one.
-    if (p.fx >= 1.0f) { p.x += 1; p.fx = 0.0f; }
-    if (p.fy >= 1.0f) { p.y += 1; p.fy = 0.0f; }
-    if (!(p.fx >= 0.0f)) p.fx = 0.0f;  // clamped or non-finite positions
-    if (!(p.fy >= 0.0f)) p.fy = 0.0f;
+    split_coord(m.a00 * fx_ + (m.a01 * fy_ + m.a02), p.x, p.fx);
+    split_coord(m.a10 * fx_ + (m.a11 * fy_ + m.a12), p.y, p.fy);
     return p;
 }
 

@@ -1,5 +1,7 @@
 #include "warp.hpp"
 
+#include <algorithm>
+
 #include "parallel.hpp"
 
 namespace facecore {
@@ -19,39 +21,110 @@ inline void for_each_sample(const px::Affine& m, std::int64_t y, std::int64_t ou
     }
 }
 
-// One destination row of uint8 samples, interleaved (out_w * C values). Pixels whose four
-// neighbours are inside the image (nearly all of a face crop) take a direct path without
-// per-neighbour border checks; the rest go through neighbour_offsets. Same maths either way.
+// Destination pixels are sampled in chunks, in three passes, as OpenCV's SIMD warp does:
+// (1) source coordinates for the whole chunk (vectorised), (2) the four neighbours of each
+// pixel gathered into planar float arrays (independent loads the CPU overlaps; pixels whose
+// neighbours are all inside skip the border logic), (3) interpolation and rounding
+// (vectorised). The maths is pixel_ops.hpp's, so results equal the per-pixel form.
+constexpr int kChunk = 64;
+
 template <int C>
-void sample_row_u8(const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
-                   std::int64_t out_w, Border border, const float* fill, std::uint8_t* row) {
+void sample_chunk_u8(const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
+                     int x0, int n, Border border, const float* fill,
+                     std::uint8_t (*planes)[kChunk]) {
     const int W = static_cast<int>(src.width), H = static_cast<int>(src.height);
-    for (std::int64_t x = 0; x < out_w; ++x) {
-        const px::SamplePos p = px::sample_pos(m, static_cast<int>(x), y);
-        std::uint8_t* o = row + x * C;
-        if (p.x >= 0 && p.y >= 0 && p.x + 1 < W && p.y + 1 < H) {
-            const std::uint8_t* a = src.data + static_cast<std::int64_t>(p.y) * src.row_stride +
-                                    static_cast<std::int64_t>(p.x) * C;
+    int ix[kChunk], iy[kChunk];
+    float fx[kChunk], fy[kChunk];
+    const float yf = static_cast<float>(y);
+    const float row_x = m.a01 * yf + m.a02, row_y = m.a11 * yf + m.a12;
+    for (int k = 0; k < n; ++k) {
+        const float xf = static_cast<float>(x0 + k);
+        px::split_coord(m.a00 * xf + row_x, ix[k], fx[k]);
+        px::split_coord(m.a10 * xf + row_y, iy[k], fy[k]);
+    }
+    // The source rows a crop walks through are new to the cache at every output row, and a
+    // row segment is too short for the hardware prefetcher to learn: ask for the chunk's lines
+    // up front so their misses overlap instead of stalling one by one.
+#if defined(__GNUC__)
+    for (int k = 0; k < n; k += 4) {
+        if (ix[k] >= 0 && iy[k] >= 0 && ix[k] + 1 < W && iy[k] + 1 < H) {
+            const std::uint8_t* a = src.data + static_cast<std::int64_t>(iy[k]) * src.row_stride +
+                                    static_cast<std::int64_t>(ix[k]) * C;
+            __builtin_prefetch(a);
+            __builtin_prefetch(a + src.row_stride);
+        }
+    }
+#endif
+    // Neighbour values stay uint8 here (byte copies); the vectorised pass converts them.
+    // Border values are uint8 too (fill is validated to 0..255).
+    std::uint8_t v[4][C][kChunk];
+    for (int k = 0; k < n; ++k) {
+        if (ix[k] >= 0 && iy[k] >= 0 && ix[k] + 1 < W && iy[k] + 1 < H) {
+            const std::uint8_t* a = src.data + static_cast<std::int64_t>(iy[k]) * src.row_stride +
+                                    static_cast<std::int64_t>(ix[k]) * C;
             const std::uint8_t* b = a + src.row_stride;
-            for (int c = 0; c < C; ++c)
-                o[c] = px::saturate_u8(px::lerp2(a[c], a[C + c], b[c], b[C + c], p.fx, p.fy));
+            for (int c = 0; c < C; ++c) {
+                v[0][c][k] = a[c];
+                v[1][c][k] = a[C + c];
+                v[2][c][k] = b[c];
+                v[3][c][k] = b[C + c];
+            }
         } else {
+            px::SamplePos p;
+            p.x = ix[k];
+            p.y = iy[k];
             long long off[4];
             px::neighbour_offsets(p, H, W, src.row_stride, C, border, off);
-            for (int c = 0; c < C; ++c)
-                o[c] = px::saturate_u8(px::bilinear(src.data, off, p.fx, p.fy, c, fill[c]));
+            for (int j = 0; j < 4; ++j)
+                for (int c = 0; c < C; ++c)
+                    v[j][c][k] = off[j] >= 0 ? src.data[off[j] + c]
+                                             : static_cast<std::uint8_t>(fill[c]);
+        }
+    }
+    for (int c = 0; c < C; ++c)
+        for (int k = 0; k < n; ++k)
+            planes[c][k] = px::saturate_u8(px::lerp2(
+                static_cast<float>(v[0][c][k]), static_cast<float>(v[1][c][k]),
+                static_cast<float>(v[2][c][k]), static_cast<float>(v[3][c][k]), fx[k], fy[k]));
+}
+
+// One destination row: interleaved uint8 (row_u8, out_w * C) or, when row_u8 is null,
+// normalised float planes (planes_f32[c] + x, from source channel source_channel[c]).
+template <int C>
+void sample_row(const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
+                std::int64_t out_w, Border border, const float* fill, std::uint8_t* row_u8,
+                const float* mean, const float* std_dev, const int* source_channel,
+                float* const* planes_f32) {
+    std::uint8_t planes[C][kChunk];
+    for (std::int64_t x0 = 0; x0 < out_w; x0 += kChunk) {
+        const int n = static_cast<int>(std::min<std::int64_t>(kChunk, out_w - x0));
+        sample_chunk_u8<C>(src, m, y, static_cast<int>(x0), n, border, fill, planes);
+        if (row_u8) {
+            std::uint8_t* o = row_u8 + x0 * C;
+            for (int k = 0; k < n; ++k)
+                for (int c = 0; c < C; ++c) o[k * C + c] = planes[c][k];
+        } else {
+            // (v - mean) / std: NumPy's float32 expression (divide, not multiply by 1/std).
+            for (int c = 0; c < C; ++c) {
+                const float mu = mean[c], sd = std_dev[c];
+                const std::uint8_t* p = planes[source_channel[c]];
+                float* o = planes_f32[c] + x0;
+                for (int k = 0; k < n; ++k) o[k] = (static_cast<float>(p[k]) - mu) / sd;
+            }
         }
     }
 }
 
-void sample_row_u8_any(int C, const ImageView<const std::uint8_t>& src, const px::Affine& m,
-                       int y, std::int64_t out_w, Border border, const float* fill,
-                       std::uint8_t* row) {
+void sample_row_any(int C, const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
+                    std::int64_t out_w, Border border, const float* fill, std::uint8_t* row_u8,
+                    const float* mean = nullptr, const float* std_dev = nullptr,
+                    const int* source_channel = nullptr,
+                    float* const* planes_f32 = nullptr) {
     switch (C) {
-        case 1: sample_row_u8<1>(src, m, y, out_w, border, fill, row); break;
-        case 3: sample_row_u8<3>(src, m, y, out_w, border, fill, row); break;
-        case 4: sample_row_u8<4>(src, m, y, out_w, border, fill, row); break;
-        default: sample_row_u8<2>(src, m, y, out_w, border, fill, row); break;
+        case 1: sample_row<1>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel, planes_f32); break;
+        case 3: sample_row<3>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel, planes_f32); break;
+        case 4: sample_row<4>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel, planes_f32); break;
+        default: sample_row<2>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel, planes_f32); break;
     }
 }
 
@@ -79,8 +152,8 @@ void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matr
     parallel_for(n * out_h, 16, [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t r = begin; r < end; ++r) {
             const std::int64_t i = r / out_h, y = r % out_h;
-            sample_row_u8_any(C, src, maps[static_cast<std::size_t>(i)], static_cast<int>(y),
-                              out_w, border, fill_f, out + r * out_w * C);
+            sample_row_any(C, src, maps[static_cast<std::size_t>(i)], static_cast<int>(y), out_w,
+                           border, fill_f, out + r * out_w * C);
         }
     });
 }
@@ -96,32 +169,18 @@ void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const dou
         require(std::isfinite(std[c]) && std[c] != 0.0f && std::isfinite(mean[c]),
                 "std: must be finite and non-zero (mean finite)");
     const std::vector<px::Affine> maps = sampling_maps(matrices, n, inverse_given);
-    // (v - mean) / std for the 256 possible warped values of each output channel: the same
-    // float expression NumPy evaluates, looked up instead of recomputed.
-    std::vector<float> lut(static_cast<std::size_t>(C) * 256);
-    for (int c = 0; c < C; ++c)
-        for (int v = 0; v < 256; ++v)
-            lut[static_cast<std::size_t>(c * 256 + v)] = (static_cast<float>(v) - mean[c]) / std[c];
     int source_channel[4] = {0, 1, 2, 3};
     if (swap_rb) std::swap(source_channel[0], source_channel[2]);
     float fill_f[4] = {0, 0, 0, 0};
     for (int c = 0; c < C; ++c) fill_f[c] = static_cast<float>(fill[c]);
     const std::int64_t plane = out_h * out_w;
     parallel_for(n * out_h, 16, [&](std::int64_t begin, std::int64_t end) {
-        // The row is sampled as uint8 (what warp_affine_u8 gives), then normalised into the
-        // planes through the table: the same values, one pass over the source.
-        std::vector<std::uint8_t> row(static_cast<std::size_t>(out_w * C));
         for (std::int64_t r = begin; r < end; ++r) {
             const std::int64_t i = r / out_h, y = r % out_h;
-            sample_row_u8_any(C, src, maps[static_cast<std::size_t>(i)], static_cast<int>(y),
-                              out_w, border, fill_f, row.data());
             float* base = out + i * C * plane + y * out_w;
-            for (int c = 0; c < C; ++c) {
-                const float* table = lut.data() + c * 256;
-                const std::uint8_t* v = row.data() + source_channel[c];
-                float* o = base + c * plane;
-                for (std::int64_t x = 0; x < out_w; ++x) o[x] = table[v[x * C]];
-            }
+            float* planes[4] = {base, base + plane, base + 2 * plane, base + 3 * plane};
+            sample_row_any(C, src, maps[static_cast<std::size_t>(i)], static_cast<int>(y), out_w,
+                           border, fill_f, nullptr, mean, std, source_channel, planes);
         }
     });
 }
