@@ -293,7 +293,7 @@ def iter_windows(
     window: int | tuple[int, int],
     *,
     stride: int | tuple[int, int] = 1,
-    batch_size: int = 4096,
+    batch_size: int | None = None,
     mean: float | tuple[float, ...] = 0.0,
     std: float | tuple[float, ...] = 1.0,
     swap_rb: bool = False,
@@ -304,7 +304,9 @@ def iter_windows(
     ``((k % grid_w) * sx, (k // grid_w) * sy)``; its values are
     ``(image[y + r, x + q, c] - mean[c]) / std[c]`` (channels reversed first when
     ``swap_rb``). Only one batch exists at a time, so stride 1 over a large image runs in
-    ``batch_size * C * wh * ww * 4`` bytes.
+    ``batch_size * C * wh * ww * 4`` bytes. The default batch holds about 2 MiB of windows:
+    it stays in the CPU cache, where the extraction (and usually the classifier reading it)
+    runs about twice as fast as on batches that spill to memory.
 
     Parameters
     ----------
@@ -312,8 +314,8 @@ def iter_windows(
     window : int or (height, width)
         Window size; at most the image's.
     stride : int or (sy, sx)
-    batch_size : int
-        Windows per batch (>= 1).
+    batch_size : int, optional
+        Windows per batch (>= 1); default: as many as fit in 2 MiB (at least 1).
     mean, std : float or sequence of float
         Per output channel normalisation.
     swap_rb : bool
@@ -335,9 +337,11 @@ def iter_windows(
     wh, ww = as_pair(window, "window")
     sy, sx = as_pair(stride, "stride")
     gh, gw = window_grid(image.shape, (wh, ww), stride=(sy, sx))
+    c = image.shape[2] if image.ndim == 3 else 1
+    if batch_size is None:
+        batch_size = max(1, _CACHE_BATCH_BYTES // (c * wh * ww * 4))
     batch_size = as_int(batch_size, "batch_size", minimum=1)
     swap_rb = as_bool(swap_rb, "swap_rb")
-    c = image.shape[2] if image.ndim == 3 else 1
     if swap_rb and c < 3:
         raise ValueError("swap_rb: needs an image with 3 or 4 channels")
     mu = _per_channel(mean, "mean", c)
@@ -345,6 +349,9 @@ def iter_windows(
     if (sd == 0).any():
         raise ValueError("std: must be non-zero")
     return _window_batches(image, wh, ww, sy, sx, gh * gw, gw, batch_size, mu, sd, swap_rb)
+
+
+_CACHE_BATCH_BYTES = 2 << 20
 
 
 def _window_batches(image, wh, ww, sy, sx, total, gw, batch_size, mu, sd, swap_rb):
@@ -428,7 +435,7 @@ def probability_map(
     window: int | tuple[int, int],
     *,
     stride: int | tuple[int, int] = 1,
-    batch_size: int = 4096,
+    batch_size: int | None = None,
     reduce: str = "mean",
     mean: float | tuple[float, ...] = 0.0,
     std: float | tuple[float, ...] = 1.0,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -34,28 +35,41 @@ void extract_windows_nchw_f32(const ImageView<const std::uint8_t>& src, const Wi
     for (int c = 0; c < C; ++c)
         require(std::isfinite(std[c]) && std[c] != 0.0f && std::isfinite(mean[c]),
                 "std: must be finite and non-zero (mean finite)");
-    std::vector<float> lut(static_cast<std::size_t>(C) * 256);
-    for (int c = 0; c < C; ++c)
-        for (int v = 0; v < 256; ++v)
-            lut[static_cast<std::size_t>(c * 256 + v)] = (static_cast<float>(v) - mean[c]) / std[c];
+    if (count == 0) return;
     int source_channel[4] = {0, 1, 2, 3};
     if (swap_rb) std::swap(source_channel[0], source_channel[2]);
-    const std::int64_t gw = g.grid_w(), wh = g.window_h, ww = g.window_w;
+    const std::int64_t gw = g.grid_w(), wh = g.window_h, ww = g.window_w, W = g.image_w;
+    // Normalise the rows this batch touches once, into planes (output channel order), so
+    // every window row is then a plain copy of `ww` floats: windows overlap, and at stride 1
+    // each pixel would otherwise be converted wh * ww times.
+    const std::int64_t y_lo = (first / gw) * g.stride_y;
+    const std::int64_t y_hi = ((first + count - 1) / gw) * g.stride_y + wh;
+    const std::int64_t rows = y_hi - y_lo;
+    std::vector<float> planes(static_cast<std::size_t>(C * rows * W));
+    parallel_for(rows, 16, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) {
+            const std::uint8_t* row = src.row(y_lo + r);
+            for (int c = 0; c < C; ++c) {
+                const int sc = source_channel[c];
+                const float mu = mean[c], sd = std[c];
+                float* o = planes.data() + (c * rows + r) * W;
+                for (std::int64_t x = 0; x < W; ++x)
+                    o[x] = (static_cast<float>(row[x * C + sc]) - mu) / sd;  // NumPy's expression
+            }
+        }
+    });
     const std::int64_t plane = wh * ww;
+    const std::size_t row_bytes = static_cast<std::size_t>(ww) * sizeof(float);
     parallel_for(count, 8, [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t k = begin; k < end; ++k) {
             const std::int64_t index = first + k;
-            const std::int64_t oy = (index / gw) * g.stride_y, ox = (index % gw) * g.stride_x;
+            const std::int64_t oy = (index / gw) * g.stride_y - y_lo, ox = (index % gw) * g.stride_x;
             float* dst = out + k * C * plane;
             for (int c = 0; c < C; ++c) {
-                const float* table = lut.data() + c * 256;
-                const int sc = source_channel[c];
+                const float* src_plane = planes.data() + (c * rows + oy) * W + ox;
                 float* plane_out = dst + c * plane;
-                for (std::int64_t r = 0; r < wh; ++r) {
-                    const std::uint8_t* row = src.row(oy + r) + ox * C + sc;
-                    float* o = plane_out + r * ww;
-                    for (std::int64_t q = 0; q < ww; ++q) o[q] = table[row[q * C]];
-                }
+                for (std::int64_t r = 0; r < wh; ++r)
+                    std::memcpy(plane_out + r * ww, src_plane + r * W, row_bytes);
             }
         }
     });
