@@ -1,10 +1,12 @@
 #include "blend.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "parallel.hpp"
+#include "blend_block.hpp"
 #include "pixel_ops.hpp"
 
 namespace facecore {
@@ -26,9 +28,21 @@ void check_same(const ImageView<const std::uint8_t>& a, std::int64_t h, std::int
             std::string(name) + ": shape must equal the image's");
 }
 
+// FACECORE_ISA=baseline keeps the baseline build even on an AVX2 CPU: the tests use it to
+// check that both builds give the same bits.
+bool baseline_forced() {
+    static const bool forced = [] {
+        const char* v = std::getenv("FACECORE_ISA");
+        return v != nullptr && std::strcmp(v, "baseline") == 0;
+    }();
+    return forced;
+}
+
 // Pixels are processed in blocks laid out as structure-of-arrays, so the per-pixel maths
 // (pixel_ops.hpp, branch-free) vectorises; a block whose alpha is all zero is copied.
 constexpr std::int64_t kBlock = 256;
+
+#include "blend_block.inc"
 
 }  // namespace
 
@@ -89,7 +103,13 @@ void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<cons
                               L, ta, tb);
         px::rgb_to_hsv(r, g, b, th, ts, v);
     }
-    const bool lab = space == ColourSpace::Lab;
+    const RecolorParams rp{&t, ta, tb, th, ts, strength, space == ColourSpace::Lab};
+    // AVX2 where the CPU has it (same bits, twice the lanes), else the baseline build.
+    RecolorBlockFn block = recolor_block;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    if (avx2::recolor_block && __builtin_cpu_supports("avx2") && !baseline_forced())
+        block = avx2::recolor_block;
+#endif
     parallel_for(H, 8, [&](std::int64_t begin, std::int64_t end) {
         // SoA scratch: the pixel's channels in (linear for Lab), the layer out, alpha.
         std::vector<float> buf(static_cast<std::size_t>(7 * kBlock));
@@ -117,36 +137,7 @@ void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<cons
                     if (q != p) std::memmove(q, p, static_cast<std::size_t>(3 * n));
                     continue;
                 }
-                if (lab) {
-                    for (std::int64_t x = 0; x < n; ++x) {  // sRGB decode: a table gather
-                        in0[x] = t.to_linear[p[3 * x]];
-                        in1[x] = t.to_linear[p[3 * x + 1]];
-                        in2[x] = t.to_linear[p[3 * x + 2]];
-                    }
-                    if (strength == 1.0f) {
-                        for (std::int64_t x = 0; x < n; ++x)  // vectorised
-                            px::recolor_lab_full_px(in2[x], in1[x], in0[x], ta, tb, l0[x], l1[x],
-                                                    l2[x]);
-                    } else {
-                        for (std::int64_t x = 0; x < n; ++x)  // vectorised
-                            px::recolor_lab_px(in2[x], in1[x], in0[x], ta, tb, strength, l0[x],
-                                               l1[x], l2[x]);
-                    }
-                } else {
-                    for (std::int64_t x = 0; x < n; ++x) {
-                        in0[x] = static_cast<float>(p[3 * x]);
-                        in1[x] = static_cast<float>(p[3 * x + 1]);
-                        in2[x] = static_cast<float>(p[3 * x + 2]);
-                    }
-                    for (std::int64_t x = 0; x < n; ++x)
-                        px::recolor_hsv_px(in0[x], in1[x], in2[x], th, ts, strength, l0[x], l1[x],
-                                           l2[x]);
-                }
-                for (std::int64_t x = 0; x < n; ++x) {
-                    q[3 * x] = px::blend_u8(p[3 * x], l0[x], aa[x]);
-                    q[3 * x + 1] = px::blend_u8(p[3 * x + 1], l1[x], aa[x]);
-                    q[3 * x + 2] = px::blend_u8(p[3 * x + 2], l2[x], aa[x]);
-                }
+                block(rp, p, q, n, in0, in1, in2, l0, l1, l2, aa);
             }
         }
     });

@@ -10,6 +10,10 @@
 
 #if defined(__CUDACC__)
 #define FACECORE_HD __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+// Always inlined: the per-pixel maths must melt into the callers' loops to vectorise, also
+// into the AVX2 clones of blend.cpp (GCC does not inline across target options on its own).
+#define FACECORE_HD inline __attribute__((always_inline))
 #else
 #define FACECORE_HD inline
 #endif

@@ -135,11 +135,7 @@ FACECORE_HD float cbrt_pos(float x) {  // x in [1e-7, 8]
 #if defined(__CUDA_ARCH__)
     float y = __int_as_float(__float_as_int(x) / 3 + 709921077);
 #else
-    std::int32_t i;
-    __builtin_memcpy(&i, &x, sizeof i);
-    i = i / 3 + 709921077;
-    float y;
-    __builtin_memcpy(&y, &i, sizeof y);
+    float y = __builtin_bit_cast(float, __builtin_bit_cast(std::int32_t, x) / 3 + 709921077);
 #endif
     // Halley's step y * (y^3 + 2x) / (2y^3 + x) triples the correct digits: 3.5% -> 4e-5 -> 1e-7.
     for (int k = 0; k < 2; ++k) {
