@@ -1,4 +1,4 @@
-"""Command line: ``facecore analyze | demo | models`` (also ``python -m facecore``).
+"""Command line: ``facecore analyze | demo | build-dataset | models`` (also ``python -m facecore``).
 
 Exit status: 0 on success; 1 when some inputs could not be read (they are reported and
 skipped, the others are processed); 2 on a usage error or when a model is missing.
@@ -255,6 +255,34 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- build-dataset -------------------------------------------------------------------------
+
+
+def _cmd_build_dataset(args: argparse.Namespace) -> int:
+    from .jobs.builder import _summary_line, build_dataset  # noqa: PLC0415
+
+    try:
+        result = build_dataset(
+            args.sources, args.out, method=args.method, threshold=args.cluster_threshold, k=args.k,
+            min_size=args.min_size, labels=args.labels, min_face=args.min_face, min_blur=args.min_blur,
+            max_yaw=args.max_yaw, max_pitch=args.max_pitch, det_threshold=args.threshold,
+            video_fps=args.video_fps, progress=False if args.quiet else None,
+        )
+    except (TypeError, ValueError) as exc:
+        print(f"facecore build-dataset: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(_summary_line(result), file=sys.stderr)
+        for src, err in result.errors:
+            print(f"  skipped {src}: {err}", file=sys.stderr)
+        if result.metrics is not None:
+            m = result.metrics
+            print(f"metrics: purity {m.purity:.4f}, compactness {m.compactness:.4f} (ideal {m.ideal_compactness:.4f}), "
+                  f"pairwise F {m.pairwise_f:.4f}, BCubed F {m.bcubed_f:.4f}, NMI {m.nmi:.4f}", file=sys.stderr)
+        print(f"report: {Path(args.out) / 'report.html'}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -288,6 +316,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="facecore-demo.jpg", help="annotated picture (default ./facecore-demo.jpg)")
     _add_model_options(d)
     d.set_defaults(func=_cmd_demo)
+
+    b = sub.add_parser("build-dataset", help="cluster the faces of images, videos and URL lists into identity folders")
+    b.add_argument("sources", nargs="+", metavar="SOURCES",
+                   help="image files, folders (recursive), videos, URL-list files (.txt/.urls/.lst) or URLs")
+    b.add_argument("-o", "--out", required=True, help="output folder (empty, new, or an earlier output to update)")
+    b.add_argument("--method", choices=("graph", "agglomerative", "chinese_whispers", "components"), default="graph",
+                   help="clustering method (default graph)")
+    b.add_argument("--cluster-threshold", dest="cluster_threshold", type=float, default=None, metavar="COS",
+                   help="cosine similarity threshold of the clustering (default: the method's, tuned for SFace)")
+    b.add_argument("--k", type=int, default=16, help="neighbours per face in the k-NN graph (default 16)")
+    b.add_argument("--min-size", type=int, default=2, help="smallest identity kept; smaller ones go to unassigned/")
+    b.add_argument("--labels", default=None, metavar="folders|FILE.csv",
+                   help="true identities for metrics in the report: folder names, or a CSV of path,label")
+    b.add_argument("--min-face", type=float, default=32.0, metavar="PX", help="smallest face (shorter box side, px)")
+    b.add_argument("--min-blur", type=float, default=15.0, help="smallest Laplacian variance of the aligned crop")
+    b.add_argument("--max-yaw", type=float, default=50.0, help="largest |yaw| in degrees")
+    b.add_argument("--max-pitch", type=float, default=45.0, help="largest |pitch| in degrees")
+    b.add_argument("--video-fps", type=float, default=1.0, help="video frames sampled per second (default 1)")
+    b.add_argument("--threshold", type=float, default=0.6, help="detector score threshold (default 0.6)")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary")
+    b.set_defaults(func=_cmd_build_dataset)
 
     m = sub.add_parser("models", help="list the model zoo and where each file was found")
     m.add_argument("--verify", action="store_true", help="check sha256 of every file found")

@@ -1,0 +1,547 @@
+"""The face training-data builder behind ``facecore build-dataset``.
+
+Stages (each with a tqdm bar): **collect** the sources (folders recursively, videos,
+URL lists) → per image or sampled video frame: hash the file, skip exact and near
+duplicates, look the item up in the :class:`~facecore.jobs.store.EmbeddingStore`, and
+only when it is new **detect → align → embed** (one :class:`~facecore.FaceAnalyzer`
+call) and store it → **filter** faces by quality (size, blur, pose; every rejection
+counted by reason) → **cluster** the embeddings (:func:`facecore.cluster.cluster`) →
+**write** the output folder:
+
+```
+OUT/
+  identity_0000/ ...        aligned 112x112 crops of one identity, largest first,
+                            plus sources.csv (crop -> source path, frame, distance)
+  unassigned/               faces no cluster took
+  manifest.jsonl            one line per face (and per skipped input): source, frame,
+                            bbox, landmarks, pose, quality, status, cluster, distance
+  report.html               contact sheet per cluster, most and least central first
+  summary.json              counts, rejections by reason, errors, metrics
+  .facecore/store.sqlite    the embedding store (keep it: re-runs reuse it)
+```
+
+Outputs are built in ``OUT/.facecore/staging-*`` and moved into place only when
+complete; every file is written under a temporary name and renamed. Inputs are only read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..cluster import METHODS, ClusterMetrics, Clustering, cluster, cluster_metrics
+from .sources import NearDuplicateIndex, Source, collect_sources, dhash, download, file_sha256, iter_video_frames
+from .store import EmbeddingStore, StoredFace
+
+__all__ = ["build_dataset", "BuildResult", "REJECT_REASONS"]
+
+logger = logging.getLogger(__name__)
+
+#: Quality-filter reasons, in the order they are checked (a face counts under the first).
+REJECT_REASONS = ("size", "blur", "pose")
+_STATE = ".facecore"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """Summary of one :func:`build_dataset` run (also written as ``summary.json``)."""
+
+    out: Path
+    n_inputs: int
+    n_images: int
+    n_frames: int
+    n_duplicates: int
+    n_faces: int
+    n_accepted: int
+    rejected: dict[str, int]
+    n_embedded: int
+    n_cached: int
+    n_clusters: int
+    n_unassigned: int
+    errors: tuple[tuple[str, str], ...]
+    seconds: float
+    metrics: ClusterMetrics | None = None
+    clustering: Clustering | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": os.fspath(self.out),
+            "inputs": self.n_inputs,
+            "images": self.n_images,
+            "video_frames": self.n_frames,
+            "duplicates_skipped": self.n_duplicates,
+            "faces": self.n_faces,
+            "accepted": self.n_accepted,
+            "rejected": dict(self.rejected),
+            "embedded_this_run": self.n_embedded,
+            "from_store": self.n_cached,
+            "clusters": self.n_clusters,
+            "unassigned": self.n_unassigned,
+            "errors": [{"source": s, "error": e} for s, e in self.errors],
+            "seconds": round(self.seconds, 2),
+            "metrics": self.metrics.to_dict() if self.metrics is not None else None,
+            "clustering": self.clustering.to_dict() if self.clustering is not None else None,
+        }
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def _num(x: Any, name: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False) -> Any:
+    ok_types = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(x, bool) or not isinstance(x, ok_types):
+        raise TypeError(f"{name}: expected {'an int' if integer else 'a number'}; got {type(x).__name__}")
+    v = int(x) if integer else float(x)
+    if not np.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+        raise ValueError(f"{name}: expected a value in {rng}; got {x!r}")
+    return v
+
+
+def _read_label_csv(path: Path) -> dict[str, str]:
+    """``path,label`` rows (a header naming ``path``/``file`` and ``label``/``identity``/``person`` is optional)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ValueError(f"labels: cannot read {path}: {exc}") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise ValueError(f"labels: {path} is empty")
+    head = [h.strip().lower() for h in rows[0]]
+    pcol, lcol = 0, 1
+    if any(h in ("path", "file", "filename", "image") for h in head):
+        pcol = next(i for i, h in enumerate(head) if h in ("path", "file", "filename", "image"))
+        lcol = next((i for i, h in enumerate(head) if h in ("label", "identity", "person", "name")), None)  # type: ignore[assignment]
+        if lcol is None:
+            raise ValueError(f"labels: {path} has a header but no label/identity/person column")
+        rows = rows[1:]
+    out: dict[str, str] = {}
+    for r in rows:
+        if len(r) > max(pcol, lcol) and r[pcol].strip():
+            out[r[pcol].strip().replace("\\", "/")] = r[lcol].strip()
+    if not out:
+        raise ValueError(f"labels: {path} has no (path, label) rows")
+    return out
+
+
+def _label_of(src: Source, table: dict[str, str] | None) -> str | None:
+    """Label of an input: its folder name (``table is None``) or a CSV entry."""
+    if table is None:
+        return Path(src.location).parent.name if src.kind != "url" else None
+    p = Path(src.location)
+    cands = [os.fspath(p.resolve()).replace("\\", "/"), src.location.replace("\\", "/")]
+    if src.root is not None:
+        try:
+            cands.append(os.fspath(p.relative_to(src.root)).replace("\\", "/"))
+        except ValueError:
+            pass
+    cands.append(p.name)
+    for c in cands:
+        if c in table:
+            return table[c]
+    # a CSV written relative to some parent folder: match on the path's tail
+    for key, lab in table.items():
+        if src.location.replace("\\", "/").endswith("/" + key):
+            return lab
+    return None
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+
+
+def _config(analyzer: Any) -> str:
+    det = analyzer.detector
+    return json.dumps({"det": round(float(det.score_threshold), 4), "nms": round(float(getattr(det, "nms_threshold", 0.3)), 4),
+                       "max_side": getattr(det, "max_side", None), "embedder": "sface", "chip": 112}, sort_keys=True)
+
+
+def _analyse(analyzer: Any, image: np.ndarray) -> list[StoredFace]:
+    from ..align import arcface_matrices  # noqa: PLC0415
+    from ..kernels import warp_crops  # noqa: PLC0415
+
+    img = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    faces = analyzer.analyze(img)
+    if not faces:
+        return []
+    lm = np.stack([np.asarray(f.landmarks.points) for f in faces])
+    chips = warp_crops(np.ascontiguousarray(img), arcface_matrices(lm), 112)
+    out = []
+    for f, chip in zip(faces, chips):
+        ok, buf = cv2.imencode(".jpg", chip, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:  # pragma: no cover - encoding a uint8 chip does not fail
+            raise ValueError("cannot encode a face chip")
+        out.append(StoredFace(f.to_dict(embedding=False), np.asarray(f.embedding, np.float32), buf.tobytes()))
+    return out
+
+
+def _reject_reason(rec: dict[str, Any], *, min_face: float, min_blur: float, max_yaw: float, max_pitch: float) -> str | None:
+    box = rec["box"]
+    if min(box["width"], box["height"]) < min_face:
+        return "size"
+    q = rec.get("quality")
+    if q is not None and q["blur"] < min_blur:
+        return "blur"
+    pose = rec.get("pose")
+    if pose is not None and (abs(pose["yaw"]) > max_yaw or abs(pose["pitch"]) > max_pitch):
+        return "pose"
+    return None
+
+
+def build_dataset(
+    sources: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    method: str = "graph",
+    threshold: float | None = None,
+    k: int = 16,
+    min_size: int = 2,
+    labels: str | os.PathLike[str] | None = None,
+    min_face: float = 32.0,
+    min_blur: float = 15.0,
+    max_yaw: float = 50.0,
+    max_pitch: float = 45.0,
+    det_threshold: float = 0.6,
+    video_fps: float = 1.0,
+    frame_dup_bits: int = 6,
+    image_dup_bits: int = 3,
+    url_timeout: float = 10.0,
+    url_max_bytes: int = 20_000_000,
+    analyzer: Any = None,
+    progress: bool | None = None,
+) -> BuildResult:
+    """Build per-identity folders of aligned face crops from images, videos and URL lists.
+
+    Parameters
+    ----------
+    sources : sequence of str or os.PathLike
+        Image files, folders (recursive), video files, URL-list files (``.txt``,
+        ``.urls``, ``.lst``; one ``http(s)://`` URL a line) or single URLs.
+    out : str or os.PathLike
+        Output folder (created). An existing folder must be empty or an earlier output.
+    method, threshold, k, min_size
+        Clustering (see :func:`facecore.cluster.cluster`).
+    labels : "folders", path to a CSV, or None
+        True identities for metrics: each image's folder name, or ``path,label`` rows.
+        In an image with several accepted faces the largest is labelled and the others
+        count as noise.
+    min_face : float
+        Smallest face, shorter box side in source pixels.
+    min_blur : float
+        Smallest variance of the Laplacian of the aligned 112x112 grey crop.
+    max_yaw, max_pitch : float
+        Largest absolute head yaw / pitch in degrees.
+    det_threshold : float
+        Detector score threshold in [0, 1] (part of the store key).
+    video_fps : float
+        Frames sampled per second of video.
+    frame_dup_bits, image_dup_bits : int
+        A video frame within ``frame_dup_bits`` (of 64) difference-hash bits of the
+        last kept frame, or an image within ``image_dup_bits`` of an earlier image, is
+        skipped as a near duplicate (``-1`` switches the check off).
+    url_timeout, url_max_bytes
+        Per-URL download limits.
+    analyzer : FaceAnalyzer, optional
+        Default: ``FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold)``.
+    progress : bool or None
+        tqdm bars (``None``: only on a terminal).
+
+    Returns
+    -------
+    BuildResult
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (named in the message). Unreadable inputs are not errors:
+        they are reported in the manifest and the summary and skipped.
+    """
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    from ..analyzer import FaceAnalyzer  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    if isinstance(sources, (str, bytes, os.PathLike)) or not isinstance(sources, Sequence):
+        raise TypeError(f"sources: expected a sequence of paths; got {type(sources).__name__}")
+    if len(sources) == 0:
+        raise ValueError("sources: expected at least one path")
+    if not isinstance(out, (str, os.PathLike)) or isinstance(out, bytes):
+        raise TypeError(f"out: expected str or os.PathLike; got {type(out).__name__}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method: expected one of {', '.join(METHODS)}; got {method!r}")
+    if threshold is not None:
+        threshold = _num(threshold, "threshold", lo=-1.0, hi=1.0)
+    k = _num(k, "k", lo=1, integer=True)
+    min_size = _num(min_size, "min_size", lo=1, integer=True)
+    min_face = _num(min_face, "min_face", lo=0.0)
+    min_blur = _num(min_blur, "min_blur", lo=0.0)
+    max_yaw = _num(max_yaw, "max_yaw", lo=0.0, hi=180.0)
+    max_pitch = _num(max_pitch, "max_pitch", lo=0.0, hi=180.0)
+    det_threshold = _num(det_threshold, "det_threshold", lo=0.0, hi=1.0)
+    video_fps = _num(video_fps, "video_fps", lo=1e-3)
+    frame_dup_bits = _num(frame_dup_bits, "frame_dup_bits", lo=-1, hi=64, integer=True)
+    image_dup_bits = _num(image_dup_bits, "image_dup_bits", lo=-1, hi=64, integer=True)
+    url_timeout = _num(url_timeout, "url_timeout", lo=0.001)
+    url_max_bytes = _num(url_max_bytes, "url_max_bytes", lo=1, integer=True)
+    label_table: dict[str, str] | None = None
+    use_labels = labels is not None
+    if labels is not None:
+        if not isinstance(labels, (str, os.PathLike)) or isinstance(labels, bytes):
+            raise TypeError(f"labels: expected 'folders' or a CSV path; got {type(labels).__name__}")
+        if os.fspath(labels) != "folders":
+            lp = Path(labels)
+            if not lp.is_file():
+                raise ValueError(f"labels: expected 'folders' or an existing CSV file; got {os.fspath(labels)!r}")
+            label_table = _read_label_csv(lp)
+    if analyzer is None:
+        analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold)
+    elif not isinstance(analyzer, FaceAnalyzer):
+        raise TypeError(f"analyzer: expected a FaceAnalyzer; got {type(analyzer).__name__}")
+    elif analyzer.embedder is None:
+        raise ValueError("analyzer: needs an embedder (embedder=False was given)")
+
+    out_dir = Path(out)
+    state = out_dir / _STATE
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise ValueError(f"out: {out_dir} exists and is not a folder")
+        if any(out_dir.iterdir()) and not state.is_dir():
+            raise ValueError(f"out: {out_dir} is not empty and not an earlier build-dataset output; "
+                             "choose an empty or new folder")
+    state.mkdir(parents=True, exist_ok=True)
+    disable = None if progress is None else not progress
+
+    items, problems = collect_sources(list(sources), exclude=out_dir)
+    errors: list[tuple[str, str]] = list(problems)
+    manifest_extra: list[dict[str, Any]] = [{"source": s, "status": "error", "error": e} for s, e in problems]
+    logger.info("build-dataset: %d inputs from %d source argument(s)", len(items), len(sources))
+
+    store = EmbeddingStore(state / "store.sqlite", config=_config(analyzer))
+    seen_hash: dict[str, str] = {}
+    near = NearDuplicateIndex(image_dup_bits)
+    faces: list[dict[str, Any]] = []  # one per detected face (record + where it came from)
+    embs: list[np.ndarray] = []
+    chips: list[bytes] = []
+    n_images = n_frames = n_dup = n_embedded = n_cached = 0
+
+    def add_item(key: str, src: Source, frame: int | None, image: np.ndarray | None, h: int | None) -> None:
+        nonlocal n_embedded, n_cached
+        got = store.get(key)
+        if got is None:
+            if image is None:
+                raise ValueError("internal: no pixels for a new item")  # pragma: no cover
+            stored = _analyse(analyzer, image)
+            store.put(key, width=image.shape[1], height=image.shape[0], dhash=h if h is not None else 0, faces=stored)
+            n_embedded += len(stored)
+        else:
+            stored = got[1]
+            n_cached += len(stored)
+        label = _label_of(src, label_table) if use_labels else None
+        for i, sf in enumerate(stored):
+            faces.append({"source": src.location, "frame": frame, "face": i, "label": label, **sf.record})
+            embs.append(sf.embedding)
+            chips.append(sf.chip)
+
+    bar = tqdm(items, desc="detect+embed", unit="file", disable=disable)
+    try:
+        for src in bar:
+            try:
+                path = src.location
+                if src.kind == "url":
+                    path = os.fspath(download(src.location, state / "downloads", timeout=url_timeout,
+                                              max_bytes=url_max_bytes))
+                if src.kind == "video":
+                    vhash = file_sha256(path)
+                    for fi, frame, h, dup in iter_video_frames(path, fps=video_fps, dup_bits=frame_dup_bits):
+                        if dup:
+                            n_dup += 1
+                            continue
+                        n_frames += 1
+                        add_item(f"{vhash}:{fi}", src, fi, frame, h)
+                    continue
+                fh = file_sha256(path)
+                if fh in seen_hash:
+                    n_dup += 1
+                    manifest_extra.append({"source": src.location, "status": "duplicate", "duplicate_of": seen_hash[fh]})
+                    continue
+                seen_hash[fh] = src.location
+                got = store.get(fh)
+                image = None
+                if got is None:
+                    from ..io import read_image  # noqa: PLC0415
+
+                    image = read_image(path)
+                    h = dhash(image)
+                else:
+                    h = int(got[0]["dhash"]) & 0xFFFFFFFFFFFFFFFF
+                other = near.find(h)
+                if other is not None:
+                    n_dup += 1
+                    manifest_extra.append({"source": src.location, "status": "near_duplicate", "duplicate_of": other})
+                    continue
+                near.add(h, src.location)
+                n_images += 1
+                add_item(fh, src, None, image, h)
+            except (OSError, ValueError) as exc:
+                errors.append((src.location, str(exc)))
+                manifest_extra.append({"source": src.location, "status": "error", "error": str(exc)})
+                logger.warning("skipped %s: %s", src.location, exc)
+                if disable is not True:
+                    bar.write(f"skipped {src.location}: {exc}")
+    finally:
+        store.close()
+
+    # quality filter
+    rejected: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
+    accepted = []
+    for i, f in enumerate(faces):
+        reason = _reject_reason(f, min_face=min_face, min_blur=min_blur, max_yaw=max_yaw, max_pitch=max_pitch)
+        f["status"] = "ok" if reason is None else f"rejected:{reason}"
+        f["cluster"], f["distance"] = None, None
+        if reason is None:
+            accepted.append(i)
+        else:
+            rejected[reason] += 1
+
+    # labels for metrics: the largest accepted face of each labelled image/frame
+    true = None
+    if use_labels:
+        best: dict[tuple[str, Any], int] = {}
+        for i in accepted:
+            f = faces[i]
+            if f["label"] is None:
+                continue
+            key2 = (f["source"], f["frame"])
+            area = f["box"]["width"] * f["box"]["height"]
+            if key2 not in best or area > faces[best[key2]]["box"]["width"] * faces[best[key2]]["box"]["height"]:
+                best[key2] = i
+        chosen = set(best.values())
+        true = np.array([faces[i]["label"] if i in chosen else "" for i in accepted], dtype=object)
+
+    clustering = None
+    metrics = None
+    labels_acc = np.full(len(accepted), -1, np.int64)
+    dist_acc = np.full(len(accepted), np.nan, np.float32)
+    if len(accepted) >= 2:
+        logger.info("clustering %d faces (%s)", len(accepted), method)
+        clustering = cluster(np.stack([embs[i] for i in accepted]), method=method, threshold=threshold, k=k,
+                             min_size=min_size)
+        labels_acc, dist_acc = np.asarray(clustering.labels), np.asarray(clustering.distances)
+        if true is not None and np.any(true != ""):
+            metrics = cluster_metrics(true, labels_acc)
+    for j, i in enumerate(accepted):
+        faces[i]["cluster"] = int(labels_acc[j])
+        faces[i]["distance"] = None if np.isnan(dist_acc[j]) else round(float(dist_acc[j]), 5)
+        if true is not None:
+            faces[i]["labelled"] = bool(true[j] != "")
+
+    result = BuildResult(
+        out=out_dir, n_inputs=len(items), n_images=n_images, n_frames=n_frames, n_duplicates=n_dup,
+        n_faces=len(faces), n_accepted=len(accepted), rejected=dict(rejected), n_embedded=n_embedded,
+        n_cached=n_cached, n_clusters=clustering.n_clusters if clustering else 0,
+        n_unassigned=int(np.count_nonzero(labels_acc < 0)), errors=tuple(errors),
+        seconds=0.0, metrics=metrics, clustering=clustering,
+    )
+    _write_outputs(out_dir, state, faces, chips, manifest_extra, result, disable)
+    result = _replace_seconds(result, time.perf_counter() - t0)
+    _atomic_write(out_dir / "summary.json", json.dumps(result.to_dict(), indent=1) + "\n")
+    logger.info("build-dataset: %s", _summary_line(result))
+    return result
+
+
+def _replace_seconds(r: BuildResult, s: float) -> BuildResult:
+    import dataclasses  # noqa: PLC0415
+
+    return dataclasses.replace(r, seconds=s)
+
+
+def _summary_line(r: BuildResult) -> str:
+    rej = ", ".join(f"{k} {v}" for k, v in r.rejected.items())
+    return (f"{r.n_images} images + {r.n_frames} video frames, {r.n_duplicates} duplicates skipped, "
+            f"{len(r.errors)} errors; {r.n_faces} faces ({r.n_embedded} embedded now, {r.n_cached} from the store), "
+            f"{r.n_accepted} accepted (rejected: {rej}); {r.n_clusters} identities, {r.n_unassigned} unassigned; "
+            f"{r.seconds:.1f} s")
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, text: str | bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if isinstance(text, bytes):
+        tmp.write_bytes(text)
+    else:
+        tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _folder(label: int) -> str:
+    return "unassigned" if label < 0 else f"identity_{label:04d}"
+
+
+def _write_outputs(out_dir: Path, state: Path, faces: list[dict[str, Any]], chips: list[bytes],
+                   extra: list[dict[str, Any]], result: BuildResult, disable: bool | None) -> None:
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    from .report import write_report  # noqa: PLC0415
+
+    staging = state / f"staging-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    sources_rows: dict[str, list[list[Any]]] = {}
+    for gi, f in enumerate(tqdm(faces, desc="write", unit="face", disable=disable)):
+        if f["status"] != "ok":
+            f["crop"] = None
+            continue
+        folder = _folder(f["cluster"])
+        stem = Path(f["source"]).stem[:40] or "face"
+        frame = "" if f["frame"] is None else f"_f{f['frame']:06d}"
+        name = f"{gi:06d}_{stem}{frame}_{f['face']}.jpg"
+        (staging / folder).mkdir(exist_ok=True)
+        (staging / folder / name).write_bytes(chips[gi])
+        f["crop"] = f"{folder}/{name}"
+        sources_rows.setdefault(folder, []).append([name, f["source"], f["frame"], f["distance"]])
+    for folder, rows in sources_rows.items():
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["crop", "source", "frame", "distance"])
+        w.writerows(rows)
+        (staging / folder / "sources.csv").write_text(buf.getvalue(), encoding="utf-8")
+    with open(staging / "manifest.jsonl", "w", encoding="utf-8") as fh:
+        for f in faces:
+            rec = {k: v for k, v in f.items() if k != "label"}
+            if f.get("label") is not None:
+                rec["label"] = f["label"]
+            fh.write(json.dumps(rec) + "\n")
+        for e in extra:
+            fh.write(json.dumps(e) + "\n")
+    write_report(staging / "report.html", faces, result)
+
+    # swap in: earlier outputs go to the trash, the staged ones move in, the list is replaced
+    listing = state / "written.json"
+    old = json.loads(listing.read_text()) if listing.is_file() else []
+    trash = state / f"trash-{os.getpid()}"
+    trash.mkdir(exist_ok=True)
+    for name in old:
+        p = out_dir / name
+        if p.exists():
+            os.replace(p, trash / name)
+    new = sorted(os.listdir(staging))
+    for name in new:
+        os.replace(staging / name, out_dir / name)
+    _atomic_write(listing, json.dumps(new + ["summary.json"]))
+    shutil.rmtree(trash, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
