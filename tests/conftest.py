@@ -17,8 +17,13 @@ settings.register_profile(
     "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=100, deadline=None)
+# The fuzz campaign: examples per fuzz target (about 10 targets: 12,000 each is over 100k calls).
 settings.register_profile(
-    "fuzz", max_examples=100_000, deadline=None, suppress_health_check=list(HealthCheck)
+    "fuzz",
+    max_examples=int(os.environ.get("FACECORE_FUZZ_EXAMPLES", "12000")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
