@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _core
+from . import _core, _gpu
 from ._validate import (
     as_bool,
     as_choice,
@@ -91,6 +91,8 @@ def warp_crops(
     std: float | tuple[float, ...] = 1.0,
     swap_rb: bool = False,
     out: np.ndarray | None = None,
+    device: str = "auto",
+    stream: object = None,
 ) -> np.ndarray:
     """Warp N crops out of one frame in a single pass.
 
@@ -122,6 +124,13 @@ def warp_crops(
         Reverse B and R in the tensor output (BGR frame -> RGB model input).
     out : ndarray, optional
         Preallocated result of the exact shape and dtype.
+    device : {"auto", "cpu", "cuda"}
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on (default: the input framework's current one).
 
     Returns
     -------
@@ -147,6 +156,10 @@ def warp_crops(
     ...                       swap_rb=True).shape
     (4, 3, 64, 48)
     """
+    if _gpu.wants_gpu(device, image=image, out=out):
+        return _gpu.warp_crops(image, matrices, shape, border=border, fill=fill, tensor=tensor,
+                               mean=mean, std=std, swap_rb=swap_rb, out=out, device=device,
+                               stream=stream)
     image = as_image(image, "image")
     m = as_matrices(matrices, "matrices")
     h, w = as_shape(shape, "shape")
@@ -184,6 +197,8 @@ def warp_affine(
     fill: float | tuple[float, ...] = 0,
     inverse: bool = False,
     out: np.ndarray | None = None,
+    device: str = "auto",
+    stream: object = None,
 ) -> np.ndarray:
     """Warp one image or float map, e.g. to paste a crop-space map back into the frame.
 
@@ -206,6 +221,13 @@ def warp_affine(
     inverse : bool
         ``matrix`` maps destination -> source.
     out : ndarray, optional
+    device : {"auto", "cpu", "cuda"}
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on (default: the input framework's current one).
 
     Returns
     -------
@@ -222,6 +244,9 @@ def warp_affine(
     >>> back.shape, back.dtype
     ((480, 640), dtype('float32'))
     """
+    if _gpu.wants_gpu(device, src=src, out=out):
+        return _gpu.warp_affine(src, matrix, shape, border=border, fill=fill, inverse=inverse,
+                                out=out, device=device, stream=stream)
     is_float = isinstance(src, np.ndarray) and src.dtype == np.float32
     m = as_matrices(matrix, "matrix", single=True)
     h, w = as_shape(shape, "shape")
@@ -297,6 +322,8 @@ def iter_windows(
     mean: float | tuple[float, ...] = 0.0,
     std: float | tuple[float, ...] = 1.0,
     swap_rb: bool = False,
+    device: str = "auto",
+    stream: object = None,
 ) -> Iterator[WindowBatch]:
     """Yield every ``window`` of ``image`` at ``stride`` as float32 NCHW batches.
 
@@ -320,6 +347,13 @@ def iter_windows(
         Per output channel normalisation.
     swap_rb : bool
         BGR -> RGB.
+    device : {"auto", "cpu", "cuda"}
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on (default: the input framework's current one).
 
     Yields
     ------
@@ -333,6 +367,9 @@ def iter_windows(
     >>> sizes[0], len(sizes)
     ((500, 3, 35, 35), 2)
     """
+    if _gpu.wants_gpu(device, image=image):
+        return _gpu.iter_windows(image, window, stride=stride, batch_size=batch_size, mean=mean,
+                                 std=std, swap_rb=swap_rb, device=device, stream=stream)
     image = as_image(image, "image")
     wh, ww = as_pair(window, "window")
     sy, sx = as_pair(stride, "stride")
@@ -377,6 +414,8 @@ def accumulate_windows(
     reduce: str = "mean",
     fill: float = 0.0,
     out: np.ndarray | None = None,
+    device: str = "auto",
+    stream: object = None,
 ) -> np.ndarray:
     """Accumulate one score per window back into a float32 ``(H, W)`` map.
 
@@ -399,6 +438,13 @@ def accumulate_windows(
     fill : float
         Value of pixels no window covers (``"mean"`` only).
     out : (H, W) float32 ndarray, optional
+    device : {"auto", "cpu", "cuda"}
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on (default: the input framework's current one).
 
     Returns
     -------
@@ -412,6 +458,9 @@ def accumulate_windows(
     >>> float(m.min()), float(m.max())
     (1.0, 1.0)
     """
+    if _gpu.wants_gpu(device, scores=scores, out=out):
+        return _gpu.accumulate_windows(scores, image_shape, window, stride=stride, reduce=reduce,
+                                       fill=fill, out=out, device=device, stream=stream)
     gh, gw = window_grid(image_shape, window, stride=stride)
     H, W = int(image_shape[0]), int(image_shape[1])
     wh, ww = as_pair(window, "window")
@@ -440,6 +489,8 @@ def probability_map(
     mean: float | tuple[float, ...] = 0.0,
     std: float | tuple[float, ...] = 1.0,
     swap_rb: bool = False,
+    device: str = "auto",
+    stream: object = None,
 ) -> np.ndarray:
     """Classify every window of ``image`` and turn the scores into a per-pixel map.
 
@@ -457,6 +508,14 @@ def probability_map(
         As :func:`iter_windows`.
     reduce : {"mean", "centre"}
         As :func:`accumulate_windows`.
+    device : {"auto", "cpu", "cuda"}
+        On the GPU, ``classify`` gets device batches and may return device or host scores.
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on (default: the input framework's current one).
 
     Returns
     -------
@@ -471,6 +530,10 @@ def probability_map(
     >>> p.shape, round(float(p[24, 24]), 3)
     ((48, 48), 0.784)
     """
+    if _gpu.wants_gpu(device, image=image):
+        return _gpu.probability_map(image, classify, window, stride=stride, batch_size=batch_size,
+                                    reduce=reduce, mean=mean, std=std, swap_rb=swap_rb,
+                                    device=device, stream=stream)
     if not callable(classify):
         raise TypeError(f"classify: expected a callable; got {type(classify).__name__}")
     image = as_image(image, "image")
@@ -512,6 +575,8 @@ def refine_map(
     kernel: str | np.ndarray = "lbp3",
     iterations: int = 1,
     out: np.ndarray | None = None,
+    device: str = "auto",
+    stream: object = None,
 ) -> np.ndarray:
     """Sharpen a probability map and smooth it with a small kernel, fused, iterated.
 
@@ -531,6 +596,13 @@ def refine_map(
         Passes (>= 0; 0 returns a copy).
     out : (H, W) float32 ndarray, optional
         May be ``p`` itself.
+    device : {"auto", "cpu", "cuda"}
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on (default: the input framework's current one).
 
     Returns
     -------
@@ -543,6 +615,9 @@ def refine_map(
     >>> float(fc.kernels.refine_map(p)[0, 0])
     0.75
     """
+    if _gpu.wants_gpu(device, p=p, out=out):
+        return _gpu.refine_map(p, power=power, kernel=kernel, iterations=iterations, out=out,
+                               device=device, stream=stream)
     p = as_map(p, "p")
     power = as_float(power, "power")
     if power <= 0:
@@ -586,7 +661,13 @@ def _alpha(alpha: object, shape: tuple[int, int]) -> np.ndarray:
 
 
 def blend(
-    base: np.ndarray, effect: np.ndarray, alpha: np.ndarray, *, out: np.ndarray | None = None
+    base: np.ndarray,
+    effect: np.ndarray,
+    alpha: np.ndarray,
+    *,
+    out: np.ndarray | None = None,
+    device: str = "auto",
+    stream: object = None,
 ) -> np.ndarray:
     """Mask-weighted blend ``out = (1 - a) * base + a * effect``, rounded half up.
 
@@ -602,6 +683,13 @@ def blend(
         Weight of ``effect``.
     out : uint8 ndarray, optional
         May be ``base`` or ``effect`` (element-wise).
+    device : {"auto", "cpu", "cuda"}
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on (default: the input framework's current one).
 
     Returns
     -------
@@ -614,6 +702,8 @@ def blend(
     >>> fc.kernels.blend(base, effect, np.full((2, 2), 0.25, np.float32))[0, 0]
     array([50, 50, 50], dtype=uint8)
     """
+    if _gpu.wants_gpu(device, base=base, effect=effect, alpha=alpha, out=out):
+        return _gpu.blend(base, effect, alpha, out=out, device=device, stream=stream)
     base = as_image(base, "base")
     effect = as_image(effect, "effect")
     if effect.shape != base.shape:
@@ -640,6 +730,8 @@ def recolor(
     mode: str = "lab",
     strength: float = 1.0,
     out: np.ndarray | None = None,
+    device: str = "auto",
+    stream: object = None,
 ) -> np.ndarray:
     """Recolour where ``alpha`` says, keeping the texture: the effect layer and its blend in one pass.
 
@@ -663,6 +755,13 @@ def recolor(
     strength : float
         0 (no change) .. 1 (the target's chroma).
     out : (H, W, 3) uint8 ndarray, optional
+    device : {"auto", "cpu", "cuda"}
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on (default: the input framework's current one).
 
     Returns
     -------
@@ -676,6 +775,9 @@ def recolor(
     >>> bool(out[0, 0, 0] > out[0, 0, 1])   # purple: more blue than green
     True
     """
+    if _gpu.wants_gpu(device, image=image, alpha=alpha, out=out):
+        return _gpu.recolor(image, alpha, color, mode=mode, strength=strength, out=out,
+                            device=device, stream=stream)
     image = as_image(image, "image", channels=(3,), gray=False)
     a = _alpha(alpha, image.shape[:2])
     bgr = np.asarray(as_color(color, "color"), np.float32)

@@ -1,0 +1,134 @@
+// blend on the GPU: one thread per value (blend) or per pixel (recolour), rows may be
+// strided as in the CPU kernel's ImageViews. The colour maths is pixel_ops.hpp's and the
+// sRGB decode table and the target's chroma are computed on the host by the same code as
+// the CPU kernel, so with IEEE division and square root (nvcc's defaults, kept: no
+// --use_fast_math) and --fmad=false the results equal the CPU's bit for bit.
+#include <cmath>
+#include <string>
+
+#include "cuda_check.hpp"
+#include "device_buffer.hpp"
+#include "kernels.hpp"
+#include "pixel_ops.hpp"
+
+namespace facecore {
+namespace cuda {
+namespace {
+
+constexpr int kBlockX = 32, kBlockY = 8;
+
+struct RecolorParams {
+    float ta, tb, th, ts, strength;
+    bool lab;
+};
+
+__global__ void blend_kernel(ImageView<const std::uint8_t> base,
+                             ImageView<const std::uint8_t> effect, ImageView<const float> alpha,
+                             ImageView<std::uint8_t> out) {
+    const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;  // x * C + c
+    const long long y = static_cast<long long>(blockIdx.y) * blockDim.y + threadIdx.y;
+    if (i >= base.width * base.channels || y >= base.height) return;
+    const float a = px::clamp01(alpha.row(y)[i / base.channels]);
+    out.row(y)[i] = px::blend_u8(base.row(y)[i], static_cast<float>(effect.row(y)[i]), a);
+}
+
+__global__ void recolor_kernel(ImageView<const std::uint8_t> image, ImageView<const float> alpha,
+                               const float* to_linear, RecolorParams P,
+                               ImageView<std::uint8_t> out) {
+    __shared__ float lut[256];
+    const int tid = static_cast<int>(threadIdx.y * blockDim.x + threadIdx.x);
+    for (int i = tid; i < 256; i += static_cast<int>(blockDim.x * blockDim.y)) lut[i] = to_linear[i];
+    __syncthreads();
+    const long long x = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    const long long y = static_cast<long long>(blockIdx.y) * blockDim.y + threadIdx.y;
+    if (x >= image.width || y >= image.height) return;
+    const std::uint8_t* p = image.row(y) + 3 * x;
+    std::uint8_t* q = out.row(y) + 3 * x;
+    const std::uint8_t p0 = p[0], p1 = p[1], p2 = p[2];  // read first: `out` may be `image`
+    const float a = px::clamp01(alpha.row(y)[x]);
+    if (!(a > 0.0f)) {  // (1 - 0) * v + 0 rounds back to v: the CPU kernel's copy
+        q[0] = p0;
+        q[1] = p1;
+        q[2] = p2;
+        return;
+    }
+    float l0, l1, l2;
+    if (P.lab) {
+        const float in0 = lut[p0], in1 = lut[p1], in2 = lut[p2];
+        if (P.strength == 1.0f)
+            px::recolor_lab_full_px(in2, in1, in0, P.ta, P.tb, l0, l1, l2);
+        else
+            px::recolor_lab_px(in2, in1, in0, P.ta, P.tb, P.strength, l0, l1, l2);
+    } else {
+        px::recolor_hsv_px(static_cast<float>(p0), static_cast<float>(p1), static_cast<float>(p2),
+                           P.th, P.ts, P.strength, l0, l1, l2);
+    }
+    q[0] = px::blend_u8(p0, l0, a);
+    q[1] = px::blend_u8(p1, l1, a);
+    q[2] = px::blend_u8(p2, l2, a);
+}
+
+void check_same(const ImageView<const std::uint8_t>& a, std::int64_t h, std::int64_t w,
+                std::int64_t c, const char* name) {
+    require(a.height == h && a.width == w && a.channels == c,
+            std::string(name) + ": shape must equal the image's");
+}
+
+}  // namespace
+
+void blend_u8(const ImageView<const std::uint8_t>& base,
+              const ImageView<const std::uint8_t>& effect, const ImageView<const float>& alpha,
+              const ImageView<std::uint8_t>& out, cudaStream_t stream) {
+    const std::int64_t H = base.height, W = base.width, C = base.channels;
+    require(H >= 1 && W >= 1 && C >= 1 && C <= 4, "base: need (H, W) or (H, W, 1..4), non-empty");
+    check_same(effect, H, W, C, "effect");
+    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
+            "alpha: shape must be the image's (H, W)");
+    require(out.height == H && out.width == W && out.channels == C, "out: wrong shape");
+    require((H + kBlockY - 1) / kBlockY <= 65535, "base: too many rows for one launch");
+    const dim3 block(kBlockX, kBlockY);
+    const dim3 grid(static_cast<unsigned>((W * C + kBlockX - 1) / kBlockX),
+                    static_cast<unsigned>((H + kBlockY - 1) / kBlockY));
+    blend_kernel<<<grid, block, 0, stream>>>(base, effect, alpha, out);
+    FACECORE_CUDA_CHECK(cudaGetLastError());
+}
+
+void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<const float>& alpha,
+                ColourSpace space, const float* target_bgr, float strength,
+                const ImageView<std::uint8_t>& out, cudaStream_t stream) {
+    const std::int64_t H = image.height, W = image.width;
+    require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
+    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
+            "alpha: shape must be the image's (H, W)");
+    require(out.height == H && out.width == W && out.channels == 3, "out: wrong shape");
+    require(std::isfinite(strength), "strength: must be finite");
+    for (int c = 0; c < 3; ++c)
+        require(std::isfinite(target_bgr[c]) && target_bgr[c] >= 0.0f && target_bgr[c] <= 255.0f,
+                "color: channels must be in [0, 255]");
+    require((H + kBlockY - 1) / kBlockY <= 65535, "image: too many rows for one launch");
+    // The sRGB decode table (host powf, as the CPU kernel's) and the target's chroma, with the
+    // same host code as src/cpp/blend.cpp.
+    px::ColourTables tables;
+    px::fill_colour_tables(tables);
+    RecolorParams P{};
+    {
+        const float r = target_bgr[2] / 255.0f, g = target_bgr[1] / 255.0f,
+                    b = target_bgr[0] / 255.0f;
+        float L, v;
+        px::linear_rgb_to_lab(px::srgb_to_linear(r), px::srgb_to_linear(g), px::srgb_to_linear(b),
+                              L, P.ta, P.tb);
+        px::rgb_to_hsv(r, g, b, P.th, P.ts, v);
+    }
+    P.strength = strength;
+    P.lab = space == ColourSpace::Lab;
+    DeviceBuffer<float> lut(256, stream);
+    lut.upload(tables.to_linear, 256);
+    const dim3 block(kBlockX, kBlockY);
+    const dim3 grid(static_cast<unsigned>((W + kBlockX - 1) / kBlockX),
+                    static_cast<unsigned>((H + kBlockY - 1) / kBlockY));
+    recolor_kernel<<<grid, block, 0, stream>>>(image, alpha, lut.data(), P, out);
+    FACECORE_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace cuda
+}  // namespace facecore
