@@ -73,7 +73,9 @@ def test_accumulate_windows(scores, image_shape, window, stride, reduce, fill):
 def test_refine_map(p, power, kernel, iterations):
     out = call(fc.kernels.refine_map, p, power=power, kernel=kernel, iterations=iterations)
     if out is not None:
-        assert out.dtype == np.float32 and np.all((out >= 0) & (out <= 1))
+        assert out.dtype == np.float32 and out.shape == p.shape
+        if iterations > 0:  # 0 iterations is documented as a plain copy
+            assert np.all((out >= 0) & (out <= 1))
 
 
 @given(base=images(), effect=images(), alpha=maps)
@@ -91,7 +93,10 @@ def test_recolor(image, alpha, color, mode, strength):
         assert out.dtype == np.uint8 and out.shape == image.shape
 
 
-@given(src=st.one_of(st.from_type(object).filter(lambda x: not isinstance(x, (str, bytes))), images()),
+# Not st.from_type(object): it draws range(10**11) now and then, a legitimate MemoryError of
+# np.asarray that says nothing about facecore.
+@given(src=st.one_of(images(prefer=np.float64), st.lists(st.lists(st.floats(), max_size=3), max_size=6),
+                     st.none(), st.text(max_size=5), st.integers()),
        dst=images(prefer=np.float64))
 def test_estimate_similarity(src, dst):
     call(fc.align.estimate_similarity, src, dst)
