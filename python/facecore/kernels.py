@@ -97,8 +97,8 @@ def warp_crops(
     """Warp N crops out of one frame in a single pass.
 
     Output pixel ``(x, y)`` of crop ``i`` samples ``image`` at ``M_i^{-1} [x, y, 1]^T``,
-    bilinearly, with OpenCV's fixed-point coordinates (1/32 pixel) and weights, so the uint8
-    result equals ``cv2.warpAffine(image, M_i, (w, h))`` (pixel centres at integer
+    bilinearly, in float32 as OpenCV >= 4.11 does, so the uint8 result equals
+    ``cv2.warpAffine(image, M_i, (w, h))`` (pixel centres at integer
     coordinates). With ``tensor=True`` the same warped values are written, in the same pass,
     as float32 NCHW ``(value - mean[c]) / std[c]``, optionally with B and R swapped: what a
     model's input wants, with no intermediate uint8 crops.

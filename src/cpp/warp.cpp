@@ -57,7 +57,7 @@ void sample_chunk_u8(const ImageView<const std::uint8_t>& src, const px::Affine&
 #endif
     // Neighbour values stay uint8 here (byte copies); the vectorised pass converts them.
     // Border values are uint8 too (fill is validated to 0..255).
-    std::uint8_t v[4][C][kChunk];
+    std::uint8_t v[4][static_cast<std::size_t>(C)][kChunk];
     for (int k = 0; k < n; ++k) {
         if (ix[k] >= 0 && iy[k] >= 0 && ix[k] + 1 < W && iy[k] + 1 < H) {
             const std::uint8_t* a = src.data + static_cast<std::int64_t>(iy[k]) * src.row_stride +
@@ -95,7 +95,7 @@ void sample_row(const ImageView<const std::uint8_t>& src, const px::Affine& m, i
                 std::int64_t out_w, Border border, const float* fill, std::uint8_t* row_u8,
                 const float* mean, const float* std_dev, const int* source_channel,
                 float* const* planes_f32) {
-    std::uint8_t planes[C][kChunk];
+    std::uint8_t planes[static_cast<std::size_t>(C)][kChunk];
     for (std::int64_t x0 = 0; x0 < out_w; x0 += kChunk) {
         const int n = static_cast<int>(std::min<std::int64_t>(kChunk, out_w - x0));
         sample_chunk_u8<C>(src, m, y, static_cast<int>(x0), n, border, fill, planes);
