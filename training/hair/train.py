@@ -130,7 +130,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--resume", action="store_true", help="continue <out>/last.pt (weights, optimiser, schedule)")
+    ap.add_argument("--init", default=None, help="start from these weights (a best.pt) with a fresh schedule")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -160,6 +161,11 @@ def main(argv=None):
     opt = torch.optim.AdamW(model.parameters(), lr=lr0, weight_decay=1e-4)
     aug = Augment(rng)
     step, best, elapsed0 = 0, -1.0, 0.0
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location=device)["model"])
+        best, _ = evaluate(model, args.model, val, device, args.size, args.window)
+        torch.save({"model": model.state_dict(), "step": 0, "iou": best, "args": vars(args)}, out / "best.pt")
+        log.info("initialised from %s: val IoU %.4f", args.init, best)
     if args.resume and (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location=device)
         model.load_state_dict(ck["model"])
