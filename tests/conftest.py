@@ -47,6 +47,15 @@ def data_dir() -> Path:
     return p
 
 
+@pytest.fixture(autouse=True)
+def _real_models_env(monkeypatch):
+    """Point the zoo at ../shared/models: an installed (non-editable) facecore has no source-tree
+    fallback, and the tests use the real models. Tests that need another search path set their own."""
+    p = _shared("models", "FACECORE_MODEL_DIR")
+    if p is not None:
+        monkeypatch.setenv("FACECORE_MODEL_DIR", str(p))
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     """../shared/models beside the checkout, or $FACECORE_MODEL_DIR; skip when absent."""

@@ -305,13 +305,7 @@ def build_dataset(
             if not lp.is_file():
                 raise ValueError(f"labels: expected 'folders' or an existing CSV file; got {os.fspath(labels)!r}")
             label_table = _read_label_csv(lp)
-    if analyzer is None:
-        analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold)
-    elif not isinstance(analyzer, FaceAnalyzer):
-        raise TypeError(f"analyzer: expected a FaceAnalyzer; got {type(analyzer).__name__}")
-    elif analyzer.embedder is None:
-        raise ValueError("analyzer: needs an embedder (embedder=False was given)")
-
+    # The output folder is checked before any model is loaded: a wrong folder fails at once.
     out_dir = Path(out)
     state = out_dir / _STATE
     if out_dir.exists():
@@ -320,6 +314,12 @@ def build_dataset(
         if any(out_dir.iterdir()) and not state.is_dir():
             raise ValueError(f"out: {out_dir} is not empty and not an earlier build-dataset output; "
                              "choose an empty or new folder")
+    if analyzer is None:
+        analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold)
+    elif not isinstance(analyzer, FaceAnalyzer):
+        raise TypeError(f"analyzer: expected a FaceAnalyzer; got {type(analyzer).__name__}")
+    elif analyzer.embedder is None:
+        raise ValueError("analyzer: needs an embedder (embedder=False was given)")
     state.mkdir(parents=True, exist_ok=True)
     disable = None if progress is None else not progress
 
