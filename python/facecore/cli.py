@@ -132,21 +132,37 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     from .io import collect_inputs, write_image  # noqa: PLC0415
 
+    from .jobs.resultlog import ResultLog  # noqa: PLC0415
+
     items, problems = collect_inputs(args.paths)
     errors: list[dict[str, str]] = [{"path": p, "error": r} for p, r in problems]
     if not items and not errors:
         print("facecore analyze: no images or videos found in the given paths", file=sys.stderr)
         return 2
+    inputs = {it.path.resolve() for it in items}
+    for out in (args.json, args.jsonl):
+        if out not in (None, "-") and Path(out).resolve() in inputs:
+            print(f"facecore analyze: {out}: would overwrite an input; choose another output", file=sys.stderr)
+            return 2
     fa, _ = _analyzer(args)
     draw_dir = Path(args.draw) if args.draw else None
     if draw_dir is not None:
         draw_dir.mkdir(parents=True, exist_ok=True)
-    results: list[dict[str, Any]] = []
-    used: set[str] = set()
+    log = ResultLog(args.jsonl) if args.jsonl else None
+    earlier = log.records() if log is not None else []
+    results: list[dict[str, Any]] = [r for r in earlier if "error" not in r]
+    errors += [r for r in earlier if "error" in r]
+    if log is not None and log.done and not args.quiet:
+        print(f"resuming {args.jsonl}: {len(log.done)} input(s) already done", file=sys.stderr)
+    # annotated pictures never take an input's name (``--draw`` may be an input folder)
+    used: set[str] = {p.name for p in inputs if draw_dir is not None and p.parent == draw_dir.resolve()}
     n_faces = 0
     t0 = time.perf_counter()
     bar = tqdm(items, unit="file", disable=True if args.quiet else None, desc="analyze")
     for item in bar:
+        key = os.fspath(item.path)
+        if log is not None and key in log.done:
+            continue
         if item.kind == "unknown":
             # not an image by its suffix: let the decoder decide, a failure is reported
             item = type(item)(item.path, "image")
@@ -162,6 +178,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                     "faces": [f.to_dict(embedding=args.embeddings) for f in faces],
                 }
                 results.append(entry)
+                if log is not None:
+                    log.write(entry)
                 if draw_dir is not None:
                     write_image(_draw_name(draw_dir, item.path, frame, used), draw_faces(image, faces))
                 if args.json is None and not args.quiet:
@@ -170,8 +188,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                     tqdm.write(f"{where}: {len(faces)} face(s): {desc}")
         except (OSError, ValueError) as exc:
             # an unreadable or undecodable file is reported and skipped, not fatal
-            errors.append({"path": os.fspath(item.path), "error": str(exc)})
+            errors.append({"path": key, "error": str(exc)})
             tqdm.write(f"skipped {item.path}: {exc}", file=sys.stderr)
+            if log is not None:
+                log.write({"path": key, "error": str(exc)})
+        if log is not None:
+            log.mark_done(key)
+    if log is not None:
+        log.close()
     elapsed = time.perf_counter() - t0
     if args.json is not None:
         doc = {
@@ -185,8 +209,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         if args.json == "-":
             print(text)
         else:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            # written whole or not at all: a kill never leaves a torn JSON file
+            dst = Path(args.json)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(dst.name + ".tmp")
+            tmp.write_text(text + "\n", encoding="utf-8")
+            os.replace(tmp, dst)
     if not args.quiet:
         print(
             f"{len(results)} image(s)/frame(s), {n_faces} face(s), {len(errors)} skipped, {elapsed:.1f} s",
@@ -393,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="detect and analyse faces in images, folders and videos")
     a.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or video files")
     a.add_argument("--json", metavar="OUT.json", help="write all results as JSON ('-' for stdout)")
+    a.add_argument("--jsonl", metavar="OUT.jsonl",
+                   help="append each result as it finishes (JSON Lines); a rerun resumes, skipping finished inputs")
     a.add_argument("--draw", metavar="OUT_DIR", help="write annotated pictures to this folder")
     a.add_argument("--every", type=int, default=10, metavar="K", help="video: analyse every K-th frame (default 10)")
     a.add_argument("--max-faces", type=int, default=None, help="keep at most this many faces per image")

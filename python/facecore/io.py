@@ -76,6 +76,9 @@ def read_image(path: str | os.PathLike[str], *, grey: bool = False) -> np.ndarra
 def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 90) -> Path:
     """Write a BGR uint8 image; the format comes from the suffix. Creates parent folders.
 
+    The file is written to a temporary name beside it and renamed into place, so a reader
+    (or a resumed job) never sees a half-written image.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -100,7 +103,13 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
     if not ok:
         raise ValueError(f"path: cannot encode an image as {ext!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
-    buf.tofile(p)
+    # written whole or not at all: a kill mid-write leaves the old file (or none), never a torn one
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    try:
+        buf.tofile(tmp)
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
     return p
 
 
