@@ -56,3 +56,19 @@ def test_thread_count_does_not_change_results():
 def test_set_num_threads_validates():
     with pytest.raises(TypeError, match="n"):
         fc.set_num_threads(1.5)
+
+
+def test_shared_model_sessions_from_threads(photo, models_dir):
+    """One FaceAnalyzer (detector, embedder, age, gender sessions) shared by 6 threads gives
+    each thread the serial answer: onnxruntime's Run is thread-safe and the adapters keep no
+    per-call state on the instance."""
+    from facecore import FaceAnalyzer
+
+    fa = FaceAnalyzer(threads=1)
+    images = [photo(name) for name in ("group_01.jpg", "group_02.jpg")]
+    serial = [[f.to_dict(embedding=True) for f in fa.analyze(im)] for im in images]
+    assert all(serial)
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda k: [f.to_dict(embedding=True) for f in fa.analyze(images[k % 2])], range(12)))
+    for k, faces in enumerate(got):
+        assert faces == serial[k % 2]
