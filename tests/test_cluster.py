@@ -124,6 +124,8 @@ def _blobs(n_per=30, n_ids=6, dim=32, noise=0.25, seed=0):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_methods_recover_blobs(method):
+    for mod in {"infomap": ("infomap",), "leiden": ("leidenalg", "igraph")}.get(method, ()):
+        pytest.importorskip(mod, reason=f"method={method!r} needs {mod}: pip install 'facecore[cluster]'")
     x, y = _blobs()
     out = np.concatenate([x, np.random.default_rng(9).standard_normal((3, x.shape[1])).astype(np.float32)])
     r = cluster(out, method=method, threshold=0.6, k=10)

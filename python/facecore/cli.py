@@ -458,8 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("sources", nargs="+", metavar="SOURCES",
                    help="image files, folders (recursive), videos, URL-list files (.txt/.urls/.lst) or URLs")
     b.add_argument("-o", "--out", required=True, help="output folder (empty, new, or an earlier output to update)")
-    b.add_argument("--method", choices=("graph", "agglomerative", "chinese_whispers", "components"), default="graph",
-                   help="clustering method (default graph)")
+    b.add_argument("--method", choices=("graph", "agglomerative", "chinese_whispers", "components", "infomap", "leiden"),
+                   default="graph", help="clustering method (default graph; infomap/leiden need facecore[cluster])")
     b.add_argument("--cluster-threshold", dest="cluster_threshold", type=float, default=None, metavar="COS",
                    help="cosine similarity threshold of the clustering (default: the method's, tuned for SFace)")
     b.add_argument("--k", type=int, default=16, help="neighbours per face in the k-NN graph (default 16)")

@@ -3,9 +3,13 @@
 Every method works on a cosine **k-nearest-neighbour graph** of the L2-normalised
 embeddings: each item is linked to its ``k`` most similar items, and only links with
 cosine similarity ``>= threshold`` are kept. The graph comes from FAISS when
-``faiss-cpu`` is installed (exact inner-product search up to 20,000 items, an inverted-file
-index with 8 probes above that), and otherwise from an exact blockwise NumPy matrix
-product (``O(N^2 D)`` flops in bounded memory).
+``faiss-cpu`` is installed (exact inner-product search, ``IndexFlatIP``, up to 20,000
+items; an approximate index above that: inverted lists, ``IndexIVFFlat``, by default, or
+an HNSW graph, ``IndexHNSWFlat``; a GPU index where ``faiss-gpu`` finds a GPU), and
+otherwise from an exact blockwise NumPy matrix product (``O(N^2 D)`` flops in bounded
+memory). The recall of an approximate graph against exact search is measured on a
+sample of queries and reported in :class:`KnnInfo` (``knn_graph(..., return_info=True)``
+and ``Clustering.knn``).
 
 Methods
 -------
@@ -28,6 +32,17 @@ Methods
     neighbours; items are visited in a seeded random order, in 8 blocks per sweep.
 ``"components"``
     Connected components of the graph (single linkage cut at ``threshold``).
+``"infomap"``
+    Infomap (Rosvall and Bergstrom 2008; the ``infomap`` package): the two-level
+    partition that minimises the description length of a random walk on the weighted,
+    undirected graph. The method of the MS1M clustering benchmarks (pairwise F 94.0).
+``"leiden"``
+    Leiden (Traag et al. 2019; ``leidenalg`` on an ``igraph`` graph): modularity
+    optimisation with guaranteed well-connected communities, ``resolution`` 1.0 by
+    default (:func:`cluster`'s ``resolution``).
+
+``infomap`` and ``leiden`` need ``pip install "facecore[cluster]"``; without the
+packages they raise an :class:`ImportError` that says so, and the other methods work.
 
 Clusters with fewer than ``min_size`` members (default 2) are not forced on anyone:
 their items get the label ``-1`` (unassigned).
@@ -38,6 +53,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,18 +68,21 @@ __all__ = [
     "choose_threshold",
     "ThresholdChoice",
     "knn_graph",
+    "KnnInfo",
     "METHODS",
     "DEFAULT_THRESHOLDS",
 ]
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("graph", "agglomerative", "chinese_whispers", "components")
+METHODS = ("graph", "agglomerative", "chinese_whispers", "components", "infomap", "leiden")
 
 #: Default cosine thresholds for SFace embeddings, chosen on the dev half of
 #: identity/glint24 (see docs/accuracy.md, "Identity clustering").
-DEFAULT_THRESHOLDS = {"graph": 0.40, "agglomerative": 0.42, "chinese_whispers": 0.40, "components": 0.58}
+DEFAULT_THRESHOLDS = {"graph": 0.40, "agglomerative": 0.42, "chinese_whispers": 0.40, "components": 0.58,
+                      "infomap": 0.40, "leiden": 0.40}
 _EXACT_LIMIT = 20_000
+_INDEXES = ("auto", "flat", "ivf", "hnsw")
 _GRAPH_SLACK = 0.1
 
 
@@ -139,8 +158,63 @@ def _have_faiss() -> bool:
     return True
 
 
-def knn_graph(embeddings: Any, k: int = 16, *, backend: str = "auto", block_size: int = 2048,
-              nprobe: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def _faiss_gpus(faiss: Any) -> int:
+    """GPUs faiss can use (0 for faiss-cpu, which has no ``StandardGpuResources``)."""
+    if not hasattr(faiss, "StandardGpuResources"):
+        return 0
+    try:
+        return int(faiss.get_num_gpus())
+    except Exception:  # noqa: BLE001 - a broken CUDA runtime means no GPU
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class KnnInfo:
+    """How a k-NN graph was searched (see :func:`knn_graph`).
+
+    Attributes
+    ----------
+    index : str
+        ``"flat"`` (exact FAISS), ``"ivf"``, ``"hnsw"`` (approximate FAISS) or
+        ``"numpy"`` (exact blockwise matrix product).
+    exact : bool
+        Whether the search was exhaustive.
+    device : str
+        ``"cpu"`` or ``"cuda"`` (a faiss-gpu index).
+    n_items, k : int
+    recall : float
+        Mean recall@k of the graph against exact search on ``recall_queries`` sampled
+        items (``|approx ∩ exact| / k`` per query); 1.0 for an exact search.
+    recall_queries : int
+        Queries in the recall sample (0 for an exact search, or when switched off, in
+        which case ``recall`` is ``nan``).
+    seconds : float
+        Wall time of the search (index build + queries), recall sample excluded.
+    params : dict
+        Index parameters (``nlist``/``nprobe`` for IVF, ``M``/``ef_construction``/
+        ``ef_search`` for HNSW).
+    """
+
+    index: str
+    exact: bool
+    device: str
+    n_items: int
+    k: int
+    recall: float
+    recall_queries: int
+    seconds: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "exact": self.exact, "device": self.device, "n_items": self.n_items,
+                "k": self.k, "recall": None if math.isnan(self.recall) else round(self.recall, 6),
+                "recall_queries": self.recall_queries, "seconds": round(self.seconds, 3), "params": dict(self.params)}
+
+
+def knn_graph(embeddings: Any, k: int = 16, *, backend: str = "auto", index: str = "auto",
+              exact_limit: int = _EXACT_LIMIT, block_size: int = 2048, nprobe: int = 16, hnsw_m: int = 32,
+              ef_search: int | None = None, recall_sample: int = 1000, device: str = "auto", seed: int = 0,
+              return_info: bool = False) -> Any:
     """The ``k`` most cosine-similar other items of every item.
 
     Parameters
@@ -150,14 +224,36 @@ def knn_graph(embeddings: Any, k: int = 16, *, backend: str = "auto", block_size
     k : int
         Neighbours per item (clipped to ``N - 1``).
     backend : {"auto", "faiss", "numpy"}
-        ``"auto"``: FAISS when installed, else NumPy. FAISS searches exactly
-        (``IndexFlatIP``) up to 20,000 items and with an inverted-file index
-        (``IndexIVFFlat``, ``4 sqrt(N)`` lists, ``nprobe`` probed) above that. NumPy is
-        always exact: blocks of ``block_size`` rows times all rows (``O(N^2 D)``).
+        ``"auto"``: FAISS when installed, else NumPy. NumPy is always exact: blocks of
+        ``block_size`` rows times all rows (``O(N^2 D)`` flops).
+    index : {"auto", "flat", "ivf", "hnsw"}
+        FAISS index. ``"flat"``: exact inner-product search (``IndexFlatIP``, ``O(N^2 D)``).
+        ``"ivf"``: inverted lists (``IndexIVFFlat``, ``nlist = 4 sqrt(N)`` k-means cells
+        trained on ``40 nlist`` samples, ``nprobe`` probed per query; about
+        ``O(N (nlist + nprobe N / nlist) D)``). ``"hnsw"``: a navigable small-world graph
+        (``IndexHNSWFlat``, ``hnsw_m`` links per node, ``ef_search`` candidates; about
+        ``O(N log N)``). ``"auto"``: ``"flat"`` up to ``exact_limit`` items, ``"ivf"``
+        above.
+    exact_limit : int
+        Largest ``N`` searched exactly by ``index="auto"`` (default 20,000).
     block_size : int
         Rows per NumPy block (memory ``block_size * N * 4`` bytes).
     nprobe : int
-        Inverted lists probed per query (FAISS above 20,000 items).
+        Inverted lists probed per query (IVF).
+    hnsw_m : int
+        Links per node (HNSW; memory about ``N * hnsw_m * 8`` bytes on top of the vectors).
+    ef_search : int, optional
+        HNSW search breadth (default ``max(64, 2 k)``; ``ef_construction`` is ``2 hnsw_m``).
+    recall_sample : int
+        For an approximate index, the recall@k against exact search is measured on this
+        many sampled items (``O(recall_sample N D)`` flops; 0 switches it off).
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"`` uses a faiss-gpu index (flat or IVF; HNSW stays on the CPU) when
+        faiss-gpu is installed and sees a GPU; ``"cuda"`` requires one.
+    seed : int
+        Seeds the IVF training sample and the recall sample.
+    return_info : bool
+        Also return a :class:`KnnInfo` (index used, recall, time).
 
     Returns
     -------
@@ -166,22 +262,78 @@ def knn_graph(embeddings: Any, k: int = 16, *, backend: str = "auto", block_size
         fewer than ``k``.
     similarities : (N, k) float32 ndarray
         Their cosine similarities (``-inf`` where the index is ``-1``).
+    info : KnnInfo
+        Only with ``return_info=True``.
+
+    Raises
+    ------
+    ImportError
+        ``backend="faiss"`` (or ``index`` other than ``"auto"``/``"flat"`` with
+        ``backend="auto"``) without faiss installed, naming the extra to install.
+    facecore.errors.CudaUnavailableError
+        ``device="cuda"`` without a faiss GPU.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1, 0], [0.9, 0.1], [0, 1]], np.float32)
+    >>> idx, sim, info = knn_graph(x, 1, return_info=True)
+    >>> idx[:, 0].tolist(), info.exact, info.recall
+    ([1, 0, 1], True, 1.0)
     """
     x = _embeddings(embeddings)
     k = _int(k, "k", 1)
     if backend not in ("auto", "faiss", "numpy"):
         raise ValueError(f"backend: expected 'auto', 'faiss' or 'numpy'; got {backend!r}")
+    if not isinstance(index, str) or index not in _INDEXES:
+        raise ValueError(f"index: expected one of {', '.join(_INDEXES)}; got {index!r}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda'; got {device!r}")
+    exact_limit = _int(exact_limit, "exact_limit", 1)
     block_size = _int(block_size, "block_size", 1)
     nprobe = _int(nprobe, "nprobe", 1)
+    hnsw_m = _int(hnsw_m, "hnsw_m", 2)
+    if ef_search is not None:
+        ef_search = _int(ef_search, "ef_search", 1)
+    recall_sample = _int(recall_sample, "recall_sample", 0)
+    seed = _int(seed, "seed", 0)
+    if not isinstance(return_info, bool):
+        raise TypeError(f"return_info: expected a bool; got {type(return_info).__name__}")
     n = x.shape[0]
     k = min(k, n - 1)
+    t0 = time.perf_counter()
+    if backend == "numpy" and index in ("ivf", "hnsw"):
+        raise ValueError(f"index: {index!r} needs backend 'faiss' or 'auto'; backend 'numpy' is exact only")
+    need_faiss = backend == "faiss" or index in ("ivf", "hnsw")
+    have = _have_faiss()
+    if need_faiss and backend != "numpy" and not have:
+        raise ImportError(f"knn_graph: index={index!r} / backend={backend!r} needs faiss; "
+                          'install it with: pip install "facecore[cluster]" (or faiss-gpu for a GPU index)')
+    use_faiss = backend == "faiss" or (backend == "auto" and have)
     if k <= 0:
-        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
-    use_faiss = backend == "faiss" or (backend == "auto" and _have_faiss())
-    if use_faiss:
-        idx, sim = _knn_faiss(x, k, nprobe)
+        idx, sim = np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+        info = KnnInfo("flat" if use_faiss else "numpy", True, "cpu", n, 0, 1.0, 0, 0.0, {})
+    elif use_faiss:
+        kind = index if index != "auto" else ("flat" if n <= exact_limit else "ivf")
+        idx, sim, dev, params = _knn_faiss(x, k, kind, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search,
+                                           device=device, seed=seed)
+        secs = time.perf_counter() - t0
+        recall, nq = 1.0, 0
+        if kind != "flat":
+            recall, nq = (_sample_recall(x, idx, k, recall_sample, seed) if recall_sample else (math.nan, 0))
+        info = KnnInfo(kind, kind == "flat", dev, n, k, recall, nq, secs, params)
     else:
+        if device == "cuda":
+            from .errors import CudaUnavailableError  # noqa: PLC0415
+
+            raise CudaUnavailableError("device: 'cuda' k-NN needs faiss-gpu with a visible GPU")
         idx, sim = _knn_numpy(x, k, block_size)
+        info = KnnInfo("numpy", True, "cpu", n, k, 1.0, 0, time.perf_counter() - t0, {"block_size": block_size})
+    if not info.exact:
+        logger.info("knn_graph: %s index over %d items, k=%d, %.1f s, recall@k %.4f on %d queries",
+                    info.index, n, k, info.seconds, info.recall, info.recall_queries)
+    if return_info:
+        return idx, sim, info
     return idx, sim
 
 
@@ -198,6 +350,19 @@ def _drop_self(idx: np.ndarray, sim: np.ndarray, k: int) -> tuple[np.ndarray, np
     return out_i.astype(np.int64), out_s.astype(np.float32)
 
 
+def _topk_numpy(q: np.ndarray, x: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``kk`` inner products of the rows of ``q`` against ``x``, most similar first."""
+    n = x.shape[0]
+    S = q @ x.T
+    if kk < n:
+        p = np.argpartition(S, n - kk, axis=1)[:, n - kk:]
+    else:
+        p = np.broadcast_to(np.arange(n), S.shape).copy()
+    v = np.take_along_axis(S, p, axis=1)
+    order = np.argsort(-v, axis=1, kind="stable")
+    return np.take_along_axis(p, order, axis=1), np.take_along_axis(v, order, axis=1)
+
+
 def _knn_numpy(x: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
     kk = k + 1
@@ -205,38 +370,78 @@ def _knn_numpy(x: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarra
     sim = np.empty((n, kk), np.float32)
     for s in range(0, n, block):
         e = min(n, s + block)
-        S = x[s:e] @ x.T
-        if kk < n:
-            p = np.argpartition(S, n - kk, axis=1)[:, n - kk:]
-        else:
-            p = np.broadcast_to(np.arange(n), S.shape).copy()
-        v = np.take_along_axis(S, p, axis=1)
-        order = np.argsort(-v, axis=1, kind="stable")
-        idx[s:e] = np.take_along_axis(p, order, axis=1)
-        sim[s:e] = np.take_along_axis(v, order, axis=1)
+        idx[s:e], sim[s:e] = _topk_numpy(x[s:e], x, kk)
     return _drop_self(idx, sim, k)
 
 
-def _knn_faiss(x: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+def _sample_recall(x: np.ndarray, idx: np.ndarray, k: int, sample: int, seed: int) -> tuple[float, int]:
+    """Mean recall@k of ``idx`` against exact search on ``sample`` random items."""
+    n = x.shape[0]
+    rng = np.random.default_rng(seed + 1)
+    q = np.sort(rng.choice(n, size=min(sample, n), replace=False))
+    block = max(1, min(q.size, (1 << 26) // max(n, 1)))  # <= 256 MB of similarities per block
+    hits = 0
+    for s in range(0, q.size, block):
+        qq = q[s : s + block]
+        ex, _ = _topk_numpy(x[qq], x, k + 1)
+        for row, e in zip(qq.tolist(), ex.tolist()):
+            truth = [j for j in e if j != row][:k]
+            hits += len(set(truth) & set(idx[row].tolist()))
+    return hits / (q.size * k), int(q.size)
+
+
+def _knn_faiss(x: np.ndarray, k: int, kind: str, *, nprobe: int, hnsw_m: int, ef_search: int | None,
+               device: str, seed: int) -> tuple[np.ndarray, np.ndarray, str, dict[str, Any]]:
     import faiss  # noqa: PLC0415
 
     n, d = x.shape
-    if n <= _EXACT_LIMIT:
+    gpus = _faiss_gpus(faiss)
+    if device == "cuda" and gpus == 0:
+        from .errors import CudaUnavailableError  # noqa: PLC0415
+
+        raise CudaUnavailableError("device: 'cuda' k-NN needs faiss-gpu with a visible GPU "
+                                   "(faiss-cpu is installed, or no GPU is visible)")
+    on_gpu = gpus > 0 and device != "cpu" and kind in ("flat", "ivf")
+    params: dict[str, Any] = {}
+    if kind == "flat":
         index = faiss.IndexFlatIP(d)
-        index.add(x)
-    else:
-        nlist = int(4 * math.sqrt(n))
+    elif kind == "ivf":
+        # 2 sqrt(N) cells balance the coarse search (nlist dots per query, a BLAS product)
+        # against the list scan (nprobe N / nlist dots); k-means on 32 samples per cell
+        nlist = max(1, min(int(2 * math.sqrt(n)), n // 32))
         quant = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.niter = 10
-        rng = np.random.default_rng(0)
-        train = x[rng.choice(n, size=min(n, nlist * 40), replace=False)]
-        index.train(train)
-        index.add(x)
-        index.nprobe = min(nprobe, nlist)
-    sim, idx = index.search(x, k + 1)
-    sim = np.where(idx < 0, -np.inf, sim).astype(np.float32)
-    return _drop_self(idx, sim, k)
+        index.cp.niter = 8
+        index.cp.seed = seed
+        index.cp.min_points_per_centroid = 1  # no warning for 32 per cell
+        params = {"nlist": nlist, "nprobe": min(nprobe, nlist), "train": min(n, nlist * 32)}
+    else:
+        index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 2 * hnsw_m
+        ef = ef_search if ef_search is not None else max(64, 2 * k)
+        params = {"M": hnsw_m, "ef_construction": 2 * hnsw_m, "ef_search": ef}
+    if on_gpu:  # pragma: no cover - needs faiss-gpu and a GPU
+        res = faiss.StandardGpuResources()
+        index = faiss.index_cpu_to_gpu(res, 0, index)
+    if kind == "ivf":
+        rng = np.random.default_rng(seed)
+        index.train(x[np.sort(rng.choice(n, size=params["train"], replace=False))])
+    index.add(x)
+    if kind == "ivf":
+        if on_gpu:  # pragma: no cover
+            faiss.GpuParameterSpace().set_index_parameter(index, "nprobe", params["nprobe"])
+        else:
+            index.nprobe = params["nprobe"]
+    elif kind == "hnsw":
+        index.hnsw.efSearch = params["ef_search"]
+    sims = np.empty((n, k + 1), np.float32)
+    ids = np.empty((n, k + 1), np.int64)
+    step = 65536  # bounded result buffers per call
+    for s in range(0, n, step):
+        sims[s : s + step], ids[s : s + step] = index.search(x[s : s + step], k + 1)
+    sims = np.where(ids < 0, -np.inf, sims).astype(np.float32)
+    idx, sim = _drop_self(ids, sims, k)
+    return idx, sim, "cuda" if on_gpu else "cpu", params
 
 
 def _edges(idx: np.ndarray, sim: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -312,6 +517,45 @@ def _chinese_whispers(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, it
         if changed == 0:
             break
     return lab
+
+
+def _missing(method: str, packages: str) -> ImportError:
+    return ImportError(f"method={method!r} needs {packages}; install them with: pip install \"facecore[cluster]\"")
+
+
+def _infomap(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, trials: int) -> np.ndarray:
+    """Two-level Infomap modules of the weighted undirected graph (isolated items: own label)."""
+    try:
+        from infomap import Infomap  # noqa: PLC0415
+    except ImportError:
+        raise _missing("infomap", "the 'infomap' package") from None
+    lab = np.arange(n, dtype=np.int64)
+    if u.size == 0:
+        return lab
+    im = Infomap(two_level=True, silent=True, seed=seed + 1, num_trials=trials)  # links are undirected
+    im.add_links(zip(u.tolist(), v.tolist(), w.astype(np.float64).tolist()))
+    res = im.run()
+    # node id -> module id, only for nodes with links (infomap >= 2.16 returns a Result)
+    mods = res.modules() if res is not None and hasattr(res, "modules") else im.get_modules()
+    if mods:
+        ids = np.fromiter(mods.keys(), np.int64, len(mods))
+        lab[ids] = n + np.fromiter(mods.values(), np.int64, len(mods))  # clear of the singleton labels
+    return lab
+
+
+def _leiden(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, resolution: float) -> np.ndarray:
+    """Leiden communities (modularity with ``resolution``) of the weighted undirected graph."""
+    try:
+        import igraph  # noqa: PLC0415
+        import leidenalg  # noqa: PLC0415
+    except ImportError:
+        raise _missing("leiden", "the 'leidenalg' and 'igraph' packages") from None
+    if u.size == 0:
+        return np.arange(n, dtype=np.int64)
+    g = igraph.Graph(n=n, edges=np.column_stack([u, v]).tolist(), directed=False)
+    part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights=w.astype(np.float64).tolist(),
+                                    resolution_parameter=resolution, seed=seed, n_iterations=2)
+    return np.asarray(part.membership, dtype=np.int64)
 
 
 def _average_linkage(x: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float,
@@ -437,6 +681,8 @@ class Clustering:
     threshold : float
     k : int
         Neighbours per item in the graph.
+    knn : KnnInfo or None
+        How the k-NN graph was searched (None when a ``graph`` was passed in).
     """
 
     labels: np.ndarray
@@ -445,6 +691,7 @@ class Clustering:
     method: str
     threshold: float
     k: int
+    knn: KnnInfo | None = None
 
     @property
     def n_items(self) -> int:
@@ -481,6 +728,7 @@ class Clustering:
             "n_clusters": self.n_clusters,
             "n_unassigned": self.n_unassigned,
             "sizes": self.sizes.tolist(),
+            "knn": self.knn.to_dict() if self.knn is not None else None,
         }
 
 
@@ -495,6 +743,9 @@ def cluster(
     iterations: int = 20,
     seed: int = 0,
     graph: tuple[np.ndarray, np.ndarray] | None = None,
+    index: str = "auto",
+    resolution: float = 1.0,
+    trials: int = 1,
 ) -> Clustering:
     """Cluster face embeddings into identities.
 
@@ -502,8 +753,8 @@ def cluster(
     ----------
     embeddings : (N, D) float array-like
         Identity embeddings (e.g. ``Face.embedding``); L2-normalised here on a copy.
-    method : {"graph", "agglomerative", "chinese_whispers", "components"}
-        See the module docstring.
+    method : {"graph", "agglomerative", "chinese_whispers", "components", "infomap", "leiden"}
+        See the module docstring (``infomap`` and ``leiden`` need ``facecore[cluster]``).
     threshold : float, optional
         Cosine similarity in [-1, 1] below which two faces (or, for average linkage, two
         clusters) are not joined. Default: :data:`DEFAULT_THRESHOLDS` for ``method``
@@ -521,6 +772,13 @@ def cluster(
         Chinese Whispers visiting order.
     graph : (indices, similarities), optional
         A k-NN graph from :func:`knn_graph` of the same embeddings, to reuse.
+    index : {"auto", "flat", "ivf", "hnsw"}
+        FAISS index of the k-NN search (see :func:`knn_graph`); its :class:`KnnInfo`
+        (recall of an approximate index included) is ``Clustering.knn``.
+    resolution : float
+        Leiden's resolution (> 0; higher: smaller communities). Default 1.0 (modularity).
+    trials : int
+        Infomap trials (the best partition is kept).
 
     Returns
     -------
@@ -546,14 +804,24 @@ def cluster(
     min_size = _int(min_size, "min_size", 1)
     iterations = _int(iterations, "iterations", 1)
     seed = _int(seed, "seed", 0)
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, float, np.integer, np.floating)):
+        raise TypeError(f"resolution: expected a positive number; got {type(resolution).__name__}")
+    if not (math.isfinite(float(resolution)) and resolution > 0):
+        raise ValueError(f"resolution: expected a positive number; got {resolution}")
+    trials = _int(trials, "trials", 1)
     n = x.shape[0]
+    info = None
     if graph is None:
-        idx, sim = knn_graph(x, k, backend=backend)
+        idx, sim, info = knn_graph(x, k, backend=backend, index=index, return_info=True)
     else:
         idx, sim = _check_graph(graph, n)
     u, v, w = _edges(idx, sim, thr)
     if method == "components":
         raw = _components(n, u, v)
+    elif method == "infomap":
+        raw = _infomap(n, u, v, w, seed=seed, trials=trials)
+    elif method == "leiden":
+        raw = _leiden(n, u, v, w, seed=seed, resolution=float(resolution))
     elif method == "chinese_whispers":
         raw = _chinese_whispers(n, u, v, w, iterations=iterations, seed=seed)
     elif method == "agglomerative":
@@ -586,7 +854,7 @@ def cluster(
     logger.debug("cluster: %s threshold=%.3f -> %d clusters, %d unassigned of %d", method, thr, nk,
                  int(np.count_nonzero(lab < 0)), n)
     return Clustering(labels=_ro(lab), centres=_ro(centres), distances=_ro(dist), method=method,
-                      threshold=thr, k=k)
+                      threshold=thr, k=k, knn=info)
 
 
 def _check_graph(graph: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
