@@ -1,0 +1,1 @@
+"""Training code of the learned face restorer (``restore_unet``); not part of the wheel."""

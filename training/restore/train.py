@@ -1,0 +1,187 @@
+"""Train the learned face restorer and export it to ONNX.
+
+    python -m training.restore.train --minutes 60 --threads 1 --out /tmp/restore_unet
+    python -m training.restore.train --minutes 60 --out /tmp/restore_unet --resume   # continue
+    python -m training.restore.train --device cuda --minutes 10 --out /tmp/restore_unet_gpu
+
+Data (see :mod:`training.restore.data`): aligned 128x128 chips of UTKFace ``train.txt`` with
+synthetic occluders drawn by :func:`facecore.occlusion.synthesize` (a fresh mask every time a
+chip is drawn); the checkpoint is chosen on every 4th face of ``val.txt`` with fixed masks
+(seeded), never on ``test.txt`` (the occlusion study's held-out part).
+
+Loss: ``6 * L1(hole) + 1 * L1(valid) + 2 * L1(image gradients, hole)``, all on the normalised
+chip, where "hole" / "valid" are means over the hole / other pixels. The learning rate follows
+a cosine from ``--lr`` to 0 over ``--steps`` steps or ``--minutes`` of wall time, whichever ends
+first, so a CPU run ends on time whatever else the machine does. ``<out>/last.pt`` (weights,
+optimiser, step, elapsed time, RNG state) is saved every ``--eval-every`` steps and lets a run
+resume (``--resume``); ``<out>/best.pt`` keeps the weights with the lowest val hole L1. At the
+end the best weights are exported to ``<out>/restore_unet.onnx`` (:mod:`training.restore.export`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .data import Augment, data_root, load_chips, random_mask
+from .export import export
+from .models import RestoreUNet, make_input, n_params
+
+log = logging.getLogger("train")
+
+
+def to_tensor(x: np.ndarray, device) -> torch.Tensor:
+    """(N, H, W, 3) uint8 BGR -> float32 NCHW in [-1, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(x)).to(device).permute(0, 3, 1, 2).float()
+    return t / 127.5 - 1.0
+
+
+def grad_l1(pred, target, hole):
+    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
+    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+    hx = hole[..., :, 1:] * hole[..., :, :-1]
+    hy = hole[..., 1:, :] * hole[..., :-1, :]
+    ex = ((dx(pred) - dx(target)).abs() * hx).sum() / (3 * hx.sum() + 1)
+    ey = ((dy(pred) - dy(target)).abs() * hy).sum() / (3 * hy.sum() + 1)
+    return ex + ey
+
+
+def losses(pred, target, hole):
+    valid = 1 - hole
+    l_hole = ((pred - target).abs() * hole).sum() / (3 * hole.sum() + 1)
+    l_valid = ((pred - target).abs() * valid).sum() / (3 * valid.sum() + 1)
+    l_grad = grad_l1(pred, target, hole)
+    return 6 * l_hole + l_valid + 2 * l_grad, l_hole
+
+
+def batch(X, L, aug, rng, bs):
+    idx = rng.integers(0, len(X), bs)
+    xs, ms = [], []
+    for i in idx:
+        chip, lm = aug(X[i], L[i])
+        xs.append(chip)
+        ms.append(random_mask(chip, lm, rng))
+    return np.stack(xs), np.stack(ms)[:, None].astype(np.float32)
+
+
+@torch.no_grad()
+def evaluate(model, Xv, Mv, device):
+    """Mean L1 in the hole, in grey levels (0..255), over the fixed val set."""
+    model.eval()
+    tot = n = 0.0
+    for k in range(0, len(Xv), 32):
+        x = to_tensor(Xv[k : k + 32], device)
+        m = torch.from_numpy(Mv[k : k + 32]).to(device)
+        p = model(make_input(x, m))
+        tot += float(((p - x).abs() * m).sum()) * 127.5 / 3
+        n += float(m.sum())
+    model.train()
+    return tot / max(n, 1)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=None, help="data dir (default $FACECORE_DATA_DIR or ../shared/data)")
+    ap.add_argument("--out", required=True, help="output folder (checkpoints, log, ONNX)")
+    ap.add_argument("--cache", default="/tmp/facecore_restore", help="landmark cache folder")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--steps", type=int, default=1_000_000)
+    ap.add_argument("--minutes", type=float, default=60.0, help="wall-time budget for the schedule")
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", action="store_true", help="continue <out>/last.pt (weights, optimiser, schedule)")
+    args = ap.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.StreamHandler(), logging.FileHandler(out / "train.log")])
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    device = torch.device(args.device)
+
+    root = data_root(args.data)
+    t0 = time.time()
+    X, L, _ = load_chips(root, "train", args.size, Path(args.cache))
+    Xv, Lv, _ = load_chips(root, "val", args.size, Path(args.cache))
+    vrng = np.random.default_rng(12345)
+    Mv = np.stack([random_mask(c, lm, vrng) for c, lm in zip(Xv, Lv)])[:, None].astype(np.float32)
+    log.info("data: %d train, %d val chips of %d px, %.1fs", len(X), len(Xv), args.size, time.time() - t0)
+
+    model = RestoreUNet().to(device)
+    log.info("model: %d parameters", n_params(model))
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    aug = Augment(rng)
+    step, best, elapsed0 = 0, float("inf"), 0.0
+    if args.resume and (out / "last.pt").exists():
+        ck = torch.load(out / "last.pt", map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, best, elapsed0 = ck["step"], ck["best"], ck["elapsed"]
+        rng.bit_generator.state = ck["rng"]
+        log.info("resumed at step %d (best val hole L1 %.3f, %.1f min done)", step, best, elapsed0 / 60)
+
+    start = time.time() - elapsed0
+    budget = args.minutes * 60
+    hist = []
+    while True:
+        frac = max(step / args.steps, (time.time() - start) / budget)
+        if frac >= 1:
+            break
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * frac))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        xb, mb = batch(X, L, aug, rng, args.batch)
+        x = to_tensor(xb, device)
+        m = torch.from_numpy(mb).to(device)
+        pred = model(make_input(x, m))
+        loss, l_hole = losses(pred, x, m)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        hist.append((loss.item(), l_hole.item() * 127.5))
+        if step % 50 == 0:
+            h = np.mean(hist[-50:], axis=0)
+            log.info("step %d lr %.2e loss %.4f hole L1 %.2f (%.0fs)", step, lr, h[0], h[1], time.time() - start)
+        if step % args.eval_every == 0:
+            v = evaluate(model, Xv, Mv, device)
+            log.info("step %d val hole L1 %.3f grey levels", step, v)
+            if v < best:
+                best = v
+                torch.save({"model": model.state_dict(), "step": step, "val_hole_l1": v, "args": vars(args)}, out / "best.pt")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                        "elapsed": time.time() - start, "rng": rng.bit_generator.state}, out / "last.pt")
+
+    v = evaluate(model, Xv, Mv, device)
+    log.info("final step %d val hole L1 %.3f", step, v)
+    if v < best:
+        best = v
+        torch.save({"model": model.state_dict(), "step": step, "val_hole_l1": v, "args": vars(args)}, out / "best.pt")
+    ck = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
+    model = RestoreUNet()
+    model.load_state_dict(ck["model"])
+    path = export(model, out / "restore_unet.onnx", size=args.size)
+    (out / "result.json").write_text(json.dumps({"best_val_hole_l1": best, "best_step": ck["step"], "steps": step,
+                                                 "minutes": (time.time() - start) / 60, "onnx": str(path),
+                                                 "params": n_params(model), "args": vars(args)}, indent=2))
+    log.info("exported %s (best val hole L1 %.3f at step %d)", path, best, ck["step"])
+
+
+if __name__ == "__main__":
+    main()
