@@ -326,16 +326,16 @@ def _outline_canon(lm: np.ndarray, style: str, rng: np.random.Generator, jitter:
     if style == "hand":
         side = 1.0 if rng.random() < 0.5 else -1.0
         ang = np.deg2rad(rng.uniform(-25.0, 25.0) * max(jitter, 0.0) + side * 20.0)
-        cx = _MASK_CENTRE_X + side * rng.uniform(0.0, 12.0) * min(jitter, 1.0) + dxm
-        cy = 106.0 + rng.uniform(-4.0, 4.0) * min(jitter, 1.0)
+        cx = _MASK_CENTRE_X + side * rng.uniform(0.0, 8.0) * min(jitter, 1.0) + dxm
+        cy = 101.0 + rng.uniform(-3.0, 3.0) * min(jitter, 1.0)
         palm = np.array([[-20.0, -6.0], [0.0, -12.0], [20.0, -6.0], [24.0, 12.0], [12.0, 28.0],
                          [-12.0, 28.0], [-24.0, 12.0]])
         # four fingers rising from the palm's top edge
         fingers = []
         for k, (fx, length) in enumerate(((-15.0, 26.0), (-5.0, 31.0), (5.0, 30.0), (15.0, 24.0))):
             length *= 1.0 + rng.normal(0.0, 0.05 * jitter)
-            fingers.append(np.array([[fx - 4.6, 0.0], [fx - 4.4, -length + 3], [fx, -length], [fx + 4.4, -length + 3],
-                                     [fx + 4.6, 0.0]]) + [0.0, -6.0 + abs(k - 1.5) * 2])
+            fingers.append(np.array([[fx - 5.2, 0.0], [fx - 4.6, -length + 3], [fx, -length], [fx + 4.6, -length + 3],
+                                     [fx + 5.2, 0.0]]) + [0.0, -6.0 + abs(k - 1.5) * 2])
         c, s = np.cos(ang), np.sin(ang)
         rot = np.array([[c, -s], [s, c]])
         polys = [_catmull_rom(palm)] + [_catmull_rom(f) for f in fingers]
@@ -362,7 +362,8 @@ def _coverage(polys: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     big = np.zeros((h * _SS, w * _SS), np.uint8)
     pts = [np.round(((p + 0.5) * _SS - 0.5) * (1 << _SHIFT)).astype(np.int32) for p in polys]
-    cv2.fillPoly(big, pts, 255, lineType=cv2.LINE_8, shift=_SHIFT)
+    for q in pts:  # one call per polygon: fillPoly's even-odd rule would cut overlaps out
+        cv2.fillPoly(big, [q], 255, lineType=cv2.LINE_8, shift=_SHIFT)
     cov = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     return cov
 
