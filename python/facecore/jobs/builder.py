@@ -75,6 +75,9 @@ class BuildResult:
     seconds: float
     metrics: ClusterMetrics | None = None
     clustering: Clustering | None = field(default=None, repr=False)
+    engine: str = "local"
+    workers: int = 1
+    stage_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +95,9 @@ class BuildResult:
             "unassigned": self.n_unassigned,
             "errors": [{"source": s, "error": e} for s, e in self.errors],
             "seconds": round(self.seconds, 2),
+            "engine": self.engine,
+            "workers": self.workers,
+            "per_image_stage_seconds": round(self.stage_seconds, 2),
             "metrics": self.metrics.to_dict() if self.metrics is not None else None,
             "clustering": self.clustering.to_dict() if self.clustering is not None else None,
         }
@@ -221,6 +227,9 @@ def build_dataset(
     url_max_bytes: int = 20_000_000,
     analyzer: Any = None,
     progress: bool | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> BuildResult:
     """Build per-identity folders of aligned face crops from images, videos and URL lists.
 
@@ -257,6 +266,17 @@ def build_dataset(
         Default: ``FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold)``.
     progress : bool or None
         tqdm bars (``None``: only on a terminal).
+    engine : {"local", "ray"}
+        Where the per-image stage (hash, decode, detect, align, embed) runs: in this
+        process, or as Ray Data ``map_batches`` over an actor pool with one
+        FaceAnalyzer per actor, results as sharded Parquet in ``OUT/.facecore/parquet``
+        (:mod:`facecore.jobs.ray_engine`; needs ``facecore[distributed]``). Both give
+        the same manifest rows and clusters.
+    address : str, optional
+        Ray only: the cluster to use (``"auto"``, ``"ray://host:10001"``); default: the
+        running Ray instance of this process, else a new local one.
+    workers : int, optional
+        Ray only: actors in the pool (default: the cluster's CPUs).
 
     Returns
     -------
@@ -295,6 +315,19 @@ def build_dataset(
     image_dup_bits = _num(image_dup_bits, "image_dup_bits", lo=-1, hi=64, integer=True)
     url_timeout = _num(url_timeout, "url_timeout", lo=0.001)
     url_max_bytes = _num(url_max_bytes, "url_max_bytes", lo=1, integer=True)
+    if not isinstance(engine, str) or engine not in ("local", "ray"):
+        raise ValueError(f"engine: expected 'local' or 'ray'; got {engine!r}")
+    if address is not None:
+        if not isinstance(address, str) or not address:
+            raise TypeError(f"address: expected a Ray address string; got {type(address).__name__}")
+        if engine != "ray":
+            raise ValueError("address: only used with engine='ray'")
+    if workers is not None:
+        workers = _num(workers, "workers", lo=1, integer=True)
+        if engine != "ray":
+            raise ValueError("workers: only used with engine='ray' (the local engine runs in this process)")
+    if engine == "ray" and analyzer is not None:
+        raise ValueError("analyzer: engine='ray' builds one FaceAnalyzer per actor; pass det_threshold instead")
     label_table: dict[str, str] | None = None
     use_labels = labels is not None
     if labels is not None:
@@ -336,6 +369,25 @@ def build_dataset(
     chips: list[bytes] = []
     n_images = n_frames = n_dup = n_embedded = n_cached = 0
 
+    # engine="ray": the per-image stage runs on the Ray cluster first; the loop below then
+    # finds every analysed item in the store and only does the driver's bookkeeping
+    t_stage = time.perf_counter()
+    pre = None
+    if engine == "ray":
+        from .ray_engine import run_ray_stage  # noqa: PLC0415
+
+        remote = []
+        for src in items:
+            if src.kind == "url":
+                continue  # downloaded (and analysed) by the loop below, on the driver
+            remote.append(src)
+        try:
+            pre = run_ray_stage(remote, state, store, det_threshold=det_threshold, video_fps=video_fps,
+                                frame_dup_bits=frame_dup_bits, address=address, workers=workers, progress=progress)
+        except BaseException:
+            store.close()
+            raise
+
     def add_item(key: str, src: Source, frame: int | None, image: np.ndarray | None, h: int | None) -> None:
         nonlocal n_embedded, n_cached
         got = store.get(key)
@@ -347,14 +399,17 @@ def build_dataset(
             n_embedded += len(stored)
         else:
             stored = got[1]
-            n_cached += len(stored)
+            if pre is not None and key in pre.new_keys:
+                n_embedded += len(stored)
+            else:
+                n_cached += len(stored)
         label = _label_of(src, label_table) if use_labels else None
         for i, sf in enumerate(stored):
             faces.append({"source": src.location, "frame": frame, "face": i, "label": label, **sf.record})
             embs.append(sf.embedding)
             chips.append(sf.chip)
 
-    bar = tqdm(items, desc="detect+embed", unit="file", disable=disable)
+    bar = tqdm(items, desc="detect+embed" if pre is None else "collect", unit="file", disable=disable)
     try:
         for src in bar:
             try:
@@ -363,6 +418,17 @@ def build_dataset(
                     path = os.fspath(download(src.location, state / "downloads", timeout=url_timeout,
                                               max_bytes=url_max_bytes))
                 if src.kind == "video":
+                    if pre is not None and src.location in pre.videos:
+                        v = pre.videos[src.location]
+                        for fi, key, h, dup in v["frames"]:
+                            if dup:
+                                n_dup += 1
+                                continue
+                            n_frames += 1
+                            add_item(key, src, fi, None, h)
+                        if v["error"]:
+                            raise ValueError(v["error"])
+                        continue
                     vhash = file_sha256(path)
                     for fi, frame, h, dup in iter_video_frames(path, fps=video_fps, dup_bits=frame_dup_bits):
                         if dup:
@@ -371,7 +437,10 @@ def build_dataset(
                         n_frames += 1
                         add_item(f"{vhash}:{fi}", src, fi, frame, h)
                     continue
-                fh = file_sha256(path)
+                r = pre.images.get(src.location) if pre is not None else None
+                if r is not None and not r["key"]:
+                    raise OSError(r["error"])  # the file could not be read on the worker
+                fh = r["key"] if r is not None else file_sha256(path)
                 if fh in seen_hash:
                     n_dup += 1
                     manifest_extra.append({"source": src.location, "status": "duplicate", "duplicate_of": seen_hash[fh]})
@@ -379,6 +448,8 @@ def build_dataset(
                 seen_hash[fh] = src.location
                 got = store.get(fh)
                 image = None
+                if got is None and r is not None and r["error"]:
+                    raise ValueError(r["error"])  # the worker could not decode it
                 if got is None:
                     from ..io import read_image  # noqa: PLC0415
 
@@ -402,6 +473,7 @@ def build_dataset(
                     bar.write(f"skipped {src.location}: {exc}")
     finally:
         store.close()
+    stage_seconds = time.perf_counter() - t_stage
 
     # quality filter
     rejected: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
@@ -452,7 +524,8 @@ def build_dataset(
         n_faces=len(faces), n_accepted=len(accepted), rejected=dict(rejected), n_embedded=n_embedded,
         n_cached=n_cached, n_clusters=clustering.n_clusters if clustering else 0,
         n_unassigned=int(np.count_nonzero(labels_acc < 0)), errors=tuple(errors),
-        seconds=0.0, metrics=metrics, clustering=clustering,
+        seconds=0.0, metrics=metrics, clustering=clustering, engine=engine,
+        workers=pre.workers if pre is not None else 1, stage_seconds=stage_seconds,
     )
     _write_outputs(out_dir, state, faces, chips, manifest_extra, result, disable)
     result = _replace_seconds(result, time.perf_counter() - t0)

@@ -86,6 +86,10 @@ class EmbeddingStore:
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items WHERE config=?", (self.config,)).fetchone()[0])
 
+    def keys(self) -> list[str]:
+        """Keys of every item stored under this config."""
+        return [r[0] for r in self._db.execute("SELECT key FROM items WHERE config=?", (self.config,))]
+
     def get(self, key: str) -> tuple[dict[str, Any], list[StoredFace]] | None:
         """``(item, faces)`` for a stored item, or None."""
         row = self._db.execute("SELECT width, height, dhash, n_faces FROM items WHERE key=? AND config=?",
