@@ -295,8 +295,9 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
             min_size=args.min_size, labels=args.labels, min_face=args.min_face, min_blur=args.min_blur,
             max_yaw=args.max_yaw, max_pitch=args.max_pitch, det_threshold=args.threshold,
             video_fps=args.video_fps, progress=False if args.quiet else None,
+            engine=args.engine, address=args.address, workers=args.workers,
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ImportError) as exc:
         print(f"facecore build-dataset: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
@@ -472,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-pitch", type=float, default=45.0, help="largest |pitch| in degrees")
     b.add_argument("--video-fps", type=float, default=1.0, help="video frames sampled per second (default 1)")
     b.add_argument("--threshold", type=float, default=0.6, help="detector score threshold (default 0.6)")
+    b.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where detection+embedding runs: this process, or a Ray cluster (facecore[distributed])")
+    b.add_argument("--address", default=None, metavar="ADDR",
+                   help="--engine ray: cluster to join ('auto', or ray://HOST:10001); default a new local instance")
+    b.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="--engine ray: actors, one face pipeline each (default: the cluster's CPUs)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary")
     b.set_defaults(func=_cmd_build_dataset)
 

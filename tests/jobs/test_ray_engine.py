@@ -183,3 +183,12 @@ def test_missing_ray_says_which_extra(monkeypatch, tmp_path):
             ImportError, match=r"facecore\[distributed\]"):
         run_ray_stage([], tmp_path, store, det_threshold=0.6, video_fps=1.0, frame_dup_bits=6, address=None,
                       workers=1)
+
+
+def test_cli_engine_flags_are_validated(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "facecore", "build-dataset", str(tmp_path), "-o", str(tmp_path / "o"),
+                          "--workers", "2", "-q"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "workers" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "facecore", "build-dataset", "--help"], capture_output=True, text=True,
+                         timeout=120)
+    assert "--engine" in res.stdout and "--address" in res.stdout and "--workers" in res.stdout

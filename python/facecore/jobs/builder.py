@@ -545,7 +545,7 @@ def _summary_line(r: BuildResult) -> str:
     return (f"{r.n_images} images + {r.n_frames} video frames, {r.n_duplicates} duplicates skipped, "
             f"{len(r.errors)} errors; {r.n_faces} faces ({r.n_embedded} embedded now, {r.n_cached} from the store), "
             f"{r.n_accepted} accepted (rejected: {rej}); {r.n_clusters} identities, {r.n_unassigned} unassigned; "
-            f"{r.seconds:.1f} s")
+            f"{r.seconds:.1f} s" + (f" (engine ray, {r.workers} workers)" if r.engine == "ray" else ""))
 
 
 # -- writing ---------------------------------------------------------------------------------
