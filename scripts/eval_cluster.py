@@ -9,7 +9,12 @@
    faces are unlabelled noise, DATA.md).
 3. 100k random unit vectors (128-d): k-NN graph and each method.
 
-    python scripts/eval_cluster.py [--json out.json] [--skip-100k]
+Methods: every one in ``facecore.cluster.METHODS`` (graph, agglomerative,
+chinese_whispers, components, infomap, leiden; the last two need
+``facecore[cluster]``), or ``--methods``. ``--cache DIR`` keeps the glint24 SFace
+embeddings (``glint24_sface.npz``, the file scripts/scale_cluster.py also reads).
+
+    python scripts/eval_cluster.py [--json out.json] [--skip-100k] [--methods ...] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -38,9 +43,12 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+SELECTED = list(METHODS)
+
+
 def per_method(x, y, dev_mask, name):
     rows = []
-    for method in METHODS:
+    for method in SELECTED:
         ch = choose_threshold(x[dev_mask], y[dev_mask], method=method)
         test = cluster_metrics(y[~dev_mask], cluster(x[~dev_mask], method=method, threshold=ch.threshold).labels)
         full = cluster_metrics(y, cluster(x, method=method, threshold=ch.threshold).labels)
@@ -54,7 +62,11 @@ def per_method(x, y, dev_mask, name):
     return rows
 
 
-def glint24():
+def glint24(cache=None):
+    if cache is not None and (Path(cache) / "glint24_sface.npz").is_file():
+        d = np.load(Path(cache) / "glint24_sface.npz")
+        print(f"glint24: {len(d['y'])} cached SFace embeddings from {cache}")
+        return per_method(d["x"], d["y"], d["y"] % 2 == 0, "glint24")
     root = DATA / "identity" / "glint24"
     names = sorted(p.name for p in root.iterdir() if p.is_dir())
     paths, y = [], []
@@ -67,6 +79,9 @@ def glint24():
     t = time.perf_counter()
     x = emb.embed_aligned(np.stack([fc.read_image(p) for p in paths]))
     print(f"glint24: {len(paths)} crops, {len(names)} identities, embedded in {time.perf_counter() - t:.1f} s")
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        np.savez(Path(cache) / "glint24_sface.npz", x=x, y=y)
     return per_method(x, y, y % 2 == 0, "glint24")
 
 
@@ -114,7 +129,7 @@ def random_100k():
     g = knn_graph(x, 16)
     tk = time.perf_counter() - t
     out = {"knn_seconds": tk}
-    for m in METHODS:
+    for m in SELECTED:
         t = time.perf_counter()
         r = cluster(x, method=m, graph=g)
         out[m] = {"seconds": time.perf_counter() - t, "clusters": r.n_clusters, "unassigned": r.n_unassigned}
@@ -130,8 +145,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
     ap.add_argument("--skip-100k", action="store_true")
+    ap.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    ap.add_argument("--cache", default=None, help="folder for the glint24 embeddings (read if there)")
     args = ap.parse_args()
-    res = {"glint24": glint24()}
+    SELECTED[:] = args.methods
+    res = {"glint24": glint24(args.cache)}
     res["celebs13_build"], res["celebs13"] = celebs13()
     if not args.skip_100k:
         res["random_100k"] = random_100k()
