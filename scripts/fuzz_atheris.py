@@ -6,6 +6,14 @@ facecore._core directly. TypeError / ValueError / OverflowError / MemoryError ar
 answers; a crash is a finding (libFuzzer saves the input as crash-*).
 
     python scripts/fuzz_atheris.py -runs=200000 -max_len=512
+
+``--decode`` fuzzes image decoding instead (facecore.io.decode_image, i.e. OpenCV's codecs as
+facecore calls them): libFuzzer mutates a seed corpus of small real encodings (JPEG, PNG, BMP,
+WebP, TIFF, PGM, a 1x100000 PNG) written to a temporary folder, and each result that decodes is
+then warped with warp_crops, so odd decoded shapes reach the kernels too. ValueError (not an
+image) is the allowed answer.
+
+    python scripts/fuzz_atheris.py --decode -runs=100000 -max_len=4096
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ with atheris.instrument_imports():
     import numpy as np
 
     import facecore._core as core
+    from facecore.io import decode_image
+    from facecore.kernels import warp_crops
 
 DTYPES = [np.uint8, np.float32, np.float64, np.int32, np.uint16]
 ALLOWED = (TypeError, ValueError, OverflowError, MemoryError)
@@ -94,11 +104,55 @@ def test_one_input(data: bytes) -> None:
         report()
 
 
-def report() -> None:
-    print(f"facecore._core calls: {STATS['calls']}, returned {STATS['returned']}, "
+def decode_one_input(data: bytes) -> None:
+    STATS["calls"] += 1
+    try:
+        img = decode_image(data)
+    except ValueError:
+        STATS["refused"] += 1
+    else:
+        STATS["returned"] += 1
+        m = np.array([[[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]])
+        if max(img.shape[:2]) < 32768:  # warp_crops' documented limit (ValueError beyond it)
+            out = warp_crops(img, m, (8, 8))
+            assert out.shape == (1, 8, 8, 3)
+    if STATS["calls"] % 10000 == 0:
+        report("decode_image")
+
+
+def seed_corpus() -> str:
+    """A temporary folder of small valid encodings for libFuzzer to mutate."""
+    import tempfile  # noqa: PLC0415
+
+    import cv2  # noqa: PLC0415
+
+    d = tempfile.mkdtemp(prefix="facecore-decode-corpus-")
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), (5, 5), 0)
+    seeds = {
+        "a.jpg": cv2.imencode(".jpg", img)[1], "a.png": cv2.imencode(".png", img)[1],
+        "a.bmp": cv2.imencode(".bmp", img[:8, :8])[1], "a.webp": cv2.imencode(".webp", img)[1],
+        "a.tif": cv2.imencode(".tif", img[:8, :8])[1], "a.pgm": cv2.imencode(".pgm", img[:8, :8, 0])[1],
+        "g16.png": cv2.imencode(".png", (img[:, :, 0].astype(np.uint16) * 257))[1],
+        "wide.png": cv2.imencode(".png", np.zeros((1, 100000), np.uint8))[1],
+    }
+    for name, buf in seeds.items():
+        with open(f"{d}/{name}", "wb") as fh:
+            fh.write(buf.tobytes())
+    return d
+
+
+def report(what: str = "facecore._core") -> None:
+    print(f"{what} calls: {STATS['calls']}, returned {STATS['returned']}, "
           f"refused with TypeError/ValueError {STATS['refused']}, crashes 0", flush=True)
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, test_one_input)
+    if "--decode" in sys.argv:
+        argv = [a for a in sys.argv if a != "--decode"]
+        if not any(not a.startswith("-") for a in argv[1:]):
+            argv.append(seed_corpus())
+        atheris.Setup(argv, decode_one_input)
+    else:
+        atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()

@@ -13,6 +13,7 @@ import numpy as np
 
 __all__ = [
     "read_image",
+    "decode_image",
     "write_image",
     "iter_frames",
     "collect_inputs",
@@ -64,10 +65,51 @@ def read_image(path: str | os.PathLike[str], *, grey: bool = False) -> np.ndarra
         raise FileNotFoundError(f"path: no such file: {p}") from None
     except IsADirectoryError:
         raise ValueError(f"path: {p} is a directory, not an image") from None
+    try:
+        return decode_image(data, grey=grey)
+    except ValueError:
+        raise ValueError(f"path: {p} is not a readable image ({data.size} bytes)") from None
+
+
+def decode_image(data: bytes | np.ndarray, *, grey: bool = False) -> np.ndarray:
+    """Decode an encoded image (JPEG, PNG, BMP, WebP, TIFF, PNM, ...) held in memory.
+
+    Parameters
+    ----------
+    data : bytes or (N,) uint8 ndarray
+        The file's bytes.
+    grey : bool, optional
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` uint8 BGR, or ``(H, W)`` uint8 if ``grey``.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not bytes or a 1-d uint8 array.
+    ValueError
+        If the bytes are not a decodable image (empty, truncated headers, unknown format).
+
+    Examples
+    --------
+    >>> import cv2, numpy as np
+    >>> ok, buf = cv2.imencode(".png", np.zeros((2, 3, 3), np.uint8))
+    >>> decode_image(buf.tobytes()).shape
+    (2, 3, 3)
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = np.frombuffer(data, dtype=np.uint8)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 1:
+        raise TypeError(f"data: expected bytes or a 1-d uint8 array; got {getattr(data, 'dtype', type(data).__name__)}")
     flag = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR
-    img = cv2.imdecode(data, flag) if data.size else None
-    if img is None:
-        raise ValueError(f"path: {p} is not a readable image ({data.size} bytes)")
+    try:
+        img = cv2.imdecode(data, flag) if data.size else None
+    except cv2.error:  # some decoders throw instead of returning None (e.g. bad TIFF tags)
+        img = None
+    if img is None or img.size == 0:
+        raise ValueError(f"data: not a readable image ({data.size} bytes)")
     if img.dtype != np.uint8:
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(1.0, float(np.iinfo(img.dtype).max)))
     return img

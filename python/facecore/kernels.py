@@ -142,8 +142,9 @@ def warp_crops(
     TypeError
         If ``image`` is not uint8 or ``matrices`` is not numeric.
     ValueError
-        If a shape is wrong, ``N == 0``, a matrix is singular or non-finite, or ``shape`` is
-        not positive.
+        If a shape is wrong, ``N == 0``, a matrix is singular or non-finite, ``shape`` is
+        not positive, or a side of ``image`` or ``shape`` is 32768 or more (the coordinate
+        arithmetic is exact below that; split a larger image into tiles).
 
     Examples
     --------
