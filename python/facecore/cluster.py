@@ -920,11 +920,11 @@ def _f(p: float, r: float) -> float:
 
 def _singletons(a: np.ndarray) -> np.ndarray:
     """-1 entries become their own (new) labels."""
-    a = a.copy()
     neg = a < 0
+    # dense 0..K-1 first: labels may be any int64 (2**63 - 1 has no "next" label)
+    a = np.unique(np.where(neg, -1, a), return_inverse=True)[1].reshape(-1) - int(neg.any())
     if neg.any():
-        base = int(a.max()) + 1 if (~neg).any() else 0
-        a[neg] = base + np.arange(int(neg.sum()))
+        a[neg] = int(a.max(initial=-1)) + 1 + np.arange(int(neg.sum()))
     return a
 
 
