@@ -116,7 +116,7 @@ def bar_chart(res: dict, path: Path) -> None:
     W, H = 900, 480
     left, right, top, bottom = 80, 30, 60, 90
     img = np.full((H, W, 3), 255, np.uint8)
-    conds = [c for c in CONDITIONS if c in res["age_mae"]]
+    conds = list(res["age_mae"])
     vmax = max(res["age_mae_ci"][c][1] for c in conds) * 1.15
     ph = H - top - bottom
     y_of = lambda v: int(round(top + ph * (1 - v / vmax)))  # noqa: E731
@@ -129,6 +129,7 @@ def bar_chart(res: dict, path: Path) -> None:
                "learned": (170, 90, 40)}
     slot = (W - left - right) / len(conds)
     for k, c in enumerate(conds):
+        colours.setdefault(c, (150, 150, 150))
         x0 = int(left + slot * k + slot * 0.18)
         x1 = int(left + slot * (k + 1) - slot * 0.18)
         v = res["age_mae"][c]
@@ -178,9 +179,7 @@ def write_markdown(res: dict, path: Path) -> None:
     lines = []
     lines.append("| condition | age MAE (years) [95 % CI] | recovered of the MAE lost [95 % CI] | gender accuracy [95 % CI] |")
     lines.append("| --- | --- | --- | --- |")
-    for c in CONDITIONS:
-        if c not in a:
-            continue
+    for c in a:
         rec = "–"
         if c in res["recovery"]:
             r, (lo, hi) = res["recovery"][c], res["recovery_ci"][c]
@@ -188,9 +187,9 @@ def write_markdown(res: dict, path: Path) -> None:
         lines.append(f"| {LABELS[c]} | **{a[c]:.2f}** [{ci[c][0]:.2f}, {ci[c][1]:.2f}] | {rec} | "
                      f"{100 * g[c]:.1f} % [{100 * gci[c][0]:.1f}, {100 * gci[c][1]:.1f}] |")
     table = "\n".join(lines)
-    style_lines = ["| mask style | N | original | masked | telea | ns | learned |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    style_lines = ["| mask style | N | " + " | ".join(a) + " |", "| --- | --- | " + " | ".join("---" for _ in a) + " |"]
     for s, d in res["by_style"].items():
-        style_lines.append(f"| {s} | {d['n']} | " + " | ".join(f"{d[c]:.2f}" for c in CONDITIONS if c in d) + " |")
+        style_lines.append(f"| {s} | {d['n']} | " + " | ".join(f"{d[c]:.2f}" for c in a) + " |")
     mw = res["mask_worn_real"]
     ms = res["mask_worn_synthetic"]
     hole = res["hole_l1"]
@@ -241,9 +240,9 @@ Age MAE by mask style (years):
 {chr(10).join(style_lines)}
 
 Mean absolute error inside the hole against the original pixels (grey levels, 0–255, on the
-padded frame): telea {hole['telea']:.1f}, ns {hole['ns']:.1f}, learned {hole['learned']:.1f}.
+padded frame): {', '.join(f"{k} {v:.1f}" for k, v in hole.items())}.
 
-Examples (test faces; columns: original, masked, restored by telea, ns, learned):
+Examples (test faces; columns: {', '.join(a)}):
 
 ![original / masked / restored](images/occlusion_examples.jpg)
 
@@ -296,7 +295,11 @@ def main(argv=None) -> int:
     t_start = time.time()
     step = 8 if args.quick else 1
     n_boot = 200 if args.quick else args.boot
-    methods = [m for m in args.methods.split(",") if m]
+    specs = [m for m in args.methods.split(",") if m]  # names, or paths of LaMa-style ONNX files
+    method_of = {(m if m in ("telea", "ns", "learned") else Path(m).stem): m for m in specs}
+    methods = list(method_of)
+    for k in methods:
+        LABELS.setdefault(k, f"restored: {k}")
     root, names, lab = load_test(data, step)
     det = fm.load("yunet", score_threshold=0.6, nms_threshold=0.3, threads=args.threads)
     age_m = fm.load("age", threads=args.threads)
@@ -332,7 +335,7 @@ def main(argv=None) -> int:
         occ, hole = occlusion.synthesize(big, lm, style=style, seed=i)
         images = {"original": big, "masked": occ}
         for m in methods:
-            images[m] = occlusion.restore(occ, hole, method=m, face=lm)
+            images[m] = occlusion.restore(occ, hole, method=method_of[m], face=lm)
             diff = np.abs(images[m][hole].astype(np.int16) - big[hole].astype(np.int16))
             hole_err[m][0] += float(diff.sum()) / 3
             hole_err[m][1] += float(hole.sum())

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["facecore", "facecore.kernels", "facecore.align"]
+MODULES = ["facecore", "facecore.kernels", "facecore.align", "facecore.occlusion"]
 
 
 @pytest.mark.parametrize("name", MODULES)

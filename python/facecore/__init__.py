@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from . import _core, align, kernels, models
+from . import _core, align, kernels, models, occlusion
 from .analyzer import FaceAnalyzer
 from .io import read_image, write_image
 from .quality import best_face
@@ -68,6 +68,7 @@ __all__ = [
     "kernels",
     "probability_map",
     "models",
+    "occlusion",
     "FaceAnalyzer",
     "read_image",
     "write_image",

@@ -30,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .data import Augment, data_root, load_chips, random_mask
 from .export import export
@@ -64,27 +65,92 @@ def losses(pred, target, hole):
 
 def batch(X, L, aug, rng, bs):
     idx = rng.integers(0, len(X), bs)
-    xs, ms = [], []
+    xs, ms, ls = [], [], []
     for i in idx:
         chip, lm = aug(X[i], L[i])
         xs.append(chip)
+        ls.append(lm)
         ms.append(random_mask(chip, lm, rng))
-    return np.stack(xs), np.stack(ms)[:, None].astype(np.float32)
+    return np.stack(xs), np.stack(ms)[:, None].astype(np.float32), np.stack(ls)
+
+
+class AttributeLoss(torch.nn.Module):
+    """Age and gender consistency through the (frozen) dlib models the pipeline uses.
+
+    The restored chip (hole composited into the original) and the original chip are both cut
+    into the models' 64 px age / 32 px gender chips (the pipeline's template, bilinear; the
+    gender chip from a 2x box-filtered chip, as the pyramid would) and the loss is
+    ``|E[age](restored) - E[age](original)| / 5 + KL(p_age(original) || p_age(restored))
+    + BCE(p_male(restored), p_male(original))``: the restorer is taught to leave the age and
+    gender signal of the face as the unmasked face had it (the labels are never used).
+    """
+
+    def __init__(self, models_dir: Path):
+        super().__init__()
+        from .onnx_torch import OnnxModule
+
+        self.age = OnnxModule(str(models_dir / "age-v1.onnx")).eval()
+        self.gender = OnnxModule(str(models_dir / "gender-v1.onnx")).eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.register_buffer("w", torch.cat([torch.tensor([0.25]), torch.arange(1, 81, dtype=torch.float32)]))
+        self.register_buffer("mean", torch.tensor([122.781998, 117.000999, 104.297997]).view(1, 3, 1, 1))
+
+    @staticmethod
+    def _theta(lm: np.ndarray, size: int, src: int, scale: float) -> torch.Tensor:
+        from facecore.models.attributes import chip_matrices
+
+        m = chip_matrices(lm, size)  # forward: chip px (of the 128 chip) -> model chip px
+        m[:, :, :2] /= scale  # source is ``scale`` times smaller than the chip
+        out = []
+        for a in m:
+            inv = np.linalg.inv(np.vstack([a, [0, 0, 1]]))  # model px -> source px
+            n_out = np.array([[2 / size, 0, 1 / size - 1], [0, 2 / size, 1 / size - 1], [0, 0, 1]])
+            n_in = np.array([[2 / src, 0, 1 / src - 1], [0, 2 / src, 1 / src - 1], [0, 0, 1]])
+            out.append((n_in @ inv @ np.linalg.inv(n_out))[:2])
+        return torch.from_numpy(np.stack(out)).float()
+
+    def _inputs(self, x, lm):
+        rgb = ((x + 1) * 127.5).flip(1)
+        s = x.shape[-1]
+        ta = self._theta(lm, 64, s, 1.0).to(x.device)
+        age = F.grid_sample(rgb, F.affine_grid(ta, (len(x), 3, 64, 64), align_corners=False), align_corners=False)
+        half = F.avg_pool2d(rgb, 2)
+        tg = self._theta(lm, 32, s // 2, 2.0).to(x.device)
+        gen = F.grid_sample(half, F.affine_grid(tg, (len(x), 3, 32, 32), align_corners=False), align_corners=False)
+        return (age - self.mean) / 256, (gen - self.mean) / 256
+
+    def forward(self, restored, original, lm):
+        ra, rg = self._inputs(restored, lm)
+        with torch.no_grad():
+            oa, og = self._inputs(original, lm)
+            pa_o = self.age(oa)
+            pg_o = self.gender(og)[:, 1]
+        pa_r = self.age(ra)
+        pg_r = self.gender(rg)[:, 1].clamp(1e-5, 1 - 1e-5)
+        l_age = ((pa_r @ self.w) - (pa_o @ self.w)).abs().mean() / 5
+        kl = (pa_o * (torch.log(pa_o + 1e-8) - torch.log(pa_r + 1e-8))).sum(1).mean()
+        bce = F.binary_cross_entropy(pg_r, pg_o)
+        return l_age + kl + bce, (pa_r @ self.w - pa_o @ self.w).abs().mean()
 
 
 @torch.no_grad()
-def evaluate(model, Xv, Mv, device):
-    """Mean L1 in the hole, in grey levels (0..255), over the fixed val set."""
+def evaluate(model, Xv, Mv, device, attr=None, Lv=None):
+    """Mean L1 in the hole (grey levels, 0..255) over the fixed val set, and with ``attr`` the
+    mean |age(restored) - age(original)| in years through the age model (else NaN)."""
     model.eval()
     tot = n = 0.0
+    dage = []
     for k in range(0, len(Xv), 32):
         x = to_tensor(Xv[k : k + 32], device)
         m = torch.from_numpy(Mv[k : k + 32]).to(device)
         p = model(make_input(x, m))
         tot += float(((p - x).abs() * m).sum()) * 127.5 / 3
         n += float(m.sum())
+        if attr is not None:
+            dage.append(float(attr(x * (1 - m) + p * m, x, Lv[k : k + 32])[1]) * len(x))
     model.train()
-    return tot / max(n, 1)
+    return tot / max(n, 1), (sum(dage) / len(Xv) if dage else float("nan"))
 
 
 def main(argv=None):
@@ -103,6 +169,11 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true", help="continue <out>/last.pt (weights, optimiser, schedule)")
+    ap.add_argument("--init", default=None, help="start from these weights (a best.pt) with a fresh schedule")
+    ap.add_argument("--attr-loss", type=float, default=0.0,
+                    help="weight of the age/gender consistency loss through the dlib models (0: off)")
+    ap.add_argument("--models", default=None, help="folder with age-v1.onnx and gender-v1.onnx "
+                    "(default $FACECORE_MODEL_DIR or ../shared/models)")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -128,6 +199,16 @@ def main(argv=None):
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     aug = Augment(rng)
     step, best, elapsed0 = 0, float("inf"), 0.0
+    attr = None
+    if args.attr_loss > 0:
+        import os
+
+        mdir = Path(args.models or os.environ.get("FACECORE_MODEL_DIR") or Path(__file__).resolve().parents[3] / "shared" / "models")
+        attr = AttributeLoss(mdir).to(device)
+        log.info("attribute-consistency loss on (weight %g, models %s)", args.attr_loss, mdir)
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location=device, weights_only=False)["model"])
+        log.info("initialised from %s", args.init)
     if args.resume and (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
@@ -146,41 +227,48 @@ def main(argv=None):
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * frac))
         for g in opt.param_groups:
             g["lr"] = lr
-        xb, mb = batch(X, L, aug, rng, args.batch)
+        xb, mb, lb = batch(X, L, aug, rng, args.batch)
         x = to_tensor(xb, device)
         m = torch.from_numpy(mb).to(device)
         pred = model(make_input(x, m))
         loss, l_hole = losses(pred, x, m)
+        d_age = torch.zeros(())
+        if attr is not None:
+            la, d_age = attr(x * (1 - m) + pred * m, x, lb)
+            loss = loss + args.attr_loss * la
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
-        hist.append((loss.item(), l_hole.item() * 127.5))
+        hist.append((loss.item(), l_hole.item() * 127.5, float(d_age.detach())))
         if step % 50 == 0:
             h = np.mean(hist[-50:], axis=0)
-            log.info("step %d lr %.2e loss %.4f hole L1 %.2f (%.0fs)", step, lr, h[0], h[1], time.time() - start)
+            log.info("step %d lr %.2e loss %.4f hole L1 %.2f |d age| %.2f (%.0fs)", step, lr, h[0], h[1], h[2],
+                     time.time() - start)
         if step % args.eval_every == 0:
-            v = evaluate(model, Xv, Mv, device)
-            log.info("step %d val hole L1 %.3f grey levels", step, v)
+            v, da = evaluate(model, Xv, Mv, device, attr, Lv)
+            log.info("step %d val hole L1 %.3f grey levels, |d age| %.3f years", step, v, da)
+            v = da if attr is not None else v  # the checkpoint criterion
             if v < best:
                 best = v
-                torch.save({"model": model.state_dict(), "step": step, "val_hole_l1": v, "args": vars(args)}, out / "best.pt")
+                torch.save({"model": model.state_dict(), "step": step, "val_criterion": v, "args": vars(args)}, out / "best.pt")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                         "elapsed": time.time() - start, "rng": rng.bit_generator.state}, out / "last.pt")
 
-    v = evaluate(model, Xv, Mv, device)
-    log.info("final step %d val hole L1 %.3f", step, v)
+    v, da = evaluate(model, Xv, Mv, device, attr, Lv)
+    log.info("final step %d val hole L1 %.3f, |d age| %.3f", step, v, da)
+    v = da if attr is not None else v
     if v < best:
         best = v
-        torch.save({"model": model.state_dict(), "step": step, "val_hole_l1": v, "args": vars(args)}, out / "best.pt")
+        torch.save({"model": model.state_dict(), "step": step, "val_criterion": v, "args": vars(args)}, out / "best.pt")
     ck = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
     model = RestoreUNet()
     model.load_state_dict(ck["model"])
     path = export(model, out / "restore_unet.onnx", size=args.size)
-    (out / "result.json").write_text(json.dumps({"best_val_hole_l1": best, "best_step": ck["step"], "steps": step,
+    (out / "result.json").write_text(json.dumps({"best_val_criterion": best, "criterion": "val |d age| (years)" if attr is not None else "val hole L1", "best_step": ck["step"], "steps": step,
                                                  "minutes": (time.time() - start) / 60, "onnx": str(path),
                                                  "params": n_params(model), "args": vars(args)}, indent=2))
-    log.info("exported %s (best val hole L1 %.3f at step %d)", path, best, ck["step"])
+    log.info("exported %s (best val criterion %.3f at step %d)", path, best, ck["step"])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 >>> import facecore.models as fm
 >>> sorted(fm.available())
-['age', 'gender', 'hair_dense', 'hair_patch', 'sface', 'yunet']
+['age', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
 
 ``load(name_or_path)`` returns an adapter with one verb: :class:`YuNet` ``.detect``,
 :class:`SFace` ``.embed``, :class:`AgeModel` / :class:`GenderModel` ``.predict``.
@@ -167,6 +167,9 @@ def load(
     path, mi = _resolve(path_or_name)
     model = onnx.load(os.fspath(path))
     kind = kind or (mi.kind if mi is not None else route(model))
+    if kind not in KINDS:  # facecore's own models (hair_*, restore_unet) have their own front ends
+        raise ValueError(f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
+                         "use facecore.HairRecolor or facecore.occlusion.restore")
     common = {"providers": providers, "device": device, "threads": threads}
     if kind == "detector":
         return YuNet(model, **common, **options)
