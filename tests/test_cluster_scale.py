@@ -141,7 +141,7 @@ def test_leiden_resolution_validated_and_used():
     with pytest.raises(TypeError, match="resolution"):
         cluster(np.eye(4, dtype=np.float32), method="leiden", resolution="high")
     x, _ = _mixture(n_ids=10, n_per=30)
-    # the 10 identities at modularity's resolution; a huge resolution splits them into singletons
+    # the 10 identities at the default CPM resolution; a huge one splits them into singletons
     lo = cluster(x, method="leiden", threshold=0.2, k=16, min_size=1).n_clusters
     hi = cluster(x, method="leiden", threshold=0.2, k=16, min_size=1, resolution=50.0).n_clusters
     assert lo == 10 and hi > 100

@@ -37,9 +37,12 @@ Methods
     partition that minimises the description length of a random walk on the weighted,
     undirected graph. The method of the MS1M clustering benchmarks (pairwise F 94.0).
 ``"leiden"``
-    Leiden (Traag et al. 2019; ``leidenalg`` on an ``igraph`` graph): modularity
-    optimisation with guaranteed well-connected communities, ``resolution`` 1.0 by
-    default (:func:`cluster`'s ``resolution``).
+    Leiden (Traag et al. 2019; ``leidenalg`` on an ``igraph`` graph; communities are
+    guaranteed connected) optimising the Constant Potts Model: a community ``c`` with
+    ``n_c`` members and internal link weight ``w_c`` scores ``w_c - resolution * n_c^2 / 2``,
+    so two groups merge only when the cosine weight between them exceeds
+    ``resolution * n_a * n_b`` (default 0.05). CPM has no resolution limit; modularity
+    does, and merged the small identities of 100k synthetic faces (purity 0.48 there).
 
 ``infomap`` and ``leiden`` need ``pip install "facecore[cluster]"``; without the
 packages they raise an :class:`ImportError` that says so, and the other methods work.
@@ -561,7 +564,7 @@ def _infomap(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, 
 
 
 def _leiden(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, resolution: float) -> np.ndarray:
-    """Leiden communities (modularity with ``resolution``) of the weighted undirected graph."""
+    """Leiden communities (CPM with ``resolution``) of the weighted undirected graph."""
     try:
         import igraph  # noqa: PLC0415
         import leidenalg  # noqa: PLC0415
@@ -570,7 +573,7 @@ def _leiden(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, r
     if u.size == 0:
         return np.arange(n, dtype=np.int64)
     g = igraph.Graph(n=n, edges=np.column_stack([u, v]).tolist(), directed=False)
-    part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights=w.astype(np.float64).tolist(),
+    part = leidenalg.find_partition(g, leidenalg.CPMVertexPartition, weights=w.astype(np.float64).tolist(),
                                     resolution_parameter=resolution, seed=seed, n_iterations=2)
     return np.asarray(part.membership, dtype=np.int64)
 
@@ -761,7 +764,7 @@ def cluster(
     seed: int = 0,
     graph: tuple[np.ndarray, np.ndarray] | None = None,
     index: str = "auto",
-    resolution: float = 1.0,
+    resolution: float = 0.05,
     trials: int = 1,
 ) -> Clustering:
     """Cluster face embeddings into identities.
@@ -793,7 +796,8 @@ def cluster(
         FAISS index of the k-NN search (see :func:`knn_graph`); its :class:`KnnInfo`
         (recall of an approximate index included) is ``Clustering.knn``.
     resolution : float
-        Leiden's resolution (> 0; higher: smaller communities). Default 1.0 (modularity).
+        Leiden's CPM resolution (> 0; higher: smaller communities; default 0.05, the
+        best BCubed F on glint24 and on 100k synthetic faces of 0.01, 0.05, 0.1, 0.2).
     trials : int
         Infomap trials (the best partition is kept).
 
