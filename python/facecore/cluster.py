@@ -195,10 +195,10 @@ class KnnInfo:
         Queries in the recall sample (0 for an exact search, or when switched off, in
         which case ``recall`` is ``nan``).
     edge_recall : float
-        On the same sample, the share of the exact neighbours with cosine
-        ``>= 0.3`` (the links any useful face threshold keeps) that the graph has.
-        Approximate search loses mostly far, weak neighbours, which no method uses, so
-        this is the figure that bears on clustering.
+        On the same sample, the share of the exact links ``(i, j)`` with cosine
+        ``>= 0.3`` (those any useful face threshold keeps) that the graph has in either
+        direction (``j`` among ``i``'s neighbours or ``i`` among ``j``'s). Every method
+        uses the graph undirected, so this is the recall that bears on clustering.
     seconds : float
         Wall time of the search (index build + queries), recall sample excluded.
     params : dict
@@ -391,7 +391,7 @@ def _knn_numpy(x: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarra
 def _sample_recall(x: np.ndarray, idx: np.ndarray, k: int, sample: int, seed: int,
                    strong: float = 0.3) -> tuple[float, float, int]:
     """Mean recall@k of ``idx`` against exact search on ``sample`` random items, and the
-    recall of the exact neighbours with cosine ``>= strong``."""
+    recall of the exact links with cosine ``>= strong`` in either direction."""
     n = x.shape[0]
     rng = np.random.default_rng(seed + 1)
     q = np.sort(rng.choice(n, size=min(sample, n), replace=False))
@@ -405,7 +405,7 @@ def _sample_recall(x: np.ndarray, idx: np.ndarray, k: int, sample: int, seed: in
             got = set(idx[row].tolist())
             hits += sum(j in got for j, _ in pairs)
             strong_n += sum(v >= strong for _, v in pairs)
-            strong_hits += sum(j in got for j, v in pairs if v >= strong)
+            strong_hits += sum((j in got or row in idx[j]) for j, v in pairs if v >= strong)
     return hits / (q.size * k), (strong_hits / strong_n if strong_n else 1.0), int(q.size)
 
 
