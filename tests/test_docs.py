@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["facecore", "facecore.kernels", "facecore.align", "facecore.occlusion"]
+MODULES = ["facecore", "facecore.kernels", "facecore.align", "facecore.occlusion", "facecore.cluster"]
 
 
 @pytest.mark.parametrize("name", MODULES)
