@@ -31,7 +31,8 @@ def main() -> None:
     ap.add_argument("--source", default=str(DATA / "photos" / "celebs13"))
     ap.add_argument("--limit", type=int, default=0, help="use the first N images per person folder (0: all)")
     ap.add_argument("--cpus", type=int, default=2)
-    ap.add_argument("--runs", nargs="+", default=["local", "ray1", "ray2"])
+    ap.add_argument("--runs", nargs="+", default=["local", "ray1", "ray2"],
+                    help="local (onnxruntime's default threads), local1 (1 thread per model), rayN (N actors)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -51,6 +52,10 @@ def main() -> None:
     ray = None
     for run in args.runs:
         kw = {}
+        if run == "local1":  # onnxruntime with 1 intra-op thread per model, as each Ray actor has
+            from facecore import FaceAnalyzer
+
+            kw = {"analyzer": FaceAnalyzer(age=False, gender=False, det_threshold=0.6, threads=1)}
         if run.startswith("ray"):
             if ray is None:
                 import ray as _ray
@@ -74,8 +79,8 @@ def main() -> None:
         print(f"{run:6s} {r.n_images} images {r.n_faces} faces: per-image stage {r.stage_seconds:6.1f} s "
               f"= {res['faces_per_s']:.2f} faces/s ({res['faces_per_s_per_worker']:.2f} per worker), total "
               f"{total:.1f} s, {r.n_clusters} clusters [load {load0:.1f} -> {res['load_after']:.1f}]", flush=True)
-    base = args.runs[0]
-    for run in args.runs[1:]:
+    base = next((r for r in args.runs if r.startswith("local")), args.runs[0])
+    for run in [r for r in args.runs if r != base]:
         same = manifests[run] == manifests[base]
         results[run]["manifest_identical_to_" + base] = same
         print(f"{run}: manifest identical to {base}: {same}")

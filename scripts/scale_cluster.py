@@ -18,7 +18,8 @@ cosine distributions, and fits the generator to them:
 For each size the data is written to ``--workdir`` and every stage runs in its own
 subprocess (``nice``, ``OMP_NUM_THREADS``/BLAS threads = ``--threads``), so the peak
 resident memory reported (``ru_maxrss`` of that process: data + index + graph +
-clustering) belongs to that stage alone:
+clustering) and its CPU time (user + system, all threads; steadier than wall time on a
+shared machine) belong to that stage alone:
 
 * ``knn``: :func:`facecore.cluster.knn_graph` (exact up to 20k, IVF above, or
   ``--index``), with its :class:`~facecore.cluster.KnnInfo` (recall of the approximate
@@ -53,6 +54,13 @@ MEAN_SIZE = 50
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_s() -> float:
+    """CPU seconds (user + system, all threads) of this process so far: less noisy than wall
+    time on a shared machine."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 # -- calibration ---------------------------------------------------------------------------------
@@ -150,12 +158,13 @@ def stage_knn(d: Path, index: str, recall_sample: int) -> dict:
     from facecore.cluster import knn_graph  # noqa: PLC0415
 
     x = np.load(d / "x.npy")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_s()
     idx, sim, info = knn_graph(x, 16, index=index, recall_sample=recall_sample, return_info=True)
-    secs = time.perf_counter() - t
+    secs, cpu = time.perf_counter() - t, cpu_s() - c
     np.save(d / "idx.npy", idx)
     np.save(d / "sim.npy", sim)
-    return {"seconds": secs, "peak_rss_mb": rss_mb(), "info": info.to_dict()}
+    # info.seconds: the search alone; seconds/cpu_seconds: search + recall sample
+    return {"seconds": secs, "cpu_seconds": cpu, "peak_rss_mb": rss_mb(), "info": info.to_dict()}
 
 
 def stage_method(d: Path, method: str) -> dict:
@@ -164,11 +173,11 @@ def stage_method(d: Path, method: str) -> dict:
     x = np.load(d / "x.npy")
     y = np.load(d / "y.npy")
     g = (np.load(d / "idx.npy"), np.load(d / "sim.npy"))
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_s()
     r = cluster(x, method=method, graph=g)
-    secs = time.perf_counter() - t
+    secs, cpu = time.perf_counter() - t, cpu_s() - c
     m = cluster_metrics(y, r.labels)
-    return {"seconds": secs, "peak_rss_mb": rss_mb(), "threshold": r.threshold, "purity": m.purity,
+    return {"seconds": secs, "cpu_seconds": cpu, "peak_rss_mb": rss_mb(), "threshold": r.threshold, "purity": m.purity,
             "compactness": m.compactness, "ideal_compactness": m.ideal_compactness, "pairwise_f": m.pairwise_f,
             "bcubed_f": m.bcubed_f, "nmi": m.nmi, "n_clusters": m.n_clusters, "n_unassigned": m.n_unassigned}
 
@@ -201,7 +210,8 @@ def main() -> None:
     ap.add_argument("--index", default="auto", choices=("auto", "flat", "ivf", "hnsw"))
     ap.add_argument("--recall-sample", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--stage-timeout", type=float, default=1200.0, help="seconds before a stage is given up")
+    ap.add_argument("--stage-timeout", type=float, default=1200.0, help="seconds before a method is given up")
+    ap.add_argument("--knn-timeout", type=float, default=3600.0, help="seconds before the k-NN stage is given up")
     ap.add_argument("--workdir", default="/tmp/facecore-scale")
     ap.add_argument("--json")
     ap.add_argument("--stage", choices=("knn", "method"), help=argparse.SUPPRESS)
@@ -243,14 +253,14 @@ def main() -> None:
               f"{st['genuine_mean']:.3f}±{st['genuine_std']:.3f}, impostor {st['impostor_mean']:.3f}±{st['impostor_std']:.3f})",
               flush=True)
         k = run_stage(["--stage", "knn", "--dir", str(d), "--index", args.index, "--recall-sample",
-                       str(args.recall_sample)], args.threads, args.stage_timeout)
+                       str(args.recall_sample)], args.threads, args.knn_timeout)
         if k.get("timed_out"):
-            print(f"knn: did not finish in {args.stage_timeout:.0f} s", flush=True)
+            print(f"knn: did not finish in {args.knn_timeout:.0f} s", flush=True)
             row["knn"] = k
             res["sizes"][str(n)] = row
             continue
         row["knn"] = k
-        print(f"knn: {k['info']['index']} {k['seconds']:.1f} s, peak RSS {k['peak_rss_mb']:.0f} MB, recall@16 "
+        print(f"knn: {k['info']['index']} {k['seconds']:.1f} s (CPU {k['cpu_seconds']:.1f} s), peak RSS {k['peak_rss_mb']:.0f} MB, recall@16 "
               f"{k['info']['recall']} edge recall {k['info']['edge_recall']} ({k['info']['recall_queries']} queries) "
               f"params {k['info']['params']} "
               f"[load {k['load_before']:.1f}->{k['load_after']:.1f}]", flush=True)
@@ -261,7 +271,8 @@ def main() -> None:
             if r.get("timed_out"):
                 print(f"  {m:17s} did not finish in {args.stage_timeout:.0f} s", flush=True)
                 continue
-            print(f"  {m:17s} {r['seconds']:7.1f} s (k-NN + method {r['knn_plus_method_seconds']:7.1f} s), peak RSS "
+            r["knn_plus_method_cpu_seconds"] = k["cpu_seconds"] + r["cpu_seconds"]
+            print(f"  {m:17s} {r['seconds']:7.1f} s (CPU {r['cpu_seconds']:6.1f} s; k-NN + method {r['knn_plus_method_seconds']:7.1f} s), peak RSS "
                   f"{r['peak_rss_mb']:6.0f} MB | purity {r['purity']:.4f} pairwise F {r['pairwise_f']:.4f} BCubed F "
                   f"{r['bcubed_f']:.4f} clusters {r['n_clusters']} (ideal {row['identities']}) "
                   f"[load {r['load_before']:.1f}->{r['load_after']:.1f}]", flush=True)
