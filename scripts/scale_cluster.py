@@ -170,11 +170,23 @@ def stage_knn(d: Path, index: str, recall_sample: int) -> dict:
 def stage_method(d: Path, method: str) -> dict:
     from facecore.cluster import cluster, cluster_metrics  # noqa: PLC0415
 
+    # a cap on the address space so a method that does not fit fails alone (MemoryError)
+    # instead of pushing a shared machine into the OOM killer (agglomerative's Python
+    # adjacency sets took 3 GB at 100k)
+    cap = int(float(os.environ.get("FACECORE_SCALE_MEM_GB", "12")) * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     x = np.load(d / "x.npy")
     y = np.load(d / "y.npy")
     g = (np.load(d / "idx.npy"), np.load(d / "sim.npy"))
     t, c = time.perf_counter(), cpu_s()
-    r = cluster(x, method=method, graph=g)
+    try:
+        r = cluster(x, method=method, graph=g)
+    except MemoryError:
+        nan = float("nan")
+        return {"failed": f"MemoryError under a {cap / 2**30:.0f} GB address-space cap", "seconds": time.perf_counter() - t,
+                "cpu_seconds": cpu_s() - c, "peak_rss_mb": rss_mb(), "threshold": nan, "purity": nan,
+                "compactness": nan, "ideal_compactness": nan, "pairwise_f": nan, "bcubed_f": nan, "nmi": nan,
+                "n_clusters": -1, "n_unassigned": -1}
     secs, cpu = time.perf_counter() - t, cpu_s() - c
     m = cluster_metrics(y, r.labels)
     return {"seconds": secs, "cpu_seconds": cpu, "peak_rss_mb": rss_mb(), "threshold": r.threshold, "purity": m.purity,
