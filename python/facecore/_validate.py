@@ -113,7 +113,11 @@ def as_matrices(x: object, name: str, *, single: bool = False) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=np.float64)
     if not np.isfinite(a).all():
         raise ValueError(f"{name}: entries must be finite")
-    det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
+    with np.errstate(over="ignore", invalid="ignore"):  # entries near 1e155 and beyond
+        det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
+    huge = np.flatnonzero(~np.isfinite(det))
+    if huge.size:
+        raise ValueError(f"{name}: matrix {int(huge[0])} has entries too large (its determinant overflows)")
     bad = np.flatnonzero(~(np.abs(det) > 1e-12))
     if bad.size:
         raise ValueError(f"{name}: matrix {int(bad[0])} is singular (determinant {det[bad[0]]:g})")

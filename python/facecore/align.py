@@ -91,6 +91,9 @@ def _points(x: object, name: str) -> np.ndarray:
     a = a.astype(np.float64)
     if not np.isfinite(a).all():
         raise ValueError(f"{name}: points must be finite")
+    # far beyond any image, and squares of larger values overflow float64 in the fit
+    if a.size and np.abs(a).max() > 1e12:
+        raise ValueError(f"{name}: coordinates must be within ±1e12")
     return a
 
 
@@ -117,7 +120,8 @@ def estimate_similarity(src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the shapes disagree, points are not finite, or all source points coincide.
+        If the shapes disagree, points are not finite or beyond ±1e12, or all source
+        points coincide.
 
     Examples
     --------
