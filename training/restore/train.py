@@ -1,7 +1,15 @@
 """Train the learned face restorer and export it to ONNX.
 
+The shipped ``restore_unet`` came from two stages on one CPU thread (about 60 minutes in all)::
+
+    # 1. reconstruction only (stopped after 23.5 min, step 400: the best val hole L1)
     python -m training.restore.train --minutes 60 --threads 1 --out /tmp/restore_unet
-    python -m training.restore.train --minutes 60 --out /tmp/restore_unet --resume   # continue
+    # 2. fine-tune with the age/gender consistency loss, checkpoint on val |d age|
+    python -m training.restore.train --init /tmp/restore_unet/best.pt --attr-loss 1 --lr 1e-3 \
+        --warmup 20 --eval-every 100 --minutes 36 --threads 1 --out /tmp/restore_unet2
+    python -m training.restore.register /tmp/restore_unet2/restore_unet.onnx
+
+    python -m training.restore.train --minutes 60 --out /tmp/restore_unet --resume   # continue a run
     python -m training.restore.train --device cuda --minutes 10 --out /tmp/restore_unet_gpu
 
 Data (see :mod:`training.restore.data`): aligned 128x128 chips of UTKFace ``train.txt`` with
@@ -10,7 +18,11 @@ chip is drawn); the checkpoint is chosen on every 4th face of ``val.txt`` with f
 (seeded), never on ``test.txt`` (the occlusion study's held-out part).
 
 Loss: ``6 * L1(hole) + 1 * L1(valid) + 2 * L1(image gradients, hole)``, all on the normalised
-chip, where "hole" / "valid" are means over the hole / other pixels. The learning rate follows
+chip, where "hole" / "valid" are means over the hole / other pixels; with ``--attr-loss w``
+plus ``w`` times the age/gender consistency loss of :class:`AttributeLoss` (the restored face
+must read as the same age and gender as the unmasked face through the pipeline's frozen dlib
+models; the labels are never used), and the checkpoint is then chosen on the val faces' mean
+|age(restored) - age(original)| instead of the hole L1. The learning rate follows
 a cosine from ``--lr`` to 0 over ``--steps`` steps or ``--minutes`` of wall time, whichever ends
 first, so a CPU run ends on time whatever else the machine does. ``<out>/last.pt`` (weights,
 optimiser, step, elapsed time, RNG state) is saved every ``--eval-every`` steps and lets a run
