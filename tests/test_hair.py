@@ -28,10 +28,14 @@ PHOTO = DATA / "photos" / "single_03.jpg"
 needs_hair = pytest.mark.skipif(not (HAIR / "celeba_hq").is_dir(), reason="needs the hair data ($FACECORE_DATA_DIR)")
 needs_photo = pytest.mark.skipif(not PHOTO.is_file(), reason=f"needs {PHOTO}")
 
-# Floors measured on the shipped models (docs/accuracy.md), with a margin: summed hair IoU of
-# the first 16 celeba_hq val and first 24 lfw_parts val images, whole-image path.
-DENSE_FLOOR = {"celeba_hq": 0.65, "lfw_parts": 0.60}
+# Floors measured on the shipped models (docs/accuracy.md), with a margin of about 0.05: summed
+# hair IoU against the val masks, whole-image path. Measured: dense 0.815 (first 16 celeba_hq
+# val), 0.771 (first 24 lfw_parts val); patch at stride 8 0.620 (first 8 celeba_hq), 0.532 (first
+# 8 lfw_parts); dense through YuNet head crops 0.658 (first 6 celeba_hq; these crops frame the
+# head more tightly than the dataset's own framing, so this path measures lower on celeba_hq).
+DENSE_FLOOR = {"celeba_hq": 0.77, "lfw_parts": 0.72}
 PATCH_FLOOR = {"celeba_hq": 0.57, "lfw_parts": 0.48}
+FACE_CROP_FLOOR = 0.61
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +107,7 @@ def test_face_crops_agree_with_whole_image(dense):
         pred = dense.probability(img) >= 0.5
         inter += np.count_nonzero(pred & gt)
         union += np.count_nonzero(pred | gt)
-    assert inter / union >= DENSE_FLOOR["celeba_hq"] - 0.1
+    assert inter / union >= FACE_CROP_FLOOR
 
 
 # -- geometry --------------------------------------------------------------------------------
