@@ -53,6 +53,32 @@ def test_approximate_index_recall_vs_exact(index, floor):
     assert info2.recall_queries == 500 and abs(info2.recall - full) < 0.05
 
 
+def test_refinement_raises_recall():
+    from facecore.cluster import _refine
+
+    x, _ = _mixture()
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    exact, _ = knn_graph(x, 10, backend="numpy")
+    # an approximate graph: 40 % of the links replaced by random items (one row with a -1)
+    rng = np.random.default_rng(3)
+    idx = exact.copy()
+    bad = rng.random(idx.shape) < 0.4
+    idx[bad] = rng.integers(0, len(x), int(bad.sum()))
+    idx[idx == np.arange(len(x))[:, None]] = (np.arange(len(x))[:, None].repeat(10, 1)[idx == np.arange(len(x))[:, None]] + 1) % len(x)
+    idx[0, -1] = -1
+    sim = np.einsum("id,ikd->ik", xn, xn[np.maximum(idx, 0)]).astype(np.float32)
+    sim[idx < 0] = -np.inf
+    recalls = [_recall(idx, exact)]
+    for _ in range(2):
+        idx, sim = _refine(xn, idx, sim, 10)
+        assert np.all(idx != np.arange(len(x))[:, None])  # never itself
+        assert all(len(set(r[r >= 0])) == int((r >= 0).sum()) for r in idx)  # no repeats
+        assert np.all(np.diff(sim, axis=1) <= 1e-6)  # most similar first
+        recalls.append(_recall(idx, exact))
+    # measured: 0.60 -> 0.87 -> 0.96
+    assert recalls[0] < 0.65 and recalls[1] >= 0.82 and recalls[2] >= 0.92
+
+
 def test_auto_index_switches_at_exact_limit():
     pytest.importorskip("faiss", reason="needs faiss: pip install 'facecore[cluster]'")
     x, _ = _mixture(n_ids=20, n_per=40)
