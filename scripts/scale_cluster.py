@@ -22,8 +22,9 @@ clustering) and its CPU time (user + system, all threads; steadier than wall tim
 shared machine) belong to that stage alone:
 
 * ``knn``: :func:`facecore.cluster.knn_graph` (exact up to 20k, IVF above, or
-  ``--index``), with its :class:`~facecore.cluster.KnnInfo` (recall of the approximate
-  graph against exact search on a sample);
+  ``--index``; one round of neighbour-of-neighbour refinement unless ``--refine 0``),
+  with its :class:`~facecore.cluster.KnnInfo` (recall of the approximate graph against
+  exact search on a sample);
 * one process per method: :func:`facecore.cluster.cluster` on that graph at the method's
   default (SFace, glint24-tuned) threshold; purity, pairwise F and BCubed F against the
   synthetic identities.
@@ -154,12 +155,12 @@ def fit(real: dict[str, float]) -> dict[str, float]:
 # -- stages (subprocesses) -----------------------------------------------------------------------
 
 
-def stage_knn(d: Path, index: str, recall_sample: int) -> dict:
+def stage_knn(d: Path, index: str, recall_sample: int, refine: int) -> dict:
     from facecore.cluster import knn_graph  # noqa: PLC0415
 
     x = np.load(d / "x.npy")
     t, c = time.perf_counter(), cpu_s()
-    idx, sim, info = knn_graph(x, 16, index=index, recall_sample=recall_sample, return_info=True)
+    idx, sim, info = knn_graph(x, 16, index=index, recall_sample=recall_sample, refine=refine, return_info=True)
     secs, cpu = time.perf_counter() - t, cpu_s() - c
     np.save(d / "idx.npy", idx)
     np.save(d / "sim.npy", sim)
@@ -221,6 +222,7 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=None)
     ap.add_argument("--index", default="auto", choices=("auto", "flat", "ivf", "hnsw"))
     ap.add_argument("--recall-sample", type=int, default=1000)
+    ap.add_argument("--refine", type=int, default=1, help="neighbour-of-neighbour rounds after an approximate search")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stage-timeout", type=float, default=1200.0, help="seconds before a method is given up")
     ap.add_argument("--knn-timeout", type=float, default=3600.0, help="seconds before the k-NN stage is given up")
@@ -231,7 +233,7 @@ def main() -> None:
     ap.add_argument("--method", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.stage == "knn":
-        print(json.dumps(stage_knn(Path(args.dir), args.index, args.recall_sample)))
+        print(json.dumps(stage_knn(Path(args.dir), args.index, args.recall_sample, args.refine)))
         return
     if args.stage == "method":
         print(json.dumps(stage_method(Path(args.dir), args.method)))
@@ -265,7 +267,7 @@ def main() -> None:
               f"{st['genuine_mean']:.3f}±{st['genuine_std']:.3f}, impostor {st['impostor_mean']:.3f}±{st['impostor_std']:.3f})",
               flush=True)
         k = run_stage(["--stage", "knn", "--dir", str(d), "--index", args.index, "--recall-sample",
-                       str(args.recall_sample)], args.threads, args.knn_timeout)
+                       str(args.recall_sample), "--refine", str(args.refine)], args.threads, args.knn_timeout)
         if k.get("timed_out"):
             print(f"knn: did not finish in {args.knn_timeout:.0f} s", flush=True)
             row["knn"] = k
