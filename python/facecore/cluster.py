@@ -7,8 +7,9 @@ cosine similarity ``>= threshold`` are kept. The graph comes from FAISS when
 items; an approximate index above that: inverted lists, ``IndexIVFFlat``, by default, or
 an HNSW graph, ``IndexHNSWFlat``; a GPU index where ``faiss-gpu`` finds a GPU), and
 otherwise from an exact blockwise NumPy matrix product (``O(N^2 D)`` flops in bounded
-memory). The recall of an approximate graph against exact search is measured on a
-sample of queries and reported in :class:`KnnInfo` (``knn_graph(..., return_info=True)``
+memory). An approximate graph gets one round of neighbour-of-neighbour refinement, and
+its recall against exact search is measured on a sample of queries and reported in
+:class:`KnnInfo` (``knn_graph(..., return_info=True)``
 and ``Clustering.knn``).
 
 Methods
