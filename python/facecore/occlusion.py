@@ -706,9 +706,11 @@ def restore(
     - ``"telea"``: OpenCV's fast-marching inpainting (Telea 2004), ``cv2.INPAINT_TELEA``;
     - ``"ns"``: OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001), ``cv2.INPAINT_NS``;
     - ``"learned"``: facecore's restorer (zoo model ``restore_unet``, a gated-conv U-Net
-      trained on aligned UTKFace chips with synthetic masks; docs/models/restore.md). It works
-      on a 128 x 128 chip aligned from the face's landmarks (``face=``; without them, a square
-      around the hole), and its output is warped back into the frame;
+      trained on aligned UTKFace chips with synthetic masks, then fine-tuned so the restored
+      face reads as the same age and gender through the pipeline's dlib models: it is tuned
+      for age estimation, not for looks; docs/models/restore.md). It works on a 128 x 128 chip
+      aligned from the face's landmarks (``face=``; without them, a square around the hole),
+      and its output is warped back into the frame;
     - a path to an ONNX file with a LaMa-style interface: two inputs, the image ``(N, 3, H, W)``
       RGB float in ``[0, 1]`` and the mask ``(N, 1, H, W)`` with 1 = hole, and one output
       ``(N, 3, H, W)`` RGB in ``[0, 1]`` or ``[0, 255]`` (detected from its range). A static
