@@ -48,8 +48,9 @@ ImageView<T> image_view(const py::array& a, const char* name, bool writable = fa
     const std::int64_t H = a.shape(0), W = a.shape(1), C = a.ndim() == 3 ? a.shape(2) : 1;
     const bool pixels_contiguous =
         (a.ndim() == 2 || C == 1 || a.strides(2) == item) && (W == 1 || a.strides(1) == C * item);
-    const bool rows_ok = a.strides(0) > 0 && a.strides(0) % item == 0 &&
-                         (H == 1 || a.strides(0) >= W * C * item);
+    // A single row's stride is never used (NumPy gives size-1 axes any stride, even negative).
+    const bool rows_ok = H == 1 || (a.strides(0) > 0 && a.strides(0) % item == 0 &&
+                                    a.strides(0) >= W * C * item);
     if (!pixels_contiguous || !rows_ok)
         throw py::value_error(std::string(name) +
                               ": pixels must be contiguous and rows positively strided "
