@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "bind_checks.hpp"
 #include "blend.hpp"
 #include "common.hpp"
 #include "parallel.hpp"
@@ -18,22 +19,14 @@
 namespace py = pybind11;
 using facecore::Border;
 using facecore::ImageView;
+using facecore::bind::border_of;
+using facecore::bind::contiguous_in;
+using facecore::bind::matrices_in;
+using facecore::bind::per_channel;
+using facecore::bind::require_dtype;
+using facecore::bind::shape_of;
 
 namespace {
-
-std::string shape_of(const py::array& a) {
-    std::string s = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-    return s + (a.ndim() == 1 ? ",)" : ")");
-}
-
-template <typename T>
-void require_dtype(const py::array& a, const char* name) {
-    if (!a.dtype().is(py::dtype::of<T>()))
-        throw py::type_error(std::string(name) + ": expected " +
-                             std::string(py::str(py::dtype::of<T>())) + " array; got " +
-                             std::string(py::str(a.dtype())));
-}
 
 // (H, W) or (H, W, C) with contiguous pixels; rows may be strided (a crop of a frame).
 template <typename T>
@@ -76,39 +69,6 @@ T* contiguous_out(py::array& a, const char* name, std::initializer_list<std::int
     for (std::int64_t d : shape) same = same && a.shape(static_cast<py::ssize_t>(i++)) == d;
     if (!same) throw py::value_error(std::string(name) + ": wrong shape " + shape_of(a));
     return static_cast<T*>(a.mutable_data());
-}
-
-template <typename T>
-const T* contiguous_in(const py::array& a, const char* name, py::ssize_t ndim) {
-    require_dtype<T>(a, name);
-    if (a.ndim() != ndim)
-        throw py::value_error(std::string(name) + ": expected " + std::to_string(ndim) +
-                              " dimensions; got shape " + shape_of(a));
-    if (!(a.flags() & py::array::c_style))
-        throw py::value_error(std::string(name) + ": must be C-contiguous");
-    return static_cast<const T*>(a.data());
-}
-
-const double* matrices_in(const py::array& m, std::int64_t& n) {
-    const double* p = contiguous_in<double>(m, "matrices", 3);
-    if (m.shape(1) != 2 || m.shape(2) != 3)
-        throw py::value_error("matrices: expected shape (N, 2, 3); got " + shape_of(m));
-    n = m.shape(0);
-    if (n < 1) throw py::value_error("matrices: need at least one matrix");
-    return p;
-}
-
-const float* per_channel(const py::array& a, const char* name, std::int64_t channels) {
-    const float* p = contiguous_in<float>(a, name, 1);
-    if (a.shape(0) != channels)
-        throw py::value_error(std::string(name) + ": need one value per channel (" +
-                              std::to_string(channels) + "); got " + shape_of(a));
-    return p;
-}
-
-Border border_of(int b) {
-    if (b != 0 && b != 1) throw py::value_error("border: must be 0 (constant) or 1 (replicate)");
-    return static_cast<Border>(b);
 }
 
 // ------------------------------------------------------------------------------------- warp

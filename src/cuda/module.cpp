@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bind_checks.hpp"
 #include "common.hpp"
 #include "cuda_check.hpp"
 #include "device_buffer.hpp"
@@ -28,6 +29,10 @@
 namespace py = pybind11;
 using facecore::Border;
 using facecore::ImageView;
+using facecore::bind::border_of;
+using facecore::bind::matrices_in;
+using facecore::bind::per_channel;
+using facecore::bind::shape_of;
 using facecore::cuda::DeviceBuffer;
 using facecore::cuda::DeviceGuard;
 
@@ -229,49 +234,6 @@ const T* contiguous_in(const CudaArray& a, std::int64_t ndim) {
     return reinterpret_cast<const T*>(a.ptr);
 }
 
-// -------------------------------------------------------------- host parameter arrays
-std::string shape_of(const py::array& a) {
-    std::string s = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-    return s + (a.ndim() == 1 ? ",)" : ")");
-}
-
-template <typename T>
-const T* host_in(const py::array& a, const char* name, py::ssize_t ndim) {
-    if (!a.dtype().is(py::dtype::of<T>()))
-        throw py::type_error(std::string(name) + ": expected " +
-                             std::string(py::str(py::dtype::of<T>())) + " array; got " +
-                             std::string(py::str(a.dtype())));
-    if (a.ndim() != ndim)
-        throw py::value_error(std::string(name) + ": expected " + std::to_string(ndim) +
-                              " dimensions; got shape " + shape_of(a));
-    if (!(a.flags() & py::array::c_style))
-        throw py::value_error(std::string(name) + ": must be C-contiguous");
-    return static_cast<const T*>(a.data());
-}
-
-const double* matrices_in(const py::array& m, std::int64_t& n) {
-    const double* p = host_in<double>(m, "matrices", 3);
-    if (m.shape(1) != 2 || m.shape(2) != 3)
-        throw py::value_error("matrices: expected shape (N, 2, 3); got " + shape_of(m));
-    n = m.shape(0);
-    if (n < 1) throw py::value_error("matrices: need at least one matrix");
-    return p;
-}
-
-const float* per_channel(const py::array& a, const char* name, std::int64_t channels) {
-    const float* p = host_in<float>(a, name, 1);
-    if (a.shape(0) != channels)
-        throw py::value_error(std::string(name) + ": need one value per channel (" +
-                              std::to_string(channels) + "); got " + shape_of(a));
-    return p;
-}
-
-Border border_of(int b) {
-    if (b != 0 && b != 1) throw py::value_error("border: must be 0 (constant) or 1 (replicate)");
-    return static_cast<Border>(b);
-}
-
 // ------------------------------------------------------------------------- launch context
 // Collects the arrays of one call: all on one device (checked with the GIL held), then,
 // without the GIL, makes that device current and orders the caller's stream after every
@@ -325,7 +287,7 @@ void warp_affine_u8(const py::object& image, const py::array& matrices, std::int
     const auto src = image_view<const std::uint8_t>(ia);
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
-    const int* f = host_in<std::int32_t>(fill, "fill", 1);
+    const int* f = facecore::bind::contiguous_in<std::int32_t>(fill, "fill", 1);
     if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
     std::uint8_t* o = contiguous_out<std::uint8_t>(
         oa, ia.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
@@ -348,7 +310,7 @@ void warp_affine_to_nchw_f32(const py::object& image, const py::array& matrices,
     const auto src = image_view<const std::uint8_t>(ia);
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
-    const int* f = host_in<std::int32_t>(fill, "fill", 1);
+    const int* f = facecore::bind::contiguous_in<std::int32_t>(fill, "fill", 1);
     if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
     const float* mu = per_channel(mean, "mean", src.channels);
     const float* sd = per_channel(std, "std", src.channels);
@@ -467,7 +429,7 @@ void refine_map_f32(const py::object& p, float power, const py::array& kernel, i
     const CudaArray pa = cuda_array(p, "p");
     const CudaArray oa = cuda_array(out, "out");
     const float* in = contiguous_in<float>(pa, 2);
-    const float* k = host_in<float>(kernel, "kernel", 2);
+    const float* k = facecore::bind::contiguous_in<float>(kernel, "kernel", 2);
     const std::int64_t H = pa.shape[0], W = pa.shape[1];
     float* o = contiguous_out<float>(oa, {H, W});
     // The kernel reads neighbours: an output that overlaps the input without being it would
