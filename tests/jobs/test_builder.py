@@ -12,11 +12,9 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PEOPLE = ("elon_musk", "maria_sharapova", "roger_federer")
 
 
 def _tree_hash(root: Path) -> str:
@@ -48,30 +46,8 @@ def analyzer_cls(models_dir):
 
 
 @pytest.fixture()
-def sources(tmp_path, data_dir):
-    root = data_dir / "photos" / "celebs13"
-    if not root.is_dir():
-        pytest.skip("needs photos/celebs13")
-    src = tmp_path / "in"
-    for person in PEOPLE:
-        (src / person).mkdir(parents=True)
-        for n in range(4):
-            shutil.copy(root / person / f"{n}.jpg", src / person / f"{n}.jpg")
-    # a video of two other photos of elon_musk, each held for 10 frames (near-duplicate frames)
-    vid = src / "elon_musk" / "clip.avi"  # labelled by its folder like the photos
-    w = cv2.VideoWriter(str(vid), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (480, 360))
-    for n in (4, 5):
-        img = cv2.imread(str(root / "elon_musk" / f"{n}.jpg"))
-        h, wd = img.shape[:2]
-        s = min(480 / wd, 360 / h)
-        canvas = np.zeros((360, 480, 3), np.uint8)
-        small = cv2.resize(img, (round(wd * s), round(h * s)))
-        canvas[: small.shape[0], : small.shape[1]] = small
-        for _ in range(10):
-            w.write(canvas)
-    w.release()
-    (src / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
-    shutil.copy(src / "elon_musk" / "0.jpg", src / "elon_musk" / "0_copy.jpg")  # exact duplicate
+def sources(tmp_path, data_dir, make_sources):
+    src = make_sources(data_dir, tmp_path / "in", hold=10)
     (tmp_path / "urls.txt").write_text("# offline\nhttp://127.0.0.1:9/nothing.jpg\n")
     return src
 

@@ -11,11 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-PEOPLE = ("elon_musk", "maria_sharapova", "roger_federer")
 
 
 @pytest.fixture(scope="module")
@@ -29,30 +27,9 @@ def ray_local():
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory, data_dir):
-    root = data_dir / "photos" / "celebs13"
-    if not root.is_dir():
-        pytest.skip("needs photos/celebs13")
-    src = tmp_path_factory.mktemp("ray") / "in"
-    for person in PEOPLE:
-        (src / person).mkdir(parents=True)
-        for n in range(4):
-            shutil.copy(root / person / f"{n}.jpg", src / person / f"{n}.jpg")
-    vid = src / "elon_musk" / "clip.avi"  # two photos held for 5 frames each: 2 kept frames, 8 near-duplicates
-    w = cv2.VideoWriter(str(vid), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (480, 360))
-    for n in (4, 5):
-        img = cv2.imread(str(root / "elon_musk" / f"{n}.jpg"))
-        h, wd = img.shape[:2]
-        s = min(480 / wd, 360 / h)
-        canvas = np.zeros((360, 480, 3), np.uint8)
-        small = cv2.resize(img, (round(wd * s), round(h * s)))
-        canvas[: small.shape[0], : small.shape[1]] = small
-        for _ in range(5):
-            w.write(canvas)
-    w.release()
-    (src / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
-    shutil.copy(src / "elon_musk" / "0.jpg", src / "elon_musk" / "0_copy.jpg")  # exact duplicate
-    return src
+def sources(tmp_path_factory, data_dir, make_sources):
+    # two photos held for 5 frames each: 2 kept frames, 8 near-duplicates
+    return make_sources(data_dir, tmp_path_factory.mktemp("ray") / "in", hold=5)
 
 
 def _manifest(out: Path) -> list[dict]:
