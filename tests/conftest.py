@@ -79,3 +79,22 @@ def photo(data_dir):
         return img
 
     return read
+
+
+@pytest.fixture(scope="session")
+def glint_subset(data_dir, models_dir):
+    """SFace embeddings (N, 128) float32 of 8 glint24 identities x 20 aligned crops, and their
+    identity labels (N,) int: real embeddings for the clustering tests, embedded once."""
+    import facecore as fc
+
+    root = data_dir / "identity" / "glint24"
+    if not root.is_dir():
+        pytest.skip("needs identity/glint24")
+    names = sorted(p.name for p in root.iterdir() if p.is_dir())[:8]
+    paths, y = [], []
+    for i, n in enumerate(names):
+        files = sorted((root / n).glob("*.jpg"), key=lambda p: int(p.stem))[:20]
+        paths += files
+        y += [i] * len(files)
+    emb = fc.models.load(Path(models_dir) / "face_recognition_sface_2021dec_int8bq.onnx", kind="embedder")
+    return emb.embed_aligned(np.stack([fc.read_image(p) for p in paths])), np.array(y)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,24 +182,7 @@ def test_bad_metric_and_choice_arguments():
 
 # -- real embeddings ------------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def glint_subset(data_dir, models_dir):
-    """SFace embeddings of 8 glint24 identities x 20 crops (embedded here, ~4 s)."""
-    import facecore as fc
-
-    root = data_dir / "identity" / "glint24"
-    if not root.is_dir():
-        pytest.skip("needs identity/glint24")
-    names = sorted(p.name for p in root.iterdir() if p.is_dir())[:8]
-    paths, y = [], []
-    for i, n in enumerate(names):
-        files = sorted((root / n).glob("*.jpg"), key=lambda p: int(p.stem))[:20]
-        paths += files
-        y += [i] * len(files)
-    emb = fc.models.load(Path(models_dir) / "face_recognition_sface_2021dec_int8bq.onnx", kind="embedder")
-    chips = np.stack([fc.read_image(p) for p in paths])
-    return emb.embed_aligned(chips), np.array(y)
+# glint_subset: tests/conftest.py
 
 
 @pytest.mark.data

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,23 +191,7 @@ def test_missing_faiss_for_approximate_index(monkeypatch):
 
 # -- real embeddings -------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def glint_subset(data_dir, models_dir):
-    """SFace embeddings of 8 glint24 identities x 20 crops (as tests/test_cluster.py)."""
-    import facecore as fc
-
-    root = data_dir / "identity" / "glint24"
-    if not root.is_dir():
-        pytest.skip("needs identity/glint24")
-    names = sorted(p.name for p in root.iterdir() if p.is_dir())[:8]
-    paths, y = [], []
-    for i, n in enumerate(names):
-        files = sorted((root / n).glob("*.jpg"), key=lambda p: int(p.stem))[:20]
-        paths += files
-        y += [i] * len(files)
-    emb = fc.models.load(Path(models_dir) / "face_recognition_sface_2021dec_int8bq.onnx", kind="embedder")
-    return emb.embed_aligned(np.stack([fc.read_image(p) for p in paths])), np.array(y)
+# glint_subset: tests/conftest.py
 
 
 @pytest.mark.data
