@@ -10,16 +10,6 @@
 
 namespace facecore {
 
-void check_grid(const WindowGrid& g) {
-    require(g.image_h >= 1 && g.image_w >= 1, "image: height and width must be positive");
-    require(g.window_h >= 1 && g.window_w >= 1, "window: height and width must be positive");
-    require(g.stride_y >= 1 && g.stride_x >= 1, "stride: must be at least 1");
-    require(g.window_h <= g.image_h && g.window_w <= g.image_w,
-            "window: " + std::to_string(g.window_h) + "x" + std::to_string(g.window_w) +
-                " is larger than the image (" + std::to_string(g.image_h) + "x" +
-                std::to_string(g.image_w) + ")");
-}
-
 namespace cpu {
 
 void extract_windows_nchw_f32(const ImageView<const std::uint8_t>& src, const WindowGrid& g,

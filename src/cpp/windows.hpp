@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "common.hpp"
 
@@ -17,8 +18,24 @@ struct WindowGrid {
     std::int64_t count() const { return grid_h() * grid_w(); }
 };
 
-// Refuses windows larger than the image, non-positive sizes and strides.
-void check_grid(const WindowGrid& g);
+// The grid of an image, refusing windows larger than the image, non-positive sizes and
+// strides. Inline here: _core and _cuda both check with it and give the same messages.
+inline WindowGrid make_grid(std::int64_t image_h, std::int64_t image_w, std::int64_t window_h,
+                            std::int64_t window_w, std::int64_t stride_y, std::int64_t stride_x) {
+    require(image_h >= 1 && image_w >= 1, "image: height and width must be positive");
+    require(window_h >= 1 && window_w >= 1, "window: height and width must be positive");
+    require(stride_y >= 1 && stride_x >= 1, "stride: must be at least 1");
+    require(window_h <= image_h && window_w <= image_w,
+            "window: " + std::to_string(window_h) + "x" + std::to_string(window_w) +
+                " is larger than the image (" + std::to_string(image_h) + "x" +
+                std::to_string(image_w) + ")");
+    return WindowGrid{image_h, image_w, window_h, window_w, stride_y, stride_x};
+}
+
+// The same checks on a grid already built (the kernels' own second check).
+inline void check_grid(const WindowGrid& g) {
+    make_grid(g.image_h, g.image_w, g.window_h, g.window_w, g.stride_y, g.stride_x);
+}
 
 namespace cpu {
 

@@ -359,13 +359,6 @@ void register_warp(py::module_& m) {
 }
 
 // ---------------------------------------------------------------------------------- windows
-facecore::WindowGrid grid_of(std::int64_t h, std::int64_t w, std::int64_t wh, std::int64_t ww,
-                             std::int64_t sy, std::int64_t sx) {
-    facecore::WindowGrid g{h, w, wh, ww, sy, sx};
-    facecore::check_grid(g);
-    return g;
-}
-
 void extract_windows_nchw_f32(const py::object& image, std::int64_t window_h,
                               std::int64_t window_w, std::int64_t stride_y, std::int64_t stride_x,
                               std::int64_t first, std::int64_t count, const py::array& mean,
@@ -374,7 +367,7 @@ void extract_windows_nchw_f32(const py::object& image, std::int64_t window_h,
     const CudaArray ia = cuda_array(image, "image");
     const CudaArray oa = cuda_array(out, "out");
     const auto src = image_view<const std::uint8_t>(ia);
-    const auto g = grid_of(src.height, src.width, window_h, window_w, stride_y, stride_x);
+    const auto g = facecore::make_grid(src.height, src.width, window_h, window_w, stride_y, stride_x);
     if (first < 0 || count < 0 || first > g.count() || count > g.count() - first)
         throw py::value_error("first/count: outside the window grid of " +
                               std::to_string(g.count()) + " windows");
@@ -396,7 +389,7 @@ void accumulate_windows_f32(const py::object& scores, std::int64_t image_h, std:
                             std::uintptr_t stream) {
     const CudaArray sa = cuda_array(scores, "scores");
     const CudaArray oa = cuda_array(out, "out");
-    const auto g = grid_of(image_h, image_w, window_h, window_w, stride_y, stride_x);
+    const auto g = facecore::make_grid(image_h, image_w, window_h, window_w, stride_y, stride_x);
     const float* s = contiguous_in<float>(sa, 2);
     if (sa.shape[0] != g.grid_h() || sa.shape[1] != g.grid_w())
         throw py::value_error("scores: expected the window grid's shape (" +
