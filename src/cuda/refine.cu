@@ -10,6 +10,7 @@
 #include "device_buffer.hpp"
 #include "kernels.hpp"
 #include "pixel_ops.hpp"
+#include "refine.hpp"  // check_refine_args
 
 namespace facecore {
 namespace cuda {
@@ -52,19 +53,10 @@ __global__ void refine_kernel(const float* in, int H, int W, float power, int in
 void refine_map_f32(const float* in, std::int64_t height, std::int64_t width, float power,
                     const float* kernel, std::int64_t kernel_h, std::int64_t kernel_w,
                     int iterations, float* out, cudaStream_t stream) {
-    require(height >= 1 && width >= 1, "p: height and width must be positive");
-    checked_size({height, width}, "p");
+    const int int_power =
+        check_refine_args(height, width, power, kernel, kernel_h, kernel_w, iterations);
     require(height <= 0x7fffffff && width <= 0x7fffffff && (height + kBlockY - 1) / kBlockY <= 65535,
             "p: too many rows for one launch");
-    require(std::isfinite(power) && power > 0.0f, "power: must be finite and positive");
-    require(kernel_h >= 1 && kernel_w >= 1 && kernel_h % 2 == 1 && kernel_w % 2 == 1 &&
-                kernel_h <= 31 && kernel_w <= 31,
-            "kernel: sides must be odd and at most 31");
-    for (std::int64_t i = 0; i < kernel_h * kernel_w; ++i)
-        require(std::isfinite(kernel[i]), "kernel: entries must be finite");
-    require(iterations >= 0, "iterations: must be >= 0");
-    const float rounded = std::nearbyint(power);
-    const int int_power = (rounded == power && power <= 16.0f) ? static_cast<int>(rounded) : 0;
     const std::size_t size = static_cast<std::size_t>(height * width);
     if (iterations == 0) {
         if (out != in)
