@@ -110,9 +110,7 @@ def decode_image(data: bytes | np.ndarray, *, grey: bool = False) -> np.ndarray:
         img = None
     if img is None or img.size == 0:
         raise ValueError(f"data: not a readable image ({data.size} bytes)")
-    if img.dtype != np.uint8:
-        img = cv2.convertScaleAbs(img, alpha=255.0 / max(1.0, float(np.iinfo(img.dtype).max)))
-    return img
+    return img  # uint8: without IMREAD_ANYDEPTH OpenCV reduces 16-bit files to 8 bits
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 90) -> Path:
