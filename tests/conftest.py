@@ -30,7 +30,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture
+def no_models(monkeypatch, tmp_path):
+    """No model anywhere (empty $FACECORE_MODEL_DIR and cache, no installed [models] packages,
+    no ../shared fallback), whatever this environment has installed; the env dict is returned
+    for subprocesses."""
+    from _env import no_models_env
+
+    env = no_models_env(tmp_path)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
+
+
 def _shared(sub: str, env: str) -> Path | None:
+    if sub == "models":  # ../shared/models, or the files the installed [models] packages ship
+        from _env import models_dir
+
+        return models_dir()
     if os.environ.get(env):
         p = Path(os.environ[env])
         return p if p.is_dir() else None

@@ -21,7 +21,9 @@ def _dir(env: str, default: Path, probe: str) -> Path | None:
     return None
 
 
-MODELS = _dir("FACECORE_MODEL_DIR", REPO.parent / "shared" / "models", "face_detection_yunet_2023mar_int8bq.onnx")
+from _env import models_dir  # noqa: E402
+
+MODELS = models_dir()  # ../shared/models, else the installed [models] packages' files
 DATA = _dir("FACECORE_DATA_DIR", REPO.parent / "shared" / "data", "photos")
 needs_models = pytest.mark.skipif(MODELS is None or DATA is None, reason="needs ../shared/models and ../shared/data (or $FACECORE_MODEL_DIR / $FACECORE_DATA_DIR)")
 
@@ -132,6 +134,8 @@ def test_bad_inputs(fa):
     with pytest.raises(ValueError, match="max_faces"):
         fa.analyze(np.zeros((50, 50, 3), np.uint8), max_faces=0)
     with pytest.raises(TypeError, match=r"images\[1\]"):
+        fa.analyze_batch([np.zeros((50, 50, 3), np.uint8), 3.5], progress=False)
+    with pytest.raises(FileNotFoundError, match=r"images\[1\]: no such file"):  # paths are read (issue 21)
         fa.analyze_batch([np.zeros((50, 50, 3), np.uint8), "x.jpg"], progress=False)
     with pytest.raises(ValueError, match="detector"):
         FaceAnalyzer(detector=False)

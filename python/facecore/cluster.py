@@ -752,6 +752,16 @@ class Clustering:
     k: int
     knn: KnnInfo | None = None
 
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(clustering)`` is its labels (N,) int64 (a copy when ``dtype`` differs)."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self.labels.dtype:
+            raise ValueError("copy=False: the labels are int64")
+        a = self.labels if dtype is None else self.labels.astype(dtype)
+        return a.copy() if copy else a
+
+    def __len__(self) -> int:
+        return int(self.labels.size)
+
     @property
     def n_items(self) -> int:
         return int(self.labels.size)

@@ -8,7 +8,9 @@ Pipeline for one image (every pixel step is a facecore kernel)::
       -> refine_map (sharpen p -> 1-(1-p)^power, then the 3x3 "LBP" kernel)
       -> recolor (Lab or HSV, fused with the blend out = (1-a)*image + a*recoloured)
 
-With no face found (or ``detect=False``), the whole image is letterboxed into one crop.
+With ``detect=False`` (whole-image mode, asked for explicitly) or no detector installed, the
+whole image is letterboxed into one crop. With a detector that finds no face, the map is all
+zero and the image comes back unchanged (a cup rim is not hair).
 Video (:meth:`HairRecolor.apply_video`) runs frame by frame with the map smoothed over
 time (an exponential moving average), so it does not flicker; the audio track is not kept.
 
@@ -28,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from . import kernels
-from ._validate import as_bool, as_choice, as_color, as_float, as_image, as_int, as_map
+from ._defaults import DET_THRESHOLD, RECOLOR_COLOR, RECOLOR_STRENGTH
+from ._validate import as_bgr, as_bool, as_choice, as_color, as_float, as_image, as_int, as_map
 
 __all__ = ["HairRecolor", "head_matrix", "letterbox_matrix"]
 
@@ -85,6 +88,11 @@ def letterbox_matrix(image_shape: tuple[int, ...], shape: int) -> np.ndarray:
     return np.array([[s, 0, (shape - s * W) / 2 + 0.5 * s - 0.5], [0, s, (shape - s * H) / 2 + 0.5 * s - 0.5]])
 
 
+def _hex(bgr: tuple[int, int, int]) -> str:
+    """``(b, g, r)`` -> ``"#rrggbb"`` (what the kernels take)."""
+    return "#{2:02x}{1:02x}{0:02x}".format(*bgr)
+
+
 def _shift(M: np.ndarray, dx: float, dy: float) -> np.ndarray:
     out = M.copy()
     out[0, 2] += dx
@@ -102,13 +110,14 @@ class HairRecolor:
         patch classifier (``"patch"``, the seeds' sliding-window method), or a path to an ONNX
         file with either's I/O (see :mod:`facecore.models.hair`).
     detect : bool
-        Find faces and segment one head crop per face (default). False: whole image only.
+        Find faces and segment one head crop per face (default); a photo with no face is left
+        unchanged. False: whole-image mode (one letterboxed crop of the whole image).
     detector : str or path
         Detector model for the head crops (default the zoo's ``"yunet"``). If the default
         detector is not installed (it comes with ``facecore[models]``), the effect runs on the
         whole image and ``detector_missing`` says why; an explicitly named one must exist.
     det_threshold : float
-        Detector score threshold in [0, 1] (default 0.6).
+        Detector score threshold in [0, 1] (default 0.7, as :class:`facecore.FaceAnalyzer`).
     det_max_side : int or None
         Detect on a copy whose longer side is at most this (default 640: head crops need no
         more; ``None`` detects at full resolution).
@@ -144,7 +153,7 @@ class HairRecolor:
         *,
         detect: bool = True,
         detector: str | os.PathLike[str] = "yunet",
-        det_threshold: float = 0.6,
+        det_threshold: float = DET_THRESHOLD,
         det_max_side: int | None = 640,
         max_faces: int = 8,
         head_scale: float = 1.15,
@@ -203,8 +212,8 @@ class HairRecolor:
                 if detector != "yunet":
                     raise
                 self.detector_missing = str(exc).splitlines()[0].removesuffix(" Searched:")
-                logger.warning("hair: %s; segmenting whole images (pip install \"facecore[models]\" "
-                               "for per-face head crops)", self.detector_missing)
+                logger.warning("hair: %s; segmenting whole images (%s for per-face head crops)",
+                               self.detector_missing, _models.zoo.install_hint())
 
     def __repr__(self) -> str:
         return (f"HairRecolor(model={self.method!r}, crop={self.crop}, detect={self.detect}, "
@@ -215,16 +224,19 @@ class HairRecolor:
     def matrices(self, image: np.ndarray) -> np.ndarray:
         """Forward ``(N, 2, 3)`` matrices of the crops :meth:`probability` segments.
 
-        One head crop per detected face (largest first, at most ``max_faces``), or one
-        letterbox of the whole image when no face is found or ``detect=False``.
+        One head crop per detected face (largest first, at most ``max_faces``); none
+        (shape ``(0, 2, 3)``) when the detector finds no face; one letterbox of the whole
+        image with ``detect=False`` or when no detector is installed.
         """
-        image = as_image(image, "image", channels=(3,), gray=False)
+        image = as_bgr(image, "image")
         mats = []
         if self._detector is not None:
             det = self._detector.detect(image)
             if len(det):
                 order = np.argsort(-(det.boxes[:, 2] * det.boxes[:, 3]))[: self.max_faces]
                 mats = [head_matrix(det.landmarks[i], self.crop, scale=self.head_scale) for i in order]
+            else:  # no face: no hair to recolour (whole-image mode is detect=False)
+                return np.zeros((0, 2, 3), np.float64)
         if not mats:
             mats = [letterbox_matrix(image.shape, self.crop)]
         return np.stack(mats)
@@ -278,18 +290,20 @@ class HairRecolor:
         -------
         (H, W) float32 ndarray in [0, 1]
             Each head crop's map pasted back with the inverse warp, merged by max; 0 outside
-            every crop.
+            every crop (all 0 when the detector finds no face).
 
         Raises
         ------
         TypeError, ValueError
             If ``image`` is not a uint8 (H, W, 3) array.
         """
-        image = as_image(image, "image", channels=(3,), gray=False)
+        image = as_bgr(image, "image")
         mats = self.matrices(image)
-        crops = self.crop_probability(image, mats)
         H, W = image.shape[:2]
         out = np.zeros((H, W), np.float32)
+        if len(mats) == 0:
+            return out
+        crops = self.crop_probability(image, mats)
         for M, p in zip(mats, crops):
             np.maximum(out, kernels.warp_affine(p, M, (H, W), inverse=True), out=out)
         return out
@@ -322,18 +336,19 @@ class HairRecolor:
 
     # -- the effect -----------------------------------------------------------------------
 
-    def apply(self, image: np.ndarray, color: str = "#8a2be2", *, strength: float = 1.0, mode: str = "lab",
+    def apply(self, image: np.ndarray, color: Any = RECOLOR_COLOR, *, strength: float = RECOLOR_STRENGTH, mode: str = "lab",
               alpha: np.ndarray | None = None) -> np.ndarray:
         """Recolour the hair of a BGR image, keeping its lightness texture.
 
         Parameters
         ----------
-        image : (H, W, 3) uint8 ndarray
-            BGR; not modified.
-        color : str
-            A colour name or ``"#rrggbb"``.
+        image : uint8 ndarray (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+            BGR (grey becomes BGR; BGRA keeps its alpha channel in the result); not modified.
+        color : str or (b, g, r)
+            Anything :func:`facecore._validate.as_color` takes: a name, ``"#rrggbb"``,
+            ``"#rgb"``, ``"rgb(r, g, b)"`` or a BGR tuple.
         strength : float
-            0 .. 1: how far the hair's colour moves to ``color``.
+            0 .. 1: how far the hair's colour moves to ``color`` (default 0.8, as the CLI).
         mode : {"lab", "hsv"}
             Keep L and move a/b (default), or keep V and move H/S.
         alpha : (H, W) float32 ndarray, optional
@@ -341,23 +356,28 @@ class HairRecolor:
 
         Returns
         -------
-        (H, W, 3) uint8 ndarray
-            ``(1 - a) * image + a * recoloured``; pixels where ``a == 0`` are unchanged.
+        (H, W, 3) uint8 ndarray, or (H, W, 4) for BGRA input
+            ``(1 - a) * image + a * recoloured``; pixels where ``a == 0`` are unchanged, and
+            so is a photo in which the detector finds no face.
 
         Raises
         ------
         TypeError, ValueError
             Naming the bad argument (``image``, ``color``, ``strength``, ``mode``, ``alpha``).
         """
-        image = as_image(image, "image", channels=(3,), gray=False)
-        as_color(color, "color")
+        raw = as_image(image, "image", channels=(1, 3, 4), gray=True)
+        image = as_bgr(raw, "image")
+        color = as_color(color, "color")
         strength = as_float(strength, "strength", minimum=0.0, maximum=1.0)
         as_choice(mode, "mode", ("lab", "hsv"))
         a = self.mask(image) if alpha is None else alpha
-        return kernels.recolor(image, a, color, mode=mode, strength=strength)
+        out = kernels.recolor(image, a, _hex(color), mode=mode, strength=strength)
+        if raw.ndim == 3 and raw.shape[2] == 4:  # BGRA in, BGRA out: the alpha channel is kept
+            out = np.concatenate([out, raw[:, :, 3:]], axis=2)
+        return out
 
-    def apply_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], color: str, *,
-                    strength: float = 1.0, mode: str = "lab", progress: bool = True,
+    def apply_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], color: Any = RECOLOR_COLOR, *,
+                    strength: float = RECOLOR_STRENGTH, mode: str = "lab", progress: bool = True,
                     on_frame: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> int:
         """Recolour every frame of a video; the map is an EMA over frames (no flicker). No audio.
 
@@ -385,7 +405,7 @@ class HairRecolor:
         s, d = Path(os.fspath(src)), Path(os.fspath(dst))
         if s.resolve() == d.resolve():
             raise ValueError("dst: must not be the input video (inputs are never overwritten)")
-        as_color(color, "color")
+        color = _hex(as_color(color, "color"))
         strength = as_float(strength, "strength", minimum=0.0, maximum=1.0)
         as_choice(mode, "mode", ("lab", "hsv"))
         cap = cv2.VideoCapture(os.fspath(s))

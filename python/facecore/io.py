@@ -67,8 +67,27 @@ def read_image(path: str | os.PathLike[str], *, grey: bool = False) -> np.ndarra
         raise ValueError(f"path: {p} is a directory, not an image") from None
     try:
         return decode_image(data, grey=grey)
-    except ValueError:
-        raise ValueError(f"path: {p} is not a readable image ({data.size} bytes)") from None
+    except ValueError as exc:
+        if not str(exc).startswith("data: not a readable image"):  # e.g. a size limit: keep its words
+            raise ValueError(f"path: {p}: {str(exc).removeprefix('data: ')}") from None
+        raise ValueError(f"path: {p} is {_why_unreadable(data)}") from None
+
+
+_SIGNATURES = [(b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+               (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x00\x00\x00\x0cjP", "JPEG 2000")]
+
+
+def _why_unreadable(data: np.ndarray) -> str:
+    """Why bytes OpenCV could not decode are unreadable: empty, a damaged image, or not one."""
+    if data.size == 0:
+        return "an empty file (0 bytes)"
+    head = data[:16].tobytes()
+    for sig, fmt in _SIGNATURES:
+        if head.startswith(sig):
+            return f"a truncated or damaged {fmt} file ({data.size} bytes)"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return f"a truncated or damaged WebP file ({data.size} bytes)"
+    return f"not an image (no known image format in its first bytes; {data.size} bytes)"
 
 
 def decode_image(data: bytes | np.ndarray, *, grey: bool = False) -> np.ndarray:

@@ -93,8 +93,12 @@ def project(pitch: float, yaw: float, roll: float, *, camera: np.ndarray, distan
     return uv[:, :2] / uv[:, 2:3]
 
 
-def estimate_pose(landmarks, *, image_shape: tuple[int, ...] | None = None) -> Pose:
-    """Head pose of one face from its 5 landmarks.
+def estimate_pose(landmarks, *, image_shape: tuple[int, ...] | None = None) -> Pose | None:
+    """Head pose of one face from its 5 landmarks, or ``None`` where no pose is defined.
+
+    Tiny faces (a few pixels between the eyes, as in crowds) subtend too small an angle for
+    SQPnP; they are fitted with EPnP instead. Points that no rigid pose fits (all on one
+    spot, collinear, far outside any face shape) give ``None``, never an exception.
 
     Parameters
     ----------
@@ -105,7 +109,8 @@ def estimate_pose(landmarks, *, image_shape: tuple[int, ...] | None = None) -> P
 
     Returns
     -------
-    Pose
+    Pose or None
+        ``None`` when the points are degenerate (no finite pose fits them).
 
     Raises
     ------
@@ -135,10 +140,33 @@ def estimate_pose(landmarks, *, image_shape: tuple[int, ...] | None = None) -> P
         if len(image_shape) < 2 or int(image_shape[0]) < 1 or int(image_shape[1]) < 1:
             raise ValueError(f"image_shape: expected (H, W, ...) with H, W >= 1; got {image_shape}")
     k = _camera(lm, image_shape)
-    ok, rvec, tvec = cv2.solvePnP(FACE_3D, lm.reshape(5, 1, 2), k, None, flags=cv2.SOLVEPNP_SQPNP)
-    if not ok:
-        raise ValueError("landmarks: no pose fits these points")
-    rvec, tvec = cv2.solvePnPRefineLM(FACE_3D, lm.reshape(5, 1, 2), k, None, rvec, tvec)
+    try:
+        r = _fit(lm, k)
+    except cv2.error:  # degenerate geometry: OpenCV's asserts are not the caller's business
+        r = None
+    if r is None:
+        return None
+    pitch, yaw, roll = _angles(r)
+    if not all(math.isfinite(v) for v in (pitch, yaw, roll)):
+        return None
+    return Pose(pitch=pitch, yaw=yaw, roll=roll)
+
+
+def _fit(lm: np.ndarray, k: np.ndarray) -> np.ndarray | None:
+    """Rotation (3, 3) relative to the line of sight, or None; may raise cv2.error."""
+    pts = lm.reshape(5, 1, 2)
+    spread = float(np.linalg.norm(lm - lm.mean(axis=0), axis=1).max())
+    if spread < 1e-6 * max(float(k[0, 0]), 1.0):  # all five points on one spot
+        return None
+    try:
+        ok, rvec, tvec = cv2.solvePnP(FACE_3D, pts, k, None, flags=cv2.SOLVEPNP_SQPNP)
+    except cv2.error:  # SQPnP refuses points that subtend a tiny angle (faces of ~10 px)
+        ok, rvec, tvec = cv2.solvePnP(FACE_3D, pts, k, None, flags=cv2.SOLVEPNP_EPNP)
+    if not ok or not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))):
+        return None
+    rvec, tvec = cv2.solvePnPRefineLM(FACE_3D, pts, k, None, rvec, tvec)
+    if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))) or float(tvec[2, 0]) <= 0:
+        return None
     r, _ = cv2.Rodrigues(rvec)
     # relative to the line of sight to the face, not to the optical axis: a face off
     # the image centre that looks into the lens has yaw = pitch = 0
@@ -148,11 +176,10 @@ def estimate_pose(landmarks, *, image_shape: tuple[int, ...] | None = None) -> P
     if s > 1e-12:
         q, _ = cv2.Rodrigues(axis / s * math.atan2(s, float(d[2])))
         r = q.T @ r
-    pitch, yaw, roll = _angles(r)
-    return Pose(pitch=pitch, yaw=yaw, roll=roll)
+    return r
 
 
-def estimate_poses(landmarks, *, image_shape: tuple[int, ...] | None = None) -> list[Pose]:
+def estimate_poses(landmarks, *, image_shape: tuple[int, ...] | None = None) -> list[Pose | None]:
     """:func:`estimate_pose` for each face of (N, 5, 2) landmarks."""
     lm = np.asarray(landmarks)
     if lm.ndim != 3 or lm.shape[1:] != (5, 2):

@@ -93,6 +93,22 @@ class Box:
     def xywh(self) -> tuple[float, float, float, float]:
         return (self.x, self.y, self.width, self.height)
 
+    def __iter__(self):
+        """Unpacks as the corners ``x1, y1, x2, y2`` (as InsightFace's ``face.bbox``), the
+        form drawing and cropping take: ``x1, y1, x2, y2 = face.box``. The constructor and
+        :attr:`xywh` stay ``(x, y, width, height)``.
+
+        Examples
+        --------
+        >>> x1, y1, x2, y2 = Box(10, 20, 30, 40)
+        >>> (x1, y1, x2, y2)
+        (10.0, 20.0, 40.0, 60.0)
+        """
+        return iter(self.xyxy)
+
+    def __len__(self) -> int:
+        return 4
+
     def iou(self, other: Box) -> float:
         """Intersection over union with ``other`` (0 when both are empty)."""
         if not isinstance(other, Box):
@@ -294,8 +310,8 @@ class Face:
         if self.p_male is not None:
             d["gender"] = self.gender
             d["p_male"] = _round(self.p_male)
-        if self.pose is not None:
-            d["pose"] = self.pose.to_dict()
+        # null where the pose stage ran into points no pose fits (tiny faces) or was off
+        d["pose"] = self.pose.to_dict() if self.pose is not None else None
         if self.quality is not None:
             d["quality"] = self.quality.to_dict()
         if embedding and self.embedding is not None:

@@ -56,16 +56,52 @@ def similarity(a, b) -> float:
     return float(np.clip(va @ vb / (na * nb), -1.0, 1.0))
 
 
-def verify(face_a, face_b, *, threshold: float | None = None) -> Verification:
+_ANALYZER = None
+
+
+def _is_image(x) -> bool:
+    if isinstance(x, str) or hasattr(x, "__fspath__"):
+        return True
+    return isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim in (2, 3)
+
+
+def _largest_face(x, name: str, analyzer) -> Face:
+    global _ANALYZER
+    if analyzer is None:
+        if _ANALYZER is None:
+            from .analyzer import FaceAnalyzer  # noqa: PLC0415
+
+            _ANALYZER = FaceAnalyzer(age=False, gender=False)
+        analyzer = _ANALYZER
+    try:
+        faces = analyzer.analyze(x)
+    except (TypeError, ValueError) as exc:  # name the argument the caller passed
+        msg = str(exc)
+        raise type(exc)(msg.replace("image:", f"{name}:", 1) if msg.startswith("image:") else f"{name}: {msg}") from exc
+    if not faces:
+        raise ValueError(f"{name}: no face found in the image")
+    return max(faces, key=lambda f: f.box.width * f.box.height)
+
+
+def verify(face_a, face_b, *, threshold: float | None = None, analyzer=None) -> Verification:
     """Decide whether two faces show the same person.
 
     Parameters
     ----------
-    face_a, face_b : Face or (D,) float array_like
-        Faces with embeddings, or the embedding vectors themselves.
+    face_a, face_b : Face, (D,) float array_like, image or path
+        Faces with embeddings, the embedding vectors themselves, or two images (uint8
+        arrays as :meth:`FaceAnalyzer.analyze` takes them, or paths): the largest face of
+        each image is compared.
     threshold : float, optional
         Cosine similarity at or above which the faces match; default
         :data:`DEFAULT_THRESHOLD` (SFace, FAR 1e-3 on glint24).
+    analyzer : FaceAnalyzer, optional
+        Used for images (default: one shared ``FaceAnalyzer(age=False, gender=False)``).
+
+    Raises
+    ------
+    ValueError
+        If an image has no face, or the embeddings differ in length.
 
     Returns
     -------
@@ -83,5 +119,9 @@ def verify(face_a, face_b, *, threshold: float | None = None) -> Verification:
     threshold = float(threshold)
     if not math.isfinite(threshold) or not -1.0 <= threshold <= 1.0:
         raise ValueError(f"threshold: expected a value in [-1, 1]; got {threshold}")
+    if _is_image(face_a):
+        face_a = _largest_face(face_a, "face_a", analyzer)
+    if _is_image(face_b):
+        face_b = _largest_face(face_b, "face_b", analyzer)
     s = similarity(face_a, face_b)
     return Verification(similarity=s, is_same=s >= threshold, threshold=threshold)

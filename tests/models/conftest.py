@@ -24,13 +24,9 @@ MODEL_FILES = {
 
 
 def _model_dir() -> Path | None:
-    env = os.environ.get("FACECORE_MODEL_DIR")
-    cands = [Path(p) for p in env.split(os.pathsep) if p] if env else []
-    cands.append(REPO.parent / "shared" / "models")
-    for c in cands:
-        if (c / MODEL_FILES["yunet"]).is_file():
-            return c
-    return None
+    from _env import models_dir  # ../shared/models, else the installed [models] packages' files
+
+    return models_dir()
 
 
 def _data_dir() -> Path | None:

