@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import onnx
 
+from .._defaults import DET_THRESHOLD
 from .._validate import as_image
 from . import repair
 from .session import make_session
@@ -179,7 +180,8 @@ class YuNet:
     model : onnx.ModelProto
         The original graph (repaired in memory here).
     score_threshold : float, optional
-        Minimum ``sqrt(cls * obj)`` score (default 0.6; OpenCV Zoo's demo uses 0.9).
+        Minimum ``sqrt(cls * obj)`` score (default 0.7, facecore's one default, chosen on
+        ``photos/``: docs/cli.md; OpenCV Zoo's demo uses 0.9).
     nms_threshold : float, optional
         IoU above which a lower-scored box is suppressed (default 0.3).
     top_k : int, optional
@@ -198,7 +200,7 @@ class YuNet:
         self,
         model: onnx.ModelProto,
         *,
-        score_threshold: float = 0.6,
+        score_threshold: float = DET_THRESHOLD,
         nms_threshold: float = 0.3,
         top_k: int = 5000,
         max_side: int | None = None,
