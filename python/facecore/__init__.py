@@ -14,8 +14,9 @@ from __future__ import annotations
 import importlib as _importlib
 import logging as _logging
 
-from . import _core, align, kernels, models, occlusion
+from . import _core, align, drawing, kernels, models, occlusion
 from .analyzer import FaceAnalyzer
+from .drawing import draw
 from .errors import CudaUnavailableError, FacecoreError, ModelIntegrityError, ModelNotFoundError
 from .io import read_image, write_image
 from .kernels import probability_map
@@ -67,22 +68,8 @@ def set_num_threads(n: int) -> None:
     _core.set_num_threads(as_int(n, "n"))
 
 
-def draw(image, faces, **options):
-    """Draw faces on a copy of ``image``; see :func:`facecore.drawing.draw` for the options.
-
-    Examples
-    --------
-    >>> import numpy as np, facecore as fc
-    >>> fc.draw(np.zeros((64, 64, 3), np.uint8), []).shape
-    (64, 64, 3)
-    """
-    from .drawing import draw as _draw
-
-    return _draw(image, faces, **options)
-
-
 # submodules and classes loaded on first access (PEP 562)
-_LAZY_MODULES = ("cluster", "drawing", "hair", "io", "jobs", "pose", "quality", "types", "errors", "cli")
+_LAZY_MODULES = ("cluster", "hair", "io", "jobs", "pose", "quality", "types", "errors", "cli")
 _LAZY_ATTRS = {"HairRecolor": ("hair", "HairRecolor"), "Clustering": ("cluster", "Clustering")}
 
 

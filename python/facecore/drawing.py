@@ -164,7 +164,7 @@ def draw(
         if not text:
             continue
         th = float(text_height) if text_height is not None else min(hi, max(lo, f.box.height / 4))
-        scale = th / 22.0  # Hershey simplex: cap height ~22 px at scale 1
+        scale = th / 20.0  # Hershey simplex: cap height 20 px at scale 1 (measured)
         tt = max(1, round(th / 12))
         (tw, tht), base = cv2.getTextSize(text, _FONT, scale, tt)
         pad = max(2, round(th / 5))

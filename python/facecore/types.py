@@ -109,6 +109,10 @@ class Box:
     def __len__(self) -> int:
         return 4
 
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(box)``: the corners ``[x1, y1, x2, y2]`` (float64)."""
+        return np.asarray(self.xyxy, dtype=dtype if dtype is not None else np.float64)
+
     def iou(self, other: Box) -> float:
         """Intersection over union with ``other`` (0 when both are empty)."""
         if not isinstance(other, Box):
