@@ -61,7 +61,8 @@ def models_dir() -> Path | None:
         if (c / YUNET).is_file():
             return c
     c = REPO.parent / "shared" / "models"
-    if (c / YUNET).is_file():
+    # FACECORE_DEV_MODELS=0 (as for the zoo): not ../shared, as a user without it (CI's [models] step)
+    if os.environ.get("FACECORE_DEV_MODELS", "1") != "0" and (c / YUNET).is_file():
         return c
     return _installed_models()
 
