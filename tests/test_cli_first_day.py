@@ -279,3 +279,35 @@ def test_one_input_crashing_does_not_end_the_job(tmp_path):
     assert any(x.get("crash") and x["path"].endswith("b_crash.jpg") for x in rows)
     doc = json.loads(js.read_text())
     assert doc["complete"] is True and [Path(e["path"]).name for e in doc["results"]] == ["a.jpg"]
+
+
+@needs_all
+def test_build_dataset_reports_each_skip_once_and_checks_the_method_first(tmp_path):
+    """Item 11: each skipped input was printed three times; -q still printed warnings and hid
+    the summary (item 18); a missing infomap was found only after the per-image stage."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(PHOTOS / "single_03.jpg", src / "a.jpg")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    r = run("build-dataset", str(src), "-o", str(tmp_path / "out"))
+    assert r.returncode == 1, r.stderr
+    assert sum("broken.jpg" in ln for ln in r.stderr.splitlines()) == 1, r.stderr
+    r = run("build-dataset", str(src), "-o", str(tmp_path / "out2"), "-q")
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 2 and "identities" in lines[0] and "1 input(s) skipped" in lines[1], r.stderr
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text("import sys\nsys.modules['infomap'] = None\n")  # as if not installed
+    r = run("build-dataset", str(src), "-o", str(tmp_path / "out3"), "--method", "infomap",
+            env_extra={"PYTHONPATH": str(hook)})
+    assert r.returncode == 2 and "infomap" in one_line(r.stderr)
+    assert not (tmp_path / "out3").exists()  # nothing was read or written before the check
+
+
+def test_verbose_shows_model_lookup_and_quiet_hides_warnings(tmp_path):
+    """Item 11: -v showed nothing (model lookup is DEBUG)."""
+    r = run("-v", "models", env_extra=no_models_env(tmp_path))
+    assert "hair_dense" in r.stderr and "found at" in r.stderr, r.stderr
+    r = run("models", env_extra=no_models_env(tmp_path))
+    assert "found at" not in r.stderr

@@ -258,12 +258,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 "errors": errors,
             })
     elapsed = time.perf_counter() - t0
-    if not args.quiet:
-        total_faces = faces_earlier + n_faces
-        now = len(results) - n_earlier
-        extra = f" ({now} image(s)/frame(s), {n_faces} face(s) this run)" if n_earlier else ""
-        print(f"{len(results)} image(s)/frame(s), {total_faces} face(s), {len(errors)} skipped{extra}, "
-              f"{elapsed:.1f} s", file=sys.stderr)
+    # the one-line summary, also with -q (which silences progress and per-file lines)
+    total_faces = faces_earlier + n_faces
+    now = len(results) - n_earlier
+    extra = f" ({now} image(s)/frame(s), {n_faces} face(s) this run)" if n_earlier else ""
+    print(f"{len(results)} image(s)/frame(s), {total_faces} face(s), {len(errors)} skipped{extra}, "
+          f"{elapsed:.1f} s", file=sys.stderr)
     if crashed:
         return EXIT_CRASH
     return EXIT_SKIPPED if errors else EXIT_OK
@@ -362,8 +362,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_build_dataset(args: argparse.Namespace) -> int:
+    from .cluster import check_method  # noqa: PLC0415
     from .jobs.builder import _summary_line, build_dataset  # noqa: PLC0415
 
+    try:
+        check_method(args.method)  # a missing package is found before any image is read
+    except ImportError as exc:
+        print(f"facecore build-dataset: --method {args.method}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         result = build_dataset(
             args.sources, args.out, method=args.method, threshold=args.cluster_threshold, k=args.k,
@@ -375,10 +381,11 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
     except (TypeError, ValueError, ImportError) as exc:
         print(f"facecore build-dataset: {exc}", file=sys.stderr)
         return 2
+    # -q: no progress and no per-input lines, but the one-line summary stays
+    print(_summary_line(result), file=sys.stderr)
+    if result.errors and args.quiet:  # without -q each skipped input was shown as it happened
+        print(f"  {len(result.errors)} input(s) skipped: see {Path(args.out) / 'manifest.jsonl'}", file=sys.stderr)
     if not args.quiet:
-        print(_summary_line(result), file=sys.stderr)
-        for src, err in result.errors:
-            print(f"  skipped {src}: {err}", file=sys.stderr)
         if result.metrics is not None:
             m = result.metrics
             print(f"metrics: purity {m.purity:.4f}, compactness {m.compactness:.4f} (ideal {m.ideal_compactness:.4f}), "
@@ -512,7 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max-faces", type=int, default=None, help="keep at most this many faces per image")
     a.add_argument("--embeddings", action="store_true", help="include the 128-d embeddings in the JSON")
     a.add_argument("--no-embedding", action="store_true", help="skip the embedder stage")
-    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-file lines")
+    a.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar, per-file lines or warnings; skipped inputs and the summary stay")
     _add_model_options(a)
     a.set_defaults(func=_cmd_analyze)
 
@@ -565,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--engine ray: cluster to join ('auto', or ray://HOST:10001); default a new local instance")
     b.add_argument("--workers", type=int, default=None, metavar="N",
                    help="--engine ray: actors, one face pipeline each (default: the cluster's CPUs)")
-    b.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars, per-input lines or warnings; the one-line summary stays")
     b.set_defaults(func=_cmd_build_dataset)
 
     m = sub.add_parser("models", help="list the model zoo and where each file was found")

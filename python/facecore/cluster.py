@@ -578,6 +578,33 @@ def _chinese_whispers(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, it
     return lab
 
 
+_METHOD_PACKAGES = {"infomap": (("infomap",), "the 'infomap' package"),
+                    "leiden": (("leidenalg", "igraph"), "the 'leidenalg' and 'igraph' packages")}
+
+
+def check_method(method: str) -> None:
+    """Raise the ImportError :func:`cluster` would raise for ``method`` -- before any work.
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not one of :data:`METHODS`.
+    ImportError
+        If the packages ``method`` needs are not installed (``infomap``, ``leiden``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {list(METHODS)}; got {method!r}")
+    if method in _METHOD_PACKAGES:
+        import importlib  # noqa: PLC0415
+
+        mods, what = _METHOD_PACKAGES[method]
+        for m in mods:
+            try:
+                importlib.import_module(m)
+            except ImportError:
+                raise _missing(method, what) from None
+
+
 def _missing(method: str, packages: str) -> ImportError:
     return ImportError(f"method={method!r} needs {packages}; install them with: pip install \"facecore[cluster]\"")
 

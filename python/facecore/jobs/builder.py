@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -469,9 +470,11 @@ def build_dataset(
             except (OSError, ValueError) as exc:
                 errors.append((src.location, str(exc)))
                 manifest_extra.append({"source": src.location, "status": "error", "error": str(exc)})
-                logger.warning("skipped %s: %s", src.location, exc)
+                # once: on the progress output, or in the log when there is no bar (-q, libraries)
                 if disable is not True:
-                    bar.write(f"skipped {src.location}: {exc}")
+                    bar.write(f"skipped {src.location}: {exc}", file=sys.stderr)
+                else:
+                    logger.info("skipped %s: %s", src.location, exc)
     finally:
         store.close()
     stage_seconds = time.perf_counter() - t_stage
