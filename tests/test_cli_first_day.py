@@ -311,3 +311,29 @@ def test_verbose_shows_model_lookup_and_quiet_hides_warnings(tmp_path):
     assert "hair_dense" in r.stderr and "found at" in r.stderr, r.stderr
     r = run("models", env_extra=no_models_env(tmp_path))
     assert "found at" not in r.stderr
+
+
+@needs_all
+def test_json_keeps_partial_results_when_the_run_stops(tmp_path):
+    """Issue 13: --json was written only at the very end; a run stopped late lost everything.
+    Ctrl-C on the second input: exit 130, and the JSON holds the first result, marked incomplete."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(PHOTOS / "pair_04.jpg", src / "a.jpg")
+    shutil.copy(PHOTOS / "single_03.jpg", src / "b.jpg")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import facecore.analyzer as a\n"
+        "_orig = a.FaceAnalyzer.analyze\n"
+        "def analyze(self, image, **kw):\n"
+        "    if image.shape[:2] == (394, 424):\n"  # single_03.jpg: as if the user pressed Ctrl-C
+        "        raise KeyboardInterrupt\n"
+        "    return _orig(self, image, **kw)\n"
+        "a.FaceAnalyzer.analyze = analyze\n")
+    js = tmp_path / "o.json"
+    r = run("analyze", str(src), "--json", str(js), "-q", "--no-embedding", "--threads", "1",
+            env_extra={"PYTHONPATH": str(hook)})
+    assert r.returncode == 130 and "interrupted" in one_line(r.stderr)
+    doc = json.loads(js.read_text())
+    assert doc["complete"] is False and [Path(e["path"]).name for e in doc["results"]] == ["a.jpg"]
