@@ -170,11 +170,16 @@ def test_probability_shape_and_range(dense, photo):
     assert p[: h // 3].mean() > p[2 * h // 3 :].mean()
 
 
-def test_no_face_falls_back_to_the_whole_image(dense):
+def test_no_face_leaves_the_map_empty_and_whole_image_mode_letterboxes(dense):
+    """Issue 21 item 6: with no face found, no hair (a cup rim is not hair); the whole-image
+    letterbox is whole-image mode (detect=False), asked for explicitly."""
     img = np.full((120, 200, 3), 128, np.uint8)
-    mats = dense.matrices(img)
-    np.testing.assert_allclose(mats[0], letterbox_matrix(img.shape, 128))
-    assert dense.probability(img).shape == (120, 200)
+    assert dense.matrices(img).shape == (0, 2, 3)
+    p = dense.probability(img)
+    assert p.shape == (120, 200) and not p.any()
+    whole = HairRecolor("dense", detect=False, threads=1)
+    np.testing.assert_allclose(whole.matrices(img)[0], letterbox_matrix(img.shape, 128))
+    assert whole.probability(img).shape == (120, 200)
 
 
 # -- the effect ------------------------------------------------------------------------------
@@ -295,7 +300,10 @@ def test_cli_recolor_works_with_only_the_wheel(tmp_path):
                         "--save-mask", str(tmp_path / "m.png")],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "no face detector" in r.stderr and 'facecore[models]' in r.stderr
+    from facecore.models.zoo import install_hint
+
+    assert "no face detector" in r.stderr and install_hint() in r.stderr
+    assert r.stderr.count("segmenting") == 1  # said once (issue 21)
     m = cv2.imread(str(tmp_path / "m.png"), cv2.IMREAD_UNCHANGED)
     assert 0.01 < (m >= 128).mean() < 0.9
     with pytest.raises(fc.ModelNotFoundError):  # an explicitly named detector must exist

@@ -451,7 +451,7 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
         alpha = hr.mask(image)
         result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, alpha=alpha)
         fio.write_image(dst, result)
-        if hr.detect and hr.detector_missing is None and not alpha.any():
+        if hr.detect and hr.detector_missing is None and not alpha.any() and len(hr.matrices(image)) == 0:
             print(f"{dst}: no face found in {src}: the image is written unchanged "
                   "(--whole-image recolours hair-like pixels anywhere)", file=sys.stderr)
         elif not args.quiet:
@@ -502,12 +502,19 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-side", type=int, default=None, help="detect on a copy downscaled to this longer side")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``facecore analyze: --every: ...; see facecore analyze --help``)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``facecore`` argument parser."""
-    parser = argparse.ArgumentParser(prog="facecore", description="Face analysis with facecore.")
+    parser = _Parser(prog="facecore", description="Face analysis with facecore.")
     parser.add_argument("--version", action="version", version=f"facecore {_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     a = sub.add_parser("analyze", help="detect and analyse faces in images, folders and videos")
     a.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or video files")
@@ -595,10 +602,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    bad = None
     if getattr(args, "every", 1) < 1:
-        parser.error("--every: expected an integer >= 1")
-    if hasattr(args, "threshold") and not 0.0 <= args.threshold <= 1.0:
-        parser.error("--threshold: expected a value in [0, 1]")
+        bad = "--every: expected an integer >= 1"
+    elif hasattr(args, "threshold") and not 0.0 <= args.threshold <= 1.0:
+        bad = "--threshold: expected a value in [0, 1]"
+    if bad:
+        print(f"facecore {args.command}: {bad}; see facecore {args.command} --help", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return int(args.func(args))
     except ModelNotFoundError as exc:

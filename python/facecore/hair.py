@@ -212,7 +212,9 @@ class HairRecolor:
                 if detector != "yunet":
                     raise
                 self.detector_missing = str(exc).splitlines()[0].removesuffix(" Searched:")
-                logger.warning("hair: %s; segmenting whole images (%s for per-face head crops)",
+                # info, not warning: the CLI prints its own note (said once), and Python callers
+                # have ``detector_missing``
+                logger.info("hair: %s; segmenting whole images (%s for per-face head crops)",
                                self.detector_missing, _models.zoo.install_hint())
 
     def __repr__(self) -> str:
