@@ -249,7 +249,7 @@ def test_usage_error_exit_codes_are_the_documented_ones(tmp_path):
     assert r.returncode == 2 and "no images" in one_line(r.stderr)
     r = run("analyze", str(tmp_path), "--every", "0")
     assert r.returncode == 2 and "--every" in one_line(r.stderr)
-    r = run("analyze", "--no-such-option")
+    r = run("analyze", str(tmp_path), "--no-such-option")
     assert r.returncode == 2 and "--no-such-option" in one_line(r.stderr)
 
 
