@@ -219,3 +219,19 @@ def test_public_surface_is_pinned():
 
 if __name__ == "__main__":
     (HERE / "api_surface.json").write_text(json.dumps(_surface(), indent=1, sort_keys=True) + "\n")
+
+
+def test_occlusion_takes_the_same_layouts():
+    """Item 17: occlusion.synthesize refused grey; now grey, (H, W, 1) and BGRA give what the
+    BGR image OpenCV converts them to gives."""
+    from facecore import occlusion
+    from facecore.align import arcface_template
+
+    rng = np.random.default_rng(2)
+    grey = rng.integers(0, 256, (112, 112), np.uint8)
+    lm = arcface_template(112)
+    ref_img, ref_mask = occlusion.synthesize(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), lm, seed=0)
+    for img in (grey, grey[:, :, None], cv2.cvtColor(grey, cv2.COLOR_GRAY2BGRA)):
+        out, mask = occlusion.synthesize(img, lm, seed=0)
+        np.testing.assert_array_equal(out, ref_img)
+        np.testing.assert_array_equal(mask, ref_mask)

@@ -305,7 +305,7 @@ _LM64 = ARCFACE_112 * 0.5 + 4
     "kwargs, exc, name",
     [
         ({"image": np.zeros((64, 64, 3), np.float32)}, TypeError, "image"),
-        ({"image": np.zeros((64, 64), np.uint8)}, ValueError, "image"),
+        ({"image": np.zeros((64, 64, 2), np.uint8)}, ValueError, "image"),  # grey is taken (issue 21)
         ({"image": "face.jpg"}, TypeError, "image"),
         ({"face": np.zeros((4, 2))}, ValueError, "face"),
         ({"face": "eyes"}, TypeError, "face"),
@@ -371,7 +371,7 @@ def test_restore_rejects_a_non_inpainting_onnx_bad_input(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, exc, name",
     [
-        ({"image": np.zeros((64, 64, 4), np.uint8)}, ValueError, "image"),
+        ({"image": np.zeros((64, 64, 5), np.uint8)}, ValueError, "image"),  # BGRA is taken (issue 21)
         ({"face": [[1, 2]]}, ValueError, "face"),
         ({"threshold": 2.0}, ValueError, "threshold"),
         ({"threshold": None}, TypeError, "threshold"),

@@ -187,8 +187,10 @@ def face_landmarks(face: Any, name: str = "face") -> np.ndarray:
 
 
 def _bgr_image(image: Any, name: str = "image") -> np.ndarray:
-    img = as_image(image, name, channels=(3,), gray=False)
-    return img
+    """facecore's input contract (grey, (H, W, 1), BGR, BGRA with the alpha ignored) -> BGR."""
+    from ._validate import as_bgr  # noqa: PLC0415
+
+    return as_bgr(image, name)
 
 
 def _as_mask(mask: Any, shape: tuple[int, int], name: str = "mask") -> np.ndarray:
