@@ -7,7 +7,6 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
