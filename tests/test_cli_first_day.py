@@ -276,7 +276,7 @@ def test_one_input_crashing_does_not_end_the_job(tmp_path):
         "a.FaceAnalyzer.analyze = analyze\n")
     out, js = tmp_path / "o.jsonl", tmp_path / "o.json"
     r = run("analyze", str(src), "--jsonl", str(out), "--json", str(js), "-q", "--no-embedding", "--threads", "1",
-            env_extra={"PYTHONPATH": str(hook)})
+            env_extra={"PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))})
     assert r.returncode == 3, r.stderr
     assert "b_crash.jpg" in r.stderr and "RuntimeError: boom" in r.stderr and "Traceback" not in r.stderr
     rows = [json.loads(x) for x in out.read_text().splitlines()]
@@ -304,7 +304,7 @@ def test_build_dataset_reports_each_skip_once_and_checks_the_method_first(tmp_pa
     hook.mkdir()
     (hook / "sitecustomize.py").write_text("import sys\nsys.modules['infomap'] = None\n")  # as if not installed
     r = run("build-dataset", str(src), "-o", str(tmp_path / "out3"), "--method", "infomap",
-            env_extra={"PYTHONPATH": str(hook)})
+            env_extra={"PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))})
     assert r.returncode == 2 and "infomap" in one_line(r.stderr)
     assert not (tmp_path / "out3").exists()  # nothing was read or written before the check
 
@@ -337,7 +337,7 @@ def test_json_keeps_partial_results_when_the_run_stops(tmp_path):
         "a.FaceAnalyzer.analyze = analyze\n")
     js = tmp_path / "o.json"
     r = run("analyze", str(src), "--json", str(js), "-q", "--no-embedding", "--threads", "1",
-            env_extra={"PYTHONPATH": str(hook)})
+            env_extra={"PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))})
     assert r.returncode == 130 and "interrupted" in one_line(r.stderr)
     doc = json.loads(js.read_text())
     assert doc["complete"] is False and [Path(e["path"]).name for e in doc["results"]] == ["a.jpg"]
