@@ -146,8 +146,12 @@ def test_bad_inputs():
         fc.kernels.recolor(img[..., 0], a, "red")
     with pytest.raises(ValueError, match="color"):
         fc.kernels.recolor(img, a, "#12345")
+    # one colour parser (issue 21): a (b, g, r) tuple is a colour, in BGR as OpenCV's drawing
+    np.testing.assert_array_equal(fc.kernels.recolor(img, a, (255, 0, 0)), fc.kernels.recolor(img, a, "#0000ff"))
+    with pytest.raises(ValueError, match="color"):
+        fc.kernels.recolor(img, a, (256, 0, 0))
     with pytest.raises(TypeError, match="color"):
-        fc.kernels.recolor(img, a, (255, 0, 0))
+        fc.kernels.recolor(img, a, (1.5, 0, 0))
     with pytest.raises(ValueError, match="mode"):
         fc.kernels.recolor(img, a, "red", mode="rgb")
     with pytest.raises(ValueError, match="strength"):
