@@ -9,7 +9,9 @@ model anywhere (tests of the missing-model errors), whatever is installed.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +52,7 @@ def _installed_models() -> Path | None:
     if YUNET not in found:
         return None
     d = Path(tempfile.mkdtemp(prefix="facecore-installed-models-"))
+    atexit.register(shutil.rmtree, d, ignore_errors=True)  # links only: the packages' files stay
     for file, src in found.items():
         (d / file).symlink_to(src)
     return d
