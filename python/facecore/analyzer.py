@@ -19,16 +19,17 @@ from . import models as _models
 from .models.attributes import AgeModel, GenderModel, _Pyramid
 from .models.detector import Detections, YuNet, _check_image
 from .models.embedder import SFace
+from .models.expression import ExpressionModel
 from .pose import estimate_pose
 from .quality import assess_tensor, best_face
-from .types import Box, Face, Landmarks
+from .types import Box, Expression, Face, Landmarks
 
 __all__ = ["FaceAnalyzer"]
 
 logger = logging.getLogger(__name__)
 
-_DEFAULTS = {"detector": "yunet", "embedder": "sface", "age": "age", "gender": "gender"}
-_TYPES = {"detector": YuNet, "embedder": SFace, "age": AgeModel, "gender": GenderModel}
+_DEFAULTS = {"detector": "yunet", "embedder": "sface", "age": "age", "gender": "gender", "expression": "fer_expression"}
+_TYPES = {"detector": YuNet, "embedder": SFace, "age": AgeModel, "gender": GenderModel, "expression": ExpressionModel}
 
 
 class FaceAnalyzer:
@@ -60,6 +61,10 @@ class FaceAnalyzer:
     max_side : int, optional
         Detect on a copy downscaled to this longer side (faces are still aligned from the
         full-resolution frame). Default: full resolution.
+    expression : bool, adapter, str or os.PathLike, optional
+        Read the facial expression (``Face.expression``: 7 calibrated probabilities).
+        Off by default; ``True`` takes the default zoo model, a name/path/adapter as for
+        the other stages.
 
     Raises
     ------
@@ -89,6 +94,7 @@ class FaceAnalyzer:
         quality: bool = True,
         threads: int | None = None,
         max_side: int | None = None,
+        expression: Any = False,
     ) -> None:
         if models != "default":
             raise ValueError(f"models: only 'default' is known; got {models!r}")
@@ -103,6 +109,7 @@ class FaceAnalyzer:
         self.embedder: SFace | None = self._stage("embedder", embedder, common)
         self.age: AgeModel | None = self._stage("age", age, common)
         self.gender: GenderModel | None = self._stage("gender", gender, common)
+        self.expression: ExpressionModel | None = self._stage("expression", None if expression is True else expression, common)
         self.pose = bool(pose)
         self.quality = bool(quality)
 
@@ -161,6 +168,8 @@ class FaceAnalyzer:
                 out["age"] = self.age.tensor(image, lm, pyramid=pyr)
             if self.gender is not None:
                 out["gender"] = self.gender.tensor(image, lm, pyramid=pyr)
+        if self.expression is not None:
+            out["expression"] = self.expression.tensor(image, lm)
         return out
 
     def _faces(self, image_shape: tuple[int, ...], det: Detections, inputs: dict[str, np.ndarray],
@@ -183,6 +192,7 @@ class FaceAnalyzer:
                     pose=poses[i],
                     quality=qualities[i],
                     embedding=results["embedder"][i] if "embedder" in results else None,
+                    expression=Expression(results["expression"][i]) if "expression" in results else None,
                 )
             )
         return faces
@@ -198,6 +208,8 @@ class FaceAnalyzer:
             res["age"] = AgeModel.expected_age(self.age.run(inputs["age"]))
         if self.gender is not None and "gender" in inputs:
             res["gender"] = self.gender.run(inputs["gender"])[:, 1]
+        if self.expression is not None and "expression" in inputs:
+            res["expression"] = self.expression.run(inputs["expression"])
         return res
 
     # -- public --------------------------------------------------------------------------
@@ -279,5 +291,5 @@ class FaceAnalyzer:
         return best_face(faces)
 
     def __repr__(self) -> str:
-        stages = [n for n in ("embedder", "age", "gender") if getattr(self, n) is not None]
+        stages = [n for n in ("embedder", "age", "gender", "expression") if getattr(self, n) is not None]
         return f"FaceAnalyzer(detector=YuNet(score_threshold={self.detector.score_threshold}), stages={stages}, pose={self.pose}, quality={self.quality})"

@@ -73,6 +73,8 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], *, thickness: int | Non
             lines.append(f"p{f.pose.pitch:+.0f} y{f.pose.yaw:+.0f} r{f.pose.roll:+.0f}")
         if f.quality is not None:
             lines.append(f"q{f.quality.score:.2f}")
+        if getattr(f, "expression", None) is not None:
+            lines.append(f"{f.expression.label} {f.expression.confidence:.2f}")
         (_, th), _ = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, t)
         y = y1 - 4 - (len(lines) - 1) * (th + 4)
         if y - th < 0:
@@ -98,6 +100,8 @@ def _analyzer(args: argparse.Namespace, *, allow_missing_attributes: bool = Fals
     }
     if getattr(args, "no_embedding", False):
         opts["embedder"] = False
+    if getattr(args, "expression", False):
+        opts["expression"] = True
     try:
         return FaceAnalyzer(**opts), None
     except ModelNotFoundError as exc:
@@ -231,6 +235,8 @@ def _short(f: Face) -> str:
         bits.append(f"{f.gender}({f.p_male:.2f})")
     if f.pose is not None:
         bits.append(f"yaw={f.pose.yaw:+.0f}")
+    if getattr(f, "expression", None) is not None:
+        bits.append(f"{f.expression.label}({f.expression.confidence:.2f})")
     return " ".join(bits)
 
 
@@ -432,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max-faces", type=int, default=None, help="keep at most this many faces per image")
     a.add_argument("--embeddings", action="store_true", help="include the 128-d embeddings in the JSON")
     a.add_argument("--no-embedding", action="store_true", help="skip the embedder stage")
+    a.add_argument("--expression", action="store_true",
+                   help="read the facial expression (7 classes with calibrated probabilities) into the JSON and the drawing")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-file lines")
     _add_model_options(a)
     a.set_defaults(func=_cmd_analyze)

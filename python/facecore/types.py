@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Box", "Landmarks", "Pose", "Quality", "Face", "Verification", "LANDMARK_NAMES"]
+__all__ = ["Box", "Landmarks", "Pose", "Quality", "Face", "Verification", "Expression", "LANDMARK_NAMES", "EXPRESSIONS"]
 
 #: Order of the five landmarks, "right" meaning the subject's right (image left).
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth", "left_mouth")
@@ -218,6 +218,48 @@ class Quality:
         return {f.name: _round(getattr(self, f.name)) for f in fields(self)}
 
 
+#: The expression classes, in the order of :attr:`Expression.probabilities`.
+EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """A face's expression: the most probable class and the 7 calibrated probabilities.
+
+    Attributes
+    ----------
+    probabilities : (7,) float32 read-only ndarray
+        In :data:`EXPRESSIONS` order, summing to 1.
+
+    Examples
+    --------
+    >>> e = Expression([0.05, 0.0, 0.05, 0.7, 0.05, 0.05, 0.1])
+    >>> e.label, round(e.confidence, 2)
+    ('happy', 0.7)
+    """
+
+    probabilities: np.ndarray = field(compare=False)
+
+    def __post_init__(self) -> None:
+        p = _readonly(self.probabilities, np.float32, (len(EXPRESSIONS),), "probabilities")
+        if p.min() < 0 or abs(float(p.sum()) - 1.0) > 1e-3:
+            raise ValueError(f"probabilities: expected {len(EXPRESSIONS)} non-negative values summing to 1; got sum {float(p.sum())}")
+        object.__setattr__(self, "probabilities", p)
+
+    @property
+    def label(self) -> str:
+        """The most probable class (ties: the first in :data:`EXPRESSIONS`)."""
+        return EXPRESSIONS[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        """The probability of :attr:`label`."""
+        return float(self.probabilities.max())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "probabilities": {c: _round(float(v)) for c, v in zip(EXPRESSIONS, self.probabilities)}}
+
+
 @dataclass(frozen=True, slots=True)
 class Face:
     """One detected face and what was read from it.
@@ -236,6 +278,8 @@ class Face:
     quality : Quality or None
     embedding : (128,) float32 read-only ndarray or None
         L2-normalised identity embedding.
+    expression : Expression or None
+        With ``FaceAnalyzer(expression=True)``.
     """
 
     box: Box
@@ -246,6 +290,7 @@ class Face:
     pose: Pose | None = None
     quality: Quality | None = None
     embedding: np.ndarray | None = field(default=None, compare=False)
+    expression: Expression | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.box, Box):
@@ -270,6 +315,8 @@ class Face:
                 raise ValueError(f"embedding: expected a 1-d vector; got shape {emb.shape}")
             emb.flags.writeable = False
             object.__setattr__(self, "embedding", emb)
+        if self.expression is not None and not isinstance(self.expression, Expression):
+            raise TypeError(f"expression: expected Expression or None; got {type(self.expression).__name__}")
 
     @property
     def gender(self) -> str | None:
@@ -298,6 +345,8 @@ class Face:
             d["pose"] = self.pose.to_dict()
         if self.quality is not None:
             d["quality"] = self.quality.to_dict()
+        if self.expression is not None:
+            d["expression"] = self.expression.to_dict()
         if embedding and self.embedding is not None:
             d["embedding"] = [float(round(float(v), 6)) for v in self.embedding]
         return d

@@ -2,7 +2,7 @@
 
 >>> import facecore.models as fm
 >>> sorted(fm.available())
-['age', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
+['age', 'face_mask', 'fer_expression', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
 
 ``load(name_or_path)`` returns an adapter with one verb: :class:`YuNet` ``.detect``,
 :class:`SFace` ``.embed``, :class:`AgeModel` / :class:`GenderModel` ``.predict``.
@@ -22,6 +22,7 @@ from . import repair, zoo
 from .attributes import AgeModel, GenderModel
 from .detector import Detections, YuNet
 from .embedder import SFace
+from .expression import ExpressionModel
 from .spec import InputSpec
 from .zoo import ModelInfo, available, find, info
 
@@ -37,6 +38,7 @@ __all__ = [
     "SFace",
     "AgeModel",
     "GenderModel",
+    "ExpressionModel",
     "Detections",
     "repair",
     "zoo",
@@ -45,7 +47,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("detector", "embedder", "age", "gender")
+KINDS = ("detector", "embedder", "age", "gender", "expression")
 _YUNET_OUTPUTS = {f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)}
 
 
@@ -113,6 +115,36 @@ def _resolve(path_or_name: str | os.PathLike[str]) -> tuple[Path, ModelInfo | No
     raise TypeError(f"path_or_name: expected str or os.PathLike; got {type(path_or_name).__name__}")
 
 
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _read_model(path: Path) -> onnx.ModelProto:
+    """An ONNX file as is; a Keras HDF5 file converted in memory (:mod:`.keras_hdf5`)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head == _HDF5_MAGIC:
+        from .keras_hdf5 import keras_to_onnx  # noqa: PLC0415  (h5py only when converting)
+
+        return keras_to_onnx(path, doc=f"converted by facecore from {path.name}")
+    return onnx.load(os.fspath(path))
+
+
+def _expression(model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, Any], options: dict[str, Any]):
+    """The expression adapter: spec from the zoo entry (or the graph's input size) and its temperature."""
+    import json  # noqa: PLC0415
+
+    if mi is not None:
+        spec = mi.input
+        entry = json.loads(zoo._MANIFEST.read_text(encoding="utf-8")).get(mi.name, {})
+        options = {"temperature": float(entry.get("temperature", 1.0)), **options}
+    else:
+        side = _static_dim(model.graph.input[0], 2)
+        if side is None or side != _static_dim(model.graph.input[0], 3):
+            raise ValueError("path_or_name: an expression model needs a fixed square (N, 1, S, S) input")
+        spec = zoo.info("fer_expression").input if side == 64 else InputSpec(shape=(side, side), mean=(128.0,) * 3, std=(64.0,) * 3, color="bgr")
+    return ExpressionModel(model, spec=spec, **common, **options)
+
+
 def load(
     path_or_name: str | os.PathLike[str],
     *,
@@ -165,7 +197,7 @@ def load(
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind: expected one of {KINDS} or None; got {kind!r}")
     path, mi = _resolve(path_or_name)
-    model = onnx.load(os.fspath(path))
+    model = _read_model(path)
     kind = kind or (mi.kind if mi is not None else route(model))
     if kind not in KINDS:  # facecore's own models (hair_*, restore_unet) have their own front ends
         raise ValueError(f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
@@ -175,6 +207,8 @@ def load(
         return YuNet(model, **common, **options)
     if kind == "embedder":
         return SFace(model, **common, **options)
+    if kind == "expression":
+        return _expression(model, mi, common, options)
     spec = mi.input if mi is not None else zoo.info(kind).input
     if kind == "age":
         return AgeModel(model, spec=spec, **common, **options)
