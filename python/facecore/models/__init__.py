@@ -23,6 +23,7 @@ from .attributes import AgeModel, GenderModel
 from .detector import Detections, YuNet
 from .embedder import SFace
 from .expression import ExpressionModel
+from .mask import MaskClassifier
 from .spec import InputSpec
 from .zoo import ModelInfo, available, find, info
 
@@ -39,6 +40,7 @@ __all__ = [
     "AgeModel",
     "GenderModel",
     "ExpressionModel",
+    "MaskClassifier",
     "Detections",
     "repair",
     "zoo",
@@ -47,7 +49,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("detector", "embedder", "age", "gender", "expression")
+KINDS = ("detector", "embedder", "age", "gender", "expression", "mask")
 _YUNET_OUTPUTS = {f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)}
 
 
@@ -209,6 +211,8 @@ def load(
         return SFace(model, **common, **options)
     if kind == "expression":
         return _expression(model, mi, common, options)
+    if kind == "mask":
+        return MaskClassifier(model, spec=mi.input if mi is not None else zoo.info("face_mask").input, **common, **options)
     spec = mi.input if mi is not None else zoo.info(kind).input
     if kind == "age":
         return AgeModel(model, spec=spec, **common, **options)
