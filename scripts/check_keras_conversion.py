@@ -85,6 +85,9 @@ def main(argv=None):
     ap.add_argument("--mask", type=Path)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FACECORE_DATA_DIR", ROOT.parent / "shared" / "data")))
     ap.add_argument("--write", type=Path)
+    ap.add_argument("--zoo-input", action="append", default=[], metavar="NAME=FILE.npy",
+                    help="also print Keras' outputs on this NCHW float32 input: the zoo's reference "
+                         "(facecore.models.fetch.reference_input of the model's InputSpec, saved with np.save)")
     args = ap.parse_args(argv)
     import onnxruntime as ort
     import tensorflow as tf
@@ -108,6 +111,14 @@ def main(argv=None):
         agree = float((got.argmax(1) == ref.argmax(1)).mean())
         print(f"{name}: {len(rels)} real images, max |onnx - keras| {d.max():.3g}, mean {d.mean():.3g}, "
               f"argmax agreement {agree:.3f} (keras {path.name}, sha256 {sha256(path)[:12]}...)")
+        for item in args.zoo_input:
+            n, f = item.split("=", 1)
+            if n == name:
+                z = np.load(f).astype(np.float32)
+                kz = km.predict(z.transpose(0, 2, 3, 1), verbose=0).ravel()
+                oz = sess.run(None, {"input": z})[0].ravel()
+                print(f"{name} zoo reference: keras {[round(float(v), 6) for v in kz]}, "
+                      f"max |onnx - keras| {np.abs(oz - kz).max():.3g}")
         record["models"][name] = {
             "file": path.name, "sha256": sha256(path), "max_abs_diff": float(d.max()), "mean_abs_diff": float(d.mean()),
             "images": [{"path": r, "sha256": sha256(args.data / r), "keras": [round(float(v), 7) for v in row]}

@@ -540,3 +540,12 @@ def keras_to_onnx(
     model.ir_version = _IR_VERSION
     onnx.checker.check_model(model)
     return model
+
+
+def convert(path: str | os.PathLike[str]) -> onnx.ModelProto:
+    """The converter ``facecore models fetch`` uses for Keras HDF5 members (``"keras_hdf5"``).
+
+    Deterministic: the same file gives the same ONNX bytes (for one onnx version), so the
+    zoo can record their sha256.
+    """
+    return keras_to_onnx(path, doc="converted from Keras HDF5 by facecore.models.keras_hdf5")
