@@ -2,7 +2,7 @@
 
 >>> import facecore.models as fm
 >>> sorted(fm.available())
-['age', 'bisenet_parsing', 'face_mask', 'fer_expression', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
+['age', 'bisenet_parsing', 'expression_fc', 'face_mask', 'fer_expression', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
 
 ``load(name_or_path)`` returns an adapter with one verb: :class:`YuNet` ``.detect``,
 :class:`SFace` ``.embed``, :class:`AgeModel` / :class:`GenderModel` ``.predict``.
