@@ -13,7 +13,7 @@ from . import _core, align, kernels, models, occlusion
 from .analyzer import FaceAnalyzer
 from .io import read_image, write_image
 from .quality import best_face
-from .types import Box, Face, Landmarks, Pose, Quality, Verification
+from .types import Box, Expression, Face, Landmarks, Pose, Quality, Verification
 from .verify import verify
 from .errors import CudaUnavailableError, FacecoreError, ModelIntegrityError, ModelNotFoundError
 from .kernels import probability_map
@@ -80,6 +80,7 @@ __all__ = [
     "Pose",
     "Quality",
     "Verification",
+    "Expression",
     "cuda_available",
     "num_threads",
     "set_num_threads",

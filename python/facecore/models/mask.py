@@ -25,7 +25,11 @@ __all__ = ["MaskClassifier", "box_matrices"]
 
 def box_matrices(boxes: np.ndarray, size: int) -> np.ndarray:
     """(N, 2, 3) forward maps of ``(x, y, w, h)`` boxes onto a ``size`` x ``size`` crop (pixel edges kept)."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    b = np.asarray(boxes, np.float64)
+    if b.shape == (4,):
+        b = b[None]
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"boxes: expected shape (N, 4) of (x, y, width, height); got {b.shape}")
     if not np.all(np.isfinite(b)) or (b[:, 2:] <= 0).any():
         raise ValueError("boxes: expected finite (x, y, width, height) rows with width, height > 0")
     sx, sy = size / b[:, 2], size / b[:, 3]
