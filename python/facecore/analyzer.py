@@ -63,8 +63,9 @@ class FaceAnalyzer:
         full-resolution frame). Default: full resolution.
     expression : bool, adapter, str or os.PathLike, optional
         Read the facial expression (``Face.expression``: 7 calibrated probabilities).
-        Off by default; ``True`` takes the default zoo model, a name/path/adapter as for
-        the other stages.
+        Off by default (``False``); ``True`` (or ``None``, as for the other stages) takes the
+        default zoo model ``fer_expression``; a name, path or
+        :class:`~facecore.models.ExpressionModel` as for the other stages.
 
     Raises
     ------
