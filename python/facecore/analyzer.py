@@ -32,6 +32,15 @@ _DEFAULTS = {"detector": "yunet", "embedder": "sface", "age": "age", "gender": "
 _TYPES = {"detector": YuNet, "embedder": SFace, "age": AgeModel, "gender": GenderModel, "expression": ExpressionModel}
 
 
+def _grey_from_tensor(t: np.ndarray, spec: Any) -> np.ndarray:
+    """The uint8 grey crop under a normalised (3, S, S) model tensor (BT.601 weights)."""
+    mean = np.asarray(spec.mean, np.float32)[:, None, None]
+    std = np.asarray(spec.std, np.float32)[:, None, None]
+    px = t * std + mean
+    w = np.array([0.299, 0.587, 0.114] if spec.swap_rb else [0.114, 0.587, 0.299], np.float32)[:, None, None]
+    return np.clip((px * w).sum(0) + 0.5, 0, 255).astype(np.uint8)
+
+
 class FaceAnalyzer:
     """Detect faces and read landmarks, pose, age, gender, quality and an embedding.
 
@@ -66,6 +75,14 @@ class FaceAnalyzer:
         Off by default (``False``); ``True`` (or ``None``, as for the other stages) takes the
         default zoo model ``fer_expression``; a name, path or
         :class:`~facecore.models.ExpressionModel` as for the other stages.
+    parsing : bool, str, os.PathLike or facecore.parsing.FaceParser, optional
+        Parse every face into 19 classes (``Face.parsing``; BiSeNet, fetched once with
+        ``facecore models fetch bisenet_parsing``). All faces of a frame are aligned in one
+        warp call and parsed in batches. Default False.
+    attributes : bool, optional
+        Glasses, sunglasses, hat, mask, occlusion, blur and the single label
+        (``Face.attributes``, :mod:`facecore.attributes`); runs the parser (kept in
+        ``Face.parsing`` only with ``parsing=True``). Default False.
 
     Raises
     ------
@@ -96,6 +113,8 @@ class FaceAnalyzer:
         threads: int | None = None,
         max_side: int | None = None,
         expression: Any = False,
+        parsing: Any = False,
+        attributes: bool = False,
     ) -> None:
         if models != "default":
             raise ValueError(f"models: only 'default' is known; got {models!r}")
@@ -113,6 +132,28 @@ class FaceAnalyzer:
         self.expression: ExpressionModel | None = self._stage("expression", None if expression is True else expression, common)
         self.pose = bool(pose)
         self.quality = bool(quality)
+        self.parser = self._parser_stage(parsing, attributes, common)
+        self.keep_parsing = parsing is not False and parsing is not None
+        self.attributes = bool(attributes)
+
+    @staticmethod
+    def _parser_stage(parsing: Any, attributes: Any, common: dict[str, Any]):
+        if not isinstance(attributes, bool):
+            raise TypeError(f"attributes: expected bool; got {type(attributes).__name__}")
+        if parsing is False or parsing is None:
+            if not attributes:
+                return None
+            parsing = True
+        from .parsing import FaceParser  # noqa: PLC0415
+
+        if isinstance(parsing, FaceParser):
+            return parsing
+        dev = "cpu" if common["device"] == "auto" and common["providers"] is None else common["device"]
+        if parsing is True:
+            return FaceParser(providers=common["providers"], device=dev, threads=common["threads"])
+        if isinstance(parsing, (str, bytes)) or hasattr(parsing, "__fspath__"):
+            return FaceParser(parsing, providers=common["providers"], device=dev, threads=common["threads"])
+        raise TypeError(f"parsing: expected a bool, a model name or path, or a FaceParser; got {type(parsing).__name__}")
 
     @staticmethod
     def _stage(stage: str, spec: Any, common: dict[str, Any], **options: Any):
@@ -163,6 +204,12 @@ class FaceAnalyzer:
                 from .models.embedder import arcface_matrices  # noqa: PLC0415
 
                 out["embedder"] = _warp.warp_to_tensor(image, arcface_matrices(lm), 112, swap_rb=True)
+        if self.parser is not None:
+            from .parsing import parsing_matrices  # noqa: PLC0415
+
+            mats = parsing_matrices(lm, self.parser.shape)
+            out["parsing"] = self.parser.tensor(image, mats)   # all faces: one warp call
+            out["parsing_matrices"] = mats
         if self.age is not None or self.gender is not None:
             pyr = _Pyramid(image)
             if self.age is not None:
@@ -181,6 +228,19 @@ class FaceAnalyzer:
         if self.quality and n:
             eye_d = [float(np.hypot(*(det.landmarks[i, 1] - det.landmarks[i, 0]))) for i in range(n)]
             qualities = assess_tensor(inputs["embedder"], eye_d, poses)
+        parses: list[Any] = [None] * n
+        attrs: list[Any] = [None] * n
+        if "parsing" in results:
+            from .attributes import face_attributes  # noqa: PLC0415
+            from .parsing import FaceParsing  # noqa: PLC0415
+
+            spec = self.parser.model.spec
+            for i in range(n):
+                fp = FaceParsing(inputs["parsing_matrices"][i], results["parsing"][i])
+                if self.attributes:
+                    attrs[i] = face_attributes(fp, _grey_from_tensor(inputs["parsing"][i], spec), quality=qualities[i])
+                if self.keep_parsing:
+                    parses[i] = fp
         faces = []
         for i in range(n):
             faces.append(
@@ -194,6 +254,8 @@ class FaceAnalyzer:
                     quality=qualities[i],
                     embedding=results["embedder"][i] if "embedder" in results else None,
                     expression=Expression(results["expression"][i]) if "expression" in results else None,
+                    parsing=parses[i],
+                    attributes=attrs[i],
                 )
             )
         return faces
@@ -211,6 +273,8 @@ class FaceAnalyzer:
             res["gender"] = self.gender.run(inputs["gender"])[:, 1]
         if self.expression is not None and "expression" in inputs:
             res["expression"] = self.expression.run(inputs["expression"])
+        if self.parser is not None and "parsing" in inputs:
+            res["parsing"] = self.parser.run(inputs["parsing"])
         return res
 
     # -- public --------------------------------------------------------------------------
@@ -293,4 +357,5 @@ class FaceAnalyzer:
 
     def __repr__(self) -> str:
         stages = [n for n in ("embedder", "age", "gender", "expression") if getattr(self, n) is not None]
+        stages += [n for n, on in (("parsing", self.keep_parsing), ("attributes", self.attributes)) if on]
         return f"FaceAnalyzer(detector=YuNet(score_threshold={self.detector.score_threshold}), stages={stages}, pose={self.pose}, quality={self.quality})"

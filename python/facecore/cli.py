@@ -1,4 +1,4 @@
-"""Command line: ``facecore analyze | demo | recolor | build-dataset | models`` (also ``python -m facecore``).
+"""Command line: ``facecore analyze | demo | recolor | lips | build-dataset | models`` (also ``python -m facecore``).
 
 Exit status: 0 on success; 1 when some inputs could not be read (they are reported and
 skipped, the others are processed); 2 on a usage error or when a model is missing.
@@ -75,6 +75,9 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], *, thickness: int | Non
             lines.append(f"q{f.quality.score:.2f}")
         if getattr(f, "expression", None) is not None:
             lines.append(f"{f.expression.label} {f.expression.confidence:.2f}")
+        if getattr(f, "attributes", None) is not None:
+            a = f.attributes
+            lines.append(f"{a.label} {a.probabilities[a.label]:.2f}")
         (_, th), _ = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, t)
         y = y1 - 4 - (len(lines) - 1) * (th + 4)
         if y - th < 0:
@@ -102,6 +105,8 @@ def _analyzer(args: argparse.Namespace, *, allow_missing_attributes: bool = Fals
         opts["embedder"] = False
     if getattr(args, "expression", False):
         opts["expression"] = True
+    if getattr(args, "attributes", False):
+        opts["attributes"] = True
     try:
         return FaceAnalyzer(**opts), None
     except ModelNotFoundError as exc:
@@ -237,6 +242,8 @@ def _short(f: Face) -> str:
         bits.append(f"yaw={f.pose.yaw:+.0f}")
     if getattr(f, "expression", None) is not None:
         bits.append(f"{f.expression.label}({f.expression.confidence:.2f})")
+    if getattr(f, "attributes", None) is not None:
+        bits.append(f"{f.attributes.label}({f.attributes.probabilities[f.attributes.label]:.2f})")
     return " ".join(bits)
 
 
@@ -325,6 +332,38 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print(f"{name:8s} {mi.kind:9s} {mi.licence:45s} {where}")
     if missing:
         print(f"{missing} model(s) missing: pip install \"facecore[models]\" or set $FACECORE_MODEL_DIR", file=sys.stderr)
+    return 0
+
+
+# -- lips ----------------------------------------------------------------------------------
+
+
+def _cmd_lips(args: argparse.Namespace) -> int:
+    from .io import read_image, write_image  # noqa: PLC0415
+    from .models import load  # noqa: PLC0415
+    from .parsing import FaceParser, recolor_lips  # noqa: PLC0415
+
+    src, dst = Path(args.input), Path(args.out)
+    for out in (dst, Path(args.save_mask) if args.save_mask else None):
+        if out is not None and src.exists() and out.exists() and out.resolve() == src.resolve():
+            print(f"facecore lips: {out}: would overwrite the input; choose another output", file=sys.stderr)
+            return 2
+    try:
+        image = read_image(src)
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        det = load("yunet", score_threshold=args.threshold)
+        out, alpha = recolor_lips(image, args.color, strength=args.strength, mode=args.mode, detector=det,
+                                  parser=FaceParser(threads=args.threads))
+    except (OSError, TypeError, ValueError) as exc:
+        if isinstance(exc, ModelNotFoundError):
+            raise
+        print(f"facecore lips: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, OSError) else 2
+    write_image(dst, out)
+    if args.save_mask:
+        write_image(args.save_mask, np.round(alpha * 255).astype(np.uint8))
+    print(f"{dst}: lip map covers {float((alpha > 0.5).mean()) * 100:.2f} % of the pixels", file=sys.stderr)
     return 0
 
 
@@ -479,6 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-embedding", action="store_true", help="skip the embedder stage")
     a.add_argument("--expression", action="store_true",
                    help="read the facial expression (7 classes with calibrated probabilities) into the JSON and the drawing")
+    a.add_argument("--attributes", action="store_true",
+                   help="glasses, sunglasses, hat, mask, occlusion, blur and the label, from face parsing "
+                        "(needs `facecore models fetch bisenet_parsing` once)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-file lines")
     _add_model_options(a)
     a.set_defaults(func=_cmd_analyze)
@@ -531,6 +573,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--engine ray: actors, one face pipeline each (default: the cluster's CPUs)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary")
     b.set_defaults(func=_cmd_build_dataset)
+
+    lp = sub.add_parser("lips", help="recolour the lips of every face in an image (face parsing)")
+    lp.add_argument("input", help="image file (never overwritten)")
+    lp.add_argument("-o", "--out", required=True, help="output image")
+    lp.add_argument("--color", default="#b0203c", help="colour name or #rrggbb (default #b0203c)")
+    lp.add_argument("--strength", type=float, default=0.6, help="0..1 (default 0.6)")
+    lp.add_argument("--mode", choices=("lab", "hsv"), default="lab", help="colour space of the recolour (default lab)")
+    lp.add_argument("--save-mask", dest="save_mask", metavar="MASK.png", help="write the lip map (0..255)")
+    lp.add_argument("--threshold", type=float, default=0.6, help="detector score threshold (default 0.6)")
+    lp.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
+    lp.set_defaults(func=_cmd_lips)
 
     m = sub.add_parser("models", help="list the model zoo and where each file was found")
     m.add_argument("--verify", action="store_true", help="check sha256 of every file found")
