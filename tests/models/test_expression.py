@@ -76,6 +76,10 @@ def test_chip_matches_opencv(fer, photo):
     det = fm.load("yunet", threads=2)
     lm = det.detect(img).landmarks[:1].astype(np.float64)
     m = chip_matrices(lm, 64)
+    # the batched closed form equals the Umeyama/SVD estimate (facecore.align)
+    from facecore.align import estimate_similarity
+
+    np.testing.assert_allclose(m[0], estimate_similarity(lm[0], (FER_TEMPLATE * 48 + 0.5) * (64 / 48) - 0.5), atol=1e-9)
     # the landmarks land near the template (least squares over 5 points: a few pixels)
     pts = lm[0] @ m[0][:, :2].T + m[0][:, 2]
     tpl = (FER_TEMPLATE * 48 + 0.5) * (64 / 48) - 0.5

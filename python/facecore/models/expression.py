@@ -44,6 +44,7 @@ FER_TEMPLATE = np.array(
     [[0.3068, 0.3676], [0.6616, 0.3791], [0.4551, 0.5806], [0.3349, 0.7581], [0.6097, 0.7702]], dtype=np.float64
 )
 
+_CHUNK = 8
 _GREY = np.array([0.114, 0.587, 0.299], np.float32)  # B, G, R (cv2.COLOR_BGR2GRAY)
 
 
@@ -74,7 +75,19 @@ def chip_matrices(landmarks: np.ndarray, size: int) -> np.ndarray:
     True
     """
     lm = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
-    return _warp.similarity_batch(lm, _template_px(int(size)))
+    dst = _template_px(int(size))
+    # least-squares similarity (Umeyama without reflection), all faces at once: in complex
+    # numbers, dst - mean(dst) = c * (src - mean(src)) with c = a + i b
+    src_c = lm[..., 0] + 1j * lm[..., 1]
+    dst_c = dst[:, 0] + 1j * dst[:, 1]
+    ms, md = src_c.mean(1, keepdims=True), dst_c.mean()
+    xs, yd = src_c - ms, dst_c - md
+    c = (np.conj(xs) * yd).sum(1) / np.maximum((np.abs(xs) ** 2).sum(1), 1e-12)
+    t = md - c * ms[:, 0]
+    out = np.empty((len(lm), 2, 3))
+    out[:, 0, 0], out[:, 0, 1], out[:, 0, 2] = c.real, -c.imag, t.real
+    out[:, 1, 0], out[:, 1, 1], out[:, 1, 2] = c.imag, c.real, t.imag
+    return out
 
 
 def fer_matrices(n: int, size: int, side: int = 48) -> np.ndarray:
@@ -166,7 +179,10 @@ class ExpressionModel:
             raise ValueError(f"tensor: expected float32 (N, 1, {self.size}, {self.size}); got {tensor.dtype} {tensor.shape}")
         if tensor.shape[0] == 0:
             return np.zeros((0, len(CLASSES)), np.float32)
-        p = self.session.run([self._output], {self._input: tensor})[0]
+        # chunks of 8: on one CPU thread a whole crowd in one call is slower (its activations
+        # leave the cache; 293 faces: 786 ms in one call, 432 ms in chunks of 8)
+        p = np.concatenate([self.session.run([self._output], {self._input: tensor[i : i + _CHUNK]})[0]
+                            for i in range(0, tensor.shape[0], _CHUNK)])
         return temper(p, self.temperature)
 
     def predict(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
