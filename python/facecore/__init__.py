@@ -21,7 +21,7 @@ from .errors import CudaUnavailableError, FacecoreError, ModelIntegrityError, Mo
 from .io import read_image, write_image
 from .kernels import probability_map
 from .quality import best_face
-from .types import Box, Face, Landmarks, Pose, Quality, Verification
+from .types import Attributes, Box, Expression, Face, Landmarks, Pose, Quality, Verification
 from .verify import verify
 
 __version__: str = _core.__version__
@@ -69,7 +69,7 @@ def set_num_threads(n: int) -> None:
 
 
 # submodules and classes loaded on first access (PEP 562)
-_LAZY_MODULES = ("cluster", "hair", "io", "jobs", "pose", "quality", "types", "errors", "cli")
+_LAZY_MODULES = ("attributes", "cluster", "hair", "parsing", "io", "jobs", "pose", "quality", "types", "errors", "cli")
 _LAZY_ATTRS = {"HairRecolor": ("hair", "HairRecolor"), "Clustering": ("cluster", "Clustering")}
 
 
@@ -87,8 +87,10 @@ def __getattr__(name: str):
 __all__ = [
     "__version__",
     "align",
+    "attributes",
     "cluster",
     "hair",
+    "parsing",
     "kernels",
     "models",
     "occlusion",
@@ -108,6 +110,8 @@ __all__ = [
     "Pose",
     "Quality",
     "Verification",
+    "Expression",
+    "Attributes",
     "cuda_available",
     "num_threads",
     "set_num_threads",

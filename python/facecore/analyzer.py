@@ -21,16 +21,26 @@ from ._defaults import DET_THRESHOLD
 from ._validate import as_bgr
 from .models.detector import Detections, YuNet
 from .models.embedder import SFace
+from .models.expression import ExpressionModel
 from .pose import estimate_pose
 from .quality import assess_tensor, best_face
-from .types import Box, Face, Landmarks
+from .types import Box, Expression, Face, Landmarks
 
 __all__ = ["FaceAnalyzer"]
 
 logger = logging.getLogger(__name__)
 
-_DEFAULTS = {"detector": "yunet", "embedder": "sface", "age": "age", "gender": "gender"}
-_TYPES = {"detector": YuNet, "embedder": SFace, "age": AgeModel, "gender": GenderModel}
+_DEFAULTS = {"detector": "yunet", "embedder": "sface", "age": "age", "gender": "gender", "expression": "fer_expression"}
+_TYPES = {"detector": YuNet, "embedder": SFace, "age": AgeModel, "gender": GenderModel, "expression": ExpressionModel}
+
+
+def _grey_from_tensor(t: np.ndarray, spec: Any) -> np.ndarray:
+    """The uint8 grey crop under a normalised (3, S, S) model tensor (BT.601 weights)."""
+    mean = np.asarray(spec.mean, np.float32)[:, None, None]
+    std = np.asarray(spec.std, np.float32)[:, None, None]
+    px = t * std + mean
+    w = np.array([0.299, 0.587, 0.114] if spec.swap_rb else [0.114, 0.587, 0.299], np.float32)[:, None, None]
+    return np.clip((px * w).sum(0) + 0.5, 0, 255).astype(np.uint8)
 
 
 class FaceAnalyzer:
@@ -63,6 +73,19 @@ class FaceAnalyzer:
     max_side : int, optional
         Detect on a copy downscaled to this longer side (faces are still aligned from the
         full-resolution frame). Default: full resolution.
+    expression : bool, adapter, str or os.PathLike, optional
+        Read the facial expression (``Face.expression``: 7 calibrated probabilities).
+        Off by default (``False``); ``True`` (or ``None``, as for the other stages) takes the
+        default zoo model ``fer_expression``; a name, path or
+        :class:`~facecore.models.ExpressionModel` as for the other stages.
+    parsing : bool, str, os.PathLike or facecore.parsing.FaceParser, optional
+        Parse every face into 19 classes (``Face.parsing``; BiSeNet, fetched once with
+        ``facecore models fetch bisenet_parsing``). All faces of a frame are aligned in one
+        warp call and parsed in batches. Default False.
+    attributes : bool, optional
+        Glasses, sunglasses, hat, mask, occlusion, blur and the single label
+        (``Face.attributes``, :mod:`facecore.attributes`); runs the parser (kept in
+        ``Face.parsing`` only with ``parsing=True``). Default False.
 
     Raises
     ------
@@ -92,6 +115,9 @@ class FaceAnalyzer:
         quality: bool = True,
         threads: int | None = None,
         max_side: int | None = None,
+        expression: Any = False,
+        parsing: Any = False,
+        attributes: bool = False,
     ) -> None:
         if models != "default":
             raise ValueError(f"models: only 'default' is known; got {models!r}")
@@ -111,8 +137,31 @@ class FaceAnalyzer:
         self.embedder: SFace | None = self._stage("embedder", embedder, common)
         self.age: AgeModel | None = self._stage("age", age, common)
         self.gender: GenderModel | None = self._stage("gender", gender, common)
+        self.expression: ExpressionModel | None = self._stage("expression", None if expression is True else expression, common)
         self.pose = bool(pose)
         self.quality = bool(quality)
+        self.parser = self._parser_stage(parsing, attributes, common)
+        self.keep_parsing = parsing is not False and parsing is not None
+        self.attributes = bool(attributes)
+
+    @staticmethod
+    def _parser_stage(parsing: Any, attributes: Any, common: dict[str, Any]):
+        if not isinstance(attributes, bool):
+            raise TypeError(f"attributes: expected bool; got {type(attributes).__name__}")
+        if parsing is False or parsing is None:
+            if not attributes:
+                return None
+            parsing = True
+        from .parsing import FaceParser  # noqa: PLC0415
+
+        if isinstance(parsing, FaceParser):
+            return parsing
+        dev = "cpu" if common["device"] == "auto" and common["providers"] is None else common["device"]
+        if parsing is True:
+            return FaceParser(providers=common["providers"], device=dev, threads=common["threads"])
+        if isinstance(parsing, (str, bytes)) or hasattr(parsing, "__fspath__"):
+            return FaceParser(parsing, providers=common["providers"], device=dev, threads=common["threads"])
+        raise TypeError(f"parsing: expected a bool, a model name or path, or a FaceParser; got {type(parsing).__name__}")
 
     @staticmethod
     def _stage(stage: str, spec: Any, common: dict[str, Any], **options: Any):
@@ -169,12 +218,20 @@ class FaceAnalyzer:
                 from .models.embedder import arcface_matrices  # noqa: PLC0415
 
                 out["embedder"] = _warp.warp_to_tensor(image, arcface_matrices(lm), 112, swap_rb=True)
+        if self.parser is not None:
+            from .parsing import parsing_matrices  # noqa: PLC0415
+
+            mats = parsing_matrices(lm, self.parser.shape)
+            out["parsing"] = self.parser.tensor(image, mats)   # all faces: one warp call
+            out["parsing_matrices"] = mats
         if self.age is not None or self.gender is not None:
             pyr = _Pyramid(image)
             if self.age is not None:
                 out["age"] = self.age.tensor(image, lm, pyramid=pyr)
             if self.gender is not None:
                 out["gender"] = self.gender.tensor(image, lm, pyramid=pyr)
+        if self.expression is not None:
+            out["expression"] = self.expression.tensor(image, lm)
         return out
 
     def _faces(self, image_shape: tuple[int, ...], det: Detections, inputs: dict[str, np.ndarray],
@@ -185,6 +242,19 @@ class FaceAnalyzer:
         if self.quality and n:
             eye_d = [float(np.hypot(*(det.landmarks[i, 1] - det.landmarks[i, 0]))) for i in range(n)]
             qualities = assess_tensor(inputs["embedder"], eye_d, poses)
+        parses: list[Any] = [None] * n
+        attrs: list[Any] = [None] * n
+        if "parsing" in results:
+            from .attributes import face_attributes  # noqa: PLC0415
+            from .parsing import FaceParsing  # noqa: PLC0415
+
+            spec = self.parser.model.spec
+            for i in range(n):
+                fp = FaceParsing(inputs["parsing_matrices"][i], results["parsing"][i])
+                if self.attributes:
+                    attrs[i] = face_attributes(fp, _grey_from_tensor(inputs["parsing"][i], spec), quality=qualities[i])
+                if self.keep_parsing:
+                    parses[i] = fp
         faces = []
         for i in range(n):
             faces.append(
@@ -197,6 +267,9 @@ class FaceAnalyzer:
                     pose=poses[i],
                     quality=qualities[i],
                     embedding=results["embedder"][i] if "embedder" in results else None,
+                    expression=Expression(results["expression"][i]) if "expression" in results else None,
+                    parsing=parses[i],
+                    attributes=attrs[i],
                 )
             )
         return faces
@@ -212,6 +285,10 @@ class FaceAnalyzer:
             res["age"] = AgeModel.expected_age(self.age.run(inputs["age"]))
         if self.gender is not None and "gender" in inputs:
             res["gender"] = self.gender.run(inputs["gender"])[:, 1]
+        if self.expression is not None and "expression" in inputs:
+            res["expression"] = self.expression.run(inputs["expression"])
+        if self.parser is not None and "parsing" in inputs:
+            res["parsing"] = self.parser.run(inputs["parsing"])
         return res
 
     # -- public --------------------------------------------------------------------------
@@ -296,5 +373,6 @@ class FaceAnalyzer:
         return best_face(faces)
 
     def __repr__(self) -> str:
-        stages = [n for n in ("embedder", "age", "gender") if getattr(self, n) is not None]
+        stages = [n for n in ("embedder", "age", "gender", "expression") if getattr(self, n) is not None]
+        stages += [n for n, on in (("parsing", self.keep_parsing), ("attributes", self.attributes)) if on]
         return f"FaceAnalyzer(detector=YuNet(score_threshold={self.detector.score_threshold}), stages={stages}, pose={self.pose}, quality={self.quality})"

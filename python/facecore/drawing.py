@@ -20,8 +20,9 @@ from .types import Face
 __all__ = ["draw", "label_text", "FIELDS"]
 
 #: What a label can show, in this order: ``index`` (#3), ``score`` (0.93), ``gender`` (F/M),
-#: ``age`` (34), ``pose`` (yaw+12), ``quality`` (q0.81).
-FIELDS = ("index", "score", "gender", "age", "pose", "quality")
+#: ``age`` (34), ``pose`` (yaw+12), ``quality`` (q0.81), ``expression`` (happy),
+#: ``attributes`` (the single attribute label, e.g. Sunglasses; Normal is not printed).
+FIELDS = ("index", "score", "gender", "age", "pose", "quality", "expression", "attributes")
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -62,6 +63,11 @@ def label_text(face: Face, show: Sequence[str] = ("gender", "age"), *, index: in
             bits.append(f"yaw{face.pose.yaw:+.0f}")
         elif k == "quality" and face.quality is not None:
             bits.append(f"q{face.quality.score:.2f}")
+        elif k == "expression" and getattr(face, "expression", None) is not None:
+            bits.append(face.expression.label)
+        elif k == "attributes" and getattr(face, "attributes", None) is not None:
+            if face.attributes.label != "Normal":
+                bits.append(face.attributes.label)
     if not bits and show:
         bits.append(f"{face.score:.2f}")
     return " ".join(bits)

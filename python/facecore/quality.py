@@ -121,7 +121,10 @@ def best_face(faces: Iterable[Face]) -> Face | None:
 
     Faces are ranked by ``quality.score``; faces without a quality rank below all that
     have one, among themselves by detector score times inter-ocular distance. Ties keep
-    the earlier face.
+    the earlier face. When a face has :class:`~facecore.types.Attributes` (``FaceAnalyzer(
+    attributes=True)``), its score is multiplied by the probability that its eyes are not
+    behind sunglasses and by that of each of eyes, nose and mouth being visible, so an
+    occluded face loses to a clear one of similar quality.
 
     Parameters
     ----------
@@ -137,6 +140,10 @@ def best_face(faces: Iterable[Face]) -> Face | None:
         if not isinstance(f, Face):
             raise TypeError(f"faces: item {i} is {type(f).__name__}, not Face")
         key = (1, f.quality.score) if f.quality is not None else (0, f.score * f.landmarks.eye_distance)
+        a = getattr(f, "attributes", None)
+        if a is not None:
+            visible = (1.0 - a.sunglasses) * math.prod(1.0 - v for v in a.occlusion.values())
+            key = (key[0], key[1] * visible)
         if best_key is None or key > best_key:
             best, best_key = f, key
     return best

@@ -8,12 +8,15 @@ changes under its user. Use :func:`dataclasses.replace` to derive a modified cop
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Box", "Landmarks", "Pose", "Quality", "Face", "Verification", "LANDMARK_NAMES"]
+__all__ = ["Box", "Landmarks", "Pose", "Quality", "Attributes", "Face", "Verification", "Expression",
+           "LANDMARK_NAMES", "EXPRESSIONS"]
 
 #: Order of the five landmarks, "right" meaning the subject's right (image left).
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth", "left_mouth")
@@ -238,6 +241,94 @@ class Quality:
         return {f.name: _round(getattr(self, f.name)) for f in fields(self)}
 
 
+#: The expression classes, in the order of :attr:`Expression.probabilities`.
+EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """A face's expression: the most probable class and the 7 calibrated probabilities.
+
+    Attributes
+    ----------
+    probabilities : (7,) float32 read-only ndarray
+        In :data:`EXPRESSIONS` order, summing to 1.
+
+    Examples
+    --------
+    >>> e = Expression([0.05, 0.0, 0.05, 0.7, 0.05, 0.05, 0.1])
+    >>> e.label, round(e.confidence, 2)
+    ('happy', 0.7)
+    """
+
+    probabilities: np.ndarray = field(compare=False)
+
+    def __post_init__(self) -> None:
+        p = _readonly(self.probabilities, np.float32, (len(EXPRESSIONS),), "probabilities")
+        if p.min() < 0 or abs(float(p.sum()) - 1.0) > 1e-3:
+            raise ValueError(f"probabilities: expected {len(EXPRESSIONS)} non-negative values summing to 1; got sum {float(p.sum())}")
+        object.__setattr__(self, "probabilities", p)
+
+    @property
+    def label(self) -> str:
+        """The most probable class (ties: the first in :data:`EXPRESSIONS`)."""
+        return EXPRESSIONS[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        """The probability of :attr:`label`."""
+        return float(self.probabilities.max())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "probabilities": {c: _round(float(v)) for c, v in zip(EXPRESSIONS, self.probabilities)}}
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """What a face wears or hides, with probabilities (see :mod:`facecore.attributes`).
+
+    Attributes
+    ----------
+    glasses, sunglasses, hat, mask, blur : float
+        Probabilities in [0, 1] (``glasses``: eyewear that is not sunglasses).
+    occlusion : mapping of str to float
+        P(hidden) of ``"eyes"``, ``"nose"`` and ``"mouth"``.
+    label : str
+        The most probable of Normal / Glasses / Sunglasses / Mask / Occlusion / Blur.
+    probabilities : mapping of str to float
+        The six labels' probabilities (they sum to 1).
+    """
+
+    glasses: float
+    sunglasses: float
+    hat: float
+    mask: float
+    occlusion: Mapping[str, float]
+    blur: float
+    label: str
+    probabilities: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        for n in ("glasses", "sunglasses", "hat", "mask", "blur"):
+            v = _finite(getattr(self, n), n)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{n}: expected a probability in [0, 1]; got {v}")
+            object.__setattr__(self, n, v)
+        for n in ("occlusion", "probabilities"):
+            d = getattr(self, n)
+            if not isinstance(d, Mapping):
+                raise TypeError(f"{n}: expected a mapping of str to float; got {type(d).__name__}")
+            object.__setattr__(self, n, MappingProxyType({str(k): _finite(v, f"{n}[{k!r}]") for k, v in d.items()}))
+        if not isinstance(self.label, str):
+            raise TypeError(f"label: expected str; got {type(self.label).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "glasses": _round(self.glasses), "sunglasses": _round(self.sunglasses),
+                "hat": _round(self.hat), "mask": _round(self.mask), "blur": _round(self.blur),
+                "occlusion": {k: _round(v) for k, v in self.occlusion.items()},
+                "probabilities": {k: _round(v) for k, v in self.probabilities.items()}}
+
+
 @dataclass(frozen=True, slots=True)
 class Face:
     """One detected face and what was read from it.
@@ -256,6 +347,13 @@ class Face:
     quality : Quality or None
     embedding : (128,) float32 read-only ndarray or None
         L2-normalised identity embedding.
+    expression : Expression or None
+        With ``FaceAnalyzer(expression=True)``.
+    parsing : facecore.parsing.FaceParsing or None
+        The face's 19-class parse in its aligned crop (``FaceAnalyzer(parsing=True)``).
+    attributes : Attributes or None
+        Glasses, sunglasses, hat, mask, occlusion, blur and the single label
+        (``FaceAnalyzer(attributes=True)``).
     """
 
     box: Box
@@ -266,8 +364,13 @@ class Face:
     pose: Pose | None = None
     quality: Quality | None = None
     embedding: np.ndarray | None = field(default=None, compare=False)
+    expression: Expression | None = None
+    parsing: Any = field(default=None, compare=False, repr=False)
+    attributes: Attributes | None = None
 
     def __post_init__(self) -> None:
+        if self.attributes is not None and not isinstance(self.attributes, Attributes):
+            raise TypeError(f"attributes: expected Attributes or None; got {type(self.attributes).__name__}")
         if not isinstance(self.box, Box):
             raise TypeError(f"box: expected Box; got {type(self.box).__name__}")
         if not isinstance(self.landmarks, Landmarks):
@@ -290,6 +393,8 @@ class Face:
                 raise ValueError(f"embedding: expected a 1-d vector; got shape {emb.shape}")
             emb.flags.writeable = False
             object.__setattr__(self, "embedding", emb)
+        if self.expression is not None and not isinstance(self.expression, Expression):
+            raise TypeError(f"expression: expected Expression or None; got {type(self.expression).__name__}")
 
     @property
     def gender(self) -> str | None:
@@ -318,6 +423,12 @@ class Face:
         d["pose"] = self.pose.to_dict() if self.pose is not None else None
         if self.quality is not None:
             d["quality"] = self.quality.to_dict()
+        if self.expression is not None:
+            d["expression"] = self.expression.to_dict()
+        if self.attributes is not None:
+            d["attributes"] = self.attributes.to_dict()
+        if self.parsing is not None:
+            d["parsing"] = self.parsing.to_dict()
         if embedding and self.embedding is not None:
             d["embedding"] = [float(round(float(v), 6)) for v in self.embedding]
         return d

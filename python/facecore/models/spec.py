@@ -21,14 +21,15 @@ class InputSpec:
         Input size; ``None`` for any size (YuNet after its repair: multiples of 32).
     mean, std : tuple of 3 floats
         Per channel, in the model's colour order.
-    color : {"rgb", "bgr"}
+    color : {"rgb", "bgr", "gray"}
+        ``"gray"``: one channel (the adapter mixes B, G, R with OpenCV's grey weights).
     layout : {"NCHW"}
     """
 
     shape: tuple[int, int] | None
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    color: Literal["rgb", "bgr"] = "rgb"
+    color: Literal["rgb", "bgr", "gray"] = "rgb"
     layout: Literal["NCHW"] = "NCHW"
 
     @property

@@ -1,0 +1,181 @@
+"""Face attributes from the face parse and the other stages: glasses, sunglasses, hat, mask,
+per-part occlusion, blur, and the single label Normal / Glasses / Sunglasses / Mask /
+Occlusion / Blur.
+
+Features, measured in the parser's aligned 512 x 512 crop (:mod:`facecore.parsing`):
+
+- ``eyes``, ``nose``, ``mouth``: the summed probability of the part (eyes: both; mouth: the
+  inner mouth and both lips) over the crop, divided by its median on CelebAMask-HQ faces
+  (``EXPECTED``); ``log(ratio + 0.02)`` enters the models. A part that the parser cannot see
+  (behind sunglasses, a mask, a hand) has a ratio near 0.
+- ``glasses``: mean eyeglasses probability in the eye band (the template's eye rows).
+- ``lens_dark``: how much darker than the face's skin the eyeglasses pixels are
+  (median grey of the skin minus mean grey of the lens pixels, / 255; 0 without lenses).
+- ``hat``: mean hat probability over the crop.
+
+Each probability is a logistic model of these features, fitted by
+``scripts/fit_attributes.py`` on seeded fit halves of the labelled sets and measured on the
+other halves (docs/accuracy.md, "Attributes"):
+
+- ``glasses`` (eyewear that is not sunglasses) and ``hat``: CelebAMask-HQ masks (classes
+  eyeglasses, hat) of the parsing train split;
+- ``sunglasses``: data/attributes/sunglasses (positives) against UTKFace test crops and
+  CelebAMask-HQ faces (with and without clear glasses);
+- ``mask``, ``occlusion["mouth"]``, ``occlusion["nose"]``: photos/masked (with / without);
+- ``occlusion["eyes"]``: the sunglasses set against the negatives;
+- ``blur``: from :class:`~facecore.types.Quality` ``blur`` (variance of the Laplacian of the
+  112 px chip): ``15 / (blur + 15)``, i.e. 0.5 at the dataset builder's ``--min-blur``.
+  Not fitted to labels.
+
+The label is the most probable of the chain ``Mask``, ``Sunglasses``, ``Occlusion``
+(any part hidden that a mask or sunglasses do not explain), ``Glasses``, ``Blur``, ``Normal``,
+whose probabilities multiply out in that priority order and sum to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+import numpy as np
+
+from .parsing import CLASSES, PARSING_TEMPLATE, FaceParsing
+from .types import Attributes, Quality
+
+__all__ = ["features", "from_features", "face_attributes", "EXPECTED", "LABELS", "COEF"]
+
+#: Median fraction of a 512 crop covered by each part on CelebAMask-HQ (600 faces of the
+#: parsing train split, hand masks warped into the crop).
+EXPECTED = {"eyes": 0.00424, "nose": 0.0199, "mouth": 0.0124}
+
+LABELS = ("Normal", "Glasses", "Sunglasses", "Mask", "Occlusion", "Blur")
+
+#: Logistic models ``p = sigmoid(b0 + sum(b_k * feature_k))`` (scripts/fit_attributes.py).
+COEF: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
+    "eyewear": (("glasses",), (-4.0, 40.0)),
+    "sunglasses": (("log_eyes", "glasses", "lens_dark"), (-3.0, -1.0, 4.0, 8.0)),
+    "hat": (("hat",), (-4.0, 40.0)),
+    "mask": (("log_nose", "log_mouth"), (-3.0, -1.0, -1.0)),
+    "eyes_hidden": (("log_eyes",), (-3.0, -2.0)),
+    "nose_hidden": (("log_nose",), (-3.0, -2.0)),
+    "mouth_hidden": (("log_mouth",), (-3.0, -2.0)),
+}
+
+_BLUR_HALF = 15.0
+_I = {c: i for i, c in enumerate(CLASSES)}
+
+
+def _eye_band(S: int) -> tuple[slice, slice]:
+    t = PARSING_TEMPLATE * (S - 1)
+    y = float(t[:2, 1].mean())
+    x0, x1 = float(t[0, 0]), float(t[1, 0])
+    return (slice(max(int(y - 0.09 * S), 0), min(int(y + 0.07 * S), S)),
+            slice(max(int(x0 - 0.12 * S), 0), min(int(x1 + 0.12 * S), S)))
+
+
+def features(parsing: FaceParsing, chip_gray: np.ndarray | None = None) -> dict[str, float]:
+    """The attribute features of one face parse (see the module docstring).
+
+    Parameters
+    ----------
+    parsing : FaceParsing
+    chip_gray : (S, S) uint8 ndarray, optional
+        The grey crop the parse was made on (same matrix); without it ``lens_dark`` is 0.
+
+    Returns
+    -------
+    dict of str to float
+    """
+    if not isinstance(parsing, FaceParsing):
+        raise TypeError(f"parsing: expected FaceParsing; got {type(parsing).__name__}")
+    P = parsing.probabilities
+    S = P.shape[1]
+    area = float(S * S)
+    eyes = float(P[_I["l_eye"]].sum() + P[_I["r_eye"]].sum()) / area
+    nose = float(P[_I["nose"]].sum()) / area
+    mouth = float(P[_I["mouth"]].sum() + P[_I["u_lip"]].sum() + P[_I["l_lip"]].sum()) / area
+    band = _eye_band(S)
+    g = P[_I["eyeglasses"]][band]
+    glasses = float(g.mean())
+    hat = float(P[_I["hat"]].mean())
+    dark = 0.0
+    if chip_gray is not None:
+        c = np.asarray(chip_gray)
+        if c.shape != (S, S) or c.dtype != np.uint8:
+            raise ValueError(f"chip_gray: expected uint8 ({S}, {S}); got {c.dtype} {c.shape}")
+        lens = g > 0.5
+        skin = P[_I["skin"]] > 0.5
+        if lens.sum() >= 20 and skin.sum() >= 100:
+            dark = (float(np.median(c[skin])) - float(c[band][lens].mean())) / 255.0
+    f = {"eyes": eyes / EXPECTED["eyes"], "nose": nose / EXPECTED["nose"], "mouth": mouth / EXPECTED["mouth"],
+         "glasses": glasses, "lens_dark": dark, "hat": hat}
+    for k in ("eyes", "nose", "mouth"):
+        f["log_" + k] = math.log(f[k] + 0.02)
+    return f
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+
+
+def _predict(name: str, f: Mapping[str, float]) -> float:
+    names, b = COEF[name]
+    return _sigmoid(b[0] + sum(bk * f[n] for bk, n in zip(b[1:], names)))
+
+
+def blur_probability(quality: Quality | None) -> float:
+    """``15 / (blur + 15)`` of a Quality (0.5 at the dataset builder's default --min-blur); 0 without one."""
+    if quality is None:
+        return 0.0
+    return _BLUR_HALF / (max(quality.blur, 0.0) + _BLUR_HALF)
+
+
+def from_features(f: Mapping[str, float], *, quality: Quality | None = None) -> Attributes:
+    """Attributes from a feature dict (:func:`features`) and the face's quality."""
+    eyewear = _predict("eyewear", f)
+    sun = _predict("sunglasses", f)
+    glasses = eyewear * (1.0 - sun)
+    hat = _predict("hat", f)
+    mask = _predict("mask", f)
+    occl = {"eyes": _predict("eyes_hidden", f), "nose": _predict("nose_hidden", f),
+            "mouth": _predict("mouth_hidden", f)}
+    blur = blur_probability(quality)
+    # occlusion not explained by a mask (nose, mouth) or sunglasses (eyes)
+    other = 1.0 - (1.0 - occl["eyes"] * (1.0 - sun)) * (1.0 - occl["nose"] * (1.0 - mask)) \
+        * (1.0 - occl["mouth"] * (1.0 - mask))
+    chain = {}
+    rest = 1.0
+    for lab, p in (("Mask", mask), ("Sunglasses", sun), ("Occlusion", other), ("Glasses", glasses), ("Blur", blur)):
+        chain[lab] = rest * p
+        rest *= 1.0 - p
+    chain["Normal"] = rest
+    label = max(chain, key=chain.get)
+    return Attributes(glasses=glasses, sunglasses=sun, hat=hat, mask=mask, occlusion=occl, blur=blur, label=label,
+                      probabilities={k: chain[k] for k in LABELS})
+
+
+def face_attributes(parsing: FaceParsing, chip_gray: np.ndarray | None = None, *,
+                    quality: Quality | None = None) -> Attributes:
+    """Attributes of one face from its parse (and grey crop and quality when given).
+
+    Parameters
+    ----------
+    parsing : FaceParsing
+    chip_gray : (S, S) uint8 ndarray, optional
+        The grey crop under the parse (for the lens darkness).
+    quality : Quality, optional
+        For ``blur``.
+
+    Returns
+    -------
+    Attributes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from facecore.parsing import FaceParsing
+    >>> p = np.zeros((19, 512, 512), np.float32); p[1] = 1     # skin everywhere: no eyes, nose, mouth
+    >>> a = face_attributes(FaceParsing(np.eye(2, 3), p))
+    >>> a.occlusion["mouth"] > 0.5
+    True
+    """
+    return from_features(features(parsing, chip_gray), quality=quality)
