@@ -268,6 +268,7 @@ def build_dataset(
     max_yaw: float = 50.0,
     max_pitch: float = 45.0,
     det_threshold: float = 0.6,
+    max_side: int | None = 4096,
     video_fps: float = 1.0,
     frame_dup_bits: int = 6,
     image_dup_bits: int = 3,
@@ -302,6 +303,10 @@ def build_dataset(
         Largest absolute head yaw / pitch in degrees.
     det_threshold : float
         Detector score threshold in [0, 1] (part of the store key).
+    max_side : int or None
+        Detect on a copy downscaled to this longer side (part of the store key; default
+        4096, about 0.7 GB at most for the detector; None: full resolution). Used for the
+        default analyzer and the Ray actors.
     video_fps : float
         Frames sampled per second of video.
     frame_dup_bits, image_dup_bits : int
@@ -358,6 +363,8 @@ def build_dataset(
     max_yaw = _num(max_yaw, "max_yaw", lo=0.0, hi=180.0)
     max_pitch = _num(max_pitch, "max_pitch", lo=0.0, hi=180.0)
     det_threshold = _num(det_threshold, "det_threshold", lo=0.0, hi=1.0)
+    if max_side is not None:
+        max_side = _num(max_side, "max_side", lo=32, integer=True)
     video_fps = _num(video_fps, "video_fps", lo=1e-3)
     frame_dup_bits = _num(frame_dup_bits, "frame_dup_bits", lo=-1, hi=64, integer=True)
     image_dup_bits = _num(image_dup_bits, "image_dup_bits", lo=-1, hi=64, integer=True)
@@ -396,7 +403,7 @@ def build_dataset(
             raise ValueError(f"out: {out_dir} is not empty and not an earlier build-dataset output; "
                              "choose an empty or new folder")
     if analyzer is None:
-        analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold)
+        analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold, max_side=max_side)
     elif not isinstance(analyzer, FaceAnalyzer):
         raise TypeError(f"analyzer: expected a FaceAnalyzer; got {type(analyzer).__name__}")
     elif analyzer.embedder is None:
@@ -436,7 +443,7 @@ def build_dataset(
                 continue  # downloaded (and analysed) by the loop below, on the driver
             remote.append(src)
         try:
-            pre = run_ray_stage(remote, state, store, det_threshold=det_threshold, video_fps=video_fps,
+            pre = run_ray_stage(remote, state, store, det_threshold=det_threshold, max_side=max_side, video_fps=video_fps,
                                 frame_dup_bits=frame_dup_bits, address=address, workers=workers, progress=progress)
         except BaseException:
             store.close()

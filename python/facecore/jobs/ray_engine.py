@@ -73,11 +73,11 @@ class _FaceStage:
     """Ray Data actor: one FaceAnalyzer per actor, a batch of files in, item rows out."""
 
     def __init__(self, *, det_threshold: float, threads: int, device: str, known: frozenset[str],
-                 video_fps: float, frame_dup_bits: int) -> None:
+                 video_fps: float, frame_dup_bits: int, max_side: int | None = None) -> None:
         from ..analyzer import FaceAnalyzer  # noqa: PLC0415
 
         self.analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold, threads=threads,
-                                     device=device)
+                                     device=device, max_side=max_side)
         self.known = known
         self.video_fps = video_fps
         self.frame_dup_bits = frame_dup_bits
@@ -210,7 +210,7 @@ def _ingest(files: list[Path], store: EmbeddingStore, res: RayStageResult | None
 
 
 def run_ray_stage(items: list[Source], state: Path, store: EmbeddingStore, *, det_threshold: float,
-                  video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None,
+                  max_side: int | None = None, video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None,
                   device: str = "cpu", cpus_per_worker: float = 1.0, batch_size: int = 4,
                   progress: bool | None = None) -> RayStageResult:
     """Run the per-image stage for ``items`` (images and videos with local paths) on Ray.
@@ -249,13 +249,13 @@ def run_ray_stage(items: list[Source], state: Path, store: EmbeddingStore, *, de
         # Ray's own deprecation notices (e.g. DataContext defaults) are not the caller's to fix
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        return _run(ray, items, state, store, det_threshold=det_threshold, video_fps=video_fps,
+        return _run(ray, items, state, store, det_threshold=det_threshold, max_side=max_side, video_fps=video_fps,
                     frame_dup_bits=frame_dup_bits, address=address, workers=workers, device=device,
                     cpus_per_worker=cpus_per_worker, batch_size=batch_size, progress=progress)
 
 
 def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, det_threshold: float,
-         video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None, device: str,
+         max_side: int | None, video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None, device: str,
          cpus_per_worker: float, batch_size: int, progress: bool | None) -> RayStageResult:
     t0 = time.perf_counter()
     started = False
@@ -290,7 +290,8 @@ def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, d
             threads = max(1, int(cpus_per_worker))
             ds = ds.map_batches(
                 _FaceStage,
-                fn_constructor_kwargs={"det_threshold": det_threshold, "threads": threads, "device": device,
+                fn_constructor_kwargs={"det_threshold": det_threshold, "max_side": max_side, "threads": threads,
+                                       "device": device,
                                        "known": known, "video_fps": video_fps, "frame_dup_bits": frame_dup_bits},
                 batch_size=batch_size, batch_format="pyarrow", concurrency=workers,
                 num_cpus=cpus_per_worker, num_gpus=1 if device == "cuda" else None,
