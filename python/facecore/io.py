@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -166,6 +167,12 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    facecore.errors.OutputError
+        (an ``OSError``) if the file cannot be written: the message names the path and
+        the real cause (read-only folder, disk full); no temporary file is left.
     """
     p = _path(path, "path")
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
@@ -179,14 +186,23 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
     ok, buf = cv2.imencode(ext, image, params)
     if not ok:
         raise ValueError(f"path: cannot encode an image as {ext!r}")
-    p.parent.mkdir(parents=True, exist_ok=True)
     # written whole or not at all: a kill mid-write leaves the old file (or none), never a torn one
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:
+        p.parent.mkdir(parents=True, exist_ok=True)
         buf.tofile(tmp)
         os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        # the cleanup must not replace the real cause (a read-only folder refuses the unlink too)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        from .errors import OutputError  # noqa: PLC0415
+
+        raise OutputError(exc.errno, f"path: cannot write {p}: {exc.strerror or exc}") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     return p
 
 
