@@ -36,5 +36,13 @@ class OutputError(FacecoreError, OSError):
     """A batch job cannot write its output (disk full, read-only folder, store unwritable).
 
     An environment failure, not a per-input one: the job stops with a one-line message and
-    keeps what it wrote so far (a rerun resumes). The message names the path and the cause.
+    keeps what it wrote so far (a rerun resumes). The message names the path and the cause;
+    ``errno`` is the underlying error's (None when it was not an OS error).
     """
+
+    @classmethod
+    def of(cls, message: str, errno: int | None = None) -> "OutputError":
+        """An OutputError whose str() is ``message`` alone (no "[Errno N]" prefix)."""
+        exc = cls(message)
+        exc.errno = errno
+        return exc

@@ -198,7 +198,7 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
             tmp.unlink(missing_ok=True)
         from .errors import OutputError  # noqa: PLC0415
 
-        raise OutputError(exc.errno, f"path: cannot write {p}: {exc.strerror or exc}") from exc
+        raise OutputError.of(f"path: cannot write {p}: {exc.strerror or exc}", exc.errno) from exc
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

@@ -67,10 +67,10 @@ def _environment_failure(exc: BaseException, out_dir: Path) -> OutputError | Non
     if isinstance(exc, OutputError):
         return exc
     if isinstance(exc, sqlite3.Error):
-        return OutputError(f"cannot use the embedding store in {out_dir / _STATE}: {exc}")
+        return OutputError.of(f"cannot use the embedding store in {out_dir / _STATE}: {exc}")
     if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:
         where = f" ({exc.filename})" if exc.filename else ""
-        return OutputError(exc.errno, f"cannot write the output in {out_dir}{where}: {exc.strerror}")
+        return OutputError.of(f"cannot write the output in {out_dir}{where}: {exc.strerror}", exc.errno)
     return None
 
 
@@ -84,8 +84,8 @@ def _writing(out_dir: Path, what: str) -> Iterator[None]:
     except (OSError, sqlite3.Error) as exc:
         where = getattr(exc, "filename", None)
         cause = getattr(exc, "strerror", None) or str(exc)
-        raise OutputError(getattr(exc, "errno", None) or errno.EIO,
-                          f"cannot {what} in {out_dir}{f' ({where})' if where else ''}: {cause}") from exc
+        raise OutputError.of(f"cannot {what} in {out_dir}{f' ({where})' if where else ''}: {cause}",
+                             getattr(exc, "errno", None)) from exc
 
 
 def _input_error(exc: BaseException) -> str:
