@@ -138,3 +138,21 @@ def test_read_image_refuses_a_fifo_without_blocking(tmp_path):
         if os.path.exists(dev):
             with pytest.raises(ValueError, match="not a regular file"):
                 fc.read_image(dev)
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_decoded_layout_is_the_documented_one_for_every_format(ext):
+    """(H, W, 3) uint8, or (H, W) with grey=True, for colour and grey files of every format.
+    The decode fuzz target found OpenCV 5 returning a grey PFM as (H, W) under IMREAD_COLOR."""
+    for a in (IMG, IMG[..., 0]):
+        if ext in (".pfm", ".hdr"):
+            a = a.astype(np.float32) / 255
+        try:
+            ok, buf = cv2.imencode(ext, a)
+        except cv2.error:
+            continue
+        if not ok:
+            continue
+        colour, grey = decode_image(buf.tobytes()), decode_image(buf.tobytes(), grey=True)
+        assert colour.shape == (37, 53, 3) and colour.dtype == np.uint8, (ext, a.ndim, colour.shape)
+        assert grey.shape == (37, 53) and grey.dtype == np.uint8, (ext, a.ndim, grey.shape)

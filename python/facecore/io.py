@@ -148,6 +148,16 @@ def decode_image(data: bytes | np.ndarray, *, grey: bool = False, max_pixels: in
         raise ValueError(f"data: not a readable image ({data.size} bytes)")
     if img.shape[0] * img.shape[1] > max_pixels:  # a format whose header said otherwise
         raise ValueError(f"data: a {img.shape[1]} x {img.shape[0]} image exceeds the limit of {max_pixels:,} pixels")
+    if img.dtype != np.uint8:  # not seen with these flags; keep the contract if a codec differs
+        img = cv2.convertScaleAbs(img, alpha=255.0 if img.dtype.kind == "f" else 1.0)
+    # the documented layout whatever the codec did: OpenCV 5 returns a grey PFM ("Pf") as
+    # (H, W) even with IMREAD_COLOR (found by the decode fuzz target)
+    if grey and img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    elif not grey and img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif not grey and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     return img  # uint8: without IMREAD_ANYDEPTH OpenCV reduces 16-bit files to 8 bits
 
 
