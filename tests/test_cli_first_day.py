@@ -277,7 +277,7 @@ def test_one_input_crashing_does_not_end_the_job(tmp_path):
     out, js = tmp_path / "o.jsonl", tmp_path / "o.json"
     r = run("analyze", str(src), "--jsonl", str(out), "--json", str(js), "-q", "--no-embedding", "--threads", "1",
             env_extra={"PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))})
-    assert r.returncode == 3, r.stderr
+    assert r.returncode == 70, r.stderr
     assert "b_crash.jpg" in r.stderr and "RuntimeError: boom" in r.stderr and "Traceback" not in r.stderr
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert any(x.get("crash") and x["path"].endswith("b_crash.jpg") for x in rows)

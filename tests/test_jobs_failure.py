@@ -128,3 +128,56 @@ def test_analyze_refuses_to_overwrite_an_input(photo_folder, models_dir):
     assert r.returncode == 0, r.stderr
     assert target.read_bytes() == before
     assert (photo_folder / "00_2.jpg").is_file()
+
+
+def test_write_image_failure_shows_the_real_cause(tmp_path, monkeypatch):
+    """Issue 13, finding 9: a failed write is one OutputError (an OSError) naming the path and
+    the real cause; the cleanup's own failure (a read-only folder refuses the unlink too)
+    must not replace it, and no temporary file is left."""
+    import errno
+    from pathlib import Path
+
+    from facecore import io as fio
+    from facecore.errors import OutputError
+
+    img = np.zeros((4, 4, 3), np.uint8)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match=r"path: cannot write .*file/out\.png: .*(Not a directory|File exists)"):
+        fio.write_image(blocker / "out.png", img)
+
+    def rofs(a, b):
+        raise OSError(errno.EROFS, "Read-only file system", str(b))
+
+    def unlink_refused(self, missing_ok=False):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(fio.os, "replace", rofs)
+    monkeypatch.setattr(Path, "unlink", unlink_refused)
+    with pytest.raises(OutputError, match="Read-only file system") as ei:
+        fio.write_image(tmp_path / "out.png", img)
+    assert isinstance(ei.value, OSError) and ei.value.errno == errno.EROFS and "\n" not in str(ei.value)
+    monkeypatch.undo()
+    for t in tmp_path.glob(".out.png.*.tmp"):  # the refused unlink (simulated) left it
+        t.unlink()
+    monkeypatch.setattr(fio.os, "replace", rofs)
+    with pytest.raises(OutputError, match="Read-only file system"):
+        fio.write_image(tmp_path / "out.png", img)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no temporary file left
+
+
+def test_cli_recolor_unwritable_output_is_one_line(tmp_path):
+    """recolor -o under a regular file: exit 3 and one line with the cause, not a traceback."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), np.full((64, 64, 3), 120, np.uint8))
+    (tmp_path / "file").write_text("x")
+    r = subprocess.run([sys.executable, "-m", "facecore", "recolor", str(src), "-o", str(tmp_path / "file" / "o.png"),
+                        "--color", "red", "-q"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write" in lines[0] and "Traceback" not in r.stderr, r.stderr

@@ -55,6 +55,11 @@ def set_num_threads(n: int) -> None:
     """Set the kernels' thread count; ``n <= 0`` restores the default.
 
     The default is ``$FACECORE_NUM_THREADS`` or the number of CPUs this process may use.
+    Both are capped at ``facecore._core.MAX_THREADS`` (256): the kernels split their rows
+    into at most 4 chunks a thread, so more threads only cost stacks and scheduling. If
+    the system refuses to start a thread (``ulimit -u``, a container's pids limit), the
+    kernels run on the threads that did start, down to the calling thread alone; they
+    never abort the process.
 
     Examples
     --------
@@ -65,7 +70,8 @@ def set_num_threads(n: int) -> None:
     """
     from ._validate import as_int
 
-    _core.set_num_threads(as_int(n, "n"))
+    n = as_int(n, "n")
+    _core.set_num_threads(max(-1, min(n, _core.MAX_THREADS)))
 
 
 # submodules and classes loaded on first access (PEP 562)

@@ -1,9 +1,11 @@
 """Command line: ``facecore analyze | demo | recolor | lips | build-dataset | models`` (also ``python -m facecore``).
 
 Exit status (docs/cli.md, "Exit status"): 0 success; 1 some inputs could not be read (reported
-and skipped, the others processed); 2 a usage error, or a model missing or corrupt; 3 an
-internal error (a facecore bug: on one input the others still ran); 130 interrupted (Ctrl-C);
-141 the output pipe was closed (``| head``), quietly, as Unix tools do.
+and skipped, the others processed); 2 a usage error, or a model missing or corrupt; 3 the output
+cannot be written (disk full, read-only folder: one line names the path and the cause, what was
+written so far is kept); 70 (EX_SOFTWARE) an internal error (a facecore bug; in a batch the other
+inputs still ran), never 1, so a crash is not mistaken for "some inputs skipped"; 130
+interrupted (Ctrl-C); 141 the output pipe was closed (``| head``), quietly, as Unix tools do.
 """
 
 from __future__ import annotations
@@ -23,14 +25,19 @@ import cv2
 import numpy as np
 
 from ._defaults import DET_THRESHOLD, RECOLOR_STRENGTH
-from .errors import FacecoreError, ModelIntegrityError, ModelNotFoundError
+from .errors import FacecoreError, ModelIntegrityError, ModelNotFoundError, OutputError
 from .types import Face
 
 __all__ = ["main", "draw_faces", "build_parser", "contact_sheet"]
 
 logger = logging.getLogger("facecore.cli")
 
-EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_OUTPUT, EXIT_INTERNAL = 0, 1, 2, 3, 70
+EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
+EXIT_CRASH = EXIT_INTERNAL  # one input crashed (a bug); the others ran
+#: Detection runs on a copy downscaled to this longer side: YuNet at 4096 x 4096 peaks at
+#: about 0.7 GB (measured), at 11000 x 11000 at over 5 GB (onnxruntime's bad_alloc).
+DEFAULT_MAX_SIDE = 4096
 
 _DEMO_IMAGE = Path(__file__).with_name("data") / "astronaut.jpg"
 _COLORS = [(0, 200, 0), (0, 160, 255), (255, 120, 0), (200, 0, 200), (0, 220, 220)]
@@ -70,7 +77,7 @@ def _analyzer(args: argparse.Namespace, *, allow_missing_attributes: bool = Fals
         "det_threshold": args.threshold,
         "device": args.device,
         "threads": args.threads,
-        "max_side": args.max_side,
+        "max_side": args.max_side or None,
     }
     if getattr(args, "no_embedding", False):
         opts["embedder"] = False
@@ -459,7 +466,7 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
             args.sources, args.out, method=args.method, threshold=args.cluster_threshold, k=args.k,
             min_size=args.min_size, labels=args.labels, min_face=args.min_face, min_blur=args.min_blur,
             max_yaw=args.max_yaw, max_pitch=args.max_pitch, det_threshold=args.threshold,
-            video_fps=args.video_fps, progress=False if args.quiet else None,
+            video_fps=args.video_fps, progress=False if args.quiet else None, max_side=args.max_side or None,
             engine=args.engine, address=args.address, workers=args.workers,
         )
     except (TypeError, ValueError, ImportError) as exc:
@@ -583,7 +590,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime device")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
-    p.add_argument("--max-side", type=int, default=None, help="detect on a copy downscaled to this longer side")
+    p.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, metavar="PX",
+                   help=f"detect on a copy downscaled to this longer side (default {DEFAULT_MAX_SIDE}: a huge photo "
+                        "costs < 1 GB; 0: full resolution)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -663,6 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-pitch", type=float, default=45.0, help="largest |pitch| in degrees")
     b.add_argument("--video-fps", type=float, default=1.0, help="video frames sampled per second (default 1)")
     b.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
+    b.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, metavar="PX",
+                   help=f"detect on a copy downscaled to this longer side (default {DEFAULT_MAX_SIDE}; 0: full size)")
     b.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where detection+embedding runs: this process, or a Ray cluster (facecore[distributed])")
     b.add_argument("--address", default=None, metavar="ADDR",
@@ -746,6 +757,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_PIPE
+    except OutputError as exc:  # environment failure: one line, the real cause
+        print(f"facecore {args.command}: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     except OSError as exc:  # a file the user named could not be written or read
         print(f"facecore {args.command}: {exc}", file=sys.stderr)
         return EXIT_SKIPPED

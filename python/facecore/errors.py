@@ -13,6 +13,7 @@ __all__ = [
     "ModelIntegrityError",
     "CudaUnavailableError",
     "ModelFetchError",
+    "OutputError",
 ]
 
 
@@ -34,3 +35,17 @@ class CudaUnavailableError(FacecoreError, RuntimeError):
 
 class ModelFetchError(FacecoreError, OSError):
     """``facecore models fetch`` could not get a model's source file (download, archive)."""
+class OutputError(FacecoreError, OSError):
+    """A batch job cannot write its output (disk full, read-only folder, store unwritable).
+
+    An environment failure, not a per-input one: the job stops with a one-line message and
+    keeps what it wrote so far (a rerun resumes). The message names the path and the cause;
+    ``errno`` is the underlying error's (None when it was not an OS error).
+    """
+
+    @classmethod
+    def of(cls, message: str, errno: int | None = None) -> "OutputError":
+        """An OutputError whose str() is ``message`` alone (no "[Errno N]" prefix)."""
+        exc = cls(message)
+        exc.errno = errno
+        return exc

@@ -52,6 +52,49 @@ __all__ = [
 
 _BORDERS = {"constant": 0, "replicate": 1}
 
+#: Largest output a kernel allocates itself (4 GiB). A bigger request is almost always a
+#: mistake (``warp_crops`` of 100 chips of 32767 x 32767, ``accumulate_windows`` into
+#: 100000 x 100000) and would end in a MemoryError or the OOM killer; it gets a ValueError
+#: with the size instead. Pass ``out=`` to use a buffer of your own of any size.
+MAX_OUTPUT_BYTES = 1 << 32
+
+
+def _alloc(dims: tuple[int, ...], dtype: type, name: str) -> np.ndarray:
+    nbytes = int(np.prod(dims, dtype=object)) * np.dtype(dtype).itemsize
+    if nbytes > MAX_OUTPUT_BYTES:
+        raise ValueError(f"{name}: the output {tuple(int(d) for d in dims)} {np.dtype(dtype)} would take "
+                         f"{nbytes / 2**30:,.1f} GiB; facecore allocates at most {MAX_OUTPUT_BYTES / 2**30:.0f} GiB "
+                         "per call (pass out= to use your own buffer)")
+    return np.empty(dims, dtype)
+
+
+def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same elements in the same order (in-place use is then element-wise safe)."""
+    return (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _inplace_out(out: object, shape: tuple[int, ...], inputs: tuple[np.ndarray, ...],
+                 aliases: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``out=`` that may be exactly one of ``aliases`` (in place) but must not otherwise
+    overlap any input: decided by memory overlap, not by identity, so a shifted view of
+    the base passed as the effect with ``out=base`` is refused."""
+    if isinstance(out, np.ndarray) and any(_same_view(out, a) for a in aliases):
+        if out.shape != tuple(shape) or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out: expected a C-contiguous writable {tuple(shape)} array")
+        for a in inputs:
+            if _same_view(out, a) or not np.may_share_memory(out, a):
+                continue
+            try:
+                overlap = np.shares_memory(out, a, max_work=10**6)
+            except Exception:  # noqa: BLE001 - numpy's TooHardError: assume the worst
+                overlap = True
+            if overlap:
+                raise ValueError("out: overlaps an input other than as the very same array (e.g. a shifted "
+                                 "view of it); pass a copy")
+        return out
+    return as_out(out, "out", shape, np.uint8, *inputs)
+
 
 def _per_channel(value: object, name: str, channels: int) -> np.ndarray:
     """A scalar or one finite number per channel -> float32 (channels,)."""
@@ -178,13 +221,13 @@ def warp_crops(
         if (sd == 0).any():
             raise ValueError("std: must be non-zero")
         dims = (n, c, h, w)
-        res = np.empty(dims, np.float32) if out is None else as_out(out, "out", dims, np.float32, image)
+        res = _alloc(dims, np.float32, "shape") if out is None else as_out(out, "out", dims, np.float32, image)
         _core.warp_affine_to_nchw_f32(image, m, h, w, False, b, f, mu, sd, swap_rb, res)
         return res
     if swap_rb:
         raise ValueError("swap_rb: only applies with tensor=True")
     dims = (n, h, w, c) if image.ndim == 3 else (n, h, w)
-    res = np.empty(dims, np.uint8) if out is None else as_out(out, "out", dims, np.uint8, image)
+    res = _alloc(dims, np.uint8, "shape") if out is None else as_out(out, "out", dims, np.uint8, image)
     _core.warp_affine_u8(image, m, h, w, False, b, f, res)
     return res
 
@@ -259,14 +302,14 @@ def warp_affine(
             raise ValueError(f"src: expected float32 (H, W) or (H, W, C); got {a.shape}")
         fv = as_float(fill, "fill")
         dims = (1, h, w) + a.shape[2:]
-        res = np.empty(dims, np.float32) if out is None else as_out(out, "out", dims[1:], np.float32, a)[None]
+        res = _alloc(dims, np.float32, "shape") if out is None else as_out(out, "out", dims[1:], np.float32, a)[None]
         _core.warp_affine_f32(a, m, h, w, inverse, b, fv, res)
         return res[0]
     a = as_image(src, "src")
     c = a.shape[2] if a.ndim == 3 else 1
     f = _fill_u8(fill, c)
     dims = (1, h, w) + a.shape[2:]
-    res = np.empty(dims, np.uint8) if out is None else as_out(out, "out", dims[1:], np.uint8, a)[None]
+    res = _alloc(dims, np.uint8, "shape") if out is None else as_out(out, "out", dims[1:], np.uint8, a)[None]
     _core.warp_affine_u8(a, m, h, w, inverse, b, f, res)
     return res[0]
 
@@ -386,6 +429,10 @@ def iter_windows(
     sd = _per_channel(std, "std", c)
     if (sd == 0).any():
         raise ValueError("std: must be non-zero")
+    if min(batch_size, gh * gw) * c * wh * ww * 4 > MAX_OUTPUT_BYTES:
+        raise ValueError(f"batch_size: {min(batch_size, gh * gw)} windows of {c} x {wh} x {ww} float32 would take "
+                         f"{min(batch_size, gh * gw) * c * wh * ww * 4 / 2**30:,.1f} GiB a batch; the limit is "
+                         f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB")
     return _window_batches(image, wh, ww, sy, sx, gh * gw, gw, batch_size, mu, sd, swap_rb)
 
 
@@ -474,7 +521,7 @@ def accumulate_windows(
     if s.size != gh * gw or s.ndim not in (1, 2) or (s.ndim == 2 and s.shape != (gh, gw)):
         raise ValueError(f"scores: expected {(gh, gw)} or ({gh * gw},) for this grid; got {s.shape}")
     s = np.ascontiguousarray(s.reshape(gh, gw))
-    res = np.empty((H, W), np.float32) if out is None else as_out(out, "out", (H, W), np.float32, s)
+    res = _alloc((H, W), np.float32, "image_shape") if out is None else as_out(out, "out", (H, W), np.float32, s)
     _core.accumulate_windows_f32(s, H, W, wh, ww, sy, sx, red, fv, res)
     return res
 
@@ -712,10 +759,8 @@ def blend(
     a = _alpha(alpha, base.shape[:2])
     if out is None:
         res = np.empty_like(base)
-    elif out is base or out is effect:
-        res = out
-    else:
-        res = as_out(out, "out", base.shape, np.uint8, a)
+    else:  # in place on base or effect is fine; any other overlap (a shifted view) is refused
+        res = _inplace_out(out, base.shape, (base, effect, a), (base, effect))
     _core.blend_u8(base, effect, a, res)
     return res
 
@@ -786,9 +831,7 @@ def recolor(
     strength = as_float(strength, "strength", minimum=0.0, maximum=1.0)
     if out is None:
         res = np.empty_like(image)
-    elif out is image:
-        res = out
     else:
-        res = as_out(out, "out", image.shape, np.uint8, a)
+        res = _inplace_out(out, image.shape, (image, a), (image,))
     _core.recolor_u8(image, a, space, bgr, strength, res)
     return res

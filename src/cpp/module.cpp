@@ -196,6 +196,8 @@ PYBIND11_MODULE(_core, m) {
     m.attr("__version__") = FACECORE_VERSION;
     m.def("num_threads", &facecore::num_threads);
     m.def("set_num_threads", &facecore::set_num_threads, py::arg("n"));
+    m.def("pool_threads", &facecore::pool_threads);
+    m.attr("MAX_THREADS") = facecore::kMaxThreads;
 
     m.def("warp_affine_u8", &warp_affine_u8, py::arg("image"), py::arg("matrices"),
           py::arg("out_h"), py::arg("out_w"), py::arg("inverse"), py::arg("border"),

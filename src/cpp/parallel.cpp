@@ -20,14 +20,15 @@ namespace {
 
 int default_threads() {
     if (const char* env = std::getenv("FACECORE_NUM_THREADS")) {
-        const int n = std::atoi(env);
-        if (n > 0) return n;
+        char* end = nullptr;
+        const long n = std::strtol(env, &end, 10);
+        if (end != env && n > 0) return static_cast<int>(std::min<long>(n, kMaxThreads));
     }
 #if defined(__linux__)
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::clamp(CPU_COUNT(&set), 1, kMaxThreads);
 #endif
-    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads);
 }
 
 thread_local bool in_worker = false;
@@ -36,8 +37,19 @@ thread_local bool in_worker = false;
 // too, then waits until every piece is done.
 class Pool {
 public:
-    explicit Pool(int workers) {
-        for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { loop(); });
+    // Starts up to `workers` threads. A thread the system refuses (RLIMIT_NPROC, cgroup pids
+    // limit, no memory for a stack) ends the loop: the pool works with the ones it got. An
+    // exception must not escape here, since the vector's destructor would meet joinable
+    // threads and std::terminate the process.
+    explicit Pool(int workers) : wanted_(workers) {
+        threads_.reserve(static_cast<std::size_t>(std::max(0, workers)));
+        for (int i = 0; i < workers; ++i) {
+            try {
+                threads_.emplace_back([this] { loop(); });
+            } catch (...) {
+                break;
+            }
+        }
     }
     ~Pool() {
         {
@@ -48,6 +60,7 @@ public:
         for (auto& t : threads_) t.join();
     }
     int size() const { return static_cast<int>(threads_.size()) + 1; }
+    int wanted() const { return wanted_ + 1; }
 
     void run(std::int64_t chunks, const std::function<void(std::int64_t)>& piece) {
         {
@@ -100,6 +113,7 @@ private:
         }
     }
 
+    int wanted_ = 0;
     std::vector<std::thread> threads_;
     std::mutex mutex_;
     std::condition_variable wake_, done_;
@@ -130,9 +144,15 @@ std::shared_ptr<Pool> get_pool() {
         pool.reset();
     }
 #endif
-    if (!pool || pool->size() != want) {
+    if (!pool || pool->wanted() != want) {
         pool.reset();
-        if (want > 1) pool = std::make_shared<Pool>(want - 1);
+        if (want > 1) {
+            try {
+                pool = std::make_shared<Pool>(want - 1);
+            } catch (...) {  // no memory for the pool object itself: run serially
+                pool.reset();
+            }
+        }
 #if defined(__linux__)
         pool_pid = getpid();
 #endif
@@ -149,7 +169,12 @@ int num_threads() {
 
 void set_num_threads(int n) {
     std::lock_guard<std::mutex> lock(config_mutex);
-    requested = n > 0 ? n : 0;
+    requested = n > 0 ? std::min(n, kMaxThreads) : 0;
+}
+
+int pool_threads() {
+    std::lock_guard<std::mutex> lock(config_mutex);
+    return pool ? pool->size() : 1;
 }
 
 void parallel_for(std::int64_t n, std::int64_t grain,
@@ -167,7 +192,7 @@ void parallel_for(std::int64_t n, std::int64_t grain,
         return;
     }
     std::shared_ptr<Pool> p = get_pool();
-    if (!p) {
+    if (!p || p->size() == 1) {  // no worker could be started: the caller does it all
         body(0, n);
         return;
     }

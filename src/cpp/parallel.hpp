@@ -7,11 +7,20 @@
 
 namespace facecore {
 
-// Threads that parallel_for uses, the caller included (>= 1).
+// Upper bound of the thread count (set_num_threads and FACECORE_NUM_THREADS are capped to
+// it). Rows and items are split into at most 4 chunks a thread, and a thread costs a stack
+// (8 MiB of address space by default); beyond 256 threads no kernel gets faster on any
+// machine one process can use, while 2000 requested threads exhausted container limits.
+constexpr int kMaxThreads = 256;
+
+// Threads that parallel_for uses, the caller included (>= 1), as configured.
 int num_threads();
 // Set the pool size; n <= 0 restores the default (FACECORE_NUM_THREADS, else the CPUs this
-// process may run on).
+// process may run on); n > kMaxThreads is capped. When the system refuses to start a
+// thread, the pool runs with the threads it got (never an abort): see pool_threads().
 void set_num_threads(int n);
+// Threads of the pool actually started, the caller included (1 before the first parallel call).
+int pool_threads();
 
 // Calls body(begin, end) on disjoint chunks that cover [0, n). The partition depends only on n,
 // `grain` and the thread count, so results that depend on it are deterministic. Runs serially

@@ -30,8 +30,11 @@ def _tree_hash(root: Path) -> str:
 def analyzer_cls(models_dir):
     from facecore import FaceAnalyzer
 
+    class SimulatedKill(BaseException):
+        """Not an Exception: per-input isolation must not swallow it (as it does not swallow SIGKILL)."""
+
     class Counting(FaceAnalyzer):
-        """Counts analyze() calls; raises on call number ``fail_at`` (a simulated crash)."""
+        """Counts analyze() calls; raises on call number ``fail_at`` (a simulated kill)."""
 
         calls = 0
         fail_at: int | None = None
@@ -39,7 +42,7 @@ def analyzer_cls(models_dir):
         def analyze(self, image, **kw):
             type(self).calls += 1
             if self.fail_at is not None and type(self).calls >= self.fail_at:
-                raise RuntimeError("simulated crash")
+                raise SimulatedKill("simulated crash")
             return super().analyze(image, **kw)
 
     return Counting
@@ -60,7 +63,7 @@ def test_build_resume_outputs(sources, tmp_path, analyzer_cls):
     out = tmp_path / "out"
     fa = analyzer_cls(age=False, gender=False, threads=1)
     analyzer_cls.calls, fa.fail_at = 0, 6
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(BaseException, match="simulated crash"):
         build_dataset([sources], out, analyzer=fa, progress=False, video_fps=5.0, url_timeout=2)
     assert not (out / "manifest.jsonl").exists()  # nothing half-written in place
 

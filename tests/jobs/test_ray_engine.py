@@ -169,3 +169,23 @@ def test_cli_engine_flags_are_validated(tmp_path):
     res = subprocess.run([sys.executable, "-m", "facecore", "build-dataset", "--help"], capture_output=True, text=True,
                          timeout=120)
     assert "--engine" in res.stdout and "--address" in res.stdout and "--workers" in res.stdout
+
+
+@pytest.mark.data
+def test_ray_engine_takes_non_utf8_names(ray_local, tmp_path, data_dir, models_dir):
+    """Issue 13, finding 4: a file name that is not UTF-8 cannot be an Arrow string; paths
+    travel as the OS's bytes and come back into the manifest unchanged."""
+    import os
+
+    from facecore.jobs import build_dataset
+
+    src = tmp_path / "in"
+    src.mkdir()
+    name = os.fsdecode(os.path.join(os.fsencode(src), b"\xff\xfe_latin1_\xe9.jpg"))
+    shutil.copy(data_dir / "photos" / "celebs13" / "serena_williams" / "0.jpg", name)
+    shutil.copy(data_dir / "photos" / "celebs13" / "serena_williams" / "1.jpg", src / "plain.jpg")
+    out = tmp_path / "out"
+    r = build_dataset([src], out, engine="ray", workers=1, progress=False, min_size=1)
+    assert not r.errors and r.n_images == 2
+    sources = {os.fsencode(x["source"]) for x in _manifest(out)}
+    assert os.fsencode(name) in sources

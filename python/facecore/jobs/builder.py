@@ -26,16 +26,19 @@ complete; every file is written under a temporary name and renamed. Inputs are o
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import logging
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ import cv2
 import numpy as np
 
 from .._defaults import DET_THRESHOLD
+from ..errors import OutputError
 from ..cluster import METHODS, ClusterMetrics, Clustering, cluster, cluster_metrics
 from .sources import NearDuplicateIndex, Source, collect_sources, dhash, download, file_sha256, iter_video_frames
 from .store import EmbeddingStore, StoredFace
@@ -51,6 +55,50 @@ from .store import EmbeddingStore, StoredFace
 __all__ = ["build_dataset", "BuildResult", "REJECT_REASONS"]
 
 logger = logging.getLogger(__name__)
+
+#: OSError numbers that mean "the output cannot be written", never "this input is bad".
+_ENV_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def _environment_failure(exc: BaseException, out_dir: Path) -> OutputError | None:
+    """The OutputError that ``exc`` means, if it is an environment failure, else None.
+
+    Disk full, a read-only file system and any SQLite failure of the store stop the job;
+    everything else raised while processing one input is that input's failure.
+    """
+    if isinstance(exc, OutputError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        return OutputError.of(f"cannot use the embedding store in {out_dir / _STATE}: {exc}")
+    if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return OutputError.of(f"cannot write the output in {out_dir}{where}: {exc.strerror}", exc.errno)
+    return None
+
+
+@contextlib.contextmanager
+def _writing(out_dir: Path, what: str) -> Iterator[None]:
+    """Any OSError/SQLite error inside is an environment failure: OutputError, cause kept."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except (OSError, sqlite3.Error) as exc:
+        where = getattr(exc, "filename", None)
+        cause = getattr(exc, "strerror", None) or str(exc)
+        raise OutputError.of(f"cannot {what} in {out_dir}{f' ({where})' if where else ''}: {cause}",
+                             getattr(exc, "errno", None)) from exc
+
+
+def _input_error(exc: BaseException) -> str:
+    """One line for the report: the message, with the type when it is not ours."""
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (OSError, ValueError)) and type(exc).__module__ in ("builtins", "facecore.errors"):
+        return msg
+    t = type(exc)
+    name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__.split('.')[0]}.{t.__qualname__}"
+    return f"{name}: {msg}"
+
 
 #: Quality-filter reasons, in the order they are checked (a face counts under the first).
 REJECT_REASONS = ("size", "blur", "pose")
@@ -222,6 +270,7 @@ def build_dataset(
     max_yaw: float = 50.0,
     max_pitch: float = 45.0,
     det_threshold: float = DET_THRESHOLD,
+    max_side: int | None = 4096,
     video_fps: float = 1.0,
     frame_dup_bits: int = 6,
     image_dup_bits: int = 3,
@@ -256,6 +305,10 @@ def build_dataset(
         Largest absolute head yaw / pitch in degrees.
     det_threshold : float
         Detector score threshold in [0, 1] (part of the store key).
+    max_side : int or None
+        Detect on a copy downscaled to this longer side (part of the store key; default
+        4096, about 0.7 GB at most for the detector; None: full resolution). Used for the
+        default analyzer and the Ray actors.
     video_fps : float
         Frames sampled per second of video.
     frame_dup_bits, image_dup_bits : int
@@ -312,6 +365,8 @@ def build_dataset(
     max_yaw = _num(max_yaw, "max_yaw", lo=0.0, hi=180.0)
     max_pitch = _num(max_pitch, "max_pitch", lo=0.0, hi=180.0)
     det_threshold = _num(det_threshold, "det_threshold", lo=0.0, hi=1.0)
+    if max_side is not None:
+        max_side = _num(max_side, "max_side", lo=32, integer=True)
     video_fps = _num(video_fps, "video_fps", lo=1e-3)
     frame_dup_bits = _num(frame_dup_bits, "frame_dup_bits", lo=-1, hi=64, integer=True)
     image_dup_bits = _num(image_dup_bits, "image_dup_bits", lo=-1, hi=64, integer=True)
@@ -350,12 +405,17 @@ def build_dataset(
             raise ValueError(f"out: {out_dir} is not empty and not an earlier build-dataset output; "
                              "choose an empty or new folder")
     if analyzer is None:
-        analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold)
+        analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold, max_side=max_side)
     elif not isinstance(analyzer, FaceAnalyzer):
         raise TypeError(f"analyzer: expected a FaceAnalyzer; got {type(analyzer).__name__}")
     elif analyzer.embedder is None:
         raise ValueError("analyzer: needs an embedder (embedder=False was given)")
-    state.mkdir(parents=True, exist_ok=True)
+    with _writing(out_dir, "create the job's state folder"):
+        state.mkdir(parents=True, exist_ok=True)
+        for line in _cleanup_interrupted(out_dir, state):
+            logger.warning("build-dataset: %s", line)
+    # a tool-written file someone edited would be overwritten by this run: refuse before any work
+    _refuse_edited(out_dir, _edited_outputs(out_dir, _load_listing(out_dir, state), _scan_tree(out_dir)))
     disable = None if progress is None else not progress
 
     items, problems = collect_sources(list(sources), exclude=out_dir)
@@ -363,7 +423,8 @@ def build_dataset(
     manifest_extra: list[dict[str, Any]] = [{"source": s, "status": "error", "error": e} for s, e in problems]
     logger.info("build-dataset: %d inputs from %d source argument(s)", len(items), len(sources))
 
-    store = EmbeddingStore(state / "store.sqlite", config=_config(analyzer))
+    with _writing(out_dir, "open the embedding store"):
+        store = EmbeddingStore(state / "store.sqlite", config=_config(analyzer))
     seen_hash: dict[str, str] = {}
     near = NearDuplicateIndex(image_dup_bits)
     faces: list[dict[str, Any]] = []  # one per detected face (record + where it came from)
@@ -384,7 +445,7 @@ def build_dataset(
                 continue  # downloaded (and analysed) by the loop below, on the driver
             remote.append(src)
         try:
-            pre = run_ray_stage(remote, state, store, det_threshold=det_threshold, video_fps=video_fps,
+            pre = run_ray_stage(remote, state, store, det_threshold=det_threshold, max_side=max_side, video_fps=video_fps,
                                 frame_dup_bits=frame_dup_bits, address=address, workers=workers, progress=progress)
         except BaseException:
             store.close()
@@ -467,14 +528,20 @@ def build_dataset(
                 near.add(h, src.location)
                 n_images += 1
                 add_item(fh, src, None, image, h)
-            except (OSError, ValueError) as exc:
-                errors.append((src.location, str(exc)))
-                manifest_extra.append({"source": src.location, "status": "error", "error": str(exc)})
+            except Exception as exc:  # noqa: BLE001 - per-input isolation: one input never stops the job
+                env = _environment_failure(exc, out_dir)
+                if env is not None:
+                    raise env from exc
+                reason = _input_error(exc)
+                if not isinstance(exc, (OSError, ValueError)):  # a bug or a library's error: keep the trace
+                    logger.debug("input %s failed", src.location, exc_info=True)
+                errors.append((src.location, reason))
+                manifest_extra.append({"source": src.location, "status": "error", "error": reason})
                 # once: on the progress output, or in the log when there is no bar (-q, libraries)
                 if disable is not True:
-                    bar.write(f"skipped {src.location}: {exc}", file=sys.stderr)
+                    bar.write(f"skipped {src.location}: {reason}", file=sys.stderr)
                 else:
-                    logger.info("skipped %s: %s", src.location, exc)
+                    logger.info("skipped %s: %s", src.location, reason)
     finally:
         store.close()
     stage_seconds = time.perf_counter() - t_stage
@@ -531,9 +598,9 @@ def build_dataset(
         seconds=0.0, metrics=metrics, clustering=clustering, engine=engine,
         workers=pre.workers if pre is not None else 1, stage_seconds=stage_seconds,
     )
-    _write_outputs(out_dir, state, faces, chips, manifest_extra, result, disable)
     result = _replace_seconds(result, time.perf_counter() - t0)
-    _atomic_write(out_dir / "summary.json", json.dumps(result.to_dict(), indent=1) + "\n")
+    with _writing(out_dir, "write the output folder"):
+        _write_outputs(out_dir, state, faces, chips, manifest_extra, result, disable)
     logger.info("build-dataset: %s", _summary_line(result))
     return result
 
@@ -557,68 +624,256 @@ def _summary_line(r: BuildResult) -> str:
 
 def _atomic_write(path: Path, text: str | bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    if isinstance(text, bytes):
-        tmp.write_bytes(text)
-    else:
-        tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        if isinstance(text, bytes):
+            tmp.write_bytes(text)
+        else:
+            tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _folder(label: int) -> str:
     return "unassigned" if label < 0 else f"identity_{label:04d}"
 
 
+# -- what the tool wrote, what the reviewer changed -------------------------------------------
+#
+# OUT/.facecore/written.json lists every file build-dataset put in OUT (relative path ->
+# sha256 of the bytes written), the folders it made, and the reviewer's decisions so far
+# (crop sha256 -> "moved" | "removed"). A file is replaced or deleted by a rerun only if it is
+# listed there *and* still has the listed content; anything else is the user's and is never
+# touched. A crop the tool wrote that now lives elsewhere in OUT (same bytes, its old place
+# gone) was moved by a reviewer: it stays where it is and the manifest says so; a crop that
+# is gone was removed by a reviewer and is not written again.
+#
+# The swap from OUT/.facecore/staging-<pid> into OUT is journaled in OUT/.facecore/swap.json
+# before its first step; each step is idempotent (delete only if the content is still the
+# listed one; move only if the target is absent or ours), so a run killed mid-swap is rolled
+# forward by the next run, which says so.
+
+_LISTING = "written.json"
+_JOURNAL = "swap.json"
+_TOP_FILES = ("manifest.jsonl", "report.html", "summary.json")
+
+
+def _rel(p: Path, root: Path) -> str:
+    return os.fspath(p.relative_to(root)).replace(os.sep, "/")
+
+
+def _scan_tree(out_dir: Path) -> dict[str, Path]:
+    """Every file under OUT except the state folder, by relative path."""
+    found: dict[str, Path] = {}
+    if not out_dir.is_dir():
+        return found
+    for dirpath, dirnames, filenames in os.walk(out_dir):
+        if Path(dirpath) == out_dir and _STATE in dirnames:
+            dirnames.remove(_STATE)
+        for fn in filenames:
+            p = Path(dirpath) / fn
+            if p.is_file() and not p.is_symlink():
+                found[_rel(p, out_dir)] = p
+    return found
+
+
+def _load_listing(out_dir: Path, state: Path) -> dict[str, Any]:
+    """``{"files": {rel: sha}, "dirs": [...], "reviews": {sha: decision}}`` (empty if none).
+
+    The first listing format (a list of the top-level names the tool moved in) is read as:
+    the top-level files, the crops the old manifest names and each folder's sources.csv,
+    with their present content (the best knowledge there is of what the tool wrote).
+    """
+    listing = state / _LISTING
+    empty: dict[str, Any] = {"files": {}, "dirs": [], "reviews": {}}
+    if not listing.is_file():
+        return empty
+    data = json.loads(listing.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        return {**empty, **data}
+    files: dict[str, str] = {}
+    names = set(data)
+    cands = [n for n in names if n in _TOP_FILES]
+    man = out_dir / "manifest.jsonl"
+    if man.is_file():
+        for line in man.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+            with contextlib.suppress(ValueError):
+                crop = json.loads(line).get("crop")
+                if crop:
+                    cands.append(crop)
+    cands += [f"{n}/sources.csv" for n in names if n not in _TOP_FILES]
+    for rel in cands:
+        p = out_dir / rel
+        if p.is_file():
+            files[rel] = file_sha256(p)
+    return {"files": files, "dirs": sorted(n for n in names if (out_dir / n).is_dir()), "reviews": {}}
+
+
+def _edited_outputs(out_dir: Path, listing: dict[str, Any], tree: dict[str, Path]) -> list[str]:
+    """Tool-written files that a rerun would replace but that were changed by someone."""
+    bad = []
+    for rel, sha in listing["files"].items():
+        if rel in tree and (rel in _TOP_FILES or rel.endswith("/sources.csv")) and file_sha256(tree[rel]) != sha:
+            bad.append(rel)
+    # a user's own file where the tool writes its top-level outputs
+    bad += [n for n in _TOP_FILES if n in tree and n not in listing["files"]]
+    return sorted(bad)
+
+
+def _refuse_edited(out_dir: Path, bad: list[str]) -> None:
+    if bad:
+        raise ValueError(f"out: {', '.join(bad)} in {out_dir} changed after build-dataset wrote "
+                         f"{'it' if len(bad) == 1 else 'them'} (or {'is' if len(bad) == 1 else 'are'} not "
+                         "the tool's); facecore never overwrites a file it did not write: move "
+                         f"{'it' if len(bad) == 1 else 'them'} out of the folder and run again")
+
+
+def _cleanup_interrupted(out_dir: Path, state: Path) -> list[str]:
+    """Finish a swap a killed run left half-done; remove its staging/trash folders.
+
+    Returns one line per thing done, for the log.
+    """
+    done = []
+    journal = state / _JOURNAL
+    if journal.is_file():
+        try:
+            plan = json.loads(journal.read_text(encoding="utf-8"))
+        except ValueError:
+            plan = None  # torn journal: it was being written, so no step had started
+        if plan is not None:
+            _apply_swap(out_dir, state, plan)
+            done.append(f"completed the output swap of an interrupted run (staging {plan['staging']})")
+        journal.unlink(missing_ok=True)
+    leftovers = [d for d in state.glob("staging-*")] + [d for d in state.glob("trash-*")]
+    for d in leftovers:
+        if d.is_dir():
+            shutil.rmtree(d, ignore_errors=True)
+            done.append(f"removed {d.name}, left by an interrupted run")
+    for t in state.glob(".*.tmp-*"):
+        t.unlink(missing_ok=True)
+    return done
+
+
+def _apply_swap(out_dir: Path, state: Path, plan: dict[str, Any]) -> None:
+    """Carry out a journaled swap; every step may run twice."""
+    staging = state / plan["staging"]
+    for rel, sha in plan["remove"]:
+        p = out_dir / rel
+        if p.is_file() and not p.is_symlink() and file_sha256(p) == sha:
+            p.unlink()
+    for rel, replaces in plan["move"]:
+        src, dst = staging / rel, out_dir / rel
+        if not src.is_file():
+            continue  # moved already
+        if dst.exists() and (replaces is None or not dst.is_file() or file_sha256(dst) != replaces):
+            if dst.is_file() and file_sha256(dst) == file_sha256(src):
+                src.unlink()
+                continue
+            # never happens without a user racing the swap: keep theirs, ours goes beside it
+            dst = dst.with_name(f"{dst.stem}.facecore-{os.getpid()}{dst.suffix}")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+    for d in sorted(plan["rmdirs"], key=len, reverse=True):
+        with contextlib.suppress(OSError):  # only empty folders go, and only ours
+            (out_dir / d).rmdir()
+    _atomic_write(state / _LISTING, json.dumps(plan["listing"], indent=0))
+    shutil.rmtree(staging, ignore_errors=True)
+    (state / _JOURNAL).unlink(missing_ok=True)
+
+
 def _write_outputs(out_dir: Path, state: Path, faces: list[dict[str, Any]], chips: list[bytes],
                    extra: list[dict[str, Any]], result: BuildResult, disable: bool | None) -> None:
+    import hashlib  # noqa: PLC0415
+
     from tqdm.auto import tqdm  # noqa: PLC0415
 
     from .report import write_report  # noqa: PLC0415
+
+    listing = _load_listing(out_dir, state)
+    tree = _scan_tree(out_dir)
+    _refuse_edited(out_dir, _edited_outputs(out_dir, listing, tree))
+    ours = listing["files"]
+    tree_sha = {rel: file_sha256(p) for rel, p in tree.items()}
+    ours_now = {rel for rel, sha in ours.items() if tree_sha.get(rel) == sha}   # ours, untouched
+    foreign_by_sha: dict[str, list[str]] = {}
+    for rel, sha in tree_sha.items():
+        if rel not in ours_now:
+            foreign_by_sha.setdefault(sha, []).append(rel)
+    gone = {sha for rel, sha in ours.items() if rel not in tree}                # ours, vanished
+    # vanished from a folder that is still there: a reviewer's removal (a whole folder or
+    # output deleted, or a state folder copied elsewhere, is regenerated instead)
+    gone_in_place = {sha for rel, sha in ours.items() if rel not in tree and "/" in rel
+                     and (out_dir / rel).parent.is_dir()}
+    untouched = {ours[r] for r in ours_now}
+    reviews: dict[str, str] = dict(listing["reviews"])
 
     staging = state / f"staging-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
+    new_files: dict[str, str] = {}
     sources_rows: dict[str, list[list[Any]]] = {}
     for gi, f in enumerate(tqdm(faces, desc="write", unit="face", disable=disable)):
         if f["status"] != "ok":
             f["crop"] = None
             continue
+        sha = hashlib.sha256(chips[gi]).hexdigest()
+        placed = foreign_by_sha.get(sha, [])
+        if sha in reviews or (sha in gone and sha not in untouched and (placed or sha in gone_in_place)):
+            # a reviewer's decision: the crop lives where they put it, or nowhere
+            if placed:
+                reviews[sha] = "moved"
+                f["crop"], f["review"] = placed[0], "moved"
+                folder = placed[0].rsplit("/", 1)[0] if "/" in placed[0] else ""
+                sources_rows.setdefault(folder, []).append(
+                    [placed[0].rsplit("/", 1)[-1], f["source"], f["frame"], f["distance"]])
+            else:
+                reviews[sha] = "removed"
+                f["crop"], f["review"] = None, "removed"
+            continue
         folder = _folder(f["cluster"])
         stem = Path(f["source"]).stem[:40] or "face"
         frame = "" if f["frame"] is None else f"_f{f['frame']:06d}"
-        name = f"{gi:06d}_{stem}{frame}_{f['face']}.jpg"
+        name = f"{stem}{frame}_{f['face']}_{sha[:8]}.jpg"
+        rel = f"{folder}/{name}"
+        if rel in tree and rel not in ours_now and tree_sha[rel] != sha:
+            name = f"{stem}{frame}_{f['face']}_{sha[:16]}.jpg"  # a user's file has that name: keep it
+            rel = f"{folder}/{name}"
         (staging / folder).mkdir(exist_ok=True)
-        (staging / folder / name).write_bytes(chips[gi])
-        f["crop"] = f"{folder}/{name}"
+        (staging / rel).write_bytes(chips[gi])
+        new_files[rel] = sha
+        f["crop"] = rel
         sources_rows.setdefault(folder, []).append([name, f["source"], f["frame"], f["distance"]])
+    our_dirs = set(listing["dirs"]) | {_folder(-1)} | {d for d in sources_rows if d.startswith("identity_")}
     for folder, rows in sources_rows.items():
+        if folder not in our_dirs:
+            continue  # a folder the reviewer made: no file of ours goes in it
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["crop", "source", "frame", "distance"])
         w.writerows(rows)
-        (staging / folder / "sources.csv").write_text(buf.getvalue(), encoding="utf-8")
+        (staging / folder).mkdir(exist_ok=True)
+        # names are the OS's bytes (surrogateescape): a non-UTF-8 name is written as it is on disk
+        (staging / folder / "sources.csv").write_text(buf.getvalue(), encoding="utf-8", errors="surrogateescape")
+        new_files[f"{folder}/sources.csv"] = ""
     with open(staging / "manifest.jsonl", "w", encoding="utf-8") as fh:
         for f in faces:
             rec = {k: v for k, v in f.items() if k != "label"}
             if f.get("label") is not None:
                 rec["label"] = f["label"]
-            fh.write(json.dumps(rec) + "\n")
+            fh.write(json.dumps(rec) + "\n")   # ensure_ascii: any name survives as \udcXX escapes
         for e in extra:
             fh.write(json.dumps(e) + "\n")
     write_report(staging / "report.html", faces, result)
+    (staging / "summary.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
+    for n in (*_TOP_FILES, *[r for r in new_files if r.endswith("/sources.csv")]):
+        new_files[n] = file_sha256(staging / n)
 
-    # swap in: earlier outputs go to the trash, the staged ones move in, the list is replaced
-    listing = state / "written.json"
-    old = json.loads(listing.read_text()) if listing.is_file() else []
-    trash = state / f"trash-{os.getpid()}"
-    trash.mkdir(exist_ok=True)
-    for name in old:
-        p = out_dir / name
-        if p.exists():
-            os.replace(p, trash / name)
-    new = sorted(os.listdir(staging))
-    for name in new:
-        os.replace(staging / name, out_dir / name)
-    _atomic_write(listing, json.dumps(new + ["summary.json"]))
-    shutil.rmtree(trash, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
+    # the plan, journaled before its first step
+    remove = [[rel, ours[rel]] for rel in sorted(ours_now) if rel not in new_files]
+    move = [[rel, ours[rel] if rel in ours_now else None] for rel in sorted(new_files)]
+    dirs = sorted(our_dirs | {r.rsplit("/", 1)[0] for r in new_files if "/" in r})
+    plan = {"staging": staging.name, "remove": remove, "move": move, "rmdirs": dirs,
+            "listing": {"version": 2, "files": new_files, "dirs": dirs, "reviews": reviews}}
+    _atomic_write(state / _JOURNAL, json.dumps(plan))
+    _apply_swap(out_dir, state, plan)

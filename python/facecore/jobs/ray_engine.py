@@ -57,7 +57,7 @@ def _schema() -> Any:
     import pyarrow as pa  # noqa: PLC0415
 
     return pa.schema([
-        ("src", pa.int64()), ("path", pa.string()), ("kind", pa.string()), ("key", pa.string()),
+        ("src", pa.int64()), ("path", pa.binary()), ("kind", pa.string()), ("key", pa.string()),
         ("frame", pa.int64()), ("dhash", pa.int64()), ("dup", pa.bool_()), ("cached", pa.bool_()),
         ("width", pa.int64()), ("height", pa.int64()), ("error", pa.string()),
         ("records", pa.string()), ("embeddings", pa.binary()), ("chips", pa.list_(pa.binary())),
@@ -73,17 +73,18 @@ class _FaceStage:
     """Ray Data actor: one FaceAnalyzer per actor, a batch of files in, item rows out."""
 
     def __init__(self, *, det_threshold: float, threads: int, device: str, known: frozenset[str],
-                 video_fps: float, frame_dup_bits: int) -> None:
+                 video_fps: float, frame_dup_bits: int, max_side: int | None = None) -> None:
         from ..analyzer import FaceAnalyzer  # noqa: PLC0415
 
         self.analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold, threads=threads,
-                                     device=device)
+                                     device=device, max_side=max_side)
         self.known = known
         self.video_fps = video_fps
         self.frame_dup_bits = frame_dup_bits
 
     def _row(self, src: int, path: str, kind: str, **kw: Any) -> dict[str, Any]:
-        row = {"src": src, "path": path, "kind": kind, "key": "", "frame": -1, "dhash": 0, "dup": False,
+        # paths travel as the OS's bytes: Arrow strings cannot hold a non-UTF-8 file name
+        row = {"src": src, "path": os.fsencode(path), "kind": kind, "key": "", "frame": -1, "dhash": 0, "dup": False,
                "cached": False, "width": 0, "height": 0, "error": "", "records": "[]", "embeddings": b"",
                "chips": []}
         row.update(kw)
@@ -100,20 +101,24 @@ class _FaceStage:
     def _image(self, src: int, path: str) -> list[dict[str, Any]]:
         from ..io import read_image  # noqa: PLC0415
 
+        from .builder import _input_error  # noqa: PLC0415
+
         try:
             key = file_sha256(path)
-        except (OSError, ValueError) as exc:
-            return [self._row(src, path, "image", error=str(exc))]
+        except Exception as exc:  # noqa: BLE001 - per-input isolation
+            return [self._row(src, path, "image", error=_input_error(exc))]
         if key in self.known:
             return [self._row(src, path, "image", key=key, cached=True)]
         try:
             image = read_image(path)
             h = dhash(image)
             return [self._row(src, path, "image", key=key, dhash=_signed(h), **self._faces(image))]
-        except (OSError, ValueError) as exc:
-            return [self._row(src, path, "image", key=key, error=str(exc))]
+        except Exception as exc:  # noqa: BLE001 - per-input isolation: a row with the error, never a failed task
+            return [self._row(src, path, "image", key=key, error=_input_error(exc))]
 
     def _video(self, src: int, path: str) -> list[dict[str, Any]]:
+        from .builder import _input_error  # noqa: PLC0415
+
         rows: list[dict[str, Any]] = []
         try:
             vhash = file_sha256(path)
@@ -126,8 +131,8 @@ class _FaceStage:
                     rows.append(self._row(src, path, "video", key=key, frame=fi, dhash=_signed(h), cached=True))
                 else:
                     rows.append(self._row(src, path, "video", key=key, frame=fi, dhash=_signed(h), **self._faces(frame)))
-        except (OSError, ValueError) as exc:
-            rows.append(self._row(src, path, "video", frame=-2, error=str(exc)))  # frame -2: after the frames
+        except Exception as exc:  # noqa: BLE001 - per-input isolation
+            rows.append(self._row(src, path, "video", frame=-2, error=_input_error(exc)))  # frame -2: after the frames
         return rows
 
     def __call__(self, batch: Any) -> Any:
@@ -135,6 +140,7 @@ class _FaceStage:
 
         rows: list[dict[str, Any]] = []
         for src, path, kind in zip(batch["src"].to_pylist(), batch["path"].to_pylist(), batch["kind"].to_pylist()):
+            path = os.fsdecode(path)
             rows += self._video(src, path) if kind == "video" else self._image(src, path)
         return pa.Table.from_pylist(rows, schema=_schema())
 
@@ -188,10 +194,11 @@ def _ingest(files: list[Path], store: EmbeddingStore, res: RayStageResult | None
                     res.new_keys.add(key)
             if res is None:
                 continue
+            path = os.fsdecode(row["path"])
             if row["kind"] == "image":
-                res.images[row["path"]] = {"key": key, "error": row["error"]}
+                res.images[path] = {"key": key, "error": row["error"]}
             else:
-                v = res.videos.setdefault(row["path"], {"frames": [], "error": ""})
+                v = res.videos.setdefault(path, {"frames": [], "error": ""})
                 if row["error"]:
                     v["error"] = row["error"]
                 else:
@@ -203,7 +210,7 @@ def _ingest(files: list[Path], store: EmbeddingStore, res: RayStageResult | None
 
 
 def run_ray_stage(items: list[Source], state: Path, store: EmbeddingStore, *, det_threshold: float,
-                  video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None,
+                  max_side: int | None = None, video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None,
                   device: str = "cpu", cpus_per_worker: float = 1.0, batch_size: int = 4,
                   progress: bool | None = None) -> RayStageResult:
     """Run the per-image stage for ``items`` (images and videos with local paths) on Ray.
@@ -242,13 +249,13 @@ def run_ray_stage(items: list[Source], state: Path, store: EmbeddingStore, *, de
         # Ray's own deprecation notices (e.g. DataContext defaults) are not the caller's to fix
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        return _run(ray, items, state, store, det_threshold=det_threshold, video_fps=video_fps,
+        return _run(ray, items, state, store, det_threshold=det_threshold, max_side=max_side, video_fps=video_fps,
                     frame_dup_bits=frame_dup_bits, address=address, workers=workers, device=device,
                     cpus_per_worker=cpus_per_worker, batch_size=batch_size, progress=progress)
 
 
 def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, det_threshold: float,
-         video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None, device: str,
+         max_side: int | None, video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None, device: str,
          cpus_per_worker: float, batch_size: int, progress: bool | None) -> RayStageResult:
     t0 = time.perf_counter()
     started = False
@@ -275,7 +282,7 @@ def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, d
         res.workers = workers
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = bool(progress) if progress is not None else False
-        rows = [{"src": i, "path": s.location, "kind": s.kind} for i, s in enumerate(items)]
+        rows = [{"src": i, "path": os.fsencode(s.location), "kind": s.kind} for i, s in enumerate(items)]
         out = root / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         if rows:
             nblocks = max(1, min(len(rows), max(4 * workers, -(-len(rows) // 64))))
@@ -283,7 +290,8 @@ def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, d
             threads = max(1, int(cpus_per_worker))
             ds = ds.map_batches(
                 _FaceStage,
-                fn_constructor_kwargs={"det_threshold": det_threshold, "threads": threads, "device": device,
+                fn_constructor_kwargs={"det_threshold": det_threshold, "max_side": max_side, "threads": threads,
+                                       "device": device,
                                        "known": known, "video_fps": video_fps, "frame_dup_bits": frame_dup_bits},
                 batch_size=batch_size, batch_format="pyarrow", concurrency=workers,
                 num_cpus=cpus_per_worker, num_gpus=1 if device == "cuda" else None,

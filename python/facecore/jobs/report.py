@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,25 @@ h2{margin-top:1.4em;font-size:1.1em}.muted{color:#777}
 """
 
 
+def _url(rel: str) -> str:
+    """A relative link to a file in the output folder: the OS's bytes of the name, %-encoded.
+
+    ``#``, ``?``, ``%``, spaces, newlines and non-UTF-8 bytes would otherwise end or change
+    the URL; the result is also HTML-safe (no quotes, ``<``, ``&`` survive quoting).
+    """
+    return urllib.parse.quote(os.fsencode(rel), safe="/")
+
+
+def _text(s: str) -> str:
+    """A name as HTML text: undecodable bytes shown as U+FFFD, then escaped."""
+    return html.escape(s.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
 def _fig(f: dict[str, Any]) -> str:
     src = f["source"] + ("" if f["frame"] is None else f" [frame {f['frame']}]")
     d = "" if f.get("distance") is None else f"{f['distance']:.3f}"
-    return (f'<figure><a href="{html.escape(f["crop"])}"><img loading="lazy" src="{html.escape(f["crop"])}" '
-            f'title="{html.escape(src)}&#10;distance {d}" alt=""></a><figcaption>{d}</figcaption></figure>')
+    return (f'<figure><a href="{_url(f["crop"])}"><img loading="lazy" src="{_url(f["crop"])}" '
+            f'title="{_text(src)}&#10;distance {d}" alt=""></a><figcaption>{d}</figcaption></figure>')
 
 
 def write_report(path: Path, faces: list[dict[str, Any]], result: Any) -> None:
@@ -43,7 +58,11 @@ def write_report(path: Path, faces: list[dict[str, Any]], result: Any) -> None:
     by: dict[int, list[dict[str, Any]]] = {}
     for f in faces:
         if f.get("status") == "ok" and f.get("crop"):
-            by.setdefault(int(f["cluster"]), []).append(f)
+            # a crop a reviewer moved is shown where it is now
+            folder = f["crop"].rsplit("/", 1)[0] if f.get("review") == "moved" else None
+            label = int(folder[9:]) if folder and folder.startswith("identity_") and folder[9:].isdigit() else (
+                -1 if folder == "unassigned" else int(f["cluster"]))
+            by.setdefault(label, []).append(f)
     s = result.to_dict()
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>facecore build-dataset report</title>"
              f"<style>{_CSS}</style></head><body><h1>Face dataset: {result.n_clusters} identities</h1>"]
@@ -65,7 +84,7 @@ def write_report(path: Path, faces: list[dict[str, Any]], result: Any) -> None:
                      + "".join(f"<tr><th>{k}</th><td>{m[k]}</td></tr>" for k in keys) + "</table>")
     if s["errors"]:
         parts.append("<h2>Inputs skipped</h2><table>" + "".join(
-            f"<tr><th>{html.escape(e['source'])}</th><td style='text-align:left'>{html.escape(e['error'])}</td></tr>"
+            f"<tr><th>{_text(e['source'])}</th><td style='text-align:left'>{_text(e['error'])}</td></tr>"
             for e in s["errors"]) + "</table>")
     for label in sorted(k for k in by if k >= 0):
         fs = sorted(by[label], key=lambda f: f["distance"] if f["distance"] is not None else 9.0)
@@ -86,5 +105,5 @@ def write_report(path: Path, faces: list[dict[str, Any]], result: Any) -> None:
                      + "".join(_fig(f) for f in un[:_N_UNASSIGNED]) + "</div>")
     parts.append("</body></html>\n")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("".join(parts), encoding="utf-8")
+    tmp.write_text("".join(parts), encoding="utf-8")  # _text/_url leave no lone surrogates
     os.replace(tmp, path)

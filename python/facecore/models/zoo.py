@@ -27,7 +27,6 @@ import importlib.metadata as md
 import json
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +36,8 @@ from ..errors import ModelIntegrityError, ModelNotFoundError
 from .fetch import FetchSource, accepted_sha256
 from .spec import InputSpec
 
-__all__ = ["ModelInfo", "available", "find", "info", "search_paths", "sha256_of", "cache_dir", "install_hint"]
+__all__ = ["ModelInfo", "available", "find", "find_bytes", "read_verified", "info", "search_paths", "sha256_of",
+           "cache_dir", "install_hint"]
 
 logger = logging.getLogger(__name__)
 
@@ -214,39 +214,70 @@ def search_paths(name: str) -> list[tuple[str, Path | None]]:
     return out
 
 
-_hash_lock = threading.Lock()
-_hash_cache: dict[tuple[str, int, int], str] = {}
-
-
 def sha256_of(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file (memoised on path, size and mtime)."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        if key in _hash_cache:
-            return _hash_cache[key]
+    """Hex sha256 of a file's bytes, read now (no cache: a cache keyed on path, size and
+    mtime let a same-size file with its mtime restored pass unread)."""
     h = hashlib.sha256()
-    with open(p, "rb") as f:
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    digest = h.hexdigest()
-    with _hash_lock:
-        _hash_cache[key] = digest
-    return digest
+    return h.hexdigest()
+
+
+def _mismatch(path: Path, mi: ModelInfo, got: str) -> ModelIntegrityError:
+    return ModelIntegrityError(
+        f"{path}: sha256 {got} does not match the zoo's {mi.sha256} for model {mi.name!r} "
+        f"({mi.file}); the file is corrupt or a different version. Replace it with the "
+        f"original file ({mi.source})."
+    )
 
 
 def check_integrity(path: Path, mi: ModelInfo) -> None:
-    """Raise ModelIntegrityError if ``path``'s sha256 is not the manifest's."""
+    """Raise ModelIntegrityError if ``path``'s sha256 is not the manifest's.
+
+    Only for reporting (``facecore models --verify``): a loader must use
+    :func:`read_verified`, which checks the very bytes it hands on.
+    """
     got = sha256_of(path)
     if got != mi.sha256:
         if mi.fetch is not None and accepted_sha256(path, mi) == got:
             return  # converted here by `facecore models fetch`, reference outputs checked then
-        raise ModelIntegrityError(
-            f"{path}: sha256 {got} does not match the zoo's {mi.sha256} for model {mi.name!r} "
-            f"({mi.file}); the file is corrupt or a different version. Replace it with the "
-            f"original file ({mi.source})."
-        )
+        raise _mismatch(path, mi, got)
+
+
+def read_verified(path: str | os.PathLike[str], mi: ModelInfo | None) -> bytes:
+    """The file's bytes, read once; with ``mi``, checked against its sha256 first.
+
+    The caller builds its session from these bytes, so the graph that runs is the graph
+    that was hashed: a file swapped or rewritten after the check is never loaded. A model
+    converted here by ``facecore models fetch`` may also carry the sha256 recorded beside
+    it at conversion (its reference outputs were checked then).
+
+    Raises
+    ------
+    ModelIntegrityError
+        If ``mi`` is given and the bytes' sha256 is not ``mi.sha256``.
+    """
+    p = Path(path)
+    with open(p, "rb") as f:
+        data = f.read()
+    if mi is not None:
+        got = hashlib.sha256(data).hexdigest()
+        if got != mi.sha256 and not (mi.fetch is not None and accepted_sha256(p, mi) == got):
+            raise _mismatch(p, mi, got)
+    return data
+
+
+def find_bytes(name: str) -> tuple[Path, bytes]:
+    """``(path, bytes)`` of a named model: found as :func:`find` does, read once, verified.
+
+    Raises
+    ------
+    ModelNotFoundError, ModelIntegrityError
+        As :func:`find`.
+    """
+    path = find(name, verify=False)
+    return path, read_verified(path, info(name))
 
 
 def find(name: str, *, verify: bool = True) -> Path:
