@@ -17,6 +17,8 @@ from .types import Box, Face, Landmarks, Pose, Quality, Verification
 from .verify import verify
 from .errors import CudaUnavailableError, FacecoreError, ModelIntegrityError, ModelNotFoundError
 from .kernels import probability_map
+from . import attributes, parsing  # face parsing and the attributes built on it (issue 23)
+from .types import Attributes
 
 __version__: str = _core.__version__
 
@@ -87,4 +89,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelIntegrityError",
     "CudaUnavailableError",
+    "parsing",
+    "attributes",
+    "Attributes",
 ]

