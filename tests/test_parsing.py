@@ -151,3 +151,22 @@ def test_analyzer_parsing_against_hand_masks(analyzer, data_dir):
     np.testing.assert_allclose(single[0].parsing.probabilities, batch[0][0].parsing.probabilities, atol=1e-4)
     d = single[0].to_dict()
     assert d["attributes"]["label"] == single[0].attributes.label and "fractions" in d["parsing"]
+
+
+def test_cli_lips_and_attributes_without_the_parser(tmp_path, monkeypatch, capsys, models_dir):
+    """No parser fetched: exit 2 and the message names `facecore models fetch bisenet_parsing`."""
+    from facecore import cli
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("FACECORE_DEV_MODELS", "0")
+    monkeypatch.setenv("FACECORE_MODEL_DIR", str(models_dir))
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), np.full((64, 64, 3), 128, np.uint8))
+    assert cli.main(["lips", str(src), "-o", str(tmp_path / "out.png")]) == 2
+    err = capsys.readouterr().err
+    assert "facecore models fetch bisenet_parsing" in err and "pip install" not in err
+    assert cli.main(["analyze", str(src), "--attributes", "-q"]) == 2
+    assert "facecore models fetch bisenet_parsing" in capsys.readouterr().err
+    # the input is never the output
+    assert cli.main(["lips", str(src), "-o", str(src)]) == 2
+    assert "overwrite" in capsys.readouterr().err

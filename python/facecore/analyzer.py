@@ -156,7 +156,7 @@ class FaceAnalyzer:
 
         if isinstance(parsing, FaceParser):
             return parsing
-        dev = "cpu" if common["device"] == "auto" and common["providers"] is None else common["device"]
+        dev = common["device"]
         if parsing is True:
             return FaceParser(providers=common["providers"], device=dev, threads=common["threads"])
         if isinstance(parsing, (str, bytes)) or hasattr(parsing, "__fspath__"):
@@ -224,6 +224,10 @@ class FaceAnalyzer:
             mats = parsing_matrices(lm, self.parser.shape)
             out["parsing"] = self.parser.tensor(image, mats)   # all faces: one warp call
             out["parsing_matrices"] = mats
+            if self.attributes:
+                from .occlusion import mask_worn  # noqa: PLC0415
+
+                out["mask_worn"] = np.array([mask_worn(image, lm[i]).probability for i in range(len(lm))])
         if self.age is not None or self.gender is not None:
             pyr = _Pyramid(image)
             if self.age is not None:
@@ -252,7 +256,8 @@ class FaceAnalyzer:
             for i in range(n):
                 fp = FaceParsing(inputs["parsing_matrices"][i], results["parsing"][i])
                 if self.attributes:
-                    attrs[i] = face_attributes(fp, _grey_from_tensor(inputs["parsing"][i], spec), quality=qualities[i])
+                    attrs[i] = face_attributes(fp, _grey_from_tensor(inputs["parsing"][i], spec), quality=qualities[i],
+                                               mask_worn=float(inputs["mask_worn"][i]))
                 if self.keep_parsing:
                     parses[i] = fp
         faces = []

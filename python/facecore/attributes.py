@@ -9,8 +9,10 @@ Features, measured in the parser's aligned 512 x 512 crop (:mod:`facecore.parsin
   (``EXPECTED``); ``log(ratio + 0.02)`` enters the models. A part that the parser cannot see
   (behind sunglasses, a mask, a hand) has a ratio near 0.
 - ``glasses``: mean eyeglasses probability in the eye band (the template's eye rows).
-- ``lens_dark``: how much darker than the face's skin the eyeglasses pixels are
-  (median grey of the skin minus mean grey of the lens pixels, / 255; 0 without lenses).
+- ``lens_dark`` / ``lens_median``: how much darker than the face's skin the eyeglasses
+  pixels are (median grey of the skin minus the mean / the median grey of the pixels labelled
+  eyeglasses in the eye band, / 255; 0 without lenses). Through a clear lens the parser
+  labels skin as eyeglasses, so the median stays near the skin's; a dark lens does not.
 - ``hat``: mean hat probability over the crop.
 
 Each probability is a logistic model of these features, fitted by
@@ -21,7 +23,11 @@ other halves (docs/accuracy.md, "Attributes"):
   eyeglasses, hat) of the parsing train split;
 - ``sunglasses``: data/attributes/sunglasses (positives) against UTKFace test crops and
   CelebAMask-HQ faces (with and without clear glasses);
-- ``mask``, ``occlusion["mouth"]``, ``occlusion["nose"]``: photos/masked (with / without);
+- ``mask``, ``occlusion["mouth"]``: photos/masked (with / without); ``mask`` is then the
+  geometric mean with :func:`facecore.occlusion.mask_worn` (the choice measured in
+  docs/accuracy.md: fewer false masks than either alone);
+  ``occlusion["nose"]``: the mouth model's slope, 0.5 at 37 % of the expected nose area (not
+  fitted: the masked photos do not say whether a mask covers the nose);
 - ``occlusion["eyes"]``: the sunglasses set against the negatives;
 - ``blur``: from :class:`~facecore.types.Quality` ``blur`` (variance of the Laplacian of the
   112 px chip): ``15 / (blur + 15)``, i.e. 0.5 at the dataset builder's ``--min-blur``.
@@ -51,13 +57,15 @@ LABELS = ("Normal", "Glasses", "Sunglasses", "Mask", "Occlusion", "Blur")
 
 #: Logistic models ``p = sigmoid(b0 + sum(b_k * feature_k))`` (scripts/fit_attributes.py).
 COEF: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
-    "eyewear": (("glasses",), (-4.0, 40.0)),
-    "sunglasses": (("log_eyes", "glasses", "lens_dark"), (-3.0, -1.0, 4.0, 8.0)),
-    "hat": (("hat",), (-4.0, 40.0)),
-    "mask": (("log_nose", "log_mouth"), (-3.0, -1.0, -1.0)),
-    "eyes_hidden": (("log_eyes",), (-3.0, -2.0)),
-    "nose_hidden": (("log_nose",), (-3.0, -2.0)),
-    "mouth_hidden": (("log_mouth",), (-3.0, -2.0)),
+    "eyewear": (('glasses',), (-1.9371, 12.4525)),
+    "dark_lens": (('log_eyes', 'lens_median'), (0.0225, -0.2059, 3.8878)),
+    "hat": (('hat',), (-6.0284, 60.9009)),
+    "eyes_hidden": (('log_eyes',), (-2.1471, -2.513)),
+    "mask": (('log_nose', 'log_mouth'), (-1.1888, 2.3006, -5.8739)),
+    # not fitted (photos/masked do not say whether the nose is covered): the mouth model's
+    # slope, 0.5 at 37 % of the expected nose area
+    "nose_hidden": (('log_nose',), (-5.0649, -5.0942)),
+    "mouth_hidden": (('log_mouth',), (-0.8896, -5.0942)),
 }
 
 _BLUR_HALF = 15.0
@@ -97,7 +105,7 @@ def features(parsing: FaceParsing, chip_gray: np.ndarray | None = None) -> dict[
     g = P[_I["eyeglasses"]][band]
     glasses = float(g.mean())
     hat = float(P[_I["hat"]].mean())
-    dark = 0.0
+    dark = lens_median = 0.0
     if chip_gray is not None:
         c = np.asarray(chip_gray)
         if c.shape != (S, S) or c.dtype != np.uint8:
@@ -105,9 +113,12 @@ def features(parsing: FaceParsing, chip_gray: np.ndarray | None = None) -> dict[
         lens = g > 0.5
         skin = P[_I["skin"]] > 0.5
         if lens.sum() >= 20 and skin.sum() >= 100:
-            dark = (float(np.median(c[skin])) - float(c[band][lens].mean())) / 255.0
+            sk = float(np.median(c[skin]))
+            dark = (sk - float(c[band][lens].mean())) / 255.0
+            # the median lens pixel: a clear lens shows skin (frames are thin), a dark one does not
+            lens_median = (sk - float(np.median(c[band][lens]))) / 255.0
     f = {"eyes": eyes / EXPECTED["eyes"], "nose": nose / EXPECTED["nose"], "mouth": mouth / EXPECTED["mouth"],
-         "glasses": glasses, "lens_dark": dark, "hat": hat}
+         "glasses": glasses, "lens_dark": dark, "lens_median": lens_median, "hat": hat}
     for k in ("eyes", "nose", "mouth"):
         f["log_" + k] = math.log(f[k] + 0.02)
     return f
@@ -129,13 +140,21 @@ def blur_probability(quality: Quality | None) -> float:
     return _BLUR_HALF / (max(quality.blur, 0.0) + _BLUR_HALF)
 
 
-def from_features(f: Mapping[str, float], *, quality: Quality | None = None) -> Attributes:
-    """Attributes from a feature dict (:func:`features`) and the face's quality."""
+def from_features(f: Mapping[str, float], *, quality: Quality | None = None,
+                  mask_worn: float | None = None) -> Attributes:
+    """Attributes from a feature dict (:func:`features`), the face's quality and ``mask_worn``.
+
+    ``mask`` is the geometric mean of the parse's mask model and
+    :func:`facecore.occlusion.mask_worn`'s probability when that is given (a mask needs both
+    cues; fewer false masks than either alone, see docs/accuracy.md), else the parse's alone.
+    """
     eyewear = _predict("eyewear", f)
-    sun = _predict("sunglasses", f)
+    sun = eyewear * _predict("dark_lens", f)
     glasses = eyewear * (1.0 - sun)
     hat = _predict("hat", f)
     mask = _predict("mask", f)
+    if mask_worn is not None:
+        mask = math.sqrt(mask * min(max(float(mask_worn), 0.0), 1.0))
     occl = {"eyes": _predict("eyes_hidden", f), "nose": _predict("nose_hidden", f),
             "mouth": _predict("mouth_hidden", f)}
     blur = blur_probability(quality)
@@ -154,7 +173,7 @@ def from_features(f: Mapping[str, float], *, quality: Quality | None = None) -> 
 
 
 def face_attributes(parsing: FaceParsing, chip_gray: np.ndarray | None = None, *,
-                    quality: Quality | None = None) -> Attributes:
+                    quality: Quality | None = None, mask_worn: float | None = None) -> Attributes:
     """Attributes of one face from its parse (and grey crop and quality when given).
 
     Parameters
@@ -164,6 +183,8 @@ def face_attributes(parsing: FaceParsing, chip_gray: np.ndarray | None = None, *
         The grey crop under the parse (for the lens darkness).
     quality : Quality, optional
         For ``blur``.
+    mask_worn : float, optional
+        :func:`facecore.occlusion.mask_worn` probability, combined into ``mask`` (geometric mean).
 
     Returns
     -------
@@ -178,4 +199,4 @@ def face_attributes(parsing: FaceParsing, chip_gray: np.ndarray | None = None, *
     >>> a.occlusion["mouth"] > 0.5
     True
     """
-    return from_features(features(parsing, chip_gray), quality=quality)
+    return from_features(features(parsing, chip_gray), quality=quality, mask_worn=mask_worn)

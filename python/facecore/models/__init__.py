@@ -265,7 +265,7 @@ def load(
     kind = kind or (mi.kind if mi is not None else route(model))
     if kind not in KINDS:  # facecore's own models (hair_*, restore_unet) have their own front ends
         raise ValueError(f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
-                         "use facecore.HairRecolor or facecore.occlusion.restore")
+                         "use facecore.HairRecolor, facecore.occlusion.restore or facecore.parsing.FaceParser")
     common = {"providers": providers, "device": device, "threads": threads}
     if kind == "detector":
         return YuNet(model, **common, **options)
