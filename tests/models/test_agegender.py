@@ -3,8 +3,8 @@ outputs, the analyzer's default, the ONNX export vs PyTorch.
 
 ``agegender_reference.json`` was recorded once (``python tests/models/test_agegender.py
 --record``) **without the adapter**: YuNet landmarks of ``photos/group_05.jpg`` (children)
-and ``photos/pair_03.jpg``, chips cut with ``cv2.pyrDown`` + ``cv2.warpAffine`` from dlib's
-chip template, normalised in NumPy and run through onnxruntime directly.
+and ``photos/pair_03.jpg``, chips cut with ``cv2.pyrDown`` + ``cv2.warpAffine`` from a NumPy least-squares
+similarity to dlib's chip template, normalised in NumPy and run through onnxruntime directly.
 """
 
 from __future__ import annotations
@@ -29,9 +29,14 @@ def _reference_chips(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
     out = []
     for lm in landmarks:
-        # frame -> chip similarity: fit chip template -> frame, then invert (as dlib does)
-        m_inv, _ = cv2.estimateAffinePartial2D(DLIB_CHIP_TEMPLATE * 64, lm, method=cv2.LMEDS)
-        a = np.vstack([m_inv, [0, 0, 1]])
+        # frame -> chip similarity: least-squares fit chip template -> frame (the linear
+        # system of a 4-parameter similarity, np.linalg.lstsq), then invert (as dlib does)
+        src = DLIB_CHIP_TEMPLATE * 64
+        rows = np.zeros((10, 4))
+        rows[0::2] = np.c_[src[:, 0], -src[:, 1], np.ones(5), np.zeros(5)]
+        rows[1::2] = np.c_[src[:, 1], src[:, 0], np.zeros(5), np.ones(5)]
+        (ca, sb, tx, ty), *_ = np.linalg.lstsq(rows, lm.reshape(-1), rcond=None)
+        a = np.array([[ca, -sb, tx], [sb, ca, ty], [0, 0, 1]])
         m = np.linalg.inv(a)[:2]
         scale = np.sqrt(abs(np.linalg.det(m[:, :2])))
         src, lv, ratio = image, 0, 1 / scale
@@ -146,6 +151,7 @@ def test_bad_inputs(agegender):
     assert r.age.shape == r.age_std.shape == r.p_male.shape == (0,)
 
 
+@pytest.mark.filterwarnings("ignore")  # the exporter's TorchScript deprecation and tracer notes
 def test_onnx_export_matches_torch(model_dir, tmp_path):
     """training/agegender/export.py on the real network (dlib's weights, seeded heads):
     onnxruntime vs PyTorch (export() itself raises beyond 0.05 y / 1e-3)."""

@@ -1,6 +1,6 @@
 """ONNX export of the age/gender model (opset 17, dynamic batch).
 
-    python -m training.agegender.export --checkpoint /work/cache/agegender/run/final.pt --out agegender.onnx
+    python -m training.agegender.export --checkpoint /work/cache/agegender/run/fused.pt --out agegender.onnx
 
 Input ``images`` (N, 3, 64, 64): the dlib age model's chip, RGB, ``(pixel - mean) / 256``.
 Outputs ``age_prob`` (N, 121) (softmax over the ages 0 .. 120) and ``p_male`` (N,)
@@ -27,10 +27,13 @@ OPSET = 17
 
 
 def build(checkpoint: Path, models: Path) -> AgeGenderNet:
+    """The network of a checkpoint (``final.pt``, or ``fused.pt`` with the fused gender head)."""
     dlib = onnx.load(str(models / "age-v1.onnx"))
     tail = Tail(dlib)
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     tail.load_state_dict(ck["model"])
+    if "gender_head" in ck:
+        return AgeGenderNet(dlib, tail, gender=onnx.load(str(models / "gender-v1.onnx")), gender_head=ck["gender_head"]).eval()
     return AgeGenderNet(dlib, tail).eval()
 
 

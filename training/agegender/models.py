@@ -138,15 +138,33 @@ class Tail(torch.nn.Module):
 
 
 class AgeGenderNet(torch.nn.Module):
-    """The exported network: normalised 64x64 RGB chip -> (age_prob (N, 121), p_male (N,))."""
+    """The exported network: normalised 64x64 RGB chip -> (age_prob (N, 121), p_male (N,)).
 
-    def __init__(self, dlib: onnx.ModelProto, tail: Tail) -> None:
+    With ``gender`` (dlib's ``gender-v1.onnx``) and ``gender_head`` (from
+    :mod:`training.agegender.gender_fusion`), P(male) is the logistic regression over dlib's
+    frozen gender features of the chip average-pooled to 32 px and the tail's pooled feature;
+    without them, the tail's own gender head.
+    """
+
+    def __init__(self, dlib: onnx.ModelProto, tail: Tail, *, gender: onnx.ModelProto | None = None,
+                 gender_head: dict | None = None) -> None:
         super().__init__()
         self.front = OnnxGraph(dlib, dlib.graph.input[0].name, CUT, trainable=False)
         self.tail = tail
+        self.fused = gender is not None and gender_head is not None
+        if self.fused:
+            self.gfront = OnnxGraph(gender, gender.graph.input[0].name, "layer_5_multiply", trainable=False)
+            t = float(gender_head["temperature"])
+            self.register_buffer("w_gender", gender_head["w_gender"].float()[:, None] / t)
+            self.register_buffer("w_gap", gender_head["w_gap"].float()[:, None] / t)
+            self.register_buffer("b_gender", torch.tensor([float(gender_head["b"]) / t]))
 
     def forward(self, x):
-        age, g = self.tail(self.front(x))
+        f = self.tail.body(self.front(x)).mean(dim=(2, 3))
+        age, g = self.tail.heads(f)
+        if self.fused:
+            gf = self.gfront(F.avg_pool2d(x, 2)).flatten(1)
+            g = (gf @ self.w_gender + f @ self.w_gap)[:, 0] + self.b_gender
         return F.softmax(age, dim=1), torch.sigmoid(g)
 
 

@@ -18,7 +18,8 @@ young; the evaluation set is flat over decades), one of the four cached variants
 
 Loss: age -- cross-entropy against a Gaussian label distribution over the 121 bins
 (sigma = 1 + 0.05 * age, DLDL) plus 0.2 x |expected age - age| (DLDL-v2); gender -- binary
-cross-entropy. AdamW (tail 2e-4, heads 1e-3, cosine), batch 128, ``torch.set_num_threads(1)``.
+cross-entropy. AdamW (tail 2e-4, heads 1e-3, cosine over 5 epochs of 18,000 draws), batch 128,
+``torch.set_num_threads(1)``.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="/work/cache/agegender/run")
     ap.add_argument("--data")
     ap.add_argument("--models")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epoch-size", type=int, default=18000, help="faces drawn per epoch")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true")
@@ -147,7 +149,7 @@ def main(argv=None) -> int:
     ids = {id(p) for p in head_params}
     opt = torch.optim.AdamW([{"params": [p for p in tail.parameters() if id(p) not in ids], "lr": 2e-4},
                              {"params": head_params, "lr": 1e-3}], weight_decay=1e-4)
-    steps_per_epoch = n // args.batch
+    steps_per_epoch = args.epoch_size // args.batch
     total = steps_per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
