@@ -73,8 +73,12 @@ class OnnxGraph(torch.nn.Module):
             g = lambda k: self._get(env, ins[k])  # noqa: E731
             if op == "Conv":
                 p = a.get("pads", [0, 0, 0, 0])
-                y = F.conv2d(F.pad(g(0), (p[1], p[3], p[0], p[2])) if any(p) else g(0), g(1), g(2) if len(ins) > 2 else None,
-                             stride=a.get("strides", [1, 1]))
+                if p[0] == p[2] and p[1] == p[3]:  # symmetric: the conv's own padding (no Pad node in the export)
+                    y = F.conv2d(g(0), g(1), g(2) if len(ins) > 2 else None, stride=a.get("strides", [1, 1]),
+                                 padding=(p[0], p[1]))
+                else:
+                    y = F.conv2d(F.pad(g(0), (p[1], p[3], p[0], p[2])), g(1), g(2) if len(ins) > 2 else None,
+                                 stride=a.get("strides", [1, 1]))
             elif op == "Mul":
                 y = g(0) * g(1)
             elif op == "Add":
