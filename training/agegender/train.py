@@ -1,13 +1,14 @@
 """Train facecore's age/gender model (``agegender``) on UTKFace, on the CPU, resumably.
 
-One command reproduces everything (chips, cached front activations, training, gender
-temperature on ``val.txt``)::
+One command reproduces everything (chips, cached front activations, training, the fused
+gender head and its temperature on ``val.txt``), then export and register::
 
     FACECORE_DATA_DIR=../shared/data FACECORE_MODEL_DIR=../shared/models \\
         nohup python -m training.agegender.train --out /work/cache/agegender/run \\
         > /work/cache/agegender/train.log 2>&1 &
-    # interrupted? the same command with --resume continues from the last epoch
-    python -m training.agegender.export --checkpoint /work/cache/agegender/run/final.pt --out agegender.onnx
+    # interrupted? the same command with --resume continues from the last epoch; it ends
+    # with training.agegender.gender_fusion (the fused gender head) -> run/fused.pt
+    python -m training.agegender.export --checkpoint /work/cache/agegender/run/fused.pt --out agegender.onnx
     python -m training.agegender.register agegender.onnx
 
 Data: ``age/utkface_extra_train`` (19,310) + ``age/utkface/train.txt`` (1,498) train;
@@ -209,6 +210,9 @@ def main(argv=None) -> int:
                 "history": history}, out / "final.pt")
     (out / "history.json").write_text(json.dumps({"history": history, "best_epoch": ck["epoch"], "temperature": t}, indent=1))
     log.info("best epoch %d %s; gender temperature %.2f; wrote %s", ck["epoch"], json.dumps(ck["val"]), t, out / "final.pt")
+    from . import gender_fusion  # the shipped gender head (see its module notes) -> fused.pt
+
+    gender_fusion.main(["--checkpoint", str(out / "final.pt"), "--cache", str(cache), "--models", str(models)])
     return 0
 
 
