@@ -202,13 +202,13 @@ class FaceAnalyzer:
 
             res["embedder"] = l2_normalize(self.embedder.run(inputs["embedder"]))
         if self.age is not None and self.age is self.gender and "age" in inputs:
-            both = self.age.run_all(inputs["age"])  # one call of the joint model
+            both = self.age.run_all(inputs["age"])  # one call of the joint model for both stages
             res["age"], res["gender"] = both.age, both.p_male
-            return res
-        if self.age is not None and "age" in inputs:
-            res["age"] = self.age.ages(inputs["age"])
-        if self.gender is not None and "gender" in inputs:
-            res["gender"] = self.gender.p_male(inputs["gender"])
+        else:
+            if self.age is not None and "age" in inputs:
+                res["age"] = self.age.ages(inputs["age"])
+            if self.gender is not None and "gender" in inputs:
+                res["gender"] = self.gender.p_male(inputs["gender"])
         return res
 
     # -- public --------------------------------------------------------------------------
