@@ -339,6 +339,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-docs", action="store_true", help="print only")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--attributes", default="dlib", choices=("dlib", "agegender"),
+                    help="the age/gender models that read the faces: dlib's pair (the study as published in "
+                         "docs/occlusion.md) or facecore's own agegender model")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "age" / "utkface").is_dir():
@@ -349,7 +352,6 @@ def main(argv=None) -> int:
     cv2.setNumThreads(args.threads)
     import facecore.models as fm
     from facecore import occlusion
-    from facecore.models.attributes import AgeModel
 
     t_start = time.time()
     step = 8 if args.quick else 1
@@ -361,8 +363,11 @@ def main(argv=None) -> int:
         LABELS.setdefault(k, f"restored: {k}")
     root, names, lab = load_test(data, step)
     det = fm.load("yunet", score_threshold=0.6, nms_threshold=0.3, threads=args.threads)
-    age_m = fm.load("age", threads=args.threads)
-    gen_m = fm.load("gender", threads=args.threads)
+    if args.attributes == "agegender":
+        age_m = gen_m = fm.load("agegender", threads=args.threads)  # one chip, one call for both
+    else:
+        age_m = fm.load("age", threads=args.threads)
+        gen_m = fm.load("gender", threads=args.threads)
 
     bigs, lms, found = [], [], []
     for n in names:
@@ -400,7 +405,7 @@ def main(argv=None) -> int:
             hole_err[m][1] += float(hole.sum())
         for c in conds:
             tensors[c][0].append(age_m.tensor(images[c], lm[None]))
-            tensors[c][1].append(gen_m.tensor(images[c], lm[None]))
+            tensors[c][1].append(tensors[c][0][-1] if gen_m is age_m else gen_m.tensor(images[c], lm[None]))
         # how much of the age chip the mask hides
         from facecore.models.attributes import chip_matrices
 
@@ -420,11 +425,11 @@ def main(argv=None) -> int:
     true_male = np.array([lab[n][1] == 0 for n in names])
     err, corr = {}, {}
     for c in conds:
-        ages = AgeModel.expected_age(age_m.run(np.concatenate(tensors[c][0])))
-        pm = gen_m.run(np.concatenate(tensors[c][1]))[:, 1]
+        ages = age_m.ages(np.concatenate(tensors[c][0]))
+        pm = gen_m.p_male(np.concatenate(tensors[c][1]))
         err[c] = np.abs(ages - true_age)
         corr[c] = ((pm > 0.5) == true_male).astype(float)
-    res: dict = {"method_files": {k: Path(v).name for k, v in method_of.items() if k != v}, "n": len(names), "detected": int(sum(found)), "masked_detected": masked_found, "n_boot": n_boot,
+    res: dict = {"method_files": {k: Path(v).name for k, v in method_of.items() if k != v}, "attributes": args.attributes, "n": len(names), "detected": int(sum(found)), "masked_detected": masked_found, "n_boot": n_boot,
                  "mask_fraction_face": float(np.mean(mask_frac))}
     res["age_mae"] = {c: float(err[c].mean()) for c in conds}
     res["age_mae_ci"] = {c: bootstrap({"e": err[c]}, lambda v: v["e"].mean(), n_boot) for c in conds}

@@ -4,7 +4,9 @@
    score 0.9, NMS 0.3, full resolution): faces found by each, matched at IoU >= 0.5, and
    the largest coordinate difference.
 2. Age MAE and gender accuracy on ``age/utkface`` ``test.txt`` (501 faces): the full
-   pipeline (YuNet -> 5 landmarks -> dlib-style chips -> age/gender models). UTKFace
+   pipeline (YuNet -> 5 landmarks -> dlib-style chips -> age/gender models; facecore's own
+   ``agegender`` by default, ``--attributes dlib`` for dlib's pair; the bootstrap intervals,
+   calibration and speed comparison are in ``scripts/eval_agegender.py``). UTKFace
    images are already aligned 200x200 crops whose face fills the frame, so each is padded
    by 50 % of its size on every side (black, ``cv2.BORDER_CONSTANT``) before detection, and
    the detection nearest the centre is used. For comparison, the "raw model" figure feeds
@@ -111,19 +113,20 @@ def eval_age_gender(data: Path, fa, *, step: int = 1) -> dict:
         rows.append((n, big, mean_lm + pad, False))
     ages, pm, detected = [], [], []
     for n, big, lm, ok in rows:
-        ages.append(float(fa.age.predict(big, lm[None])[0]))
-        pm.append(float(fa.gender.predict(big, lm[None])[0]))
+        ages.append(float(fa.age.predict_age(big, lm[None])[0]))
+        pm.append(float(fa.gender.predict_gender(big, lm[None])[0]))
         detected.append(ok)
     # the raw model on the whole crop, same images, same order
     raw_a, raw_g = [], []
     for n, *_ in rows:
         img = cv2.imread(str(root / "images" / n))
-        for model, size, acc in ((fa.age, 64, raw_a), (fa.gender, 32, raw_g)):
+        for model, acc in ((fa.age, raw_a), (fa.gender, raw_g)):
+            size = model.spec.shape[0]
             x = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)[:, :, ::-1].astype(np.float32)
             x = ((x - np.asarray(model.spec.mean, np.float32)) / np.asarray(model.spec.std, np.float32)).transpose(2, 0, 1)
-            acc.append(model.run(np.ascontiguousarray(x[None]))[0])
-    raw_age = fa.age.expected_age(np.stack(raw_a))
-    raw_male = np.stack(raw_g)[:, 1] > 0.5
+            acc.append(np.ascontiguousarray(x))
+    raw_age = fa.age.ages(np.stack(raw_a))
+    raw_male = fa.gender.p_male(np.stack(raw_g)) > 0.5
     true_age = np.array([labels[n][0] for n, *_ in rows], float)
     true_male = np.array([labels[n][1] == 0 for n, *_ in rows])
     ages, pm, detected = np.array(ages), np.array(pm), np.array(detected)
@@ -188,6 +191,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="UTKFace test.txt every 8th image only (63 faces)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--only", choices=("detector", "age", "verification"), action="append")
+    ap.add_argument("--attributes", default="agegender", choices=("agegender", "dlib"),
+                    help="age/gender models: facecore's own (default) or dlib's pair")
     args = ap.parse_args(argv)
     data, models = Path(args.data), Path(args.models)
     if not data.is_dir() or not models.is_dir():
@@ -196,7 +201,8 @@ def main(argv=None) -> int:
     os.environ["FACECORE_MODEL_DIR"] = str(models)
     from facecore.analyzer import FaceAnalyzer
 
-    fa = FaceAnalyzer(threads=args.threads, device="cpu", det_threshold=0.6)
+    pair = {"age": "age", "gender": "gender"} if args.attributes == "dlib" else {}
+    fa = FaceAnalyzer(threads=args.threads, device="cpu", det_threshold=0.6, **pair)
     only = set(args.only or ("detector", "age", "verification"))
     res: dict = {"machine": {"cpus": os.cpu_count()}}
     if "detector" in only:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import models as _models
-from .models.attributes import AgeModel, GenderModel, _Pyramid
+from .models.attributes import AgeGenderModel, AgeModel, GenderModel, _Pyramid
 from ._defaults import DET_THRESHOLD
 from ._validate import as_bgr
 from .models.detector import Detections, YuNet
@@ -30,8 +30,9 @@ __all__ = ["FaceAnalyzer"]
 
 logger = logging.getLogger(__name__)
 
-_DEFAULTS = {"detector": "yunet", "embedder": "sface", "age": "age", "gender": "gender", "expression": "fer_expression"}
-_TYPES = {"detector": YuNet, "embedder": SFace, "age": AgeModel, "gender": GenderModel, "expression": ExpressionModel}
+_DEFAULTS = {"detector": "yunet", "embedder": "sface", "age": "agegender", "gender": "agegender", "expression": "fer_expression"}
+_TYPES = {"detector": YuNet, "embedder": SFace, "age": (AgeGenderModel, AgeModel), "gender": (AgeGenderModel, GenderModel),
+          "expression": ExpressionModel}
 
 
 def _grey_from_tensor(t: np.ndarray, spec: Any) -> np.ndarray:
@@ -49,12 +50,14 @@ class FaceAnalyzer:
     Parameters
     ----------
     models : "default"
-        The zoo models (``yunet``, ``sface``, ``age``, ``gender``); found offline (see
-        :mod:`facecore.models.zoo`).
+        The zoo models (``yunet``, ``sface``, and facecore's own ``agegender`` for both
+        age and gender); found offline (see :mod:`facecore.models.zoo`).
     detector, embedder, age, gender : adapter, str, os.PathLike, False or None
         Per stage: ``None`` takes the default zoo model, a name or path loads that file,
         an adapter instance (from :func:`facecore.models.load`) is used as is, and
-        ``False`` switches the stage off (``detector`` cannot be off).
+        ``False`` switches the stage off (``detector`` cannot be off). The default
+        ``agegender`` model serves both ``age`` and ``gender`` in one call; dlib's pair
+        stays available as ``age="age", gender="gender"``.
     providers : sequence, optional
         onnxruntime providers for every model (default from ``device``).
     device : {"auto", "cpu", "cuda"}
@@ -135,8 +138,12 @@ class FaceAnalyzer:
             "detector", detector, common, score_threshold=det_threshold, nms_threshold=nms_threshold, max_side=max_side
         )
         self.embedder: SFace | None = self._stage("embedder", embedder, common)
-        self.age: AgeModel | None = self._stage("age", age, common)
-        self.gender: GenderModel | None = self._stage("gender", gender, common)
+        self.age: AgeGenderModel | AgeModel | None = self._stage("age", age, common)
+        if gender is None and isinstance(self.age, AgeGenderModel):
+            # the default joint model reads both from one chip in one call
+            self.gender: AgeGenderModel | GenderModel | None = self.age
+        else:
+            self.gender = self._stage("gender", gender, common)
         self.expression: ExpressionModel | None = self._stage("expression", None if expression is True else expression, common)
         self.pose = bool(pose)
         self.quality = bool(quality)
@@ -175,7 +182,8 @@ class FaceAnalyzer:
             obj = _models.load(spec, kind=stage, **common, **options)
             return obj
         raise TypeError(
-            f"{stage}: expected None, False, a model name or path, or a {_TYPES[stage].__name__}; "
+            f"{stage}: expected None, False, a model name or path, or a "
+            f"{' or '.join(t.__name__ for t in (_TYPES[stage] if isinstance(_TYPES[stage], tuple) else (_TYPES[stage],)))}; "
             f"got {type(spec).__name__}"
         )
 
@@ -232,7 +240,7 @@ class FaceAnalyzer:
             pyr = _Pyramid(image)
             if self.age is not None:
                 out["age"] = self.age.tensor(image, lm, pyramid=pyr)
-            if self.gender is not None:
+            if self.gender is not None and self.gender is not self.age:
                 out["gender"] = self.gender.tensor(image, lm, pyramid=pyr)
         if self.expression is not None:
             out["expression"] = self.expression.tensor(image, lm)
@@ -286,10 +294,14 @@ class FaceAnalyzer:
             from .models.embedder import l2_normalize  # noqa: PLC0415
 
             res["embedder"] = l2_normalize(self.embedder.run(inputs["embedder"]))
-        if self.age is not None and "age" in inputs:
-            res["age"] = AgeModel.expected_age(self.age.run(inputs["age"]))
-        if self.gender is not None and "gender" in inputs:
-            res["gender"] = self.gender.run(inputs["gender"])[:, 1]
+        if self.age is not None and self.age is self.gender and "age" in inputs:
+            both = self.age.run_all(inputs["age"])  # one call of the joint model for both stages
+            res["age"], res["gender"] = both.age, both.p_male
+        else:
+            if self.age is not None and "age" in inputs:
+                res["age"] = self.age.ages(inputs["age"])
+            if self.gender is not None and "gender" in inputs:
+                res["gender"] = self.gender.p_male(inputs["gender"])
         if self.expression is not None and "expression" in inputs:
             res["expression"] = self.expression.run(inputs["expression"])
         if self.parser is not None and "parsing" in inputs:

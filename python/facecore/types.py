@@ -340,7 +340,8 @@ class Face:
     score : float
         Detector confidence in [0, 1].
     age : float or None
-        Expected age in years over the model's 81 bins.
+        Expected age in years (the mean of the age model's distribution: 0..120 years for
+        the default ``agegender``, 0..80 for dlib's ``age``).
     p_male : float or None
         Probability that the face is male.
     pose : Pose or None

@@ -28,7 +28,7 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_manifest_entries_are_complete():
     names = zoo.available()
-    assert set(names) == {"yunet", "sface", "age", "gender", "hair_dense", "hair_patch", "restore_unet",
+    assert set(names) == {"yunet", "sface", "age", "gender", "agegender", "hair_dense", "hair_patch", "restore_unet",
                           "bisenet_parsing", "fer_expression", "face_mask", "expression_fc"}
     for mi in names.values():
         # third-party models name the distributions that ship them; facecore's own hair

@@ -2,10 +2,11 @@
 
 >>> import facecore.models as fm
 >>> sorted(fm.available())
-['age', 'bisenet_parsing', 'expression_fc', 'face_mask', 'fer_expression', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
+['age', 'agegender', 'bisenet_parsing', 'expression_fc', 'face_mask', 'fer_expression', 'gender', 'hair_dense', 'hair_patch', 'restore_unet', 'sface', 'yunet']
 
 ``load(name_or_path)`` returns an adapter with one verb: :class:`YuNet` ``.detect``,
-:class:`SFace` ``.embed``, :class:`AgeModel` / :class:`GenderModel` ``.predict``.
+:class:`SFace` ``.embed``, :class:`AgeGenderModel` (facecore's own, the default age and gender
+model) and dlib's :class:`AgeModel` / :class:`GenderModel` ``.predict``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import onnx
 from ..errors import ModelNotFoundError
 from . import fetch as _fetch
 from . import repair, zoo
-from .attributes import AgeModel, GenderModel
+from .attributes import AgeGender, AgeGenderModel, AgeModel, GenderModel
 from .detector import Detections, YuNet
 from .embedder import SFace
 from .expression import ExpressionModel
@@ -43,6 +44,8 @@ __all__ = [
     "GenderModel",
     "ExpressionModel",
     "MaskClassifier",
+    "AgeGenderModel",
+    "AgeGender",
     "Detections",
     "repair",
     "zoo",
@@ -51,7 +54,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("detector", "embedder", "age", "gender", "expression", "mask")
+KINDS = ("detector", "embedder", "age", "gender", "agegender", "expression", "mask")
 _YUNET_OUTPUTS = {f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)}
 
 
@@ -68,7 +71,8 @@ def route(model: onnx.ModelProto) -> str:
     * ``detector``: the 12 YuNet heads ``cls_8 ... kps_32``;
     * ``embedder``: one output of width 128 and an input of 3 x 112 x 112;
     * ``age``: one output of width 81 and a 3 x 64 x 64 input;
-    * ``gender``: one output of width 2 and a 3 x 32 x 32 input.
+    * ``gender``: one output of width 2 and a 3 x 32 x 32 input;
+    * ``agegender``: the two outputs ``age_prob`` and ``p_male`` (facecore's own model).
 
     Graph inputs that no node reads (or that are initializers) are ignored, so SFace's
     29 dangling weight inputs do not confuse the decision.
@@ -81,6 +85,8 @@ def route(model: onnx.ModelProto) -> str:
     outs = {o.name: o for o in model.graph.output}
     if _YUNET_OUTPUTS <= set(outs):
         return "detector"
+    if set(outs) == {"age_prob", "p_male"}:
+        return "agegender"
     clean = repair.drop_unread_inputs(model)
     ins = list(clean.graph.input)
     if len(ins) == 1 and len(outs) == 1:
@@ -216,10 +222,11 @@ def load(
     Parameters
     ----------
     path_or_name : str or os.PathLike
-        A zoo name (``"yunet"``, ``"sface"``, ``"age"``, ``"gender"``) or a path to an
+        A zoo name (``"yunet"``, ``"sface"``, ``"agegender"``, ``"age"``, ``"gender"``) or a path to an
         ``.onnx`` file.
-    kind : {"detector", "embedder", "age", "gender"}, optional
-        Force an adapter instead of routing by the graph's inputs/outputs.
+    kind : {"detector", "embedder", "age", "gender", "agegender"}, optional
+        Force an adapter instead of routing by the graph's inputs/outputs (``"age"`` or
+        ``"gender"`` on the joint ``agegender`` model gives its joint adapter).
     providers : sequence, optional
         onnxruntime providers in priority order (default: CPU).
     device : {"cpu", "cuda", "auto"}
@@ -231,7 +238,7 @@ def load(
 
     Returns
     -------
-    YuNet, SFace, AgeModel or GenderModel
+    YuNet, SFace, AgeGenderModel, AgeModel or GenderModel
 
     Raises
     ------
@@ -262,7 +269,16 @@ def load(
         if converted is None:
             raise
         model = converted
-    kind = kind or (mi.kind if mi is not None else route(model))
+    if mi is not None:
+        graph_kind = mi.kind
+    elif kind is None:
+        graph_kind = route(model)
+    else:  # forced: only the joint model's outputs override the choice
+        names = {o.name for o in model.graph.output}
+        graph_kind = "agegender" if names == {"age_prob", "p_male"} else kind
+    if graph_kind == "agegender" and kind in ("age", "gender"):
+        kind = "agegender"  # the joint model serves either stage
+    kind = kind or graph_kind
     if kind not in KINDS:  # facecore's own models (hair_*, restore_unet) have their own front ends
         raise ValueError(f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
                          "use facecore.HairRecolor, facecore.occlusion.restore or facecore.parsing.FaceParser")
@@ -276,6 +292,8 @@ def load(
     if kind == "mask":
         return MaskClassifier(model, spec=mi.input if mi is not None else zoo.info("face_mask").input, **common, **options)
     spec = mi.input if mi is not None else zoo.info(kind).input
+    if kind == "agegender":
+        return AgeGenderModel(model, spec=spec, **common, **options)
     if kind == "age":
         return AgeModel(model, spec=spec, **common, **options)
     return GenderModel(model, spec=spec, **common, **options)

