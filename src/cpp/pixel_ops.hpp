@@ -240,6 +240,155 @@ FACECORE_HD void recolor_lab_full_px(float lr, float lg, float lb, float target_
     orr = r * 255.0f;
 }
 
+// ------------------------------------------------------------ colour transfer (hair dye)
+// "transfer" / "natural": move the hair's lightness distribution to the target's and give it
+// the target's chroma, keeping the texture from the luminance detail:
+//   d  = L - mu                                  (the pixel's detail around the hair's mean L)
+//   L' = m + k * d                               (m: the new mean, k: contrast kept relative)
+//   natural: highlights (d > sd) keep half their own lightness back and lose chroma
+//   a', b' = (ta, tb) * clamp(L' / m, 0, 1.25)   (shadows less saturated: hue kept, in gamut)
+//   then strength s: L + s (L' - L), a + s (a' - a), b + s (b' - b)
+// and the Lab -> linear RGB result is brought into the gamut by mixing it with the grey of
+// the same luminance Y (hue kept, Y exact) instead of clipping channels (which turns an
+// out-of-gamut blue violet).
+struct Transfer {
+    float mu, sd;      // the hair's mean and spread of L (alpha-weighted)
+    float m, k, inv_m;  // the new mean, the detail gain, 1 / max(m, 1)
+    float ta, tb;      // the target's a/b
+    float natural;     // 1 natural, 0 transfer
+};
+
+// Host (and device) set-up from the hair's statistics and the target's Lab.
+FACECORE_HD Transfer make_transfer(float mu, float sd, float tl, float ta, float tb, bool natural) {
+    Transfer T;
+    T.mu = clamp_range(mu, 0.0f, 100.0f);
+    T.sd = clamp_range(sd, 0.5f, 50.0f);
+    // natural: the mean lightness moves halfway to the target's; transfer: all the way
+    T.m = natural ? T.mu + 0.5f * (tl - T.mu) : tl;
+    // relative contrast kept: lightening stretches the detail, darkening compresses it
+    T.k = clamp_range((T.m + 10.0f) / (T.mu + 10.0f), 0.4f, 2.5f);
+    T.inv_m = 1.0f / (T.m > 1.0f ? T.m : 1.0f);
+    T.ta = ta;
+    T.tb = tb;
+    T.natural = natural ? 1.0f : 0.0f;
+    return T;
+}
+
+// Lab -> linear RGB (unclipped) and Y.
+FACECORE_HD void lab_to_linear(float L, float A, float B, float& r, float& g, float& b, float& Y) {
+    const bool low = L <= 8.0f;
+    const float y_low = L * kInv903;
+    const float fy_high = (L + 16.0f) * kInv116;
+    Y = select(low, y_low, fy_high * fy_high * fy_high);
+    const float fy = select(low, 7.787f * y_low + 16.0f / 116.0f, fy_high);
+    const float X = lab_f_inv(A * kInv500 + fy) * kXn;
+    const float Z = lab_f_inv(fy - B * kInv200) * kZn;
+    r = 3.240479f * X - 1.53715f * Y - 0.498535f * Z;
+    g = -0.969256f * X + 1.875991f * Y + 0.041556f * Z;
+    b = 0.055648f * X - 0.204043f * Y + 1.057311f * Z;
+}
+
+// The largest t in [0, 1] with Y + t (c - Y) in [0, 1] (Y in [0, 1]) is num / den; one
+// division per pixel: the smallest of the three ratios is picked by cross-multiplying.
+FACECORE_HD void gamut_ratio(float c, float Y, float& num, float& den) {
+    const bool hi = c > 1.0f, lo = c < 0.0f;
+    num = select(hi, 1.0f - Y, select(lo, Y, 1.0f));
+    den = select(hi, c - Y, select(lo, Y - c, 1.0f));
+}
+
+// Lab -> sRGB in [0, 1], brought into the gamut toward the grey of the same luminance.
+FACECORE_HD void lab_to_srgb_mapped(float L, float A, float B, float& r, float& g, float& b) {
+    float lr, lg, lb, Y;
+    lab_to_linear(clamp_range(L, 0.0f, 100.0f), A, B, lr, lg, lb, Y);
+    Y = clamp_range(Y, 0.0f, 1.0f);
+    float n, d, n2, d2;
+    gamut_ratio(lr, Y, n, d);
+    gamut_ratio(lg, Y, n2, d2);
+    bool less = n2 * d < n * d2;
+    n = select(less, n2, n);
+    d = select(less, d2, d);
+    gamut_ratio(lb, Y, n2, d2);
+    less = n2 * d < n * d2;
+    n = select(less, n2, n);
+    d = select(less, d2, d);
+    const float t = clamp_range(n / d, 0.0f, 1.0f);
+    r = linear_to_srgb(Y + t * (lr - Y));
+    g = linear_to_srgb(Y + t * (lg - Y));
+    b = linear_to_srgb(Y + t * (lb - Y));
+}
+
+// One pixel of the transfer: its L (and a/b, used only when strength < 1) -> B, G, R 0..255.
+FACECORE_HD void recolor_transfer_px(float L, float A, float B, const Transfer& T, float strength,
+                                     float& ob, float& og, float& orr) {
+    const float d = L - T.mu;
+    float Ln = T.m + T.k * d;
+    // natural: highlights (more than one spread above the mean) take back half their own
+    // lightness where it is higher, and keep less of the target's chroma
+    const float h = T.natural * clamp01((d - T.sd) / (T.sd + 1.0f));
+    Ln = Ln + h * 0.5f * select(L > Ln, L - Ln, 0.0f);
+    Ln = clamp_range(Ln, 0.0f, 100.0f);
+    const float c = clamp_range(Ln * T.inv_m, 0.0f, 1.25f) * (1.0f - 0.7f * h);
+    const float An = T.ta * c, Bn = T.tb * c;
+    const float Lf = L + strength * (Ln - L);
+    const float Af = A + strength * (An - A);
+    const float Bf = B + strength * (Bn - B);
+    float r, g, b;
+    lab_to_srgb_mapped(Lf, Af, Bf, r, g, b);
+    ob = b * 255.0f;
+    og = g * 255.0f;
+    orr = r * 255.0f;
+}
+
+// One row of lab_stats: over x = 0, step, 2 step, ...: s[0..2] = sum of w, w L, w L^2 with
+// w = alpha where alpha >= 0.5; s[3..5] the same with w = alpha over alpha > 0 (the fallback
+// when no pixel is confident). Sums in double, row by row, added up in row order by the host.
+FACECORE_HD void lab_stats_row(const std::uint8_t* p, const float* a, long long width,
+                               long long step, const float* to_linear, double s[6]) {
+    for (int i = 0; i < 6; ++i) s[i] = 0.0;
+    for (long long x = 0; x < width; x += step) {
+        const float w = clamp01(a[x]);
+        if (!(w > 0.0f)) continue;
+        const float L = linear_rgb_to_L(to_linear[p[3 * x + 2]], to_linear[p[3 * x + 1]],
+                                        to_linear[p[3 * x]]);
+        const double wd = w, Ld = L;
+        s[3] += wd;
+        s[4] += wd * Ld;
+        s[5] += wd * Ld * Ld;
+        if (w >= 0.5f) {
+            s[0] += wd;
+            s[1] += wd * Ld;
+            s[2] += wd * Ld * Ld;
+        }
+    }
+}
+
+struct LabStats {
+    double weight, mean, std;
+};
+
+// Host: the rows' sums added in row order -> weight, mean and spread of L.
+inline LabStats lab_stats_total(const double* partial, long long rows) {
+    double s[6] = {0, 0, 0, 0, 0, 0};
+    for (long long r = 0; r < rows; ++r)
+        for (int i = 0; i < 6; ++i) s[i] += partial[6 * r + i];
+    const int o = s[0] > 0.0 ? 0 : 3;  // confident pixels, else every pixel with alpha > 0
+    LabStats st{s[o], 50.0, 10.0};
+    if (s[o] > 0.0) {
+        st.mean = s[o + 1] / s[o];
+        const double var = s[o + 2] / s[o] - st.mean * st.mean;
+        st.std = var > 0.0 ? std::sqrt(var) : 0.0;
+    }
+    return st;
+}
+
+// Host: the transfer's parameters for a target colour (B, G, R 0..255), same on CPU and GPU.
+inline Transfer transfer_for(float mu, float sd, const float* target_bgr, bool natural) {
+    float tl, ta, tb;
+    linear_rgb_to_lab(srgb_to_linear(target_bgr[2] / 255.0f), srgb_to_linear(target_bgr[1] / 255.0f),
+                      srgb_to_linear(target_bgr[0] / 255.0f), tl, ta, tb);
+    return make_transfer(mu, sd, tl, ta, tb, natural);
+}
+
 // RGB in [0, 1] -> H degrees [0, 360), S, V in [0, 1] (OpenCV's float definition).
 FACECORE_HD void rgb_to_hsv(float r, float g, float b, float& h, float& s, float& v) {
     const float mx = select(r > g, select(r > b, r, b), select(g > b, g, b));
