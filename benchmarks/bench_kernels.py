@@ -406,6 +406,51 @@ def case_recolor(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
                        "the whole frame, as a user would"] if label == "hair" else [],
             )
         )
+    # the hair-dye transfer (recolor's default mode since 0.x): facecore vs the same formula
+    # written with cv2.cvtColor on float32 + NumPy (stats, detail gain, chroma, gamut mapping)
+    blue = (255, 0, 0)
+    t_lab = cv2.cvtColor(np.float32([[blue]]) / 255, cv2.COLOR_BGR2Lab)[0, 0]
+
+    def user_transfer(alpha: np.ndarray = hair) -> np.ndarray:
+        lab = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
+        L = lab[..., 0]
+        a4 = alpha[::4, ::4]
+        w = np.where(a4 >= 0.5, a4, 0)
+        mu = float((w * L[::4, ::4]).sum() / w.sum())
+        sd = float(np.sqrt(max((w * L[::4, ::4] ** 2).sum() / w.sum() - mu * mu, 0)))
+        k = np.clip((t_lab[0] + 10) / (mu + 10), 0.4, 2.5)
+        Ln = np.clip(t_lab[0] + k * (L - mu), 0, 100)
+        c = np.clip(Ln / max(t_lab[0], 1), 0, 1.25)
+        out = np.stack([Ln, t_lab[1] * c, t_lab[2] * c], -1).astype(np.float32)
+        # Lab -> linear RGB via XYZ (OpenCV's matrix), grey-of-same-Y gamut mapping, sRGB encode
+        fy = (Ln + 16) / 116
+        Y = np.where(Ln <= 8, Ln / 903.3, fy**3)
+        fy = np.where(Ln <= 8, 7.787 * Y + 16 / 116, fy)
+        inv = lambda f: np.where(f > 0.206893, f**3, (f - 16 / 116) / 7.787)  # noqa: E731
+        X = inv(out[..., 1] / 500 + fy) * 0.950456
+        Z = inv(fy - out[..., 2] / 200) * 1.088754
+        rgb = np.stack([3.240479 * X - 1.53715 * Y - 0.498535 * Z, -0.969256 * X + 1.875991 * Y + 0.041556 * Z,
+                        0.055648 * X - 0.204043 * Y + 1.057311 * Z], -1)
+        Yc = np.clip(Y, 0, 1)[..., None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(rgb > 1, (1 - Yc) / (rgb - Yc), np.where(rgb < 0, Yc / (Yc - rgb), 1))
+        rgb = Yc + np.clip(np.nan_to_num(t.min(-1, keepdims=True)), 0, 1) * (rgb - Yc)
+        rgb = np.clip(rgb, 0, 1)
+        srgb = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb ** (1 / 2.4) - 0.055)
+        layer = srgb[..., ::-1] * 255
+        return np.floor((1 - alpha)[..., None] * img + alpha[..., None] * layer + 0.5).astype(np.uint8)
+
+    cases.append(
+        Case(
+            name="recolor-transfer-hair",
+            group="recolor",
+            description="1080p BGR, colour transfer to blue (hair stats, detail gain, gamut map), alpha hair",
+            facecore=lambda: K.recolor(img, hair, "#0000ff", mode="transfer", strength=1.0),
+            baseline=("cv2.cvtColor float32 Lab + the same transfer in NumPy + blend", user_transfer),
+            check=check_mean(1.0, "float32 vs facecore's float maths: rounding only"),
+            target=3.0,
+        )
+    )
     return cases
 
 

@@ -666,7 +666,16 @@ def _finish_video(tmp: Path, src: Path, dst: Path, *, audio: bool) -> str:
     import shutil  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
 
-    ffmpeg = shutil.which("ffmpeg") if audio else None
+    ffmpeg = None
+    if audio:
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            try:  # the binary that the optional imageio-ffmpeg package carries
+                import imageio_ffmpeg  # noqa: PLC0415
+
+                ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+            except (ImportError, RuntimeError, OSError):
+                ffmpeg = None
     if ffmpeg is not None:
         cmd = [ffmpeg, "-v", "error", "-y", "-i", os.fspath(tmp), "-i", os.fspath(src), "-map", "0:v:0",
                "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", os.fspath(dst)]
