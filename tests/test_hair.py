@@ -470,3 +470,25 @@ def test_video_smoothing_is_an_ema(tmp_path, monkeypatch, dense):
     assert seen == pytest.approx([1.0, 0.5, 0.25])
     with pytest.raises(ValueError, match="dst"):
         hr.apply_video(src, src, "red", progress=False)
+
+
+def test_video_audio_note_and_no_leftovers(tmp_path, monkeypatch):
+    """Without ffmpeg the video is written and the note says the audio was dropped; the
+    temporary file next to dst is gone either way."""
+    import shutil
+
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    src = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 64))
+    for _ in range(3):
+        w.write(frame)
+    w.release()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    hr = HairRecolor("dense", detect=False, threads=1)
+    dst = tmp_path / "out" / "o.avi"
+    assert hr.apply_video(src, dst, "blue", progress=False) == 3
+    assert dst.is_file() and "dropped" in hr.last_video_note and "ffmpeg" in hr.last_video_note
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["o.avi"]
+    hr.apply_video(src, dst, "blue", progress=False, audio=False)
+    assert "not copied" in hr.last_video_note

@@ -62,7 +62,7 @@ _BAND = (3.4, 8.0)
 _FADE = 0.8
 #: The seed zone (centre y, radii x and y in face units): the top and sides of the head, where
 #: hair belongs to this face for sure; hair elsewhere in the region must be joined to it.
-_SEED = (-1.6, 2.7, 2.3)
+_SEED = (-1.8, 2.1, 2.2)
 
 
 def head_matrix(landmarks: np.ndarray, shape: int | tuple[int, int], *, scale: float = 1.0) -> np.ndarray:
