@@ -63,6 +63,9 @@ _FADE = 0.8
 #: The seed zone (centre y, radii x and y in face units): the top and sides of the head, where
 #: hair belongs to this face for sure; hair elsewhere in the region must be joined to it.
 _SEED = (-1.8, 2.1, 2.2)
+#: The crown (centre y, radii): right above the face, nearly always hair when there is hair;
+#: its colour is the reference for the colour gate everywhere else.
+_CROWN = (-2.4, 1.3, 0.9)
 
 
 def head_matrix(landmarks: np.ndarray, shape: int | tuple[int, int], *, scale: float = 1.0) -> np.ndarray:
@@ -143,17 +146,17 @@ def person_prior(shape: tuple[int, int], centre: tuple[float, float], unit: floa
     return (inside * feather).astype(np.float32)
 
 
-def _colour_gate(p: np.ndarray, seed: np.ndarray, crop: np.ndarray) -> np.ndarray:
-    """Outside the seed zone, keep hair whose colour is like the hair on the head.
+def _colour_gate(p: np.ndarray, crown: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """Outside the crown, keep hair whose colour is like the hair on the crown.
 
-    The seed zone's confident hair (``p >= 0.5``) gives a mean and covariance in 8-bit Lab
+    The crown's confident hair (``p >= 0.5``) gives a mean and covariance in 8-bit Lab
     (regularised); a pixel outside it keeps its probability up to a Mahalanobis distance of
-    3, falling to 0 at 5. Fur collars, curtains and hedges next to a head are mostly a
-    different colour from its hair. Fewer than 30 seed hair pixels (bald, hat): no gate.
+    3, falling to 0 at 5. Curtains, paintings, fur collars and hedges next to a head are
+    mostly a different colour from its hair. Fewer than 30 crown hair pixels (bald, hat): no gate.
     """
     import cv2  # noqa: PLC0415
 
-    sel = (seed >= 0.5) & (p >= 0.5)
+    sel = (crown >= 0.5) & (p >= 0.5)
     if np.count_nonzero(sel) < 30:
         return p
     lab = cv2.cvtColor(crop, cv2.COLOR_BGR2Lab).astype(np.float32)
@@ -163,7 +166,7 @@ def _colour_gate(p: np.ndarray, seed: np.ndarray, crop: np.ndarray) -> np.ndarra
     d = lab.reshape(-1, 3) - mu
     m2 = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d).reshape(p.shape)
     w = np.clip(1.0 - (np.sqrt(np.maximum(m2, 0)) - 3.0) / 2.0, 0.0, 1.0)
-    return (p * (seed + (1.0 - seed) * w)).astype(np.float32)
+    return (p * (crown + (1.0 - crown) * w)).astype(np.float32)
 
 
 def _connected(p: np.ndarray, seed: np.ndarray) -> np.ndarray:
@@ -295,6 +298,7 @@ class HairRecolor:
         self._detector = None
         self._prior: np.ndarray | None = None
         self._seed: np.ndarray | None = None
+        self._crown: np.ndarray | None = None
         self.last_video_note: str | None = None
         self.detector_missing: str | None = None
         if self.detect:
@@ -354,19 +358,28 @@ class HairRecolor:
             self._prior = person_prior(self.region_shape, centre, unit, border=max(4.0, self.crop / 16))
         return self._prior
 
+    def crown_zone(self) -> np.ndarray:
+        """Region pixels on the crown, right above the face (``_CROWN``): the hair colour sample."""
+        if getattr(self, "_crown", None) is None:
+            self._crown = self._ellipse(_CROWN, 0.3)
+        return self._crown
+
+    def _ellipse(self, spec: tuple[float, float, float], fade: float) -> np.ndarray:
+        x0, y0 = -_REGION[0] * self.crop, -_REGION[1] * self.crop
+        cx, cy = (self.crop - 1) / 2 + x0, _CENTRE_Y * self.crop + y0
+        unit = _EM_FRACTION * self.crop / self.head_scale
+        h, w = self.region_shape
+        y, x = np.mgrid[0:h, 0:w]
+        u, v = (x - cx) / unit, (y - cy) / unit
+        ecy, rx, ry = spec
+        # 1 inside, falling to 0 over `fade` face units outside (no edge of its own)
+        d = (np.sqrt((u / rx) ** 2 + ((v - ecy) / ry) ** 2) - 1.0) * min(rx, ry)
+        return np.clip(1.0 - d / fade, 0.0, 1.0).astype(np.float32)
+
     def seed_zone(self) -> np.ndarray:
         """Region pixels where hair certainly belongs to the face (``_SEED``: the top and sides of the head)."""
         if getattr(self, "_seed", None) is None:
-            x0, y0 = -_REGION[0] * self.crop, -_REGION[1] * self.crop
-            cx, cy = (self.crop - 1) / 2 + x0, _CENTRE_Y * self.crop + y0
-            unit = _EM_FRACTION * self.crop / self.head_scale
-            h, w = self.region_shape
-            y, x = np.mgrid[0:h, 0:w]
-            u, v = (x - cx) / unit, (y - cy) / unit
-            cy_, rx, ry = _SEED
-            # 1 inside, falling to 0 over half a face unit outside (no edge of its own)
-            d = (np.sqrt((u / rx) ** 2 + ((v - cy_) / ry) ** 2) - 1.0) * min(rx, ry)
-            self._seed = np.clip(1.0 - d / 0.5, 0.0, 1.0).astype(np.float32)
+            self._seed = self._ellipse(_SEED, 0.5)
         return self._seed
 
     def region_maps(self, image: np.ndarray, matrices: np.ndarray) -> np.ndarray:
@@ -376,9 +389,9 @@ class HairRecolor:
         and by connection (joined to the hair in the seed zone); 0 on the region's border.
         """
         crops = self.crop_probability(image, matrices, self.region_shape) * self.prior()
-        seed = self.seed_zone()
+        seed, crown = self.seed_zone(), self.crown_zone()
         pix = kernels.warp_crops(image, matrices, self.region_shape)
-        return np.stack([_connected(_colour_gate(c, seed, px), seed) for c, px in zip(crops, pix)])
+        return np.stack([_connected(_colour_gate(c, crown, px), seed) for c, px in zip(crops, pix)])
 
     def crop_probability(self, image: np.ndarray, matrices: np.ndarray,
                          shape: int | tuple[int, int] | None = None) -> np.ndarray:
