@@ -112,12 +112,42 @@ def colour_rows(image, hairmask, alpha, kernels, modes):
     return t, out
 
 
+def markdown(res: dict) -> str:
+    """The docs tables from a --json result."""
+    out = ["| set | path | n | IoU [95 % CI] | mean IoU | leak |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    names = {"lfw_parts": "lfw_parts/val", "figaro": "figaro-holdout"}
+    paths = [("before", "previous release (128 px head crops; whole image if no face)"),
+             ("after", "**this release** (`facecore recolor` path)"),
+             ("before_face_found", "previous release, images with a face found"),
+             ("after_face_found", "**this release**, images with a face found"),
+             ("whole_image", "explicit whole image (`detect=False`)")]
+    for s, r in res["segmentation"].items():
+        for key, label in paths:
+            m = r[key]
+            out.append(f"| {names.get(s, s)} | {label} | {m['n']} | {m['iou']:.3f} [{m['iou_ci95'][0]:.3f}, "
+                       f"{m['iou_ci95'][1]:.3f}] | {m['mean_iou']:.3f} | {m['leak']:.3f} |")
+    out += ["", "| mode | target | black | brown | blond | grey |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for mode, by_c in res["colour"].items():
+        for c, by_t in by_c.items():
+            cells = [f"{by_t[t]['mean_de2000']:.1f} ({by_t[t]['n']})" if t in by_t else "-"
+                     for t in ("black", "brown", "blond", "grey")]
+            out.append(f"| {mode} | {c} | " + " | ".join(cells) + " |")
+    out += ["", "| photo | faces | recoloured before | recoloured after |", "| --- | ---: | ---: | ---: |"]
+    for k, v in res["photos"].items():
+        out.append(f"| {k} | {v['faces']} | {v['recoloured_before']:.3f} | {v['recoloured_after']:.3f} |")
+    return "\n".join(out)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", default=None)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--markdown", default=None, help="print the docs tables of this --json result and exit")
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return 0
 
     from facecore import kernels, read_image
     from facecore.hair import HairRecolor
