@@ -265,3 +265,18 @@ def test_natural_keeps_highlights():
     chroma = lambda x: np.hypot(x[..., 1], x[..., 2])  # noqa: E731
     assert nat[:, 16:, 0].mean() > tra[:, 16:, 0].mean() + 5  # brighter highlight
     assert chroma(nat[:, 16:]).mean() < chroma(tra[:, 16:]).mean()  # less dye in the highlight
+
+
+def test_lab_stats_bad_inputs():
+    img = rand((8, 8, 3))
+    a = np.ones((8, 8), np.float32)
+    with pytest.raises(ValueError, match="step"):
+        fc.kernels.lab_stats(img, a, step=0)
+    with pytest.raises(TypeError, match="alpha"):
+        fc.kernels.lab_stats(img, a.astype(np.float64))
+    with pytest.raises(ValueError, match="alpha"):
+        fc.kernels.lab_stats(img, a[:4])
+    with pytest.raises(ValueError, match="image"):
+        fc.kernels.lab_stats(img[..., :2], a)
+    with pytest.raises(ValueError, match="mode"):
+        fc.kernels.recolor(img, a, "red", mode="dye")
