@@ -254,6 +254,7 @@ FACECORE_HD void recolor_lab_full_px(float lr, float lg, float lb, float target_
 struct Transfer {
     float mu, sd;      // the hair's mean and spread of L (alpha-weighted)
     float m, k, inv_m;  // the new mean, the detail gain, 1 / max(m, 1)
+    float inv_sd1;     // 1 / (sd + 1): the highlight ramp's scale (no division per pixel)
     float ta, tb;      // the target's a/b
     float natural;     // 1 natural, 0 transfer
 };
@@ -268,6 +269,7 @@ FACECORE_HD Transfer make_transfer(float mu, float sd, float tl, float ta, float
     // relative contrast kept: lightening stretches the detail, darkening compresses it
     T.k = clamp_range((T.m + 10.0f) / (T.mu + 10.0f), 0.4f, 2.5f);
     T.inv_m = 1.0f / (T.m > 1.0f ? T.m : 1.0f);
+    T.inv_sd1 = 1.0f / (T.sd + 1.0f);
     T.ta = ta;
     T.tb = tb;
     T.natural = natural ? 1.0f : 0.0f;
@@ -324,7 +326,7 @@ FACECORE_HD void recolor_transfer_px(float L, float A, float B, const Transfer& 
     float Ln = T.m + T.k * d;
     // natural: highlights (more than one spread above the mean) take back half their own
     // lightness where it is higher, and keep less of the target's chroma
-    const float h = T.natural * clamp01((d - T.sd) / (T.sd + 1.0f));
+    const float h = T.natural * clamp01((d - T.sd) * T.inv_sd1);
     Ln = Ln + h * 0.5f * select(L > Ln, L - Ln, 0.0f);
     Ln = clamp_range(Ln, 0.0f, 100.0f);
     const float c = clamp_range(Ln * T.inv_m, 0.0f, 1.25f) * (1.0f - 0.7f * h);
