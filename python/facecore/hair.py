@@ -385,7 +385,7 @@ class HairRecolor:
     def region_maps(self, image: np.ndarray, matrices: np.ndarray) -> np.ndarray:
         """Each face's hair map over its person region, before the paste-back: ``(N, h, w)``.
 
-        The model's map times :meth:`prior`, gated by colour (like the hair in the seed zone)
+        The model's map times :meth:`prior`, gated by colour (like the hair on the crown)
         and by connection (joined to the hair in the seed zone); 0 on the region's border.
         """
         crops = self.crop_probability(image, matrices, self.region_shape) * self.prior()
