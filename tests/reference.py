@@ -203,9 +203,30 @@ def recolor(image, alpha, color_bgr, mode="lab", strength=1.0):
     return (1 - a) * image + a * layer  # float64, unrounded
 
 
+_OK_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
+                   [0.2119034982, 0.6806995451, 0.1073969566],
+                   [0.0883024619, 0.2817188376, 0.6299787005]])
+_OK_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
+                   [1.9779984951, -2.4285922050, 0.4505937099],
+                   [0.0259040371, 0.7827717662, -0.8086757660]])
+
+
+def bgr_to_oklab(bgr):
+    """uint8 BGR -> Oklab x 100 (B. Ottosson 2020), float64; LMS floored at 1e-7 as the kernel does."""
+    rgb = _to_linear(bgr[..., ::-1].astype(np.float64) / 255.0)
+    lms = np.clip(rgb @ _OK_M1.T, 1e-7, 8.0)
+    return 100.0 * (np.cbrt(lms) @ _OK_M2.T)
+
+
+def oklab_to_linear(lab):
+    """Oklab x 100 -> linear RGB (unclipped), float64, through the inverse matrices."""
+    lms_ = (lab / 100.0) @ np.linalg.inv(_OK_M2).T
+    return (lms_**3) @ np.linalg.inv(_OK_M1).T
+
+
 def lab_stats(image, alpha, step=4):
-    """(weight, mean L, std L) over the ``step`` grid: alpha >= 0.5, else alpha > 0 (float64)."""
-    L = bgr_to_lab(image[::step, ::step])[..., 0]
+    """(weight, mean, std) of Oklab L x 100 over the ``step`` grid: alpha >= 0.5, else alpha > 0."""
+    L = bgr_to_oklab(image[::step, ::step])[..., 0]
     a = np.clip(np.nan_to_num(alpha[::step, ::step].astype(np.float64), nan=0.0), 0, 1)
     w = np.where(a >= 0.5, a, 0.0)
     if w.sum() == 0:
@@ -226,10 +247,10 @@ def _gamut_map(rgb):
 
 
 def recolor_transfer(image, alpha, color_bgr, strength=1.0, natural=False, source=None):
-    """The "transfer"/"natural" recolour from its definition (kernels.recolor docstring), float64."""
-    lab = bgr_to_lab(image)
+    """The "transfer"/"natural" recolour from its definition (kernels.recolor docstring), float64 Oklab."""
+    lab = bgr_to_oklab(image)
     L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
-    Lt, at, bt = bgr_to_lab(np.array(color_bgr, np.uint8).reshape(1, 1, 3))[0, 0]
+    Lt, at, bt = bgr_to_oklab(np.array(color_bgr, np.uint8).reshape(1, 1, 3))[0, 0]
     mu, sd = lab_stats(image, alpha)[1:] if source is None else source
     mu, sd = np.clip(mu, 0, 100), np.clip(sd, 0.5, 50)
     m = mu + 0.5 * (Lt - mu) if natural else Lt
@@ -239,16 +260,10 @@ def recolor_transfer(image, alpha, color_bgr, strength=1.0, natural=False, sourc
     h = np.clip((d - sd) / (sd + 1), 0, 1) if natural else np.zeros_like(L)
     Ln = np.clip(Ln + h * 0.5 * np.maximum(L - Ln, 0), 0, 100)
     c = np.clip(Ln / max(m, 1.0), 0, 1.25) * (1 - 0.7 * h)
-    Lf = L + strength * (Ln - L)
+    Lf = np.clip(L + strength * (Ln - L), 0, 100)
     Af = A + strength * (at * c - A)
     Bf = B + strength * (bt * c - B)
-    Lf = np.clip(Lf, 0, 100)
-    low = Lf <= 8.0
-    Y = np.where(low, Lf / 903.3, ((Lf + 16) / 116) ** 3)
-    fy = np.where(low, 7.787 * Y + 16 / 116, (Lf + 16) / 116)
-    inv = lambda t: np.where(t > 0.206893, t**3, (t - 16 / 116) / 7.787)
-    xyz = np.stack([inv(Af / 500 + fy) * _WHITE[0], Y, inv(fy - Bf / 200) * _WHITE[2]], axis=-1)
-    rgb = _gamut_map(xyz @ np.linalg.inv(_M).T)
+    rgb = _gamut_map(oklab_to_linear(np.stack([Lf, Af, Bf], axis=-1)))
     layer = (_to_srgb(rgb) * 255.0)[..., ::-1]
     a = np.clip(np.nan_to_num(alpha, nan=0.0), 0, 1).astype(np.float64)[..., None]
     return (1 - a) * image + a * layer

@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--color", required=True, help="colour name or #rrggbb")
     r.add_argument("--model", default="dense", help="dense (default), patch, or a path to an ONNX hair model")
     r.add_argument("--strength", type=float, default=1.0,
-                   help="0..1 (default 1: the colour asked for; lower values pass through CIE Lab hues that can look violet for blue)")
+                   help="0..1 (default 1: the colour asked for)")
     r.add_argument("--mode", choices=("transfer", "natural", "lab", "hsv"), default="transfer",
                    help="transfer (default: the hair takes the colour, lighter or darker), natural (keeps "
                         "highlights), lab (keep lightness, move a/b) or hsv")

@@ -746,8 +746,9 @@ def recolor(
     images in [0, 1]: sRGB, D65; HSV with H in degrees), so those are the reference; pixels
     with ``alpha == 0`` are returned unchanged.
 
-    ``mode="transfer"`` (a hair dye) moves the hair's colour distribution to the target's:
-    with ``mu, sd`` the hair's mean and spread of L (``source``, or measured with
+    ``mode="transfer"`` (a hair dye) moves the hair's colour distribution to the target's, in
+    Oklab scaled by 100 (B. Ottosson 2020: hue stays constant where CIE Lab's blues turn
+    purple): with ``mu, sd`` the hair's mean and spread of L (``source``, or measured with
     :func:`lab_stats` over ``alpha >= 0.5``, step 4), ``d = L - mu`` the pixel's detail and
     ``(Lt, at, bt)`` the target, the new lightness is ``L' = Lt + k d`` with
     ``k = clip((Lt + 10) / (mu + 10), 0.4, 2.5)`` (relative contrast kept: blond can become a
@@ -770,8 +771,8 @@ def recolor(
     strength : float
         0 (no change) .. 1 (the target's chroma).
     source : (mean L, std L), optional
-        ``transfer``/``natural`` only: the hair's lightness statistics (e.g. smoothed over the
-        frames of a video); measured from ``image`` and ``alpha`` when omitted.
+        ``transfer``/``natural`` only: the hair's lightness statistics (Oklab L x 100, e.g.
+        smoothed over the frames of a video); measured from ``image`` and ``alpha`` when omitted.
     out : (H, W, 3) uint8 ndarray, optional
     device : {"auto", "cpu", "cuda"}
         Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
@@ -829,8 +830,8 @@ def lab_stats(image: np.ndarray, alpha: np.ndarray, *, step: int = 4) -> tuple[f
 
     Over the pixels on a ``step`` grid (rows and columns ``0, step, 2 step, ...``) whose
     ``alpha >= 0.5`` (or, when there is none, every pixel with ``alpha > 0``), weighted by
-    ``alpha``: the weight sum, the mean and the standard deviation of CIE L (0..100, sRGB D65,
-    :func:`recolor`'s Lab).
+    ``alpha``: the weight sum, the mean and the standard deviation of the lightness that
+    :func:`recolor`'s transfer works in (Oklab L x 100, 0..100; sRGB input).
 
     Parameters
     ----------

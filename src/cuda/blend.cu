@@ -68,11 +68,11 @@ __global__ void recolor_kernel(ImageView<const std::uint8_t> image, ImageView<co
     if (P.space >= 2) {
         const float in0 = lut[p0], in1 = lut[p1], in2 = lut[p2];
         if (P.strength == 1.0f) {
-            px::recolor_transfer_px(px::linear_rgb_to_L(in2, in1, in0), 0.0f, 0.0f, P.tr, 1.0f, l0,
+            px::recolor_transfer_px(px::linear_rgb_to_okL(in2, in1, in0), 0.0f, 0.0f, P.tr, 1.0f, l0,
                                     l1, l2);
         } else {
             float L, A, B;
-            px::linear_rgb_to_lab(in2, in1, in0, L, A, B);
+            px::linear_rgb_to_oklab(in2, in1, in0, L, A, B);
             px::recolor_transfer_px(L, A, B, P.tr, P.strength, l0, l1, l2);
         }
     } else if (P.space == 0) {
