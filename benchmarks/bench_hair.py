@@ -2,9 +2,11 @@
 
 Cases (same models, same process, same threads):
 
-* ``apply 1080p``: ``HairRecolor("dense").apply(image, color)`` on a 1920x1080 photo with one
-  face (``single_04.jpg``, the ``obama-1080p`` frame, brought back to 1920x1080), against
-  the user's path: the same YuNet detections (on a copy with longer side 640, both), ``cv2.warpAffine`` head crop, NumPy normalise,
+* ``apply 1080p``: ``HairRecolor("dense").apply(image, color)`` (this release: person
+  regions, prior and gates, colour transfer) on a 1920x1080 photo with one face
+  (``single_04.jpg``, the ``obama-1080p`` frame, brought back to 1920x1080), in the same run
+  as the previous release's path (one 128 px head crop, Lab a/b; rebuilt from the same
+  pieces) and the user's own code for that algorithm: the same YuNet detections (on a copy with longer side 640, both), ``cv2.warpAffine`` head crop, NumPy normalise,
   ``session.run``, ``cv2.warpAffine(WARP_INVERSE_MAP)`` paste-back, NumPy sharpen +
   ``cv2.filter2D`` (the 3x3 "LBP" kernel, replicate border), and the Lab recolour with
   ``cv2.cvtColor`` on float32 + a NumPy blend. Detection is inside both timings.
@@ -15,7 +17,9 @@ Cases (same models, same process, same threads):
   in batches of 4096 + ``session.run`` + ``cv2.resize`` of the score grid.
 
 Same result first: the maps must agree (max |difference| <= 0.02 on the crop's interior for
-the patch path, <= 0.02 on the dense map) and the recoloured images within 2 levels
+the patch path, <= 0.02 on the dense map between the previous release's path and the user's
+code; this release computes a different, larger map, so it has no equal to check against)
+and the recoloured images within 2 levels
 on 99.9 % of pixels (OpenCV's float Lab and facecore's agree to rounding), or the case is
 not timed and the script exits 1.
 
@@ -84,6 +88,29 @@ def user_apply(img, det, sess, color_bgr, strength, head_matrix):
     return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8), prob
 
 
+def previous_release_probability(hr, img):
+    """0.1's map: one 128 px head crop per face (largest first), pasted back, merged by max."""
+    from facecore import kernels
+    from facecore.hair import head_matrix
+
+    d = hr._detector.detect(img)
+    H, W = img.shape[:2]
+    out = np.zeros((H, W), np.float32)
+    if not len(d):
+        return out
+    order = np.argsort(-(d.boxes[:, 2] * d.boxes[:, 3]))[: hr.max_faces]
+    mats = np.stack([head_matrix(d.landmarks[i], 128, scale=1.15) for i in order])
+    for M, p in zip(mats, hr.crop_probability(img, mats)):
+        np.maximum(out, kernels.warp_affine(np.ascontiguousarray(p), M, (H, W), inverse=True), out=out)
+    return out
+
+
+def previous_release_apply(hr, img, color):
+    from facecore import kernels
+
+    return kernels.recolor(img, hr.refine(previous_release_probability(hr, img)), color, mode="lab", strength=1.0)
+
+
 def user_patch_map(img, sess, window, stride, batch=4096):
     """The patch path written with sliding_window_view + onnxruntime + cv2.resize."""
     v = np.lib.stride_tricks.sliding_window_view(img, (window, window), axis=(0, 1))[::stride, ::stride]
@@ -136,18 +163,25 @@ def main(argv=None) -> int:
     sess = user_session(zoo.find("hair_dense"), threads)
     color = "#7b3f00"
     bgr = fc._validate.as_color(color)
-    ours = hr.apply(img, color, strength=1.0)
     theirs, p_user = user_apply(img, det, sess, bgr, 1.0, head_matrix)
-    p_ours = hr.probability(img)
-    dmap = float(np.abs(p_ours - p_user).max())
-    dimg = np.abs(ours.astype(int) - theirs.astype(int))
+    # the previous release's path (0.1): one 128 px head crop per face, Lab a/b recolour
+    prev = previous_release_apply(hr, img, color)
+    p_prev = previous_release_probability(hr, img)
+    dmap = float(np.abs(p_prev - p_user).max())
+    dimg = np.abs(prev.astype(int) - theirs.astype(int))
     ok = dmap <= 0.02 and float((dimg > 2).mean()) <= 1e-3
     row = {"case": "apply 1080p (dense, 1 face)", "check": {"map_max_abs": dmap, "pixels_over_2": float((dimg > 2).mean())}}
     if ok:
+        # one run, three paths: this release (person regions + prior + gates + colour transfer),
+        # the previous release (head crop + Lab), and the user's own code (= the previous
+        # release's algorithm with onnxruntime + NumPy/OpenCV, checked equal above)
         a = time_it(lambda: hr.apply(img, color, strength=1.0), repeat)
+        p = time_it(lambda: previous_release_apply(hr, img, color), repeat)
         b = time_it(lambda: user_apply(img, det, sess, bgr, 1.0, head_matrix), repeat)
-        row.update(facecore=a, user=b, ratio=b["median_ms"] / a["median_ms"])
-        print(f"{'apply 1080p':<22}{a['median_ms']:>13.1f}{b['median_ms']:>11.1f}{row['ratio']:>7.2f}x   ok (map {dmap:.1e})")
+        row.update(facecore=a, previous=p, user=b, ratio=b["median_ms"] / a["median_ms"],
+                   ratio_previous=p["median_ms"] / a["median_ms"])
+        print(f"{'apply 1080p':<22}{a['median_ms']:>13.1f}{b['median_ms']:>11.1f}{row['ratio']:>7.2f}x   ok (map {dmap:.1e})"
+              f"; previous release {p['median_ms']:.1f} ms")
         parts = {
             "detect": time_it(lambda: det.detect(img), repeat),
             "probability": time_it(lambda: hr.probability(img), repeat),
@@ -155,7 +189,7 @@ def main(argv=None) -> int:
         pr = hr.probability(img)
         parts["refine"] = time_it(lambda: hr.refine(pr), repeat)
         al = hr.refine(pr)
-        parts["recolor"] = time_it(lambda: fc.kernels.recolor(img, al, color), repeat)
+        parts["recolor"] = time_it(lambda: fc.kernels.recolor(img, al, color, mode="transfer"), repeat)
         row["parts"] = parts
         print("    parts: " + ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in parts.items()))
     else:

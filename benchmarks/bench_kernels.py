@@ -406,6 +406,55 @@ def case_recolor(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
                        "the whole frame, as a user would"] if label == "hair" else [],
             )
         )
+    # the hair-dye transfer (recolor's default mode): facecore vs the same formula written
+    # with NumPy in float32 (Oklab has no cv2.cvtColor code): stats, detail gain, chroma,
+    # grey-of-same-luminance gamut mapping
+    m1 = np.float32([[0.4122214708, 0.5363325363, 0.0514459929], [0.2119034982, 0.6806995451, 0.1073969566],
+                     [0.0883024619, 0.2817188376, 0.6299787005]])
+    m2 = np.float32([[0.2104542553, 0.7936177850, -0.0040720468], [1.9779984951, -2.4285922050, 0.4505937099],
+                     [0.0259040371, 0.7827717662, -0.8086757660]])
+    m2i, m1i = np.linalg.inv(m2).astype(np.float32), np.linalg.inv(m1).astype(np.float32)
+    lum = np.float32([0.212671, 0.715160, 0.072169])
+
+    def to_linear(u8: np.ndarray) -> np.ndarray:
+        c = u8.astype(np.float32) / 255
+        return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+    def oklab(rgb: np.ndarray) -> np.ndarray:
+        return 100 * (np.cbrt(np.clip(rgb @ m1.T, 1e-7, 8)) @ m2.T)
+
+    t_lab = oklab(to_linear(np.uint8([[[0, 0, 255]]])))[0, 0]  # blue, RGB order
+
+    def user_transfer(alpha: np.ndarray = hair) -> np.ndarray:
+        lab = oklab(to_linear(img[..., ::-1]))
+        L = lab[..., 0]
+        a4 = alpha[::4, ::4]
+        w = np.where(a4 >= 0.5, a4, 0)
+        mu = float((w * L[::4, ::4]).sum() / w.sum())
+        k = np.clip((t_lab[0] + 10) / (mu + 10), 0.4, 2.5)
+        Ln = np.clip(t_lab[0] + k * (L - mu), 0, 100)
+        c = np.clip(Ln / max(t_lab[0], 1), 0, 1.25)
+        out = np.stack([Ln, t_lab[1] * c, t_lab[2] * c], -1).astype(np.float32)
+        rgb = ((out / 100) @ m2i.T) ** 3 @ m1i.T
+        Yc = np.clip(rgb @ lum, 0, 1)[..., None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(rgb > 1, (1 - Yc) / (rgb - Yc), np.where(rgb < 0, Yc / (Yc - rgb), 1))
+        rgb = np.clip(Yc + np.clip(np.nan_to_num(t.min(-1, keepdims=True)), 0, 1) * (rgb - Yc), 0, 1)
+        srgb = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb ** (1 / 2.4) - 0.055)
+        layer = srgb[..., ::-1] * 255
+        return np.floor((1 - alpha)[..., None] * img + alpha[..., None] * layer + 0.5).astype(np.uint8)
+
+    cases.append(
+        Case(
+            name="recolor-transfer-hair",
+            group="recolor",
+            description="1080p BGR, colour transfer to blue (hair stats, detail gain, gamut map), alpha hair",
+            facecore=lambda: K.recolor(img, hair, "#0000ff", mode="transfer", strength=1.0),
+            baseline=("the same Oklab transfer in NumPy float32 + blend", user_transfer),
+            check=check_mean(1.0, "float32 vs facecore's float maths: rounding only"),
+            target=3.0,
+        )
+    )
     return cases
 
 

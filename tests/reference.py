@@ -201,3 +201,98 @@ def recolor(image, alpha, color_bgr, mode="lab", strength=1.0):
         layer = hsv_to_bgr(np.mod(h + strength * dh, 360), s + strength * (ts[0, 0] - s), v)
     a = np.clip(np.nan_to_num(alpha, nan=0.0), 0, 1).astype(np.float64)[..., None]
     return (1 - a) * image + a * layer  # float64, unrounded
+
+
+_OK_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
+                   [0.2119034982, 0.6806995451, 0.1073969566],
+                   [0.0883024619, 0.2817188376, 0.6299787005]])
+_OK_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
+                   [1.9779984951, -2.4285922050, 0.4505937099],
+                   [0.0259040371, 0.7827717662, -0.8086757660]])
+
+
+def bgr_to_oklab(bgr):
+    """uint8 BGR -> Oklab x 100 (B. Ottosson 2020), float64; LMS floored at 1e-7 as the kernel does."""
+    rgb = _to_linear(bgr[..., ::-1].astype(np.float64) / 255.0)
+    lms = np.clip(rgb @ _OK_M1.T, 1e-7, 8.0)
+    return 100.0 * (np.cbrt(lms) @ _OK_M2.T)
+
+
+def oklab_to_linear(lab):
+    """Oklab x 100 -> linear RGB (unclipped), float64, through the inverse matrices."""
+    lms_ = (lab / 100.0) @ np.linalg.inv(_OK_M2).T
+    return (lms_**3) @ np.linalg.inv(_OK_M1).T
+
+
+def lab_stats(image, alpha, step=4):
+    """(weight, mean, std) of Oklab L x 100 over the ``step`` grid: alpha >= 0.5, else alpha > 0."""
+    L = bgr_to_oklab(image[::step, ::step])[..., 0]
+    a = np.clip(np.nan_to_num(alpha[::step, ::step].astype(np.float64), nan=0.0), 0, 1)
+    w = np.where(a >= 0.5, a, 0.0)
+    if w.sum() == 0:
+        w = a
+    if w.sum() == 0:
+        return 0.0, 50.0, 10.0
+    m = (w * L).sum() / w.sum()
+    return w.sum(), m, np.sqrt(max((w * L * L).sum() / w.sum() - m * m, 0.0))
+
+
+def _gamut_map(rgb):
+    """Linear RGB -> the same luminance's grey mixed in until every channel is in [0, 1]."""
+    Y = np.clip(rgb @ _M[1], 0, 1)[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(rgb > 1, (1 - Y) / (rgb - Y), np.where(rgb < 0, Y / (Y - rgb), 1.0))
+    t = np.clip(np.nan_to_num(t.min(axis=-1, keepdims=True), nan=0.0), 0, 1)
+    return Y + t * (rgb - Y)
+
+
+def recolor_transfer(image, alpha, color_bgr, strength=1.0, natural=False, source=None):
+    """The "transfer"/"natural" recolour from its definition (kernels.recolor docstring), float64 Oklab."""
+    lab = bgr_to_oklab(image)
+    L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
+    Lt, at, bt = bgr_to_oklab(np.array(color_bgr, np.uint8).reshape(1, 1, 3))[0, 0]
+    mu, sd = lab_stats(image, alpha)[1:] if source is None else source
+    mu, sd = np.clip(mu, 0, 100), np.clip(sd, 0.5, 50)
+    m = mu + 0.5 * (Lt - mu) if natural else Lt
+    k = np.clip((m + 10) / (mu + 10), 0.4, 2.5)
+    d = L - mu
+    Ln = m + k * d
+    h = np.clip((d - sd) / (sd + 1), 0, 1) if natural else np.zeros_like(L)
+    Ln = np.clip(Ln + h * 0.5 * np.maximum(L - Ln, 0), 0, 100)
+    c = np.clip(Ln / max(m, 1.0), 0, 1.25) * (1 - 0.7 * h)
+    Lf = np.clip(L + strength * (Ln - L), 0, 100)
+    Af = A + strength * (at * c - A)
+    Bf = B + strength * (bt * c - B)
+    rgb = _gamut_map(oklab_to_linear(np.stack([Lf, Af, Bf], axis=-1)))
+    layer = (_to_srgb(rgb) * 255.0)[..., ::-1]
+    a = np.clip(np.nan_to_num(alpha, nan=0.0), 0, 1).astype(np.float64)[..., None]
+    return (1 - a) * image + a * layer
+
+
+def ciede2000(lab1, lab2):
+    """CIEDE2000 colour difference (kL = kC = kH = 1), G. Sharma, W. Wu, E. Dalal (2005), float64."""
+    L1, a1, b1 = np.moveaxis(np.asarray(lab1, np.float64), -1, 0)
+    L2, a2, b2 = np.moveaxis(np.asarray(lab2, np.float64), -1, 0)
+    C1, C2 = np.hypot(a1, b1), np.hypot(a2, b2)
+    Cm7 = ((C1 + C2) / 2) ** 7
+    G = 0.5 * (1 - np.sqrt(Cm7 / (Cm7 + 25.0**7)))
+    a1p, a2p = (1 + G) * a1, (1 + G) * a2
+    C1p, C2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    dLp, dCp = L2 - L1, C2p - C1p
+    dh = h2p - h1p
+    dh = np.where(C1p * C2p == 0, 0, np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh)))
+    dHp = 2 * np.sqrt(C1p * C2p) * np.sin(np.radians(dh / 2))
+    Lm, Cm = (L1 + L2) / 2, (C1p + C2p) / 2
+    hs = h1p + h2p
+    hm = np.where(C1p * C2p == 0, hs, np.where(np.abs(h1p - h2p) <= 180, hs / 2,
+                                                np.where(hs < 360, (hs + 360) / 2, (hs - 360) / 2)))
+    T = (1 - 0.17 * np.cos(np.radians(hm - 30)) + 0.24 * np.cos(np.radians(2 * hm))
+         + 0.32 * np.cos(np.radians(3 * hm + 6)) - 0.20 * np.cos(np.radians(4 * hm - 63)))
+    dtheta = 30 * np.exp(-(((hm - 275) / 25) ** 2))
+    Rc = 2 * np.sqrt(Cm**7 / (Cm**7 + 25.0**7))
+    Sl = 1 + 0.015 * (Lm - 50) ** 2 / np.sqrt(20 + (Lm - 50) ** 2)
+    Sc, Sh = 1 + 0.045 * Cm, 1 + 0.015 * Cm * T
+    Rt = -np.sin(np.radians(2 * dtheta)) * Rc
+    return np.sqrt((dLp / Sl) ** 2 + (dCp / Sc) ** 2 + (dHp / Sh) ** 2 + Rt * (dCp / Sc) * (dHp / Sh))

@@ -233,7 +233,7 @@ def test_blend(fw, channels):
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
-@pytest.mark.parametrize("mode", ["lab", "hsv"])
+@pytest.mark.parametrize("mode", ["lab", "hsv", "transfer", "natural"])
 @pytest.mark.parametrize("strength", [1.0, 0.5, 0.0])
 @pytest.mark.parametrize("color", ["#8a2be2", "blonde", "black", "#00ff00"])
 def test_recolor(fw, mode, strength, color):

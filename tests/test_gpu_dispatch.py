@@ -135,8 +135,9 @@ class FakeCuda(types.SimpleNamespace):
     def blend_u8(self, base, effect, alpha, out, stream=0):
         self._run("blend_u8", [base, effect, alpha, out], lambda v: tuple(v), stream)
 
-    def recolor_u8(self, image, alpha, space, color, strength, out, stream=0):
-        self._run("recolor_u8", [image, alpha, out], lambda v: (v[0], v[1], space, color, strength, v[2]), stream)
+    def recolor_u8(self, image, alpha, space, color, strength, out, stream=0, source=None):
+        self._run("recolor_u8", [image, alpha, out],
+                  lambda v: (v[0], v[1], space, color, strength, v[2], source), stream)
 
 
 @pytest.fixture

@@ -170,16 +170,121 @@ def test_probability_shape_and_range(dense, photo):
     assert p[: h // 3].mean() > p[2 * h // 3 :].mean()
 
 
-def test_no_face_leaves_the_map_empty_and_whole_image_mode_letterboxes(dense):
-    """Issue 21 item 6: with no face found, no hair (a cup rim is not hair); the whole-image
-    letterbox is whole-image mode (detect=False), asked for explicitly."""
+def test_no_face_leaves_the_image_unchanged(dense):
+    """No face: an empty map (nothing recoloured); the whole image only when asked (detect=False)."""
     img = np.full((120, 200, 3), 128, np.uint8)
     assert dense.matrices(img).shape == (0, 2, 3)
-    p = dense.probability(img)
-    assert p.shape == (120, 200) and not p.any()
+    assert not dense.probability(img).any()
+    np.testing.assert_array_equal(dense.apply(img, "red"), img)
     whole = HairRecolor("dense", detect=False, threads=1)
     np.testing.assert_allclose(whole.matrices(img)[0], letterbox_matrix(img.shape, 128))
     assert whole.probability(img).shape == (120, 200)
+
+
+NOFACE = DATA / "photos" / "noface_01.jpg"
+
+
+@pytest.mark.skipif(not NOFACE.is_file(), reason=f"needs {NOFACE}")
+def test_real_photo_without_a_face_is_unchanged(dense):
+    img = fc.read_image(NOFACE)
+    np.testing.assert_array_equal(dense.apply(img, "blue"), img)
+
+
+# -- whole photos: regions, borders, person prior -------------------------------------------
+
+GROUPS = [DATA / "photos" / f for f in ("group_01.jpg", "group_03.jpg", "single_05.jpg")]
+needs_groups = pytest.mark.skipif(not all(p.is_file() for p in GROUPS), reason="needs photos/group_01, group_03, single_05")
+
+
+def _region_border(hr, M, shape):
+    """Image pixels (x, y) on the border of a region: the crop's outer ring mapped back."""
+    h, w = hr.region_shape
+    xs = np.r_[np.arange(w), np.full(h, w - 1), np.arange(w)[::-1], np.zeros(h)]
+    ys = np.r_[np.zeros(w), np.arange(h), np.full(w, h - 1), np.arange(h)[::-1]]
+    A = np.vstack([M, [0, 0, 1]])
+    pts = np.linalg.solve(A, np.vstack([xs, ys, np.ones_like(xs)]))[:2].T
+    pts = np.round(pts).astype(int)
+    ok = (pts[:, 0] >= 0) & (pts[:, 1] >= 0) & (pts[:, 0] < shape[1]) & (pts[:, 1] < shape[0])
+    return pts[ok]
+
+
+@needs_groups
+@pytest.mark.parametrize("path", GROUPS, ids=lambda p: p.stem)
+def test_no_crop_border_edge_and_nothing_far_from_faces(dense, path):
+    img = fc.read_image(path)
+    mats = dense.matrices(img)
+    assert len(mats) >= 1
+    p = dense.probability(img)
+    H, W = p.shape
+    # 1. along every region's border its map is ~0: no straight edge can come from a crop
+    #    border (the old head crops ended at the chin in a hard line with p ~ 1 on it)
+    for M, r in zip(mats, dense.region_maps(img, mats)):
+        back = kernels.warp_affine(np.ascontiguousarray(r), M, (H, W), inverse=True)
+        pts = _region_border(dense, M, p.shape)
+        # (rounded to image pixels, some lie just inside the ring: measured max 0.021)
+        assert len(pts) and back[pts[:, 1], pts[:, 0]].max() < 0.05
+    # 2. pixels outside every person region (walls, table, lamps) are never hair, and the
+    #    recolour leaves them untouched
+    inside = np.zeros((H, W), bool)
+    for M in mats:
+        ones = np.ones(dense.region_shape, np.float32)
+        inside |= kernels.warp_affine(ones, M, (H, W), inverse=True) > 0
+    assert (~inside).any() and not p[~inside].any()
+    out = dense.apply(img, "blue")
+    np.testing.assert_array_equal(out[~inside], img[~inside])
+
+
+@needs_groups
+def test_long_hair_goes_past_the_old_head_crop(dense):
+    """group_03: the long hair below the chin (outside the old 128 px head crop) is found."""
+    img = fc.read_image(GROUPS[1])
+    p = dense.probability(img)
+    H, W = p.shape
+    old = np.zeros((H, W), bool)
+    det = dense._detector.detect(img)
+    for lm in det.landmarks:
+        M = head_matrix(lm, 128, scale=1.15)
+        old |= kernels.warp_affine(np.ones((128, 128), np.float32), M, (H, W), inverse=True) > 0.5
+    below = (p >= 0.5) & ~old
+    # measured: 3.1 % of the photo is hair outside the old crops (long hair past the shoulders)
+    assert below.mean() > 0.01
+
+
+def test_person_prior_shape_and_border():
+    from facecore.hair import person_prior
+
+    pr = person_prior((320, 256), (127.5, 105.0), 23.4, border=8)
+    assert pr.shape == (320, 256) and pr.dtype == np.float32
+    assert pr[105, 128] == 1.0  # the face centre
+    assert pr[0].max() == pr[-1].max() == pr[:, 0].max() == pr[:, -1].max() == 0.0
+    assert pr[105, 5] < 0.2 and pr[105, 250] < 0.2  # far to the sides of the face: no
+
+
+def test_region_hook_bounds_the_map(dense, photo):
+    p = dense.probability(photo)
+    half = np.zeros(photo.shape[:2], np.float32)
+    half[:, : photo.shape[1] // 2] = 1
+    q = dense.probability(photo, region=half)
+    np.testing.assert_array_equal(q[:, photo.shape[1] // 2 :], 0)
+    np.testing.assert_allclose(q[:, : photo.shape[1] // 2], p[:, : photo.shape[1] // 2])
+    hooked = HairRecolor("dense", threads=1, region=lambda im: np.zeros(im.shape[:2], np.float32))
+    assert not hooked.probability(photo).any()
+    with pytest.raises(ValueError, match="region"):
+        dense.probability(photo, region=np.ones((3, 3), np.float32))
+    with pytest.raises(TypeError, match="region"):
+        HairRecolor("dense", region=3)
+
+
+def test_softness_steepens_the_edge(dense, photo):
+    from facecore.hair import soften
+
+    a = np.linspace(0, 1, 11, dtype=np.float32)
+    np.testing.assert_array_equal(soften(a, 1.0), a)
+    hard = soften(a, 0.1)
+    assert hard[0] == 0 and hard[-1] == 1 and hard[5] == pytest.approx(0.5)
+    assert hard[3] == 0 and hard[7] == 1
+    with pytest.raises(ValueError, match="softness"):
+        dense.apply(photo, "red", softness=2.0)
 
 
 # -- the effect ------------------------------------------------------------------------------
@@ -201,7 +306,7 @@ def test_apply_leaves_zero_probability_pixels_untouched(dense, photo):
 
 def test_apply_keeps_lightness_in_lab(dense, photo):
     a = np.ones(photo.shape[:2], np.float32)
-    out = dense.apply(photo, "#2020c0", alpha=a)
+    out = dense.apply(photo, "#2020c0", alpha=a, mode="lab")
     L0 = cv2.cvtColor(photo, cv2.COLOR_BGR2LAB)[..., 0].astype(int)
     L1 = cv2.cvtColor(out, cv2.COLOR_BGR2LAB)[..., 0].astype(int)
     assert np.median(np.abs(L1 - L0)) <= 3
@@ -362,3 +467,25 @@ def test_video_smoothing_is_an_ema(tmp_path, monkeypatch, dense):
     assert seen == pytest.approx([1.0, 0.5, 0.25])
     with pytest.raises(ValueError, match="dst"):
         hr.apply_video(src, src, "red", progress=False)
+
+
+def test_video_audio_note_and_no_leftovers(tmp_path, monkeypatch):
+    """Without ffmpeg the video is written and the note says the audio was dropped; the
+    temporary file next to dst is gone either way."""
+    import shutil
+
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    src = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 64))
+    for _ in range(3):
+        w.write(frame)
+    w.release()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    hr = HairRecolor("dense", detect=False, threads=1)
+    dst = tmp_path / "out" / "o.avi"
+    assert hr.apply_video(src, dst, "blue", progress=False) == 3
+    assert dst.is_file() and "dropped" in hr.last_video_note and "ffmpeg" in hr.last_video_note
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["o.avi"]
+    hr.apply_video(src, dst, "blue", progress=False, audio=False)
+    assert "not copied" in hr.last_video_note

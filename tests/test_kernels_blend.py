@@ -177,7 +177,7 @@ def test_avx2_and_baseline_builds_agree_bit_for_bit(tmp_path):
         "img = rng.integers(0, 256, (37, 517, 3), dtype=np.uint8)\n"
         "a = rng.random((37, 517), dtype=np.float32)\n"
         "outs = [fc.kernels.recolor(img, a, c, mode=m, strength=s) for c in ('#8a2be2', '#e6c27a')"
-        " for m in ('lab', 'hsv') for s in (0.4, 1.0)]\n"
+        " for m in ('lab', 'hsv', 'transfer', 'natural') for s in (0.4, 1.0)]\n"
         "np.save(sys.argv[1], np.stack(outs))\n"
     )
     results = []
@@ -187,3 +187,100 @@ def test_avx2_and_baseline_builds_agree_bit_for_bit(tmp_path):
         subprocess.run([sys.executable, "-c", script, str(path)], check=True, env=env)
         results.append(np.load(path))
     np.testing.assert_array_equal(results[0], results[1])
+
+
+# ------------------------------------------------------------------ transfer / natural
+@given(
+    seed=st.integers(0, 999), mode=st.sampled_from(["transfer", "natural"]),
+    strength=st.sampled_from([0.0, 0.3, 1.0]),
+    color=st.sampled_from(["#0000ff", "#ff0000", "#7b3f00", "#e6c27a", "#000000", "#ffffff"]),
+)
+def test_transfer_vs_float64_reference(seed, mode, strength, color):
+    img = rand((23, 301, 3), seed)
+    a = np.random.default_rng(seed).random((23, 301), dtype=np.float32)
+    got = fc.kernels.recolor(img, a, color, mode=mode, strength=strength)
+    want = ref.recolor_transfer(img, a, fc._validate.as_color(color), strength, natural=mode == "natural")
+    # measured: max 0.5008 (rounding of the exact value plus float32 noise)
+    assert np.abs(got - want).max() <= 0.51
+
+
+def test_lab_stats_vs_reference():
+    img = rand((41, 77, 3), 3)
+    a = np.random.default_rng(3).random((41, 77), dtype=np.float32)
+    for step in (1, 2, 4):
+        np.testing.assert_allclose(fc.kernels.lab_stats(img, a, step=step), ref.lab_stats(img, a, step), rtol=1e-5)
+    # no pixel >= 0.5: every alpha > 0 counts; none at all: the documented default
+    np.testing.assert_allclose(fc.kernels.lab_stats(img, a * 0.4), ref.lab_stats(img, a * 0.4), rtol=1e-5)
+    assert fc.kernels.lab_stats(img, np.zeros((41, 77), np.float32)) == (0.0, 50.0, 10.0)
+
+
+def _median_lab(bgr_pixels):
+    return np.median(cv2.cvtColor(bgr_pixels.reshape(-1, 1, 3).astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[:, 0], 0)
+
+
+@pytest.mark.parametrize("hair", [(30, 32, 40), (60, 90, 130), (120, 190, 230), (170, 170, 175)],
+                         ids=["black", "brown", "blond", "grey"])
+def test_transfer_reaches_blue_on_every_tone(hair):
+    """The median recoloured colour is the target's (what "lab" mode cannot do on blond)."""
+    rng = np.random.default_rng(1)
+    img = np.clip(np.array(hair, np.float32) * rng.uniform(0.7, 1.3, (64, 64, 1)), 0, 255).astype(np.uint8)
+    a = np.ones((64, 64), np.float32)
+    target = _median_lab(np.uint8([[255, 0, 0]]))  # BGR blue
+    got = _median_lab(fc.kernels.recolor(img, a, "blue", mode="transfer"))
+    # OpenCV's Lab and the textbook CIEDE2000 as the measure; measured 2.3 .. 2.7
+    assert ref.ciede2000(got, target) < 4.0
+    if hair[2] > 200:  # blond: the old a/b shift stays light, far from blue (measured 40.8)
+        old = _median_lab(fc.kernels.recolor(img, a, "blue", mode="lab"))
+        assert ref.ciede2000(old, target) > 25
+
+
+def test_ciede2000_reference_vs_published_pairs():
+    # G. Sharma, W. Wu, E. Dalal (2005), test data, pairs 1, 2 and 25
+    pairs = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+             ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
+             ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644)]
+    for a, b, want in pairs:
+        assert abs(ref.ciede2000(np.array(a), np.array(b)) - want) < 1e-4
+
+
+def test_transfer_keeps_texture_and_source():
+    rng = np.random.default_rng(2)
+    img = np.clip(80 + rng.normal(0, 20, (48, 48, 1)), 0, 255).astype(np.uint8).repeat(3, -1)
+    a = np.ones((48, 48), np.float32)
+    out = fc.kernels.recolor(img, a, "#7b3f00", mode="transfer")
+    L_in = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[..., 0].ravel()
+    L_out = cv2.cvtColor(out.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[..., 0].ravel()
+    assert np.corrcoef(L_in, L_out)[0, 1] > 0.95  # the detail is the input's
+    # explicit source statistics equal to the measured ones give the same bytes
+    _, m, sd = fc.kernels.lab_stats(img, a)
+    np.testing.assert_array_equal(out, fc.kernels.recolor(img, a, "#7b3f00", mode="transfer", source=(m, sd)))
+    with pytest.raises(ValueError, match="source"):
+        fc.kernels.recolor(img, a, "#7b3f00", mode="transfer", source=(1.0, float("nan")))
+    with pytest.raises(TypeError, match="source"):
+        fc.kernels.recolor(img, a, "#7b3f00", mode="transfer", source=object())
+
+
+def test_natural_keeps_highlights():
+    img = np.full((16, 32, 3), 60, np.uint8)
+    img[:, 16:] = 200  # a highlight band
+    a = np.ones((16, 32), np.float32)
+    lab = lambda x: cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)  # noqa: E731
+    nat, tra = (lab(fc.kernels.recolor(img, a, "#0000ff", mode=m)) for m in ("natural", "transfer"))
+    chroma = lambda x: np.hypot(x[..., 1], x[..., 2])  # noqa: E731
+    assert nat[:, 16:, 0].mean() > tra[:, 16:, 0].mean() + 5  # brighter highlight
+    assert chroma(nat[:, 16:]).mean() < chroma(tra[:, 16:]).mean()  # less dye in the highlight
+
+
+def test_lab_stats_bad_inputs():
+    img = rand((8, 8, 3))
+    a = np.ones((8, 8), np.float32)
+    with pytest.raises(ValueError, match="step"):
+        fc.kernels.lab_stats(img, a, step=0)
+    with pytest.raises(TypeError, match="alpha"):
+        fc.kernels.lab_stats(img, a.astype(np.float64))
+    with pytest.raises(ValueError, match="alpha"):
+        fc.kernels.lab_stats(img, a[:4])
+    with pytest.raises(ValueError, match="image"):
+        fc.kernels.lab_stats(img[..., :2], a)
+    with pytest.raises(ValueError, match="mode"):
+        fc.kernels.recolor(img, a, "red", mode="dye")

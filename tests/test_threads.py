@@ -28,6 +28,8 @@ CALLS = {
     "blend": lambda: fc.kernels.blend(IMG, IMG[::-1].copy(), MAP),
     "recolor": lambda: fc.kernels.recolor(IMG, MAP, "#8a2be2"),
     "recolor_hsv": lambda: fc.kernels.recolor(IMG, MAP, "#8a2be2", mode="hsv", strength=0.5),
+    "recolor_transfer": lambda: fc.kernels.recolor(IMG, MAP, "blue", mode="transfer", strength=0.7),
+    "lab_stats": lambda: fc.kernels.lab_stats(IMG, MAP),
 }
 
 

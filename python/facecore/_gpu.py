@@ -778,7 +778,7 @@ def blend(base, effect, alpha, *, out, device, stream):
     return call.result(res)
 
 
-def recolor(image, alpha, color, *, mode, strength, out, device, stream):
+def recolor(image, alpha, color, *, mode, strength, out, device, stream, source=None):
     """GPU :func:`facecore.kernels.recolor` (``out`` may be ``image``)."""
     from . import kernels as K
     from ._validate import as_color
@@ -793,5 +793,5 @@ def recolor(image, alpha, color, *, mode, strength, out, device, stream):
         res = img
     else:
         res = call.output(out, img.shape, np.uint8)
-    _cuda.recolor_u8(img.cai, a.cai, space, bgr, strength, res.cai, call.stream)
+    _cuda.recolor_u8(img.cai, a.cai, space, bgr, strength, res.cai, call.stream, source)
     return call.result(res)

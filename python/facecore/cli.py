@@ -501,6 +501,9 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
     if not 0.0 <= args.strength <= 1.0:
         print("facecore recolor: --strength: expected a value in [0, 1]", file=sys.stderr)
         return 2
+    if not 0.0 <= args.softness <= 1.0:
+        print("facecore recolor: --softness: expected a value in [0, 1]", file=sys.stderr)
+        return 2
     if not src.is_file():
         print(f"facecore recolor: {src}: no such file", file=sys.stderr)
         return 1
@@ -523,14 +526,15 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
             if not last:
                 last["frame"], last["alpha"] = frame, alpha
 
-        n = hr.apply_video(src, dst, args.color, strength=args.strength, mode=args.mode,
+        n = hr.apply_video(src, dst, args.color, strength=args.strength, mode=args.mode, softness=args.softness,
                            progress=not args.quiet, on_frame=keep if (args.save_mask or args.sheet) else None)
         if not args.quiet:
-            print(f"{dst}: {n} frames (no audio track)", file=sys.stderr)
+            print(f"{dst}: {n} frames; {hr.last_video_note or 'no audio track'}", file=sys.stderr)
         if not last:
             return 0 if n else 1
         image, alpha = last["frame"], last["alpha"]
-        result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, alpha=alpha)
+        result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, softness=args.softness,
+                          alpha=alpha)
     else:
         try:
             image = fio.read_image(src)
@@ -540,7 +544,8 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         alpha = hr.mask(image)
-        result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, alpha=alpha)
+        result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, softness=args.softness,
+                          alpha=alpha)
         fio.write_image(dst, result)
         if hr.detect and hr.detector_missing is None and not alpha.any() and len(hr.matrices(image)) == 0:
             print(f"{dst}: no face found in {src}: the image is written unchanged "
@@ -635,15 +640,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(d)
     d.set_defaults(func=_cmd_demo)
 
-    r = sub.add_parser("recolor", help="recolour the hair in an image or a video (video: no audio track)")
+    r = sub.add_parser("recolor", help="recolour the hair in an image or a video (video: audio kept with ffmpeg)")
     r.add_argument("input", help="image or video file (never overwritten)")
     r.add_argument("-o", "--out", required=True, help="output image or video")
     r.add_argument("--color", required=True, help="colour: a name, #rrggbb, #rgb or rgb(r,g,b)")
     r.add_argument("--model", default="dense", help="dense (default), patch, or a path to an ONNX hair model")
-    r.add_argument("--strength", type=float, default=RECOLOR_STRENGTH, help=f"0..1 (default {RECOLOR_STRENGTH})")
+    r.add_argument("--strength", type=float, default=RECOLOR_STRENGTH,
+                   help=f"0..1 (default {RECOLOR_STRENGTH}: the colour asked for)")
     r.add_argument("--whole-image", dest="whole_image", action="store_true",
-                   help="segment the whole picture, not head crops (the default leaves a photo without a face unchanged)")
-    r.add_argument("--mode", choices=("lab", "hsv"), default="lab", help="colour space of the recolour (default lab)")
+                   help="segment the whole picture, not person regions (the default leaves a photo without a face unchanged)")
+    r.add_argument("--mode", choices=("transfer", "natural", "lab", "hsv"), default="transfer",
+                   help="transfer (default: the hair takes the colour, lighter or darker), natural (keeps "
+                        "highlights), lab (keep lightness, move a/b) or hsv")
+    r.add_argument("--softness", type=float, default=1.0, help="edge softness 0..1 (default 1: the refined map)")
     r.add_argument("--stride", type=int, default=4, help="patch model: window stride (default 4)")
     r.add_argument("--smoothing", type=float, default=0.6, help="video: weight of each new frame's map (1 = none)")
     r.add_argument("--save-mask", dest="save_mask", metavar="MASK.png", help="write the refined hair map (0..255)")

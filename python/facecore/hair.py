@@ -2,17 +2,22 @@
 
 Pipeline for one image (every pixel step is a facecore kernel)::
 
-    YuNet faces -> one head crop per face (warp_crops, widened to take in the hair)
-      -> hair model (dense: one pass per crop; patch: probability_map over windows at a stride)
-      -> paste each crop map back (warp_affine(inverse=True)) -> merge faces by max
+    YuNet faces -> one person region per face (warp_crops): the head framed as the models
+      were trained, widened to 2x the head crop's width and 2.5x its height so hair that
+      falls past the shoulders is inside it
+      -> hair model (dense: one pass per region; patch: probability_map over windows)
+      -> times the person prior (hair belongs to that face: a soft head-and-hanging-hair
+         zone in face units, zero at the region's border, so no crop edge can show)
+      -> paste each region back (warp_affine(inverse=True)) -> merge faces by max
+      -> times an optional person mask (``region=``: a person/portrait segmentation)
       -> refine_map (sharpen p -> 1-(1-p)^power, then the 3x3 "LBP" kernel)
-      -> recolor (Lab or HSV, fused with the blend out = (1-a)*image + a*recoloured)
+      -> recolor (colour transfer / Lab / HSV, fused with the blend out = (1-a)*image + a*layer)
 
-With ``detect=False`` (whole-image mode, asked for explicitly) or no detector installed, the
-whole image is letterboxed into one crop. With a detector that finds no face, the map is all
-zero and the image comes back unchanged (a cup rim is not hair).
-Video (:meth:`HairRecolor.apply_video`) runs frame by frame with the map smoothed over
-time (an exponential moving average), so it does not flicker; the audio track is not kept.
+With no face found the map is zero (the image is returned unchanged); the whole image is
+segmented only when asked for (``detect=False``), or when the face detector is not installed
+(``detector_missing`` says so). Video (:meth:`HairRecolor.apply_video`) runs frame by frame
+with the map and the hair's colour statistics smoothed over time (an exponential moving
+average), so it does not flicker; audio is copied with ffmpeg when it is on PATH.
 
 The shipped models (``hair_dense``, ``hair_patch``) were trained on non-commercial research
 data (CelebAMask-HQ, LFW Part Labels, Figaro-1k); see ``docs/models/hair.md``.
@@ -33,7 +38,7 @@ from . import kernels
 from ._defaults import DET_THRESHOLD, RECOLOR_COLOR, RECOLOR_STRENGTH
 from ._validate import as_bgr, as_bool, as_choice, as_color, as_float, as_image, as_int, as_map
 
-__all__ = ["HairRecolor", "head_matrix", "letterbox_matrix"]
+__all__ = ["HairRecolor", "head_matrix", "letterbox_matrix", "person_prior", "soften"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,24 @@ _MODELS = {"dense": "hair_dense", "patch": "hair_patch", "default": "hair_dense"
 #: centre and the mouth centre sits on the vertical midline at 0.60 / 0.55 of the height.
 _EM_FRACTION = 0.21
 _CENTRE_Y = 0.57
+
+#: The person region around the head crop, in units of the head crop's side (x0, y0, x1, y1):
+#: half a crop to each side, a quarter above and 1.25 below, so hair down to the chest is in it.
+_REGION = (-0.5, -0.25, 1.5, 2.25)
+
+#: The person prior in face units (eye-to-mouth distances from the face centre, y down): a head
+#: ellipse (centre y, radii x and y) and a band for hanging hair (half width, lowest y), with a
+#: soft edge this wide. Measured on the training framings: the crown is about 2.8 units above
+#: the centre, the ears about 2.2 to the side, the shoulders 4 to 5 below.
+_HEAD = (-0.8, 4.0, 4.2)
+_BAND = (3.4, 8.0)
+_FADE = 0.8
+#: The seed zone (centre y, radii x and y in face units): the top and sides of the head, where
+#: hair belongs to this face for sure; hair elsewhere in the region must be joined to it.
+_SEED = (-1.8, 2.1, 2.2)
+#: The crown (centre y, radii): right above the face, nearly always hair when there is hair;
+#: its colour is the reference for the colour gate everywhere else.
+_CROWN = (-2.4, 1.3, 0.9)
 
 
 def head_matrix(landmarks: np.ndarray, shape: int | tuple[int, int], *, scale: float = 1.0) -> np.ndarray:
@@ -93,6 +116,82 @@ def _hex(bgr: tuple[int, int, int]) -> str:
     return "#{2:02x}{1:02x}{0:02x}".format(*bgr)
 
 
+def person_prior(shape: tuple[int, int], centre: tuple[float, float], unit: float, *, border: float = 8.0) -> np.ndarray:
+    """Where a face's hair can be, as a soft (H, W) float32 map in [0, 1] over an upright crop.
+
+    1 inside a head ellipse (around and above the face, ``_HEAD``) and a band below it for
+    hanging hair (``_BAND``), falling to 0 over ``_FADE`` face units outside them, and to 0
+    over the last ``border`` pixels of the crop, so a map multiplied by it has no crop edge.
+
+    Parameters
+    ----------
+    shape : (height, width)
+        Crop size.
+    centre : (x, y)
+        The face centre in the crop (halfway between the eye centre and the mouth centre).
+    unit : float
+        The eye-to-mouth distance in crop pixels.
+    border : float
+        Width of the ramp to zero at the crop's border, in pixels.
+
+    Returns
+    -------
+    (H, W) float32 ndarray
+    """
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    u = (x - centre[0]) / unit
+    v = (y - centre[1]) / unit
+    cy, rx, ry = _HEAD
+    d_head = (np.sqrt((u / rx) ** 2 + ((v - cy) / ry) ** 2) - 1.0) * min(rx, ry)
+    half, low = _BAND
+    d_band = np.maximum(np.maximum(np.abs(u) - half, v - low), cy - v)
+    inside = np.clip(1.0 - np.minimum(d_head, d_band) / _FADE, 0.0, 1.0)
+    edge = np.minimum(np.minimum(x, w - 1 - x), np.minimum(y, h - 1 - y))
+    feather = np.clip(edge / max(border, 1e-6), 0.0, 1.0)
+    return (inside * feather).astype(np.float32)
+
+
+def _colour_gate(p: np.ndarray, crown: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """Outside the crown, keep hair whose colour is like the hair on the crown.
+
+    The crown's confident hair (``p >= 0.5``) gives a mean and covariance in 8-bit Lab
+    (regularised); a pixel outside it keeps its probability up to a Mahalanobis distance of
+    3, falling to 0 at 5. Curtains, paintings, fur collars and hedges next to a head are
+    mostly a different colour from its hair. Fewer than 30 crown hair pixels (bald, hat): no gate.
+    """
+    import cv2  # noqa: PLC0415
+
+    sel = (crown >= 0.5) & (p >= 0.5)
+    if np.count_nonzero(sel) < 30:
+        return p
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2Lab).astype(np.float32)
+    x = lab[sel]
+    mu = x.mean(0)
+    cov = np.cov(x, rowvar=False) + np.diag([40.0, 9.0, 9.0])
+    d = lab.reshape(-1, 3) - mu
+    m2 = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d).reshape(p.shape)
+    w = np.clip(1.0 - (np.sqrt(np.maximum(m2, 0)) - 3.0) / 2.0, 0.0, 1.0)
+    return (p * (crown + (1.0 - crown) * w)).astype(np.float32)
+
+
+def _connected(p: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """Keep hair connected to the head: ``p`` inside ``seed``, and outside it only the parts of
+    ``p >= 0.5`` (grown by a few pixels, softly) that touch the seed zone. Hanging hair is
+    joined to the hair on the head; a shirt, a wall or a neighbour's head is not."""
+    import cv2  # noqa: PLC0415
+
+    hard = (p >= 0.5).astype(np.uint8)
+    n, labels = cv2.connectedComponents(hard, connectivity=8)
+    if n <= 1:
+        return (p * seed).astype(np.float32)
+    touching = np.unique(labels[(seed >= 0.5) & (hard > 0)])
+    keep = np.isin(labels, touching[touching > 0]).astype(np.uint8)
+    keep = cv2.dilate(keep, np.ones((7, 7), np.uint8))
+    soft = cv2.GaussianBlur(keep.astype(np.float32), (7, 7), 0)
+    return (p * np.maximum(soft, seed)).astype(np.float32)
+
+
 def _shift(M: np.ndarray, dx: float, dy: float) -> np.ndarray:
     out = M.copy()
     out[0, 2] += dx
@@ -137,6 +236,10 @@ class HairRecolor:
     smoothing : float
         Video only: weight of the new frame's map in the moving average, in (0, 1]
         (1 = no smoothing; default 0.6).
+    region : callable, optional
+        ``region(image) -> (H, W) float32`` in [0, 1]: where people are (a person or portrait
+        segmentation, face parsing...). The hair map is multiplied by it, so nothing outside it
+        is recoloured. Default: the face-geometry prior alone.
     providers, device, threads
         onnxruntime settings for both models (see :func:`facecore.models.session.make_session`).
 
@@ -164,6 +267,7 @@ class HairRecolor:
         kernel: str | np.ndarray = "lbp3",
         iterations: int = 1,
         smoothing: float = 0.6,
+        region: Callable[[np.ndarray], np.ndarray] | None = None,
         providers: Any = None,
         device: str = "cpu",
         threads: int | None = None,
@@ -182,6 +286,9 @@ class HairRecolor:
         self.smoothing = as_float(smoothing, "smoothing", minimum=0.0, maximum=1.0)
         if self.smoothing == 0:
             raise ValueError("smoothing: must be > 0 (1 = no smoothing)")
+        if region is not None and not callable(region):
+            raise TypeError(f"region: expected a callable image -> (H, W) map or None; got {type(region).__name__}")
+        self.region = region
         self.power = as_float(power, "power")
         if self.power <= 0:
             raise ValueError(f"power: must be > 0; got {self.power}")
@@ -196,6 +303,10 @@ class HairRecolor:
         if self.method == "dense" and self.crop % 32:
             raise ValueError(f"crop: the dense model needs a multiple of 32; got {self.crop}")
         self._detector = None
+        self._prior: np.ndarray | None = None
+        self._seed: np.ndarray | None = None
+        self._crown: np.ndarray | None = None
+        self.last_video_note: str | None = None
         self.detector_missing: str | None = None
         if self.detect:
             from . import models as _models  # noqa: PLC0415
@@ -223,42 +334,94 @@ class HairRecolor:
 
     # -- maps -----------------------------------------------------------------------------
 
+    @property
+    def region_shape(self) -> tuple[int, int]:
+        """(height, width) of the per-face person region the model sees (2 x 2.5 head crops)."""
+        x0, y0, x1, y1 = _REGION
+        return round((y1 - y0) * self.crop), round((x1 - x0) * self.crop)
+
     def matrices(self, image: np.ndarray) -> np.ndarray:
         """Forward ``(N, 2, 3)`` matrices of the crops :meth:`probability` segments.
 
-        One head crop per detected face (largest first, at most ``max_faces``); none
-        (shape ``(0, 2, 3)``) when the detector finds no face; one letterbox of the whole
-        image with ``detect=False`` or when no detector is installed.
+        One person region per detected face (largest first, at most ``max_faces``; shape
+        :attr:`region_shape`), none when no face is found, or one ``crop``-square letterbox of
+        the whole image when ``detect=False`` (or the detector is missing).
         """
         image = as_bgr(image, "image")
-        mats = []
-        if self._detector is not None:
-            det = self._detector.detect(image)
-            if len(det):
-                order = np.argsort(-(det.boxes[:, 2] * det.boxes[:, 3]))[: self.max_faces]
-                mats = [head_matrix(det.landmarks[i], self.crop, scale=self.head_scale) for i in order]
-            else:  # no face: no hair to recolour (whole-image mode is detect=False)
-                return np.zeros((0, 2, 3), np.float64)
-        if not mats:
-            mats = [letterbox_matrix(image.shape, self.crop)]
-        return np.stack(mats)
+        if self._detector is None:
+            return letterbox_matrix(image.shape, self.crop)[None]
+        det = self._detector.detect(image)
+        if not len(det):
+            return np.zeros((0, 2, 3))
+        order = np.argsort(-(det.boxes[:, 2] * det.boxes[:, 3]))[: self.max_faces]
+        x0, y0 = -_REGION[0] * self.crop, -_REGION[1] * self.crop
+        return np.stack([_shift(head_matrix(det.landmarks[i], self.crop, scale=self.head_scale), x0, y0)
+                         for i in order])
 
-    def crop_probability(self, image: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-        """Hair probability of each crop: ``(N, crop, crop)`` float32, crop ``i`` = ``warp(image, matrices[i])``."""
+    def prior(self) -> np.ndarray:
+        """The person prior over one region (:func:`person_prior` at this framing), cached."""
+        if getattr(self, "_prior", None) is None:
+            x0, y0 = -_REGION[0] * self.crop, -_REGION[1] * self.crop
+            centre = ((self.crop - 1) / 2 + x0, _CENTRE_Y * self.crop + y0)
+            unit = _EM_FRACTION * self.crop / self.head_scale
+            self._prior = person_prior(self.region_shape, centre, unit, border=max(4.0, self.crop / 16))
+        return self._prior
+
+    def crown_zone(self) -> np.ndarray:
+        """Region pixels on the crown, right above the face (``_CROWN``): the hair colour sample."""
+        if getattr(self, "_crown", None) is None:
+            self._crown = self._ellipse(_CROWN, 0.3)
+        return self._crown
+
+    def _ellipse(self, spec: tuple[float, float, float], fade: float) -> np.ndarray:
+        x0, y0 = -_REGION[0] * self.crop, -_REGION[1] * self.crop
+        cx, cy = (self.crop - 1) / 2 + x0, _CENTRE_Y * self.crop + y0
+        unit = _EM_FRACTION * self.crop / self.head_scale
+        h, w = self.region_shape
+        y, x = np.mgrid[0:h, 0:w]
+        u, v = (x - cx) / unit, (y - cy) / unit
+        ecy, rx, ry = spec
+        # 1 inside, falling to 0 over `fade` face units outside (no edge of its own)
+        d = (np.sqrt((u / rx) ** 2 + ((v - ecy) / ry) ** 2) - 1.0) * min(rx, ry)
+        return np.clip(1.0 - d / fade, 0.0, 1.0).astype(np.float32)
+
+    def seed_zone(self) -> np.ndarray:
+        """Region pixels where hair certainly belongs to the face (``_SEED``: the top and sides of the head)."""
+        if getattr(self, "_seed", None) is None:
+            self._seed = self._ellipse(_SEED, 0.5)
+        return self._seed
+
+    def region_maps(self, image: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+        """Each face's hair map over its person region, before the paste-back: ``(N, h, w)``.
+
+        The model's map times :meth:`prior`, gated by colour (like the hair on the crown)
+        and by connection (joined to the hair in the seed zone); 0 on the region's border.
+        """
+        crops = self.crop_probability(image, matrices, self.region_shape) * self.prior()
+        seed, crown = self.seed_zone(), self.crown_zone()
+        pix = kernels.warp_crops(image, matrices, self.region_shape)
+        return np.stack([_connected(_colour_gate(c, crown, px), seed) for c, px in zip(crops, pix)])
+
+    def crop_probability(self, image: np.ndarray, matrices: np.ndarray,
+                         shape: int | tuple[int, int] | None = None) -> np.ndarray:
+        """Hair probability of each crop: ``(N, h, w)`` float32, crop ``i`` = ``warp(image, matrices[i], shape)``.
+
+        ``shape`` defaults to ``crop`` (square); :meth:`probability` passes :attr:`region_shape`.
+        """
         spec = self.model.spec
-        S = self.crop
+        S = (self.crop, self.crop) if shape is None else ((shape, shape) if isinstance(shape, int) else tuple(shape))
         if self.method == "dense":
             x = kernels.warp_crops(image, matrices, S, tensor=True, mean=spec.mean, std=spec.std,
                                    swap_rb=spec.swap_rb)
             return self.model(x)
         w = self.model.window
         r = w // 2
-        out = np.empty((len(matrices), S, S), np.float32)
+        out = np.empty((len(matrices), *S), np.float32)
         for i, M in enumerate(matrices):
             # a margin of r pixels so every crop pixel is a window centre (or between two)
-            padded = kernels.warp_crops(image, _shift(M, r, r)[None], S + 2 * r)[0]
+            padded = kernels.warp_crops(image, _shift(M, r, r)[None], (S[0] + 2 * r, S[1] + 2 * r))[0]
             p = self.patch_map(padded)
-            out[i] = p[r : r + S, r : r + S]
+            out[i] = p[r : r + S[0], r : r + S[1]]
         return out
 
     def patch_map(self, image: np.ndarray, *, stride: int | None = None) -> np.ndarray:
@@ -280,34 +443,50 @@ class HairRecolor:
         return kernels.probability_map(image, self.model, self.model.window, stride=s, batch_size=self.batch_size,
                                        reduce="centre", mean=spec.mean, std=spec.std, swap_rb=spec.swap_rb)
 
-    def probability(self, image: np.ndarray) -> np.ndarray:
+    def probability(self, image: np.ndarray, *, region: np.ndarray | None = None) -> np.ndarray:
         """Per-pixel hair probability of a BGR image (unrefined).
 
         Parameters
         ----------
         image : (H, W, 3) uint8 ndarray
             BGR.
+        region : (H, W) float32 ndarray, optional
+            Where people are, in [0, 1] (overrides the instance's ``region`` callable); the map
+            is multiplied by it.
 
         Returns
         -------
         (H, W) float32 ndarray in [0, 1]
-            Each head crop's map pasted back with the inverse warp, merged by max; 0 outside
-            every crop (all 0 when the detector finds no face).
+            Each face's person region, times the person prior, pasted back with the inverse
+            warp and merged by max: 0 far from every face, and 0 everywhere when no face is
+            found. With ``detect=False``: the whole image, letterboxed into one crop.
 
         Raises
         ------
         TypeError, ValueError
-            If ``image`` is not a uint8 (H, W, 3) array.
+            If ``image`` is not a uint8 (H, W, 3) array, or ``region`` not a matching map.
         """
         image = as_bgr(image, "image")
-        mats = self.matrices(image)
         H, W = image.shape[:2]
+        if region is not None:
+            region = as_map(region, "region")
+            if region.shape != (H, W):
+                raise ValueError(f"region: expected shape {(H, W)}; got {region.shape}")
+        mats = self.matrices(image)
         out = np.zeros((H, W), np.float32)
-        if len(mats) == 0:
-            return out
-        crops = self.crop_probability(image, mats)
-        for M, p in zip(mats, crops):
-            np.maximum(out, kernels.warp_affine(p, M, (H, W), inverse=True), out=out)
+        if len(mats):
+            if self._detector is None:  # the whole image, asked for
+                crops = self.crop_probability(image, mats)
+            else:
+                crops = self.region_maps(image, mats)
+            for M, p in zip(mats, crops):
+                np.maximum(out, kernels.warp_affine(np.ascontiguousarray(p), M, (H, W), inverse=True), out=out)
+        if region is None and self.region is not None and len(mats):
+            region = as_map(np.asarray(self.region(image), np.float32), "region")
+            if region.shape != (H, W):
+                raise ValueError(f"region: the callable returned shape {region.shape}; expected {(H, W)}")
+        if region is not None:
+            np.multiply(out, np.clip(region, 0.0, 1.0), out=out)
         return out
 
     def refine(self, p: np.ndarray, *, power: float | None = None, kernel: str | np.ndarray | None = None,
@@ -332,15 +511,16 @@ class HairRecolor:
             iterations=self.iterations if iterations is None else iterations,
         )
 
-    def mask(self, image: np.ndarray) -> np.ndarray:
-        """The refined hair map :meth:`apply` blends with: ``refine(probability(image))``."""
-        return self.refine(self.probability(image))
+    def mask(self, image: np.ndarray, *, region: np.ndarray | None = None) -> np.ndarray:
+        """The refined hair map :meth:`apply` blends with: ``refine(probability(image, region=region))``."""
+        return self.refine(self.probability(image, region=region))
 
     # -- the effect -----------------------------------------------------------------------
 
-    def apply(self, image: np.ndarray, color: Any = RECOLOR_COLOR, *, strength: float = RECOLOR_STRENGTH, mode: str = "lab",
-              alpha: np.ndarray | None = None) -> np.ndarray:
-        """Recolour the hair of a BGR image, keeping its lightness texture.
+    def apply(self, image: np.ndarray, color: Any = RECOLOR_COLOR, *, strength: float = RECOLOR_STRENGTH, mode: str = "transfer",
+              softness: float = 1.0, alpha: np.ndarray | None = None, region: np.ndarray | None = None,
+              source: tuple[float, float] | None = None) -> np.ndarray:
+        """Recolour the hair of a BGR image, keeping its texture.
 
         Parameters
         ----------
@@ -350,11 +530,22 @@ class HairRecolor:
             Anything :func:`facecore._validate.as_color` takes: a name, ``"#rrggbb"``,
             ``"#rgb"``, ``"rgb(r, g, b)"`` or a BGR tuple.
         strength : float
-            0 .. 1: how far the hair's colour moves to ``color`` (default 0.8, as the CLI).
-        mode : {"lab", "hsv"}
-            Keep L and move a/b (default), or keep V and move H/S.
+            0 .. 1: how far the hair's colour moves to ``color`` (default 1, as the CLI).
+        mode : {"transfer", "natural", "lab", "hsv"}
+            ``"transfer"`` (default): the hair takes the target's colour, lighter or darker as
+            needed, its texture from the luminance detail; ``"natural"``: lightness moved
+            halfway and highlights kept; ``"lab"``: keep L and move a/b; ``"hsv"``: keep V and
+            move H/S. See :func:`facecore.kernels.recolor`.
+        softness : float
+            0 .. 1: the edge of the effect. 1 (default) blends by the refined map as it is;
+            smaller values steepen it around 0.5 (``a' = clip((a - 0.5) / softness + 0.5)``),
+            0.05 is nearly a hard mask.
         alpha : (H, W) float32 ndarray, optional
             A precomputed map (e.g. from :meth:`mask`); computed when omitted.
+        region : (H, W) float32 ndarray, optional
+            Where people are (see :meth:`probability`); only used when ``alpha`` is omitted.
+        source : (mean L, std L), optional
+            The hair's lightness statistics for ``transfer``/``natural`` (measured when omitted).
 
         Returns
         -------
@@ -365,33 +556,52 @@ class HairRecolor:
         Raises
         ------
         TypeError, ValueError
-            Naming the bad argument (``image``, ``color``, ``strength``, ``mode``, ``alpha``).
+            Naming the bad argument (``image``, ``color``, ``strength``, ``mode``, ``softness``,
+            ``alpha``, ``region``).
+
+        Examples
+        --------
+        >>> import numpy as np, facecore as fc  # doctest: +SKIP
+        >>> hr = fc.HairRecolor()  # doctest: +SKIP
+        >>> out = hr.apply(fc.read_image("me.jpg"), "blue", strength=0.9)  # doctest: +SKIP
         """
         raw = as_image(image, "image", channels=(1, 3, 4), gray=True)
         image = as_bgr(raw, "image")
         color = as_color(color, "color")
         strength = as_float(strength, "strength", minimum=0.0, maximum=1.0)
-        as_choice(mode, "mode", ("lab", "hsv"))
-        a = self.mask(image) if alpha is None else alpha
-        out = kernels.recolor(image, a, _hex(color), mode=mode, strength=strength)
+        as_choice(mode, "mode", _MODES)
+        softness = as_float(softness, "softness", minimum=0.0, maximum=1.0)
+        a = self.mask(image, region=region) if alpha is None else alpha
+        a = soften(a, softness)
+        out = kernels.recolor(image, a, color, mode=mode, strength=strength, source=source)
         if raw.ndim == 3 and raw.shape[2] == 4:  # BGRA in, BGRA out: the alpha channel is kept
             out = np.concatenate([out, raw[:, :, 3:]], axis=2)
         return out
 
     def apply_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], color: Any = RECOLOR_COLOR, *,
-                    strength: float = RECOLOR_STRENGTH, mode: str = "lab", progress: bool = True,
+                    strength: float = RECOLOR_STRENGTH, mode: str = "transfer", softness: float = 1.0,
+                    progress: bool = True, audio: bool = True,
                     on_frame: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> int:
-        """Recolour every frame of a video; the map is an EMA over frames (no flicker). No audio.
+        """Recolour every frame of a video, smoothed over time so the hair does not flicker.
+
+        Each frame is segmented as :meth:`probability` does; the map and the hair's colour
+        statistics are exponential moving averages over frames (weight ``smoothing`` for the
+        new frame), so a still subject gives a steady mask and a moving one lags by about
+        ``1 / smoothing - 1`` frames at an edge.
 
         Parameters
         ----------
         src, dst : path
             Input video and output video (``.mp4`` written with the ``mp4v`` codec, others with
             ``MJPG``); ``dst`` must differ from ``src``.
-        color, strength, mode
+        color, strength, mode, softness
             As :meth:`apply`.
         progress : bool
             Show a tqdm progress bar.
+        audio : bool
+            Copy the input's audio track into ``dst`` with ``ffmpeg`` when it is on PATH (the
+            video stream is copied as written, not re-encoded). Without ffmpeg the audio is
+            dropped and ``self.last_video_note`` says so (the CLI prints it).
         on_frame : callable, optional
             Called as ``on_frame(index, frame, alpha)`` for each frame.
 
@@ -409,7 +619,8 @@ class HairRecolor:
             raise ValueError("dst: must not be the input video (inputs are never overwritten)")
         color = _hex(as_color(color, "color"))
         strength = as_float(strength, "strength", minimum=0.0, maximum=1.0)
-        as_choice(mode, "mode", ("lab", "hsv"))
+        as_choice(mode, "mode", _MODES)
+        softness = as_float(softness, "softness", minimum=0.0, maximum=1.0)
         cap = cv2.VideoCapture(os.fspath(s))
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
         total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
@@ -424,17 +635,27 @@ class HairRecolor:
                 bar = None
         writer = None
         ema: np.ndarray | None = None
+        stats: np.ndarray | None = None
         n = 0
+        d.parent.mkdir(parents=True, exist_ok=True)
+        # written next to dst first, then moved (or muxed with the audio) into place
+        tmp = d.with_name(f".{d.stem}.facecore-tmp{d.suffix}")
         try:
             for i, frame in iter_frames(s):
                 p = self.probability(frame)
                 ema = p if ema is None or ema.shape != p.shape else self.smoothing * p + (1 - self.smoothing) * ema
-                a = self.refine(np.ascontiguousarray(ema, np.float32))
-                out = kernels.recolor(frame, a, color, mode=mode, strength=strength)
+                a = soften(self.refine(np.ascontiguousarray(ema, np.float32)), softness)
+                source = None
+                if mode in ("transfer", "natural"):
+                    w, m, sd = kernels.lab_stats(frame, a)
+                    if w > 0:
+                        cur = np.array([m, sd])
+                        stats = cur if stats is None else self.smoothing * cur + (1 - self.smoothing) * stats
+                    source = None if stats is None else (float(stats[0]), float(stats[1]))
+                out = kernels.recolor(frame, a, color, mode=mode, strength=strength, source=source)
                 if writer is None:
-                    d.parent.mkdir(parents=True, exist_ok=True)
                     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if d.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
-                    writer = cv2.VideoWriter(os.fspath(d), fourcc, fps, (frame.shape[1], frame.shape[0]))
+                    writer = cv2.VideoWriter(os.fspath(tmp), fourcc, fps, (frame.shape[1], frame.shape[0]))
                     if not writer.isOpened():
                         raise ValueError(f"dst: cannot write a video to {d}")
                 writer.write(out)
@@ -443,9 +664,63 @@ class HairRecolor:
                 n += 1
                 if bar is not None:
                     bar.update(1)
-        finally:
+        except BaseException:
             if writer is not None:
                 writer.release()
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
             if bar is not None:
                 bar.close()
+        if writer is not None:
+            writer.release()
+            self.last_video_note = _finish_video(tmp, s, d, audio=audio)
         return n
+
+
+_MODES = ("transfer", "natural", "lab", "hsv")
+
+
+def soften(alpha: np.ndarray, softness: float) -> np.ndarray:
+    """Steepen a map around 0.5: ``clip((a - 0.5) / softness + 0.5, 0, 1)`` (1: the map as it is)."""
+    if softness >= 1.0:
+        return alpha
+    a = np.asarray(alpha, np.float32)
+    return np.clip((a - 0.5) / max(softness, 1e-3) + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def _finish_video(tmp: Path, src: Path, dst: Path, *, audio: bool) -> str:
+    """Move the written video into place, muxing the source's audio in with ffmpeg if possible."""
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    ffmpeg = None
+    if audio:
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            try:  # the binary that the optional imageio-ffmpeg package carries
+                import imageio_ffmpeg  # noqa: PLC0415
+
+                ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+            except (ImportError, RuntimeError, OSError):
+                ffmpeg = None
+    if ffmpeg is not None:
+        cmd = [ffmpeg, "-v", "error", "-y", "-i", os.fspath(tmp), "-i", os.fspath(src), "-map", "0:v:0",
+               "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", os.fspath(dst)]
+        try:
+            r = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            r = None
+            reason = str(exc)
+        else:
+            reason = r.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]
+            reason = reason[0]
+        if r is not None and r.returncode == 0:
+            tmp.unlink(missing_ok=True)
+            return "audio copied with ffmpeg (if the input had any)"
+        os.replace(tmp, dst)
+        return f"audio dropped: ffmpeg failed ({reason})"
+    os.replace(tmp, dst)
+    if not audio:
+        return "audio not copied (audio=False)"
+    return "audio dropped: ffmpeg is not on PATH (install it to keep the sound)"

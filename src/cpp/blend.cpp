@@ -80,9 +80,27 @@ void blend_u8(const ImageView<const std::uint8_t>& base,
     });
 }
 
+LabStats lab_stats_u8(const ImageView<const std::uint8_t>& image,
+                      const ImageView<const float>& alpha, std::int64_t step) {
+    const std::int64_t H = image.height, W = image.width;
+    require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
+    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
+            "alpha: shape must be the image's (H, W)");
+    require(step >= 1, "step: must be >= 1");
+    const px::ColourTables& t = colour_tables();
+    const std::int64_t rows = (H + step - 1) / step;
+    std::vector<double> partial(static_cast<std::size_t>(6 * rows));
+    parallel_for(rows, 8, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r)
+            px::lab_stats_row(image.row(r * step), alpha.row(r * step), W, step, t.to_linear,
+                              partial.data() + 6 * r);
+    });
+    return px::lab_stats_total(partial.data(), rows);
+}
+
 void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<const float>& alpha,
                 ColourSpace space, const float* target_bgr, float strength,
-                const ImageView<std::uint8_t>& out) {
+                const ImageView<std::uint8_t>& out, const float* source) {
     const std::int64_t H = image.height, W = image.width;
     require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
     require(alpha.height == H && alpha.width == W && alpha.channels == 1,
@@ -103,7 +121,21 @@ void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<cons
                               L, ta, tb);
         px::rgb_to_hsv(r, g, b, th, ts, v);
     }
-    const RecolorParams rp{&t, ta, tb, th, ts, strength, space == ColourSpace::Lab};
+    RecolorParams rp{&t, ta, tb, th, ts, strength, static_cast<int>(space), {}};
+    if (space == ColourSpace::Transfer || space == ColourSpace::Natural) {
+        float mu, sd;
+        if (source != nullptr) {
+            require(std::isfinite(source[0]) && std::isfinite(source[1]),
+                    "source: mean and std must be finite");
+            mu = source[0];
+            sd = source[1];
+        } else {
+            const LabStats st = lab_stats_u8(image, alpha, 4);
+            mu = static_cast<float>(st.mean);
+            sd = static_cast<float>(st.std);
+        }
+        rp.tr = px::transfer_for(mu, sd, target_bgr, space == ColourSpace::Natural);
+    }
     // AVX2 where the CPU has it (same bits, twice the lanes), else the baseline build.
     RecolorBlockFn block = recolor_block;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))

@@ -5,10 +5,18 @@
 #include <cstdint>
 
 #include "common.hpp"
+#include "pixel_ops.hpp"
 
 namespace facecore {
 
-enum class ColourSpace : int { Lab = 0, Hsv = 1 };
+// Lab: keep L, move a/b; Hsv: keep V, move H/S; Transfer: move the hair's L distribution
+// and chroma to the target's (pixel_ops.hpp, "colour transfer"); Natural: the same, halfway
+// in lightness, highlights kept.
+enum class ColourSpace : int { Lab = 0, Hsv = 1, Transfer = 2, Natural = 3 };
+
+// The hair's lightness statistics for the transfer: alpha-weighted mean and spread of L over
+// the pixels on a `step` grid whose alpha is >= 0.5 (all pixels with alpha > 0 if none is).
+using LabStats = px::LabStats;
 
 namespace cpu {
 
@@ -20,9 +28,14 @@ void blend_u8(const ImageView<const std::uint8_t>& base,
 
 // image, out: (H, W, 3) uint8 BGR; alpha (H, W) float32. target_bgr: the colour, 0..255.
 // Lab keeps L and moves a/b toward the target's; HSV keeps V, moves H and S.
+// source: {mean L, std L} of the hair for Transfer/Natural, or nullptr to measure it here
+// (lab_stats, step 4).
 void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<const float>& alpha,
                 ColourSpace space, const float* target_bgr, float strength,
-                const ImageView<std::uint8_t>& out);
+                const ImageView<std::uint8_t>& out, const float* source = nullptr);
+
+LabStats lab_stats_u8(const ImageView<const std::uint8_t>& image,
+                      const ImageView<const float>& alpha, std::int64_t step);
 
 }  // namespace cpu
 }  // namespace facecore

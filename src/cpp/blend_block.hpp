@@ -15,7 +15,8 @@ namespace cpu {
 struct RecolorParams {
     const px::ColourTables* tables;
     float ta, tb, th, ts, strength;
-    bool lab;
+    int space;        // ColourSpace: 0 lab, 1 hsv, 2 transfer, 3 natural
+    px::Transfer tr;  // transfer / natural only
 };
 
 using RecolorBlockFn = void (*)(const RecolorParams&, const std::uint8_t*, std::uint8_t*,

@@ -179,14 +179,37 @@ void blend_u8(const py::array& base, const py::array& effect, const py::array& a
 }
 
 void recolor_u8(const py::array& image, const py::array& alpha, int space,
-                const py::array& target_bgr, float strength, py::array out) {
+                const py::array& target_bgr, float strength, py::array out,
+                const py::object& source) {
     const auto im = image_view<const std::uint8_t>(image, "image");
     const auto a = alpha_view(alpha);
     const float* t = per_channel(target_bgr, "color", 3);
     const auto o = image_view<std::uint8_t>(out, "out", true);
-    if (space != 0 && space != 1) throw py::value_error("space: must be 0 (lab) or 1 (hsv)");
+    if (space < 0 || space > 3)
+        throw py::value_error("space: must be 0 (lab), 1 (hsv), 2 (transfer) or 3 (natural)");
+    const float* src = nullptr;
+    py::array src_arr;
+    if (!source.is_none()) {
+        if (!py::isinstance<py::array>(source))
+            throw py::type_error("source: expected a float32 array (mean L, std L) or None");
+        src_arr = py::reinterpret_borrow<py::array>(source);
+        src = per_channel(src_arr, "source", 2);
+    }
     py::gil_scoped_release nogil;
-    facecore::cpu::recolor_u8(im, a, static_cast<facecore::ColourSpace>(space), t, strength, o);
+    facecore::cpu::recolor_u8(im, a, static_cast<facecore::ColourSpace>(space), t, strength, o,
+                              src);
+}
+
+py::tuple lab_stats_u8(const py::array& image, const py::array& alpha, std::int64_t step) {
+    const auto im = image_view<const std::uint8_t>(image, "image");
+    const auto a = alpha_view(alpha);
+    if (step < 1) throw py::value_error("step: must be >= 1");
+    facecore::LabStats st{};
+    {
+        py::gil_scoped_release nogil;
+        st = facecore::cpu::lab_stats_u8(im, a, step);
+    }
+    return py::make_tuple(st.weight, st.mean, st.std);
 }
 
 }  // namespace
@@ -225,5 +248,6 @@ PYBIND11_MODULE(_core, m) {
     m.def("blend_u8", &blend_u8, py::arg("base"), py::arg("effect"), py::arg("alpha"),
           py::arg("out"));
     m.def("recolor_u8", &recolor_u8, py::arg("image"), py::arg("alpha"), py::arg("space"),
-          py::arg("color"), py::arg("strength"), py::arg("out"));
+          py::arg("color"), py::arg("strength"), py::arg("out"), py::arg("source") = py::none());
+    m.def("lab_stats_u8", &lab_stats_u8, py::arg("image"), py::arg("alpha"), py::arg("step"));
 }

@@ -240,6 +240,178 @@ FACECORE_HD void recolor_lab_full_px(float lr, float lg, float lb, float target_
     orr = r * 255.0f;
 }
 
+// ------------------------------------------------------------------------------- Oklab
+// B. Ottosson's Oklab (2020), scaled by 100 (L in [0, 100]): built so that hue stays
+// constant where CIE Lab's blues turn purple. Linear sRGB in, linear sRGB out.
+FACECORE_HD void linear_rgb_to_oklab(float r, float g, float b, float& L, float& A, float& B) {
+    const float l = 0.4122214708f * r + 0.5363325363f * g + 0.0514459929f * b;
+    const float m = 0.2119034982f * r + 0.6806995451f * g + 0.1073969566f * b;
+    const float s = 0.0883024619f * r + 0.2817188376f * g + 0.6299787005f * b;
+    const float l_ = cbrt_pos(clamp_range(l, 1e-7f, 8.0f));
+    const float m_ = cbrt_pos(clamp_range(m, 1e-7f, 8.0f));
+    const float s_ = cbrt_pos(clamp_range(s, 1e-7f, 8.0f));
+    L = 100.0f * (0.2104542553f * l_ + 0.7936177850f * m_ - 0.0040720468f * s_);
+    A = 100.0f * (1.9779984951f * l_ - 2.4285922050f * m_ + 0.4505937099f * s_);
+    B = 100.0f * (0.0259040371f * l_ + 0.7827717662f * m_ - 0.8086757660f * s_);
+}
+
+FACECORE_HD float linear_rgb_to_okL(float r, float g, float b) {
+    float L, A, B;
+    linear_rgb_to_oklab(r, g, b, L, A, B);
+    return L;
+}
+
+// Oklab (x 100) -> linear RGB (unclipped) and its luminance Y.
+FACECORE_HD void oklab_to_linear(float L, float A, float B, float& r, float& g, float& b, float& Y) {
+    const float Lf = L * 0.01f, Af = A * 0.01f, Bf = B * 0.01f;
+    const float l_ = Lf + 0.3963377774f * Af + 0.2158037573f * Bf;
+    const float m_ = Lf - 0.1055613458f * Af - 0.0638541728f * Bf;
+    const float s_ = Lf - 0.0894841775f * Af - 1.2914855480f * Bf;
+    const float l = l_ * l_ * l_, m = m_ * m_ * m_, s = s_ * s_ * s_;
+    r = 4.0767416621f * l - 3.3077115913f * m + 0.2309699292f * s;
+    g = -1.2684380046f * l + 2.6097574011f * m - 0.3413193965f * s;
+    b = -0.0041960863f * l - 0.7034186147f * m + 1.7076147010f * s;
+    Y = 0.212671f * r + 0.715160f * g + 0.072169f * b;
+}
+
+// ------------------------------------------------------------ colour transfer (hair dye)
+// "transfer" / "natural", in Oklab (x 100): move the hair's lightness distribution to the
+// target's and give it the target's chroma, keeping the texture from the luminance detail:
+//   d  = L - mu                                  (the pixel's detail around the hair's mean L)
+//   L' = m + k * d                               (m: the new mean, k: contrast kept relative)
+//   natural: highlights (d > sd) keep half their own lightness back and lose chroma
+//   a', b' = (ta, tb) * clamp(L' / m, 0, 1.25)   (shadows less saturated: hue kept, in gamut)
+//   then strength s: L + s (L' - L), a + s (a' - a), b + s (b' - b)
+// and the Oklab -> linear RGB result is brought into the gamut by mixing it with the grey of
+// the same luminance Y (hue kept, Y exact) instead of clipping channels (which turns an
+// out-of-gamut blue violet).
+struct Transfer {
+    float mu, sd;      // the hair's mean and spread of Oklab L x 100 (alpha-weighted)
+    float m, k, inv_m;  // the new mean, the detail gain, 1 / max(m, 1)
+    float inv_sd1;     // 1 / (sd + 1): the highlight ramp's scale (no division per pixel)
+    float ta, tb;      // the target's Oklab a/b x 100
+    float natural;     // 1 natural, 0 transfer
+};
+
+// Host (and device) set-up from the hair's statistics and the target's Lab.
+FACECORE_HD Transfer make_transfer(float mu, float sd, float tl, float ta, float tb, bool natural) {
+    Transfer T;
+    T.mu = clamp_range(mu, 0.0f, 100.0f);
+    T.sd = clamp_range(sd, 0.5f, 50.0f);
+    // natural: the mean lightness moves halfway to the target's; transfer: all the way
+    T.m = natural ? T.mu + 0.5f * (tl - T.mu) : tl;
+    // relative contrast kept: lightening stretches the detail, darkening compresses it
+    T.k = clamp_range((T.m + 10.0f) / (T.mu + 10.0f), 0.4f, 2.5f);
+    T.inv_m = 1.0f / (T.m > 1.0f ? T.m : 1.0f);
+    T.inv_sd1 = 1.0f / (T.sd + 1.0f);
+    T.ta = ta;
+    T.tb = tb;
+    T.natural = natural ? 1.0f : 0.0f;
+    return T;
+}
+
+// The largest t in [0, 1] with Y + t (c - Y) in [0, 1] (Y in [0, 1]) is num / den; one
+// division per pixel: the smallest of the three ratios is picked by cross-multiplying.
+FACECORE_HD void gamut_ratio(float c, float Y, float& num, float& den) {
+    const bool hi = c > 1.0f, lo = c < 0.0f;
+    num = select(hi, 1.0f - Y, select(lo, Y, 1.0f));
+    den = select(hi, c - Y, select(lo, Y - c, 1.0f));
+}
+
+// Oklab (x 100) -> sRGB in [0, 1], brought into the gamut toward the grey of the same
+// luminance.
+FACECORE_HD void oklab_to_srgb_mapped(float L, float A, float B, float& r, float& g, float& b) {
+    float lr, lg, lb, Y;
+    oklab_to_linear(clamp_range(L, 0.0f, 100.0f), A, B, lr, lg, lb, Y);
+    Y = clamp_range(Y, 0.0f, 1.0f);
+    float n, d, n2, d2;
+    gamut_ratio(lr, Y, n, d);
+    gamut_ratio(lg, Y, n2, d2);
+    bool less = n2 * d < n * d2;
+    n = select(less, n2, n);
+    d = select(less, d2, d);
+    gamut_ratio(lb, Y, n2, d2);
+    less = n2 * d < n * d2;
+    n = select(less, n2, n);
+    d = select(less, d2, d);
+    const float t = clamp_range(n / d, 0.0f, 1.0f);
+    r = linear_to_srgb(Y + t * (lr - Y));
+    g = linear_to_srgb(Y + t * (lg - Y));
+    b = linear_to_srgb(Y + t * (lb - Y));
+}
+
+// One pixel of the transfer: its L (and a/b, used only when strength < 1) -> B, G, R 0..255.
+FACECORE_HD void recolor_transfer_px(float L, float A, float B, const Transfer& T, float strength,
+                                     float& ob, float& og, float& orr) {
+    const float d = L - T.mu;
+    float Ln = T.m + T.k * d;
+    // natural: highlights (more than one spread above the mean) take back half their own
+    // lightness where it is higher, and keep less of the target's chroma
+    const float h = T.natural * clamp01((d - T.sd) * T.inv_sd1);
+    Ln = Ln + h * 0.5f * select(L > Ln, L - Ln, 0.0f);
+    Ln = clamp_range(Ln, 0.0f, 100.0f);
+    const float c = clamp_range(Ln * T.inv_m, 0.0f, 1.25f) * (1.0f - 0.7f * h);
+    const float An = T.ta * c, Bn = T.tb * c;
+    const float Lf = L + strength * (Ln - L);
+    const float Af = A + strength * (An - A);
+    const float Bf = B + strength * (Bn - B);
+    float r, g, b;
+    oklab_to_srgb_mapped(Lf, Af, Bf, r, g, b);
+    ob = b * 255.0f;
+    og = g * 255.0f;
+    orr = r * 255.0f;
+}
+
+// One row of lab_stats: over x = 0, step, 2 step, ...: s[0..2] = sum of w, w L, w L^2 with
+// w = alpha where alpha >= 0.5; s[3..5] the same with w = alpha over alpha > 0 (the fallback
+// when no pixel is confident). Sums in double, row by row, added up in row order by the host.
+FACECORE_HD void lab_stats_row(const std::uint8_t* p, const float* a, long long width,
+                               long long step, const float* to_linear, double s[6]) {
+    for (int i = 0; i < 6; ++i) s[i] = 0.0;
+    for (long long x = 0; x < width; x += step) {
+        const float w = clamp01(a[x]);
+        if (!(w > 0.0f)) continue;
+        const float L = linear_rgb_to_okL(to_linear[p[3 * x + 2]], to_linear[p[3 * x + 1]],
+                                          to_linear[p[3 * x]]);
+        const double wd = w, Ld = L;
+        s[3] += wd;
+        s[4] += wd * Ld;
+        s[5] += wd * Ld * Ld;
+        if (w >= 0.5f) {
+            s[0] += wd;
+            s[1] += wd * Ld;
+            s[2] += wd * Ld * Ld;
+        }
+    }
+}
+
+struct LabStats {
+    double weight, mean, std;
+};
+
+// Host: the rows' sums added in row order -> weight, mean and spread of L.
+inline LabStats lab_stats_total(const double* partial, long long rows) {
+    double s[6] = {0, 0, 0, 0, 0, 0};
+    for (long long r = 0; r < rows; ++r)
+        for (int i = 0; i < 6; ++i) s[i] += partial[6 * r + i];
+    const int o = s[0] > 0.0 ? 0 : 3;  // confident pixels, else every pixel with alpha > 0
+    LabStats st{s[o], 50.0, 10.0};
+    if (s[o] > 0.0) {
+        st.mean = s[o + 1] / s[o];
+        const double var = s[o + 2] / s[o] - st.mean * st.mean;
+        st.std = var > 0.0 ? std::sqrt(var) : 0.0;
+    }
+    return st;
+}
+
+// Host: the transfer's parameters for a target colour (B, G, R 0..255), same on CPU and GPU.
+inline Transfer transfer_for(float mu, float sd, const float* target_bgr, bool natural) {
+    float tl, ta, tb;
+    linear_rgb_to_oklab(srgb_to_linear(target_bgr[2] / 255.0f), srgb_to_linear(target_bgr[1] / 255.0f),
+                        srgb_to_linear(target_bgr[0] / 255.0f), tl, ta, tb);
+    return make_transfer(mu, sd, tl, ta, tb, natural);
+}
+
 // RGB in [0, 1] -> H degrees [0, 360), S, V in [0, 1] (OpenCV's float definition).
 FACECORE_HD void rgb_to_hsv(float r, float g, float b, float& h, float& s, float& v) {
     const float mx = select(r > g, select(r > b, r, b), select(g > b, g, b));

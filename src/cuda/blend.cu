@@ -5,6 +5,7 @@
 // --use_fast_math) and --fmad=false the results equal the CPU's bit for bit.
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "cuda_check.hpp"
 #include "device_buffer.hpp"
@@ -19,8 +20,19 @@ constexpr int kBlockX = 32, kBlockY = 8;
 
 struct RecolorParams {
     float ta, tb, th, ts, strength;
-    bool lab;
+    int space;        // ColourSpace
+    px::Transfer tr;  // transfer / natural
 };
+
+// One thread per sampled row: the CPU's px::lab_stats_row, summed by the host in row order.
+__global__ void lab_stats_kernel(ImageView<const std::uint8_t> image, ImageView<const float> alpha,
+                                 const float* to_linear, long long step, long long rows,
+                                 double* partial) {
+    const long long r = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    px::lab_stats_row(image.row(r * step), alpha.row(r * step), image.width, step, to_linear,
+                      partial + 6 * r);
+}
 
 __global__ void blend_kernel(ImageView<const std::uint8_t> base,
                              ImageView<const std::uint8_t> effect, ImageView<const float> alpha,
@@ -53,7 +65,17 @@ __global__ void recolor_kernel(ImageView<const std::uint8_t> image, ImageView<co
         return;
     }
     float l0, l1, l2;
-    if (P.lab) {
+    if (P.space >= 2) {
+        const float in0 = lut[p0], in1 = lut[p1], in2 = lut[p2];
+        if (P.strength == 1.0f) {
+            px::recolor_transfer_px(px::linear_rgb_to_okL(in2, in1, in0), 0.0f, 0.0f, P.tr, 1.0f, l0,
+                                    l1, l2);
+        } else {
+            float L, A, B;
+            px::linear_rgb_to_oklab(in2, in1, in0, L, A, B);
+            px::recolor_transfer_px(L, A, B, P.tr, P.strength, l0, l1, l2);
+        }
+    } else if (P.space == 0) {
         const float in0 = lut[p0], in1 = lut[p1], in2 = lut[p2];
         if (P.strength == 1.0f)
             px::recolor_lab_full_px(in2, in1, in0, P.ta, P.tb, l0, l1, l2);
@@ -93,9 +115,33 @@ void blend_u8(const ImageView<const std::uint8_t>& base,
     FACECORE_CUDA_CHECK(cudaGetLastError());
 }
 
+LabStats lab_stats_u8(const ImageView<const std::uint8_t>& image,
+                      const ImageView<const float>& alpha, std::int64_t step, cudaStream_t stream) {
+    const std::int64_t H = image.height, W = image.width;
+    require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
+    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
+            "alpha: shape must be the image's (H, W)");
+    require(step >= 1, "step: must be >= 1");
+    px::ColourTables tables;
+    px::fill_colour_tables(tables);
+    DeviceBuffer<float> lut(256, stream);
+    lut.upload(tables.to_linear, 256);
+    const long long rows = (H + step - 1) / step;
+    DeviceBuffer<double> partial(static_cast<std::size_t>(6 * rows), stream);
+    const int threads = 128;
+    lab_stats_kernel<<<static_cast<unsigned>((rows + threads - 1) / threads), threads, 0, stream>>>(
+        image, alpha, lut.data(), step, rows, partial.data());
+    FACECORE_CUDA_CHECK(cudaGetLastError());
+    std::vector<double> host(static_cast<std::size_t>(6 * rows));
+    FACECORE_CUDA_CHECK(cudaMemcpyAsync(host.data(), partial.data(), host.size() * sizeof(double),
+                                        cudaMemcpyDeviceToHost, stream));
+    FACECORE_CUDA_CHECK(cudaStreamSynchronize(stream));
+    return px::lab_stats_total(host.data(), rows);
+}
+
 void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<const float>& alpha,
                 ColourSpace space, const float* target_bgr, float strength,
-                const ImageView<std::uint8_t>& out, cudaStream_t stream) {
+                const ImageView<std::uint8_t>& out, cudaStream_t stream, const float* source) {
     const std::int64_t H = image.height, W = image.width;
     require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
     require(alpha.height == H && alpha.width == W && alpha.channels == 1,
@@ -120,7 +166,21 @@ void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<cons
         px::rgb_to_hsv(r, g, b, P.th, P.ts, v);
     }
     P.strength = strength;
-    P.lab = space == ColourSpace::Lab;
+    P.space = static_cast<int>(space);
+    if (space == ColourSpace::Transfer || space == ColourSpace::Natural) {
+        float mu, sd;
+        if (source != nullptr) {
+            require(std::isfinite(source[0]) && std::isfinite(source[1]),
+                    "source: mean and std must be finite");
+            mu = source[0];
+            sd = source[1];
+        } else {
+            const LabStats st = lab_stats_u8(image, alpha, 4, stream);
+            mu = static_cast<float>(st.mean);
+            sd = static_cast<float>(st.std);
+        }
+        P.tr = px::transfer_for(mu, sd, target_bgr, space == ColourSpace::Natural);
+    }
     DeviceBuffer<float> lut(256, stream);
     lut.upload(tables.to_linear, 256);
     const dim3 block(kBlockX, kBlockY);

@@ -55,7 +55,12 @@ void blend_u8(const ImageView<const std::uint8_t>& base,
 
 void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<const float>& alpha,
                 ColourSpace space, const float* target_bgr, float strength,
-                const ImageView<std::uint8_t>& out, cudaStream_t stream);
+                const ImageView<std::uint8_t>& out, cudaStream_t stream,
+                const float* source = nullptr);
+
+// The hair's lightness statistics (as the CPU's lab_stats_u8; synchronises the stream).
+LabStats lab_stats_u8(const ImageView<const std::uint8_t>& image,
+                      const ImageView<const float>& alpha, std::int64_t step, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace facecore

@@ -467,27 +467,37 @@ void blend_u8(const py::object& base, const py::object& effect, const py::object
 
 void recolor_u8(const py::object& image, const py::object& alpha, int space,
                 const py::array& target_bgr, float strength, const py::object& out,
-                std::uintptr_t stream) {
+                std::uintptr_t stream, const py::object& source) {
     const CudaArray ia = cuda_array(image, "image"), aa = cuda_array(alpha, "alpha");
     const CudaArray oa = cuda_array(out, "out");
     const auto im = image_view<const std::uint8_t>(ia);
     const auto a = alpha_view(aa);
     const float* t = per_channel(target_bgr, "color", 3);
     const auto o = image_view<std::uint8_t>(oa, true);
-    if (space != 0 && space != 1) throw py::value_error("space: must be 0 (lab) or 1 (hsv)");
+    if (space < 0 || space > 3)
+        throw py::value_error("space: must be 0 (lab), 1 (hsv), 2 (transfer) or 3 (natural)");
+    const float* src = nullptr;
+    py::array src_arr;
+    if (!source.is_none()) {
+        if (!py::isinstance<py::array>(source))
+            throw py::type_error("source: expected a float32 array (mean L, std L) or None");
+        src_arr = py::reinterpret_borrow<py::array>(source);
+        src = per_channel(src_arr, "source", 2);
+    }
     Launch launch(stream);
     for (const CudaArray* x : {&ia, &aa, &oa}) launch.add(*x);
     py::gil_scoped_release nogil;
     const auto guard = launch.begin();
     facecore::cuda::recolor_u8(im, a, static_cast<facecore::ColourSpace>(space), t, strength, o,
-                               launch.stream());
+                               launch.stream(), src);
 }
 
 void register_blend(py::module_& m) {
     m.def("blend_u8", &blend_u8, py::arg("base"), py::arg("effect"), py::arg("alpha"),
           py::arg("out"), py::arg("stream") = 0);
     m.def("recolor_u8", &recolor_u8, py::arg("image"), py::arg("alpha"), py::arg("space"),
-          py::arg("color"), py::arg("strength"), py::arg("out"), py::arg("stream") = 0);
+          py::arg("color"), py::arg("strength"), py::arg("out"), py::arg("stream") = 0,
+          py::arg("source") = py::none());
 }
 
 // ------------------------------------------------------------------ memory and streams
