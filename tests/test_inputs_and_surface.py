@@ -91,7 +91,8 @@ def test_recolour_defaults_agree_between_python_and_cli():
     p = build_parser()
     sub = {a.dest: a for a in p._subparsers._group_actions[0].choices["recolor"]._actions}
     apply_kw = inspect.signature(HairRecolor.apply).parameters
-    assert sub["strength"].default == apply_kw["strength"].default == 0.8
+    assert sub["strength"].default == apply_kw["strength"].default == 1.0  # one default (the transfer mode)
+    assert sub["mode"].default == apply_kw["mode"].default == "transfer"
     thresholds = {
         inspect.signature(fc.FaceAnalyzer).parameters["det_threshold"].default,
         inspect.signature(HairRecolor).parameters["det_threshold"].default,
