@@ -27,12 +27,14 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_manifest_entries_are_complete():
     names = zoo.available()
-    assert set(names) == {"yunet", "sface", "age", "gender", "hair_dense", "hair_patch", "restore_unet"}
+    assert set(names) >= {"yunet", "sface", "age", "gender", "hair_dense", "hair_patch", "restore_unet",
+                          "selfie_segmentation", "selfie_segmentation_landscape"}
     for mi in names.values():
         # third-party models name the distributions that ship them; facecore's own hair
         # models ship as facecore package data (facecore/models/data)
         assert len(mi.sha256) == 64 and mi.licence and mi.file.endswith(".onnx")
-        assert bool(mi.packages) == (not mi.source.startswith("facecore training/"))
+        shipped = (zoo._PACKAGE_DATA / mi.file).is_file()
+        assert bool(mi.packages) == (not (mi.source.startswith("facecore training/") or shipped))
         assert mi.to_dict()["input"]["layout"] == "NCHW"
 
 
