@@ -485,6 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary")
     b.set_defaults(func=_cmd_build_dataset)
 
+    from ._cli_background import add_parser as _add_background  # noqa: PLC0415
+
+    _add_background(sub)
+
     m = sub.add_parser("models", help="list the model zoo and where each file was found")
     m.add_argument("--verify", action="store_true", help="check sha256 of every file found")
     m.set_defaults(func=_cmd_models)
