@@ -279,7 +279,7 @@ class BackgroundReplacer:
 
     def __init__(self, model: str = "fast", *, background: object = None, mode: str | None = None,
                  blur: float = 25.0, radius: int = 2, eps: float = 1e-3, temporal: bool = True,
-                 smoothing: float = 0.35, motion: float = 12.0, providers: Any = None,
+                 smoothing: float = 0.35, motion: float = 30.0, providers: Any = None,
                  device: str = "cpu", threads: int | None = None) -> None:
         from . import _core
 
