@@ -214,10 +214,11 @@ class _MattingModel:
         self._input = self._sess.get_inputs()[0].name
 
     def shape_for(self, frame_shape: tuple[int, ...]) -> tuple[str, tuple[int, int]]:
+        # the longer side at ref_size (MODNet's training scale), both sides multiples of 32;
+        # a smaller frame is upsampled for the model and its alpha area-averaged back
         H, W = frame_shape[:2]
         s = self.ref_size / max(H, W)
-        h, w = max(32, round(H * s / 32) * 32), max(32, round(W * s / 32) * 32)
-        return "modnet", (min(h, max(32, H // 32 * 32)), min(w, max(32, W // 32 * 32)))
+        return "modnet", (max(32, round(H * s / 32) * 32), max(32, round(W * s / 32) * 32))
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         import cv2

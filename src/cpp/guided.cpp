@@ -9,20 +9,17 @@ namespace facecore {
 namespace cpu {
 namespace {
 
-// Box sums of `planes` (k planes of h x w doubles, in place), rows then columns.
+// Box sums of `planes` (k planes of h x w doubles, in place), rows then columns. Serial: the
+// low-resolution maps are small (256 x 144: ~0.1 ms), and a thread hand-off costs more.
 void box_planes(double* planes, int k, int h, int w, int r) {
     std::vector<double> tmp(static_cast<std::size_t>(k) * static_cast<std::size_t>(h * w));
-    parallel_for(static_cast<std::int64_t>(k) * h, 16, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = b; i < e; ++i)
-            px::box_line(planes + i * w, 1, w, r, tmp.data() + i * w);
-    });
-    parallel_for(static_cast<std::int64_t>(k) * w, 16, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = b; i < e; ++i) {
-            const std::int64_t plane = i / w, x = i % w;
-            const std::int64_t off = plane * h * w + x;
-            px::box_line(tmp.data() + off, w, h, r, planes + off);
-        }
-    });
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(k) * h; ++i)
+        px::box_line(planes + i * w, 1, w, r, tmp.data() + i * w);
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(k) * w; ++i) {
+        const std::int64_t plane = i / w, x = i % w;
+        const std::int64_t off = plane * h * w + x;
+        px::box_line(tmp.data() + off, w, h, r, planes + off);
+    }
 }
 
 }  // namespace
@@ -78,16 +75,44 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
         px::resize_coord(x, w, W, xs0[k], xs1[k], fxs[k]);
     }
     parallel_for(H, 8, [&](std::int64_t b, std::int64_t e) {
+        // lerp2's horizontal step of rows y0 and y1 of A and B, cached while y0 stays.
+        std::vector<float> ta(static_cast<std::size_t>(W)), ba(static_cast<std::size_t>(W));
+        std::vector<float> tb(static_cast<std::size_t>(W)), bb(static_cast<std::size_t>(W));
+        int cached = -1;
+        auto hrow = [&](int yy, float* ra, float* rb) {
+            const float* a = ma.data() + static_cast<std::size_t>(yy) * static_cast<std::size_t>(w);
+            const float* bm = mb.data() + static_cast<std::size_t>(yy) * static_cast<std::size_t>(w);
+            for (int x = 0; x < W; ++x) {
+                const std::size_t k = static_cast<std::size_t>(x);
+                ra[x] = px::lerp1(a[xs0[k]], a[xs1[k]], fxs[k]);
+                rb[x] = px::lerp1(bm[xs0[k]], bm[xs1[k]], fxs[k]);
+            }
+        };
         for (std::int64_t y = b; y < e; ++y) {
             int y0, y1;
             float fy;
             px::resize_coord(static_cast<int>(y), h, H, y0, y1, fy);
+            if (y0 != cached) {
+                hrow(y0, ta.data(), tb.data());
+                hrow(y1, ba.data(), bb.data());
+                cached = y0;
+            }
             const std::uint8_t* row = guide.row(y);
             float* o = out + y * W;
-            for (int x = 0; x < W; ++x) {
-                const std::size_t k = static_cast<std::size_t>(x);
-                const float I = px::pixel_luma(row + static_cast<std::int64_t>(x) * C, C);
-                o[x] = px::guided_px(ma.data(), mb.data(), w, y0, y1, fy, xs0[k], xs1[k], fxs[k], I);
+            if (C == 3) {
+                for (int x = 0; x < W; ++x) {
+                    const std::uint8_t* p = row + 3 * static_cast<std::int64_t>(x);
+                    const float I = px::guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]),
+                                                   static_cast<float>(p[2]));
+                    o[x] = px::guided_combine(px::lerp1(ta[static_cast<std::size_t>(x)], ba[static_cast<std::size_t>(x)], fy),
+                                              px::lerp1(tb[static_cast<std::size_t>(x)], bb[static_cast<std::size_t>(x)], fy), I);
+                }
+            } else {
+                for (int x = 0; x < W; ++x) {
+                    const float I = px::pixel_luma(row + x, 1);
+                    o[x] = px::guided_combine(px::lerp1(ta[static_cast<std::size_t>(x)], ba[static_cast<std::size_t>(x)], fy),
+                                              px::lerp1(tb[static_cast<std::size_t>(x)], bb[static_cast<std::size_t>(x)], fy), I);
+                }
             }
         }
     });

@@ -192,12 +192,15 @@ FACECORE_HD void guided_ab(double s_i, double s_p, double s_ip, double s_ii, dou
 }
 
 // The guided filter's output at one full-resolution pixel: q = A * I + B, clamped to [0, 1],
-// A and B bilinearly upsampled from the low-resolution coefficient maps.
+// A and B bilinearly upsampled from the low-resolution coefficient maps (lerp2's order:
+// horizontal, then vertical; the CPU kernel caches the horizontal step per low row).
+FACECORE_HD float lerp1(float a, float b, float f) { return a + f * (b - a); }
+FACECORE_HD float guided_combine(float A, float B, float luma) { return clamp01(A * luma + B); }
 FACECORE_HD float guided_px(const float* a, const float* b, int w, int y0, int y1, float fy,
                             int x0, int x1, float fx, float luma) {
-    const float A = lerp2(a[y0 * w + x0], a[y0 * w + x1], a[y1 * w + x0], a[y1 * w + x1], fx, fy);
-    const float B = lerp2(b[y0 * w + x0], b[y0 * w + x1], b[y1 * w + x0], b[y1 * w + x1], fx, fy);
-    return clamp01(A * luma + B);
+    const float A = lerp1(lerp1(a[y0 * w + x0], a[y0 * w + x1], fx), lerp1(a[y1 * w + x0], a[y1 * w + x1], fx), fy);
+    const float B = lerp1(lerp1(b[y0 * w + x0], b[y0 * w + x1], fx), lerp1(b[y1 * w + x0], b[y1 * w + x1], fx), fy);
+    return guided_combine(A, B, luma);
 }
 
 // ------------------------------------------------------------------------------------ blend
