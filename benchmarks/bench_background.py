@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -141,10 +142,20 @@ def main() -> int:
             st = compare({"facecore": f_fc, "user": f_user}, repeat=repeat, warmup=2,
                          budget_s=3 if args.quick else 60)
             f, u = st["facecore"]["median_ms"], st["user"]["median_ms"]
+            # CPU time per frame (all threads of the process): robust to other processes' load
+            cpu = {}
+            for side, fn in (("facecore", f_fc), ("user", f_user)):
+                n = max(3, repeat // 3)
+                c0 = time.process_time()
+                for _ in range(n):
+                    fn()
+                cpu[side] = 1000 * (time.process_time() - c0) / n
             print(f"{name + f' {W}x{H}':34s} {format_ms(st['facecore']):>14s} {format_ms(st['user']):>14s} "
-                  f"{1000 / f:7.1f} {1000 / u:8.1f} {f / u:6.2f}")
+                  f"{1000 / f:7.1f} {1000 / u:8.1f} {f / u:6.2f}   CPU ms/frame: facecore "
+                  f"{cpu['facecore']:.1f}, user {cpu['user']:.1f}")
             results.append({"case": f"{name} {W}x{H}", "facecore": st["facecore"], "user": st["user"],
-                            "facecore_fps": 1000 / f, "user_fps": 1000 / u, "ratio": f / u})
+                            "facecore_fps": 1000 / f, "user_fps": 1000 / u, "ratio": f / u,
+                            "facecore_cpu_ms_per_frame": cpu["facecore"], "user_cpu_ms_per_frame": cpu["user"]})
         # components (facecore's path), to say what limits it
         small = cv2.resize(fr[0], (256, 144), interpolation=cv2.INTER_AREA)
         x = np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255

@@ -1,5 +1,6 @@
 #include "guided.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "parallel.hpp"
@@ -9,16 +10,51 @@ namespace facecore {
 namespace cpu {
 namespace {
 
+// Vertical box sums of one h x w plane: px::box_line down every column, with the same
+// additions in the same order, but a whole row at a time (a column walk with a stride of w
+// doubles thrashes the cache).
+void box_cols(const double* in, int h, int w, int r, double* out) {
+    std::vector<double> s(static_cast<std::size_t>(w), 0.0);
+    const std::size_t W = static_cast<std::size_t>(w);
+    const int first = r < h - 1 ? r : h - 1;
+    for (int j = 0; j <= first; ++j)
+        for (std::size_t x = 0; x < W; ++x) s[x] += in[static_cast<std::size_t>(j) * W + x];
+    std::copy(s.begin(), s.end(), out);
+    for (int i = 1; i < h; ++i) {
+        if (i + r < h)
+            for (std::size_t x = 0; x < W; ++x) s[x] += in[static_cast<std::size_t>(i + r) * W + x];
+        if (i - r - 1 >= 0)
+            for (std::size_t x = 0; x < W; ++x) s[x] -= in[static_cast<std::size_t>(i - r - 1) * W + x];
+        std::copy(s.begin(), s.end(), out + static_cast<std::size_t>(i) * W);
+    }
+}
+
+// Scratch memory kept per calling thread between calls: fresh multi-megabyte buffers are
+// fresh pages, and their page faults cost more than the filter (3 ms of 4 at 640x360).
+struct Scratch {
+    std::vector<double> planes, tmp, ab;
+    std::vector<float> ma, mb;
+};
+Scratch& scratch() {
+    static thread_local Scratch s;
+    return s;
+}
+
+template <typename T>
+T* sized(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+}
+
 // Box sums of `planes` (k planes of h x w doubles, in place), rows then columns. Serial: the
-// low-resolution maps are small (256 x 144: ~0.1 ms), and a thread hand-off costs more.
+// low-resolution maps are small (256 x 144: ~0.2 ms), and a thread hand-off costs more.
 void box_planes(double* planes, int k, int h, int w, int r) {
-    std::vector<double> tmp(static_cast<std::size_t>(k) * static_cast<std::size_t>(h * w));
+    double* tmp = sized(scratch().tmp, static_cast<std::size_t>(k) * static_cast<std::size_t>(h * w));
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(k) * h; ++i)
-        px::box_line(planes + i * w, 1, w, r, tmp.data() + i * w);
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(k) * w; ++i) {
-        const std::int64_t plane = i / w, x = i % w;
-        const std::int64_t off = plane * h * w + x;
-        px::box_line(tmp.data() + off, w, h, r, planes + off);
+        px::box_line(planes + i * w, 1, w, r, tmp + i * w);
+    for (int p = 0; p < k; ++p) {
+        const std::size_t off = static_cast<std::size_t>(p) * static_cast<std::size_t>(h * w);
+        box_cols(tmp + off, h, w, r, planes + off);
     }
 }
 
@@ -31,23 +67,46 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
     const int C = static_cast<int>(guide.channels), h = static_cast<int>(h64), w = static_cast<int>(w64);
     const std::size_t n = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
     // 1. the low-resolution guide, and the four planes I, p, I*p, I*I
-    std::vector<double> planes(4 * n);
+    double* planes = sized(scratch().planes, 4 * n);
     parallel_for(h, 4, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t y = b; y < e; ++y)
+        // px::area_luma's sums, in its order, with each full-resolution column summed once
+        std::vector<double> col(static_cast<std::size_t>(W));
+        std::vector<float> luma(static_cast<std::size_t>(W));
+        for (std::int64_t y = b; y < e; ++y) {
+            long long y0, y1;
+            px::footprint(static_cast<int>(y), h, H, y0, y1);
+            std::fill(col.begin(), col.end(), 0.0);
+            for (long long yy = y0; yy < y1; ++yy) {
+                const std::uint8_t* row = guide.row(yy);
+                if (C == 3) {
+                    for (int xx = 0; xx < W; ++xx) {
+                        const std::uint8_t* p = row + 3 * static_cast<std::int64_t>(xx);
+                        luma[static_cast<std::size_t>(xx)] = px::guide_luma(
+                            static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]));
+                    }
+                } else {
+                    for (int xx = 0; xx < W; ++xx) luma[static_cast<std::size_t>(xx)] = px::pixel_luma(row + xx, 1);
+                }
+                for (std::size_t xx = 0; xx < col.size(); ++xx) col[xx] += static_cast<double>(luma[xx]);
+            }
             for (int x = 0; x < w; ++x) {
+                long long x0, x1;
+                px::footprint(x, w, W, x0, x1);
+                double acc = 0.0;
+                for (long long xx = x0; xx < x1; ++xx) acc += col[static_cast<std::size_t>(xx)];
+                const float I = static_cast<float>(acc / static_cast<double>((y1 - y0) * (x1 - x0)));
                 const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x);
-                const float I = px::area_luma(guide.data, guide.row_stride, C, H, W, h, w,
-                                              static_cast<int>(y), x);
                 const double di = I, dp = px::clamp01(alpha[i]);
                 planes[i] = di;
                 planes[n + i] = dp;
                 planes[2 * n + i] = di * dp;
                 planes[3 * n + i] = di * di;
             }
+        }
     });
     // 2. box sums -> a, b
-    box_planes(planes.data(), 4, h, w, radius);
-    std::vector<double> ab(2 * n);
+    box_planes(planes, 4, h, w, radius);
+    double* ab = sized(scratch().ab, 2 * n);
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
             const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x);
@@ -57,8 +116,9 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
                           static_cast<double>(eps), ab[i], ab[n + i]);
         }
     // 3. box means of a, b
-    box_planes(ab.data(), 2, h, w, radius);
-    std::vector<float> ma(n), mb(n);
+    box_planes(ab, 2, h, w, radius);
+    float* ma = sized(scratch().ma, n);
+    float* mb = sized(scratch().mb, n);
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
             const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x);
@@ -80,8 +140,8 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
         std::vector<float> tb(static_cast<std::size_t>(W)), bb(static_cast<std::size_t>(W));
         int cached = -1;
         auto hrow = [&](int yy, float* ra, float* rb) {
-            const float* a = ma.data() + static_cast<std::size_t>(yy) * static_cast<std::size_t>(w);
-            const float* bm = mb.data() + static_cast<std::size_t>(yy) * static_cast<std::size_t>(w);
+            const float* a = ma + static_cast<std::size_t>(yy) * static_cast<std::size_t>(w);
+            const float* bm = mb + static_cast<std::size_t>(yy) * static_cast<std::size_t>(w);
             for (int x = 0; x < W; ++x) {
                 const std::size_t k = static_cast<std::size_t>(x);
                 ra[x] = px::lerp1(a[xs0[k]], a[xs1[k]], fxs[k]);

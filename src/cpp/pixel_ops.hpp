@@ -121,11 +121,6 @@ FACECORE_HD float guide_luma(float b, float g, float r) {
     return (0.114f * b + 0.587f * g + 0.299f * r) * (1.0f / 255.0f);
 }
 
-// A guide pixel's intensity in [0, 1]: the luma of BGR, or the grey value.
-FACECORE_HD float pixel_luma(const std::uint8_t* p, int C) {
-    return C >= 3 ? guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]))
-                  : static_cast<float>(p[0]) * (1.0f / 255.0f);
-}
 
 // Source coordinate of destination index `d` when resizing n_src -> n_dst samples, as
 // cv2.resize INTER_LINEAR: s = (d + 0.5) * n_src / n_dst - 0.5, clamped to [0, n_src - 1];
@@ -144,19 +139,33 @@ FACECORE_HD void resize_coord(int d, int n_src, int n_dst, int& i0, int& i1, flo
     f = s - static_cast<float>(i);
 }
 
-// Mean luma of the guide over low-resolution pixel (y, x)'s footprint: full-resolution rows
-// [y*H/h, (y+1)*H/h) and columns [x*W/w, (x+1)*W/w) (integer division; h <= H, w <= W), summed
-// in double row by row, left to right.
+// A guide pixel's intensity in [0, 1]: the luma of BGR, or the grey value.
+FACECORE_HD float pixel_luma(const std::uint8_t* p, int C) {
+    return C >= 3 ? guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]))
+                  : static_cast<float>(p[0]) * (1.0f / 255.0f);
+}
+
+// Footprint of low-resolution index i (of n) on a full-resolution line of N: [i*N/n, (i+1)*N/n).
+FACECORE_HD void footprint(int i, int n, int N, long long& lo, long long& hi) {
+    lo = static_cast<long long>(i) * N / n;
+    hi = static_cast<long long>(i + 1) * N / n;
+}
+
+// Mean luma of the guide over low-resolution pixel (y, x)'s footprint (rows y*H/h ..
+// (y+1)*H/h - 1, columns likewise; h <= H, w <= W): each column of the footprint summed in
+// double top to bottom, then the column sums left to right (the CPU kernel computes the same
+// column sums once per low row for all x).
 FACECORE_HD float area_luma(const std::uint8_t* img, long long row_stride, int C, int H, int W,
                             int h, int w, int y, int x) {
-    const long long y0 = static_cast<long long>(y) * H / h, y1 = static_cast<long long>(y + 1) * H / h;
-    const long long x0 = static_cast<long long>(x) * W / w, x1 = static_cast<long long>(x + 1) * W / w;
+    long long y0, y1, x0, x1;
+    footprint(y, h, H, y0, y1);
+    footprint(x, w, W, x0, x1);
     double acc = 0.0;
-    for (long long yy = y0; yy < y1; ++yy) {
-        const std::uint8_t* row = img + yy * row_stride;
-        for (long long xx = x0; xx < x1; ++xx) {
-            acc += static_cast<double>(pixel_luma(row + xx * C, C));
-        }
+    for (long long xx = x0; xx < x1; ++xx) {
+        double col = 0.0;
+        for (long long yy = y0; yy < y1; ++yy)
+            col += static_cast<double>(pixel_luma(img + yy * row_stride + xx * C, C));
+        acc += col;
     }
     return static_cast<float>(acc / static_cast<double>((y1 - y0) * (x1 - x0)));
 }
