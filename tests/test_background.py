@@ -198,3 +198,20 @@ def test_cli_messages(tmp_path, data_dir, capsys):
         err = capsys.readouterr().err
         assert msg in err, (args, err)
     assert not (tmp_path / "x.jpg").exists()
+
+
+def test_video_audio_is_kept_with_ffmpeg(tmp_path, photo):
+    exe = B._ffmpeg()
+    if exe is None:
+        pytest.skip("no ffmpeg on PATH and no imageio-ffmpeg (pip install imageio-ffmpeg)")
+    img = cv2.resize(photo("pair_01.jpg"), (320, 188), interpolation=cv2.INTER_AREA)[:180]
+    silent = _clip(tmp_path / "silent.mp4", img, 8)
+    src = tmp_path / "talk.mp4"
+    subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-i", str(silent), "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=1", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                    "-shortest", str(src)], check=True, timeout=60)
+    res = B.replace_video(src, tmp_path / "out.mp4", B.BackgroundReplacer(background="white", threads=2),
+                          progress=False)
+    assert res.audio == "kept" and res.frames >= 7
+    probe = subprocess.run([exe, "-hide_banner", "-i", str(tmp_path / "out.mp4")], capture_output=True, text=True)
+    assert "Audio:" in probe.stderr and "Video:" in probe.stderr
