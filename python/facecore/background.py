@@ -199,7 +199,7 @@ class _SelfieModel:
         small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
         x = small[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1 / 255)
         y = self._session(name).run(None, {"input": x})[0]
-        return np.ascontiguousarray(y[0, 0], dtype=np.float32)
+        return np.ascontiguousarray(y[0, 0], dtype=np.float32), small
 
 
 class _MattingModel:
@@ -227,7 +227,7 @@ class _MattingModel:
         small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
         x = (small[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) - np.float32(127.5)) / np.float32(127.5)
         y = self._sess.run(None, {self._input: x})[0]
-        return np.ascontiguousarray(y[0, 0], dtype=np.float32)
+        return np.ascontiguousarray(y[0, 0], dtype=np.float32), small
 
 
 def _open_model(model: str, **kw):
@@ -321,12 +321,11 @@ class BackgroundReplacer:
         self._prev_grey: np.ndarray | None = None
 
     # -- alpha ------------------------------------------------------------------------
-    def _smooth(self, low: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    def _smooth(self, low: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """EMA of the low-res alpha gated by motion; ``small`` is the frame at the alpha's size."""
         import cv2
 
-        h, w = low.shape
-        grey = cv2.cvtColor(cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA),
-                            cv2.COLOR_BGR2GRAY).astype(np.float32)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
         prev, pg = self._prev_low, self._prev_grey
         self._prev_grey = grey
         if prev is None or prev.shape != low.shape or pg is None or pg.shape != grey.shape:
@@ -352,9 +351,9 @@ class BackgroundReplacer:
         Matte
         """
         frame = as_image(frame, "frame", channels=(3,), gray=False)
-        low = self._model(frame)
+        low, small = self._model(frame)
         if self.temporal:
-            low = self._smooth(low, frame)
+            low = self._smooth(low, small)
         if low.shape[0] > frame.shape[0] or low.shape[1] > frame.shape[1]:
             import cv2  # a frame smaller than the model's input: plain resize
 
