@@ -71,7 +71,22 @@ def main() -> None:
     inter = union = 0
     ious, fs = [], []
     t0 = time.perf_counter()
-    for i in ids:
+    def report(done: int) -> dict:
+        a, f = np.array(ious), np.array(fs)
+        res = {
+            "model": args.model, "images": done, "of": len(ids), "data": "parsing/celebamask (ids.txt order)",
+            "iou_total": inter / union, "iou_mean": float(a.mean()), "iou_mean_ci95": bootstrap(a),
+            "boundary_f_mean": float(f.mean()), "boundary_f_ci95": bootstrap(f),
+            "seconds": time.perf_counter() - t0,
+        }
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+        return res
+
+    for k, i in enumerate(ids):
+        if k and k % 50 == 0:
+            report(k)  # partial results survive an interrupted run
         img = cv2.imread(str(root / "images" / f"{i}.jpg"))
         gt = cv2.imread(str(root / "masks" / f"{i}.png"), cv2.IMREAD_GRAYSCALE) != 0
         pred = rep.matte(img).alpha >= 0.5
@@ -79,17 +94,7 @@ def main() -> None:
         inter, union = inter + I, union + U
         ious.append(I / U if U else 1.0)
         fs.append(boundary_f(pred, gt))
-    ious, fs = np.array(ious), np.array(fs)
-    res = {
-        "model": args.model, "images": len(ids), "data": "parsing/celebamask (all ids.txt)",
-        "iou_total": inter / union, "iou_mean": float(ious.mean()), "iou_mean_ci95": bootstrap(ious),
-        "boundary_f_mean": float(fs.mean()), "boundary_f_ci95": bootstrap(fs),
-        "seconds": time.perf_counter() - t0,
-    }
-    print(json.dumps(res, indent=2))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(report(len(ids)), indent=2))
 
 
 if __name__ == "__main__":
