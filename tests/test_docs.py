@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["facecore", "facecore.kernels", "facecore.align", "facecore.occlusion", "facecore.cluster"]
+MODULES = ["facecore", "facecore.kernels", "facecore.align", "facecore.occlusion", "facecore.cluster",
+           "facecore.background"]
 
 
 @pytest.mark.parametrize("name", MODULES)
