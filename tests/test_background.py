@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from facecore import background as B
-from facecore import kernels
 from facecore.errors import ModelNotFoundError
 
 

@@ -8,7 +8,6 @@ outputs (its TFLite interpreter with the custom op) on data/photos/single_01.jpg
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 
@@ -68,7 +67,6 @@ def test_shipped_model_matches_mediapipe(data_dir, name):
     img = cv2.imread(str(data_dir / "photos" / "single_01.jpg"))
     if img is None:
         pytest.skip("data/photos/single_01.jpg absent")
-    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
     frames, names = _frames(str(data_dir / "photos"), NAMES[name], 100)
     frame = frames[names.index("single_01.jpg")]
     x = frame[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)
@@ -79,4 +77,3 @@ def test_shipped_model_matches_mediapipe(data_dir, name):
     # measured: max 1.4e-4 (square) / 2.4e-4 (landscape) over 40 real frames, mean ~2e-7
     assert d.max() < 1e-3 and d.mean() < 1e-5, (d.max(), d.mean())
     assert 0.2 < (ref > 0.5).mean() < 0.9  # the reference really contains a person
-    del tmp

@@ -269,8 +269,6 @@ def convert_tflite(source, *, input_name: str = "input", output_name: str = "out
 
 def convert_tflite_file(source: str | Path, dest: str | Path) -> Path:
     """Convert ``source`` (.tflite) and write the ONNX bytes to ``dest`` (never overwrites)."""
-    import onnx
-
     dest = Path(dest)
     if dest.exists():
         raise ValueError(f"dest: {dest} exists; facecore never overwrites a file")
