@@ -34,7 +34,8 @@ def test_manifest_entries_are_complete():
         # models ship as facecore package data (facecore/models/data)
         assert len(mi.sha256) == 64 and mi.licence and mi.file.endswith(".onnx")
         shipped = (zoo._PACKAGE_DATA / mi.file).is_file()
-        assert bool(mi.packages) == (not (mi.source.startswith("facecore training/") or shipped))
+        fetched = mi.fetch is not None  # a member of a pinned distribution: `facecore models fetch`
+        assert bool(mi.packages) == (not (mi.source.startswith("facecore training/") or shipped or fetched))
         assert mi.to_dict()["input"]["layout"] == "NCHW"
 
 
