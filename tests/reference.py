@@ -296,3 +296,47 @@ def ciede2000(lab1, lab2):
     Sc, Sh = 1 + 0.045 * Cm, 1 + 0.015 * Cm * T
     Rt = -np.sin(np.radians(2 * dtheta)) * Rc
     return np.sqrt((dLp / Sl) ** 2 + (dCp / Sc) ** 2 + (dHp / Sh) ** 2 + Rt * (dCp / Sc) * (dHp / Sh))
+
+
+# -------------------------------------------------------------------------- guided
+
+
+def box_mean(x, r):
+    """Mean over the (2r+1)^2 window clipped to the image (He et al.'s f_mean with N), float64."""
+    x = np.asarray(x, np.float64)
+    h, w = x.shape
+    out = np.empty_like(x)
+    for y in range(h):
+        y0, y1 = max(0, y - r), min(h, y + r + 1)
+        for xx in range(w):
+            x0, x1 = max(0, xx - r), min(w, xx + r + 1)
+            out[y, xx] = x[y0:y1, x0:x1].mean()
+    return out
+
+
+def guided_upsample(guide, alpha, radius, eps):
+    """The fast guided filter (He & Sun 2015, Alg. 2 with a grey guide) in float64.
+
+    Low-resolution guide: mean BT.601 luma over each low pixel's block of full-resolution
+    pixels (rows y*H//h .. (y+1)*H//h); coefficients by explicit window means; the mean
+    coefficients resized with cv2.resize INTER_LINEAR; q = clip(A * I + B, 0, 1).
+    """
+    import cv2
+
+    g = np.asarray(guide, np.float64)
+    I = (g[..., 0] * 0.114 + g[..., 1] * 0.587 + g[..., 2] * 0.299) / 255 if g.ndim == 3 else g / 255
+    H, W = I.shape
+    h, w = alpha.shape
+    rows = [y * H // h for y in range(h)]
+    cols = [x * W // w for x in range(w)]
+    counts = np.outer(np.diff(rows + [H]), np.diff(cols + [W]))
+    low = np.add.reduceat(np.add.reduceat(I, rows, axis=0), cols, axis=1) / counts
+    p = np.clip(np.nan_to_num(alpha.astype(np.float64), nan=0.0), 0, 1)
+    mi, mp = box_mean(low, radius), box_mean(p, radius)
+    cov = box_mean(low * p, radius) - mi * mp
+    var = box_mean(low * low, radius) - mi * mi
+    a = cov / (var + eps)
+    b = mp - a * mi
+    A = cv2.resize(box_mean(a, radius).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    B = cv2.resize(box_mean(b, radius).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    return np.clip(A * I + B, 0, 1)

@@ -221,6 +221,20 @@ def test_refine_in_place():
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
+@pytest.mark.parametrize("grey", [False, True])
+@pytest.mark.parametrize("low", [(144, 256), (37, 51), (360, 640)])
+def test_guided(fw, grey, low):
+    rng = np.random.default_rng(low[0])
+    frame = rng.integers(0, 256, (360, 640) if grey else (360, 640, 3), dtype=np.uint8)
+    alpha = rng.uniform(-0.2, 1.2, low).astype(np.float32)
+    alpha[0, :3] = np.nan
+    for radius, eps in ((4, 1e-3), (1, 1e-5), (9, 0.05)):
+        kw = dict(radius=radius, eps=eps)
+        check_f32(run(kernels.guided_upsample, fw, frame, alpha, **kw),
+                  kernels.guided_upsample(frame, alpha, **kw), f"guided {low} r={radius}")
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("channels", [1, 3, 4])
 def test_blend(fw, channels):
     rng = np.random.default_rng(channels)

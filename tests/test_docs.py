@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["facecore", "facecore.kernels", "facecore.align", "facecore.occlusion", "facecore.cluster",
-           "facecore.types", "facecore.models.expression"]
+           "facecore.types", "facecore.models.expression", "facecore.background"]
 
 
 @pytest.mark.parametrize("name", MODULES)

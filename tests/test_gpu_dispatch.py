@@ -132,6 +132,9 @@ class FakeCuda(types.SimpleNamespace):
     def refine_map_f32(self, p, power, kernel, iterations, out, stream=0):
         self._run("refine_map_f32", [p, out], lambda v: (v[0], power, kernel, iterations, v[1]), stream)
 
+    def guided_upsample_f32(self, guide, alpha, radius, eps, out, stream=0):
+        self._run("guided_upsample_f32", [guide, alpha, out], lambda v: (v[0], v[1], radius, eps, v[2]), stream)
+
     def blend_u8(self, base, effect, alpha, out, stream=0):
         self._run("blend_u8", [base, effect, alpha, out], lambda v: tuple(v), stream)
 
@@ -461,3 +464,17 @@ def test_device_array(fake_cuda):
     # a DeviceArray is itself a GPU input, and results keep its stream
     got = kernels.refine_map(d)
     assert isinstance(got, _gpu.DeviceArray) and got.stream == 5 and fake_cuda.streams[-1] == 5
+
+
+def test_guided_upsample_dispatch(fake_cuda):
+    """The GPU path of guided_upsample (through the fake _cuda, which runs _core) equals the CPU."""
+    low = MAP[::4, ::4].copy()
+    want = kernels.guided_upsample(IMG, low, radius=2)
+    got = kernels.guided_upsample(FakeGpuArray(IMG), FakeGpuArray(low), radius=2)
+    assert np.array_equal(got.get(), want)
+    got = kernels.guided_upsample(IMG, low, radius=2, device="cuda")
+    assert np.array_equal(got, want)
+    with pytest.raises(TypeError, match=r"^alpha: a host array mixed"):
+        kernels.guided_upsample(FakeGpuArray(IMG), low)
+    with pytest.raises(ValueError, match=r"^alpha: "):
+        kernels.guided_upsample(FakeGpuArray(IMG), FakeGpuArray(np.zeros((50, 5), np.float32)))

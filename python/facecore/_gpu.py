@@ -732,6 +732,27 @@ def refine_map(p, *, power, kernel, iterations, out, device, stream):
     return call.result(res)
 
 
+# ============================================================================ guided
+
+
+def guided_upsample(guide, alpha, *, radius, eps, out, device, stream):
+    """GPU :func:`facecore.kernels.guided_upsample`."""
+    call = _Call(stream, upload=device == "cuda")
+    g = _image(call, guide, "guide", channels=(3,))
+    a = _map(call, alpha, "alpha")
+    if a.shape[0] > g.shape[0] or a.shape[1] > g.shape[1]:
+        raise ValueError(f"alpha: expected a map no larger than the guide {g.shape[:2]}; got {a.shape}")
+    radius = as_int(radius, "radius", minimum=1)
+    if radius > 255:
+        raise ValueError(f"radius: must be in 1..255; got {radius}")
+    eps = as_float(eps, "eps")
+    if not eps > 0:
+        raise ValueError(f"eps: must be > 0; got {eps}")
+    res = call.output(out, g.shape[:2], np.float32)
+    _cuda.guided_upsample_f32(g.cai, a.cai, radius, eps, res.cai, call.stream)
+    return call.result(res)
+
+
 # ============================================================================= blend
 
 

@@ -704,6 +704,10 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
     lp.set_defaults(func=_cmd_lips)
 
+    from ._cli_background import add_parser as _add_background  # noqa: PLC0415
+
+    _add_background(sub)
+
     m = sub.add_parser("models", help="list the model zoo and where each file was found")
     m.add_argument("--verify", action="store_true", help="check sha256 of every file found")
     m.add_argument("action", nargs="?", choices=("list", "fetch"), default="list",

@@ -5,6 +5,8 @@ warp      N affine crops from one frame (uint8, or float32 NCHW normalised for a
 windows   every window at a stride as model-ready float32 NCHW batches, in bounded memory;
           window scores accumulated back into a map; ``probability_map`` chains the two.
 refine    sharpen ``p -> 1 - (1 - p)**power`` and a small correlation kernel, fused.
+guided    edge-aware upsampling of a low-resolution alpha guided by the full frame (fast
+          guided filter).
 blend     ``(1 - a) * base + a * effect``; recolour in Lab or HSV fused with that blend.
 
 Conventions (docs/conventions.md): images are uint8 ``(H, W, 3)`` BGR or ``(H, W)`` grey,
@@ -46,6 +48,7 @@ __all__ = [
     "probability_map",
     "KERNELS",
     "refine_map",
+    "guided_upsample",
     "blend",
     "recolor",
     "lab_stats",
@@ -690,6 +693,94 @@ def refine_map(
     else:
         res = as_out(out, "out", p.shape, np.float32, p)
     _core.refine_map_f32(p, power, k, iterations, res)
+    return res
+
+
+# ============================================================================ guided
+
+
+def guided_upsample(
+    guide: np.ndarray,
+    alpha: np.ndarray,
+    *,
+    radius: int = 4,
+    eps: float = 1e-3,
+    out: np.ndarray | None = None,
+    device: str = "auto",
+    stream: object = None,
+) -> np.ndarray:
+    """Upsample a low-resolution alpha to the guide's size, following the guide's edges.
+
+    The fast guided filter (He & Sun 2015) with a grey guide ``I`` (BT.601 luma of the
+    BGR frame, in [0, 1]). At the alpha's resolution ``(h, w)``: ``I_low`` is the mean of
+    ``I`` over each low pixel's block of frame pixels (rows ``y*H//h .. (y+1)*H//h - 1``);
+    with ``mean`` the box mean over the ``(2 r + 1)^2`` window clipped to the map,
+
+    ``a = (mean(I p) - mean(I) mean(p)) / (mean(I^2) - mean(I)^2 + eps)``,
+    ``b = mean(p) - a mean(I)``;
+
+    then ``A, B`` = ``mean(a), mean(b)`` resized to ``(H, W)`` as ``cv2.resize``
+    INTER_LINEAR does, and ``q = clip(A * I + B, 0, 1)`` at every frame pixel. Box sums are
+    running sums in float64 (O(1) per pixel); the full-resolution pass is one read of the
+    frame. ``p`` is ``alpha`` clipped to [0, 1] (NaN as 0).
+
+    Parameters
+    ----------
+    guide : (H, W, 3) or (H, W) uint8 ndarray
+        The full-resolution frame, BGR (or grey).
+    alpha : (h, w) float32 ndarray
+        Low-resolution alpha, ``h <= H`` and ``w <= W`` (equal sizes: a plain guided filter).
+    radius : int
+        Box radius in low-resolution pixels, 1..255.
+    eps : float
+        Regulariser (> 0): larger is smoother, smaller follows the guide's edges more.
+    out : (H, W) float32 ndarray, optional
+    device : {"auto", "cpu", "cuda"}
+        Where to run: ``"auto"`` runs on the GPU when given GPU arrays (CuPy, PyTorch,
+        anything with ``__cuda_array_interface__``) and returns GPU arrays; ``"cuda"`` also
+        copies NumPy inputs to the GPU (and the result back); ``"cpu"`` never uses the GPU.
+        See docs/cuda.md.
+    stream : int or CuPy/PyTorch stream, optional
+        GPU only: the CUDA stream to queue on.
+
+    Returns
+    -------
+    alpha_full : (H, W) float32 ndarray in [0, 1]
+
+    Raises
+    ------
+    TypeError
+        If ``guide`` is not uint8 or ``alpha`` not float32.
+    ValueError
+        If ``alpha`` is larger than ``guide``, ``radius`` or ``eps`` is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np, facecore as fc
+    >>> frame = np.zeros((8, 8, 3), np.uint8); frame[:, 4:] = 255
+    >>> low = np.zeros((2, 2), np.float32); low[:, 1] = 1
+    >>> a = fc.kernels.guided_upsample(frame, low, radius=1)
+    >>> a.shape, bool(a[0, 0] < 0.01), bool(a[0, 7] > 0.99)
+    ((8, 8), True, True)
+    """
+    if _gpu.wants_gpu(device, guide=guide, alpha=alpha, out=out):
+        return _gpu.guided_upsample(guide, alpha, radius=radius, eps=eps, out=out, device=device,
+                                    stream=stream)
+    guide = as_image(guide, "guide", channels=(3,))
+    a = as_map(alpha, "alpha")
+    if a.shape[0] > guide.shape[0] or a.shape[1] > guide.shape[1]:
+        raise ValueError(f"alpha: expected a map no larger than the guide {guide.shape[:2]}; "
+                         f"got {a.shape}")
+    radius = as_int(radius, "radius", minimum=1)
+    if radius > 255:
+        raise ValueError(f"radius: must be in 1..255; got {radius}")
+    eps = as_float(eps, "eps")
+    if not eps > 0:
+        raise ValueError(f"eps: must be > 0; got {eps}")
+    shape = guide.shape[:2]
+    res = (np.empty(shape, np.float32) if out is None
+           else as_out(out, "out", shape, np.float32, a, guide))
+    _core.guided_upsample_f32(guide, a, radius, eps, res)
     return res
 
 

@@ -11,6 +11,7 @@
 #include "bind_checks.hpp"
 #include "blend.hpp"
 #include "common.hpp"
+#include "guided.hpp"
 #include "parallel.hpp"
 #include "refine.hpp"
 #include "warp.hpp"
@@ -162,6 +163,17 @@ void refine_map_f32(const py::array& p, float power, const py::array& kernel, in
     facecore::cpu::refine_map_f32(in, H, W, power, k, kh, kw, iterations, o);
 }
 
+// ----------------------------------------------------------------------------------- guided
+void guided_upsample_f32(const py::array& guide, const py::array& alpha, int radius, float eps,
+                         py::array out) {
+    const auto g = image_view<const std::uint8_t>(guide, "guide");
+    const float* a = contiguous_in<float>(alpha, "alpha", 2);
+    float* o = contiguous_out<float>(out, "out", {g.height, g.width});
+    const std::int64_t h = alpha.shape(0), w = alpha.shape(1);
+    py::gil_scoped_release nogil;
+    facecore::cpu::guided_upsample_f32(g, a, h, w, radius, eps, o);
+}
+
 // ------------------------------------------------------------------------------------ blend
 ImageView<const float> alpha_view(const py::array& alpha) {
     if (alpha.ndim() != 2) throw py::value_error("alpha: expected (H, W); got " + shape_of(alpha));
@@ -244,6 +256,9 @@ PYBIND11_MODULE(_core, m) {
 
     m.def("refine_map_f32", &refine_map_f32, py::arg("p"), py::arg("power"), py::arg("kernel"),
           py::arg("iterations"), py::arg("out"));
+
+    m.def("guided_upsample_f32", &guided_upsample_f32, py::arg("guide"), py::arg("alpha"),
+          py::arg("radius"), py::arg("eps"), py::arg("out"));
 
     m.def("blend_u8", &blend_u8, py::arg("base"), py::arg("effect"), py::arg("alpha"),
           py::arg("out"));

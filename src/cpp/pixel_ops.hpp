@@ -114,6 +114,104 @@ FACECORE_HD float sharpen(float p, float power, int int_power) {
     return 1.0f - r;
 }
 
+// ----------------------------------------------------------------------------------- guided
+// The guide's intensity: BT.601 luma of a BGR pixel scaled to [0, 1] (cv2.COLOR_BGR2GRAY's
+// weights, in float32, unrounded).
+FACECORE_HD float guide_luma(float b, float g, float r) {
+    return (0.114f * b + 0.587f * g + 0.299f * r) * (1.0f / 255.0f);
+}
+
+
+// Source coordinate of destination index `d` when resizing n_src -> n_dst samples, as
+// cv2.resize INTER_LINEAR: s = (d + 0.5) * n_src / n_dst - 0.5, clamped to [0, n_src - 1];
+// returns the left index and the weight of the right one.
+FACECORE_HD void resize_coord(int d, int n_src, int n_dst, int& i0, int& i1, float& f) {
+    float s = (static_cast<float>(d) + 0.5f) * (static_cast<float>(n_src) / static_cast<float>(n_dst)) - 0.5f;
+    s = s < 0.0f ? 0.0f : s;
+    int i = static_cast<int>(s);
+    if (i >= n_src - 1) {
+        i0 = i1 = n_src - 1;
+        f = 0.0f;
+        return;
+    }
+    i0 = i;
+    i1 = i + 1;
+    f = s - static_cast<float>(i);
+}
+
+// A guide pixel's intensity in [0, 1]: the luma of BGR, or the grey value.
+FACECORE_HD float pixel_luma(const std::uint8_t* p, int C) {
+    return C >= 3 ? guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]))
+                  : static_cast<float>(p[0]) * (1.0f / 255.0f);
+}
+
+// Footprint of low-resolution index i (of n) on a full-resolution line of N: [i*N/n, (i+1)*N/n).
+FACECORE_HD void footprint(int i, int n, int N, long long& lo, long long& hi) {
+    lo = static_cast<long long>(i) * N / n;
+    hi = static_cast<long long>(i + 1) * N / n;
+}
+
+// Mean luma of the guide over low-resolution pixel (y, x)'s footprint (rows y*H/h ..
+// (y+1)*H/h - 1, columns likewise; h <= H, w <= W): each column of the footprint summed in
+// double top to bottom, then the column sums left to right (the CPU kernel computes the same
+// column sums once per low row for all x).
+FACECORE_HD float area_luma(const std::uint8_t* img, long long row_stride, int C, int H, int W,
+                            int h, int w, int y, int x) {
+    long long y0, y1, x0, x1;
+    footprint(y, h, H, y0, y1);
+    footprint(x, w, W, x0, x1);
+    double acc = 0.0;
+    for (long long xx = x0; xx < x1; ++xx) {
+        double col = 0.0;
+        for (long long yy = y0; yy < y1; ++yy)
+            col += static_cast<double>(pixel_luma(img + yy * row_stride + xx * C, C));
+        acc += col;
+    }
+    return static_cast<float>(acc / static_cast<double>((y1 - y0) * (x1 - x0)));
+}
+
+// Box sums along one line of n samples (stride apart): out[i] = sum of in[j] for
+// |j - i| <= r, 0 <= j < n (the window clipped at the ends), as a running sum: O(1) per sample.
+FACECORE_HD void box_line(const double* in, long long stride, int n, int r, double* out) {
+    double s = 0.0;
+    const int first = r < n - 1 ? r : n - 1;
+    for (int j = 0; j <= first; ++j) s += in[j * stride];
+    out[0] = s;
+    for (int i = 1; i < n; ++i) {
+        if (i + r < n) s += in[(i + r) * stride];
+        if (i - r - 1 >= 0) s -= in[(i - r - 1) * stride];
+        out[i * stride] = s;
+    }
+}
+
+// Samples of a clipped window of radius r centred at i on a line of n.
+FACECORE_HD int box_count(int i, int n, int r) {
+    const int lo = i - r < 0 ? 0 : i - r, hi = i + r > n - 1 ? n - 1 : i + r;
+    return hi - lo + 1;
+}
+
+// The guided filter's linear coefficients of one low-resolution pixel from the box sums of
+// I, p, I*p and I*I over its window of n samples (He et al. 2013, eqs. 5-6).
+FACECORE_HD void guided_ab(double s_i, double s_p, double s_ip, double s_ii, double n, double eps,
+                           double& a, double& b) {
+    const double mi = s_i / n, mp = s_p / n;
+    const double cov = s_ip / n - mi * mp, var = s_ii / n - mi * mi;
+    a = cov / (var + eps);
+    b = mp - a * mi;
+}
+
+// The guided filter's output at one full-resolution pixel: q = A * I + B, clamped to [0, 1],
+// A and B bilinearly upsampled from the low-resolution coefficient maps (lerp2's order:
+// horizontal, then vertical; the CPU kernel caches the horizontal step per low row).
+FACECORE_HD float lerp1(float a, float b, float f) { return a + f * (b - a); }
+FACECORE_HD float guided_combine(float A, float B, float luma) { return clamp01(A * luma + B); }
+FACECORE_HD float guided_px(const float* a, const float* b, int w, int y0, int y1, float fy,
+                            int x0, int x1, float fx, float luma) {
+    const float A = lerp1(lerp1(a[y0 * w + x0], a[y0 * w + x1], fx), lerp1(a[y1 * w + x0], a[y1 * w + x1], fx), fy);
+    const float B = lerp1(lerp1(b[y0 * w + x0], b[y0 * w + x1], fx), lerp1(b[y1 * w + x0], b[y1 * w + x1], fx), fy);
+    return guided_combine(A, B, luma);
+}
+
 // ------------------------------------------------------------------------------------ blend
 // out = (1 - a) * base + a * effect, a clamped to [0, 1], rounded half up.
 FACECORE_HD std::uint8_t blend_u8(std::uint8_t base, float effect, float a) {

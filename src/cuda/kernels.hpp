@@ -48,6 +48,13 @@ void refine_map_f32(const float* in, std::int64_t height, std::int64_t width, fl
                     const float* kernel, std::int64_t kernel_h, std::int64_t kernel_w,
                     int iterations, float* out, cudaStream_t stream);
 
+// ----------------------------------------------------------------------------------- guided
+// guide (device): (H, W[, 3]) uint8 view; alpha (device): (h, w) float32 contiguous;
+// out (device): (H, W) float32 contiguous.
+void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float* alpha,
+                         std::int64_t h, std::int64_t w, int radius, float eps, float* out,
+                         cudaStream_t stream);
+
 // ------------------------------------------------------------------------------------ blend
 void blend_u8(const ImageView<const std::uint8_t>& base,
               const ImageView<const std::uint8_t>& effect, const ImageView<const float>& alpha,

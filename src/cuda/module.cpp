@@ -444,6 +444,28 @@ void register_refine(py::module_& m) {
           py::arg("iterations"), py::arg("out"), py::arg("stream") = 0);
 }
 
+// ----------------------------------------------------------------------------------- guided
+void guided_upsample_f32(const py::object& guide, const py::object& alpha, int radius, float eps,
+                         const py::object& out, std::uintptr_t stream) {
+    const CudaArray ga = cuda_array(guide, "guide");
+    const CudaArray aa = cuda_array(alpha, "alpha");
+    const CudaArray oa = cuda_array(out, "out");
+    const auto g = image_view<const std::uint8_t>(ga);
+    const float* a = contiguous_in<float>(aa, 2);
+    float* o = contiguous_out<float>(oa, {g.height, g.width});
+    const std::int64_t h = aa.shape[0], w = aa.shape[1];
+    Launch launch(stream);
+    for (const CudaArray* x : {&ga, &aa, &oa}) launch.add(*x);
+    py::gil_scoped_release nogil;
+    const auto guard = launch.begin();
+    facecore::cuda::guided_upsample_f32(g, a, h, w, radius, eps, o, launch.stream());
+}
+
+void register_guided(py::module_& m) {
+    m.def("guided_upsample_f32", &guided_upsample_f32, py::arg("guide"), py::arg("alpha"),
+          py::arg("radius"), py::arg("eps"), py::arg("out"), py::arg("stream") = 0);
+}
+
 // ------------------------------------------------------------------------------------ blend
 ImageView<const float> alpha_view(const CudaArray& alpha) {
     if (alpha.ndim() != 2) throw py::value_error("alpha: expected (H, W); got " + alpha.shape_str());
@@ -642,6 +664,7 @@ PYBIND11_MODULE(_cuda, m) {
     register_warp(m);
     register_windows(m);
     register_refine(m);
+    register_guided(m);
     register_blend(m);
     register_memory(m);
 }

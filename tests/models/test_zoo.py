@@ -28,14 +28,16 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_manifest_entries_are_complete():
     names = zoo.available()
-    assert set(names) == {"yunet", "sface", "age", "gender", "agegender", "hair_dense", "hair_patch", "restore_unet",
-                          "bisenet_parsing", "fer_expression", "face_mask", "expression_fc"}
+    assert set(names) >= {"yunet", "sface", "age", "gender", "agegender", "hair_dense", "hair_patch", "restore_unet",
+                          "bisenet_parsing", "fer_expression", "face_mask", "expression_fc",
+                          "selfie_segmentation", "selfie_segmentation_landscape", "modnet"}
     for mi in names.values():
         # third-party models name the distributions that ship them; facecore's own hair
         # models ship as facecore package data (facecore/models/data)
         assert len(mi.sha256) == 64 and mi.licence and mi.file.endswith(".onnx")
-        # fetched models (converted from a pinned distribution) name their source in "fetch"
-        assert bool(mi.packages) == (not mi.source.startswith("facecore training/") and mi.fetch is None)
+        shipped = (zoo._PACKAGE_DATA / mi.file).is_file()
+        fetched = mi.fetch is not None  # a member of a pinned distribution: `facecore models fetch`
+        assert bool(mi.packages) == (not (mi.source.startswith("facecore training/") or shipped or fetched))
         assert mi.to_dict()["input"]["layout"] == "NCHW"
 
 
