@@ -755,6 +755,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelIntegrityError as exc:
         print(f"facecore {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OutputError as exc:  # environment failure (before FacecoreError: it is one): one line, the real cause
+        print(f"facecore {args.command}: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     except (FacecoreError, TypeError, ValueError) as exc:  # a bad argument found late
         print(f"facecore {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -770,9 +773,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_PIPE
-    except OutputError as exc:  # environment failure: one line, the real cause
-        print(f"facecore {args.command}: {exc}", file=sys.stderr)
-        return EXIT_OUTPUT
     except OSError as exc:  # a file the user named could not be written or read
         print(f"facecore {args.command}: {exc}", file=sys.stderr)
         return EXIT_SKIPPED
