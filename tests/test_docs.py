@@ -64,9 +64,7 @@ def _missing_models() -> list[str]:
 DOCTESTS = _collect()
 
 
-def test_every_public_module_is_collected():
-    collected = {p.id.split(".")[0] for p in DOCTESTS}
-    assert collected == {"facecore"}
+def test_the_walk_finds_the_examples():
     # the modules with examples today; a module may gain examples, none may lose them all
     ids = {p.id for p in DOCTESTS}
     for name in ["facecore.kernels", "facecore.align", "facecore.occlusion", "facecore.cluster",
