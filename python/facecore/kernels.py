@@ -748,7 +748,8 @@ def recolor(
     is then blended: ``out = (1 - a) * image + a * layer`` (as :func:`blend`, with the layer
     unrounded). Colour maths follow OpenCV's float definitions (``cv2.cvtColor`` on float32
     images in [0, 1]: sRGB, D65; HSV with H in degrees), so those are the reference; pixels
-    with ``alpha == 0`` are returned unchanged.
+    with ``alpha == 0`` are returned unchanged, and blocks of them are skipped, so the cost
+    follows the recoloured area.
 
     Parameters
     ----------
