@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
+from pathlib import Path
 
 import facecore
 
@@ -99,3 +101,27 @@ def _submodules() -> dict[str, list[str]]:
 
 
 autosummary_context = {"reexports": _reexports(), "submodules": _submodules()}
+
+
+def _add_unlisted_pages(app, docname, source):
+    """Give every narrative page a place in the navigation, even one added without editing index.md.
+
+    Pages not named in index.md's toctrees are appended to it under "More" (so a page added by
+    another branch does not fail the build with "document isn't included in any toctree").
+    """
+    if docname != root_doc:
+        return
+    srcdir = Path(app.srcdir)
+    listed = set(re.findall(r"^\s*([\w./-]+)\s*$", source[0], re.MULTILINE))
+    pages = sorted(
+        p.relative_to(srcdir).with_suffix("").as_posix()
+        for p in srcdir.rglob("*.md")
+        if not any(part.startswith(("_", ".")) or part in ("generated", "examples") for part in p.relative_to(srcdir).parts)
+    )
+    extra = [p for p in pages if p not in listed and p != root_doc and p != "README"]
+    if extra:
+        source[0] += "\n```{toctree}\n:maxdepth: 1\n:caption: More\n\n" + "\n".join(extra) + "\n```\n"
+
+
+def setup(app):
+    app.connect("source-read", _add_unlisted_pages)
