@@ -97,9 +97,15 @@ class FaceAnalyzer:
 
     Examples
     --------
-    >>> fa = FaceAnalyzer()  # doctest: +SKIP
-    >>> faces = fa.analyze(fc.read_image("group.jpg"))  # doctest: +SKIP
-    >>> faces[0].box, faces[0].age, faces[0].gender  # doctest: +SKIP
+    The photo packaged with facecore (NASA's public-domain portrait of Eileen Collins):
+
+    >>> import facecore as fc
+    >>> from importlib.resources import files
+    >>> image = fc.read_image(files("facecore") / "data" / "astronaut.jpg")
+    >>> fa = fc.FaceAnalyzer()  # doctest: +MODELS
+    >>> faces = fa.analyze(image)
+    >>> len(faces), faces[0].gender, 25 < faces[0].age < 45
+    (1, 'female', True)
     """
 
     def __init__(

@@ -677,8 +677,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="true identities for metrics in the report: folder names, or a CSV of path,label")
     b.add_argument("--min-face", type=float, default=32.0, metavar="PX", help="smallest face (shorter box side, px)")
     b.add_argument("--min-blur", type=float, default=15.0, help="smallest Laplacian variance of the aligned crop")
-    b.add_argument("--max-yaw", type=float, default=50.0, help="largest |yaw| in degrees")
-    b.add_argument("--max-pitch", type=float, default=45.0, help="largest |pitch| in degrees")
+    b.add_argument("--max-yaw", type=float, default=50.0, help="largest absolute yaw in degrees")
+    b.add_argument("--max-pitch", type=float, default=45.0, help="largest absolute pitch in degrees")
     b.add_argument("--video-fps", type=float, default=1.0, help="video frames sampled per second (default 1)")
     b.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
     b.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, metavar="PX",

@@ -245,9 +245,14 @@ class HairRecolor:
 
     Examples
     --------
-    >>> import facecore as fc  # doctest: +SKIP
-    >>> hr = fc.HairRecolor("dense")  # doctest: +SKIP
-    >>> out = hr.apply(fc.read_image("me.jpg"), "#7b3f00", strength=0.8)  # doctest: +SKIP
+    >>> import facecore as fc
+    >>> from importlib.resources import files
+    >>> from facecore.hair import HairRecolor
+    >>> image = fc.read_image(files("facecore") / "data" / "astronaut.jpg")
+    >>> hr = HairRecolor("dense")  # doctest: +MODELS
+    >>> out = hr.apply(image, "#7b3f00", strength=0.8)
+    >>> out.shape == image.shape, bool((out != image).any())
+    (True, True)
     """
 
     def __init__(

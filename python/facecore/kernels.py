@@ -1,19 +1,26 @@
 """Typed, validated wrappers around facecore's compiled kernels, one section per family.
 
-warp      N affine crops from one frame (uint8, or float32 NCHW normalised for a model);
-          the same warp for one image or float map (paste a crop back into the frame).
-windows   every window at a stride as model-ready float32 NCHW batches, in bounded memory;
-          window scores accumulated back into a map; ``probability_map`` chains the two.
-refine    sharpen ``p -> 1 - (1 - p)**power`` and a small correlation kernel, fused.
-guided    edge-aware upsampling of a low-resolution alpha guided by the full frame (fast
-          guided filter).
-blend     ``(1 - a) * base + a * effect``; recolour in Lab or HSV fused with that blend.
+The families::
+
+    warp      N affine crops from one frame (uint8, or float32 NCHW normalised for a model);
+              the same warp for one image or float map (paste a crop back into the frame).
+    windows   every window at a stride as model-ready float32 NCHW batches, in bounded memory;
+              window scores accumulated back into a map; ``probability_map`` chains the two.
+    refine    sharpen ``p -> 1 - (1 - p)**power`` and a small correlation kernel, fused.
+    guided    edge-aware upsampling of a low-resolution alpha guided by the full frame (fast
+              guided filter).
+    blend     ``(1 - a) * base + a * effect``; recolour (colour transfer, Lab or HSV) fused
+              with that blend.
 
 Conventions (docs/conventions.md): images are uint8 ``(H, W, 3)`` BGR or ``(H, W)`` grey,
 maps float32 ``(H, W)`` in [0, 1], output sizes ``shape=(height, width)``, matrices forward
 ``(N, 2, 3)`` source -> destination as ``cv2.warpAffine`` takes them. Every function checks
 its arguments first (``TypeError`` / ``ValueError`` naming the argument), then runs in C++
 with the GIL released, on ``facecore.num_threads()`` threads. Inputs are never modified.
+
+One stem names a family everywhere: ``src/cpp/<stem>.{hpp,cpp}``, ``src/cuda/<stem>.cu``,
+``tests/test_kernels_<stem>.py`` and its case in ``benchmarks/``. Every kernel takes
+``device="auto"|"cpu"|"cuda"`` and, on the GPU, ``stream=`` (see docs/cuda.md).
 """
 
 from __future__ import annotations
@@ -880,7 +887,8 @@ def recolor(
     is then blended: ``out = (1 - a) * image + a * layer`` (as :func:`blend`, with the layer
     unrounded). Colour maths follow OpenCV's float definitions (``cv2.cvtColor`` on float32
     images in [0, 1]: sRGB, D65; HSV with H in degrees), so those are the reference; pixels
-    with ``alpha == 0`` are returned unchanged.
+    with ``alpha == 0`` are returned unchanged, and blocks of them are skipped, so the cost
+    follows the recoloured area.
 
     ``mode="transfer"`` (a hair dye) moves the hair's colour distribution to the target's, in
     Oklab scaled by 100 (B. Ottosson 2020: hue stays constant where CIE Lab's blues turn

@@ -6,19 +6,17 @@ duplicates, look the item up in the :class:`~facecore.jobs.store.EmbeddingStore`
 only when it is new **detect → align → embed** (one :class:`~facecore.FaceAnalyzer`
 call) and store it → **filter** faces by quality (size, blur, pose; every rejection
 counted by reason) → **cluster** the embeddings (:func:`facecore.cluster.cluster`) →
-**write** the output folder:
+**write** the output folder::
 
-```
-OUT/
-  identity_0000/ ...        aligned 112x112 crops of one identity, largest first,
-                            plus sources.csv (crop -> source path, frame, distance)
-  unassigned/               faces no cluster took
-  manifest.jsonl            one line per face (and per skipped input): source, frame,
-                            bbox, landmarks, pose, quality, status, cluster, distance
-  report.html               contact sheet per cluster, most and least central first
-  summary.json              counts, rejections by reason, errors, metrics
-  .facecore/store.sqlite    the embedding store (keep it: re-runs reuse it)
-```
+    OUT/
+      identity_0000/ ...        aligned 112x112 crops of one identity, largest first,
+                                plus sources.csv (crop -> source path, frame, distance)
+      unassigned/               faces no cluster took
+      manifest.jsonl            one line per face (and per skipped input): source, frame,
+                                bbox, landmarks, pose, quality, status, cluster, distance
+      report.html               contact sheet per cluster, most and least central first
+      summary.json              counts, rejections by reason, errors, metrics
+      .facecore/store.sqlite    the embedding store (keep it: re-runs reuse it)
 
 Outputs are built in ``OUT/.facecore/staging-*`` and moved into place only when
 complete; every file is written under a temporary name and renamed. Inputs are only read.

@@ -128,6 +128,7 @@ def download(url: str, folder: Path, *, timeout: float, max_bytes: int) -> Path:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (exact-duplicate detection)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -144,6 +145,13 @@ def dhash(image: np.ndarray) -> int:
 
 
 def hamming(a: int, b: int) -> int:
+    """Number of differing bits between two integer hashes (near-duplicate distance).
+
+    Examples
+    --------
+    >>> hamming(0b1011, 0b0001)
+    2
+    """
     return int((int(a) ^ int(b)).bit_count())
 
 
