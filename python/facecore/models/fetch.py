@@ -68,7 +68,6 @@ from ..errors import ModelFetchError, ModelIntegrityError
 __all__ = [
     "FetchSource",
     "Reference",
-    "Converter",
     "register_converter",
     "converter",
     "fetch",
