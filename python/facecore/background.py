@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
+from ._defaults import DET_THRESHOLD
 from ._validate import as_choice, as_color, as_float, as_image, as_int
 
 __all__ = ["BackgroundReplacer", "NoPersonError", "Matte", "VideoResult", "replace", "replace_video",
@@ -487,7 +488,7 @@ def _faces(image: np.ndarray, options: dict[str, Any]) -> int | None:
     from .errors import ModelNotFoundError
 
     try:
-        det = models.load("yunet", kind="detector", score_threshold=0.6, max_side=640,
+        det = models.load("yunet", kind="detector", score_threshold=DET_THRESHOLD, max_side=640,
                           threads=options.get("threads"))
     except ModelNotFoundError:
         logger.info("background: no face detector installed; the no-person check uses the mask only")
