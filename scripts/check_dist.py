@@ -21,9 +21,14 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-# "Models we ship stay small (a few MB)": one file at most 5 MB, all of them at most 10 MB.
-MAX_MODEL_BYTES = 5 * 1024 * 1024
-MAX_MODELS_TOTAL = 10 * 1024 * 1024
+# "Models we ship stay small (a few MB)": one file at most 6 MiB (facecore's own age/gender
+# model is 5.3 MiB with float16 weights), all of them at most 12 MiB (11.0 MiB in 0.2: two
+# hair models, restoration, age/gender, two selfie segmenters, expression).
+MAX_MODEL_BYTES = 6 * 1024 * 1024
+MAX_MODELS_TOTAL = 12 * 1024 * 1024
+# Small recorded fixtures of the tests (reference outputs, a tiny state dict written by torch
+# for the pickle reader's tests) may be data-like files; a data set may not.
+MAX_FIXTURE_BYTES = 256 * 1024
 MAX_OTHER_BYTES = 1024 * 1024  # any other single file (sources, docs pictures, the demo photo)
 
 BUILD_OUTPUTS = re.compile(
@@ -115,7 +120,7 @@ def check_sdist(path: Path, *, version: str) -> list[str]:
             problems.append(f"{path.name}: build output {rel}")
         if COMPILED.search(rel):
             problems.append(f"{path.name}: compiled file {rel}")
-        if DATA_LIKE.search(rel):
+        if DATA_LIKE.search(rel) and not (rel.startswith("tests/") and size <= MAX_FIXTURE_BYTES):
             problems.append(f"{path.name}: data-like file {rel}")
         if IMAGE.search(rel) and not rel.startswith(SDIST_IMAGE_DIRS):
             problems.append(f"{path.name}: image {rel} outside {SDIST_IMAGE_DIRS}")
