@@ -15,8 +15,10 @@
    interval over identities (the threshold held fixed). Then the split: thresholds
    calibrated per pair type at FAR 1e-3 on the 12 "dev" identities (even index of the
    sorted names, as scripts/eval_cluster.py) and applied to the 12 "test" identities.
-   ``--methods`` adds embeddings to compare (``periocular``: the lower face replaced by a
-   fixed fill on both sides of any pair with a mask, see facecore.verify).
+   ``--methods`` adds embeddings to compare (``periocular[:TOP]``: the rows from TOP (56)
+   down replaced by a fixed grey on both sides of any pair with a mask). "auto" rows: what
+   ``facecore.verify`` does on the test identities, the pair type from ``mask_worn`` on
+   each crop at P(mask) >= 0.5 / 0.7 / 0.8 and the dev thresholds of that type.
 2. ``photos/masked`` (real photos, with_mask / without_mask): faces found by
    ``FaceAnalyzer`` (largest face), and :func:`facecore.occlusion.mask_worn` on it.
 
@@ -59,6 +61,19 @@ def mask_chips(chips: np.ndarray) -> np.ndarray:
     from facecore.occlusion import MASK_STYLES, synthesize
 
     return np.stack([synthesize(c, ARCFACE_112, style=MASK_STYLES[i % 4], seed=i)[0] for i, c in enumerate(chips)])
+
+
+#: periocular variant: rows from PERIOCULAR_TOP down (ArcFace-112 pixels: just below the eyes at
+#: y ~ 51.6, around the top of the synthetic masks) replaced by a fixed grey on both sides.
+PERIOCULAR_TOP = 56
+PERIOCULAR_FILL = (128, 128, 128)
+
+
+def periocular_chips(chips: np.ndarray, *, top: int = PERIOCULAR_TOP) -> np.ndarray:
+    """Copies of aligned (N, 112, 112, 3) chips with the rows from ``top`` down grey."""
+    out = np.array(chips, copy=True)
+    out[:, top:] = PERIOCULAR_FILL
+    return out
 
 
 def threshold_at(imp: np.ndarray, far: float) -> float:
@@ -150,18 +165,60 @@ def _embed(emb, key: str, chips: np.ndarray, cache: Path | None) -> np.ndarray:
 
 def embed_method(method: str, emb, chips: np.ndarray, masked: np.ndarray, cache: Path | None = None) -> dict:
     """Similarity matrices per pair type for one embedding method."""
-    u = _embed(emb, "unmasked", chips, cache)
     if method == "sface":
+        u = _embed(emb, "unmasked", chips, cache)
         m = _embed(emb, "masked", masked, cache)
         return {"unmasked-unmasked": u @ u.T, "masked-unmasked": m @ u.T, "masked-masked": m @ m.T}
     if method.startswith("periocular"):  # "periocular" or "periocular:TOP"
-        from facecore.verify import PERIOCULAR_TOP, periocular_chips
-
         top = int(method.split(":")[1]) if ":" in method else PERIOCULAR_TOP
         eu = _embed(emb, f"periocular:{top}:unmasked", periocular_chips(chips, top=top), cache)
         em = _embed(emb, f"periocular:{top}:masked", periocular_chips(masked, top=top), cache)
-        return {"unmasked-unmasked": u @ u.T, "masked-unmasked": em @ eu.T, "masked-masked": em @ em.T}
+        if cache is not None and os.environ.get("EMBED_ONLY"):
+            return {}
+        u = _embed(emb, "unmasked", chips, cache)
+        return {"unmasked-unmasked": u @ u.T, "masked-unmasked": em @ eu.T, "masked-masked": em @ em.T,
+                "periocular-unmasked": eu @ eu.T}
     raise ValueError(f"--methods: unknown method {method!r}")
+
+
+def auto_eval(res: dict, methods, y, flag_u, flag_m, emb, chips, masked, cache) -> dict:
+    """What verify() does on the test identities: the pair type from mask_worn on each crop,
+    the dev thresholds of that type, and (``periocular`` methods) the periocular embedding
+    whenever a mask is detected on either side."""
+    test = y % 2 == 1
+    u = _embed(emb, "unmasked", chips, cache)
+    m = _embed(emb, "masked", masked, cache)
+    full = {"UU": u @ u.T, "MU": m @ u.T, "MM": m @ m.T}
+    flags = {"U": flag_u, "M": flag_m}
+    out = {}
+    for method in methods:
+        thr_full = {pt: (0.42 if pt == "unmasked-unmasked" else res["sface"]["split"][pt]["threshold_dev"]) for pt in PAIR_TYPES}
+        peri = None
+        if method.startswith("periocular"):
+            top = int(method.split(":")[1]) if ":" in method else PERIOCULAR_TOP
+            eu, em = _MEMO[f"periocular:{top}:unmasked"], _MEMO[f"periocular:{top}:masked"]
+            peri = {"UU": eu @ eu.T, "MU": em @ eu.T, "MM": em @ em.T}
+            thr_peri = {pt: res[method]["split"][pt]["threshold_dev"] for pt in PAIR_TYPES[1:]}
+        row = {}
+        for pt, key in zip(PAIR_TYPES, ("UU", "MU", "MM")):
+            ordered = key == "MU"
+            n = len(y)
+            a, b = np.nonzero(~np.eye(n, dtype=bool)) if ordered else np.triu_indices(n, 1)
+            keep = test[a] & test[b]
+            a, b = a[keep], b[keep]
+            nm = flags[key[0]][a].astype(int) + flags[key[1]][b].astype(int)
+            s = full[key][a, b]
+            thr = np.array([thr_full[p] for p in PAIR_TYPES])[nm]
+            if peri is not None:
+                use = nm > 0
+                s = np.where(use, peri[key][a, b], s)
+                thr = np.where(use, np.array([0.0, thr_peri["masked-unmasked"], thr_peri["masked-masked"]])[nm], thr)
+            ok = s >= thr
+            same = y[a] == y[b]
+            row[pt] = {"tar": float(ok[same].mean()), "tar_ci95": bootstrap_tar(ok[same], y[a][same]), "far": float(ok[~same].mean()),
+                       "detected_types": [int((nm == k).sum()) for k in range(3)]}
+        out[method] = row
+    return out
 
 
 def eval_photos(data: Path) -> dict:
@@ -197,6 +254,8 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default="sface,periocular", help="comma-separated: sface, periocular, periocular:TOP")
     ap.add_argument("--cache", help="folder for the masked crops (npz), reused when present")
     ap.add_argument("--no-photos", action="store_true", help="skip photos/masked")
+    ap.add_argument("--only-photos", action="store_true", help="photos/masked only")
+    ap.add_argument("--embed-only", action="store_true", help="compute and cache the embeddings of --methods, then stop")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     data, models = Path(args.data), Path(args.models)
@@ -207,6 +266,15 @@ def main(argv=None) -> int:
     import facecore as fc
 
     t0 = time.perf_counter()
+    if args.only_photos:
+        res = {"photos_masked": eval_photos(data)}
+        for k, v in res["photos_masked"].items():
+            print(f"photos/masked/{k}: {v['photos']} photos, face found {v['face_found']}, mask_worn {v['mask_worn']}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
+        return 0
+    if args.embed_only:
+        os.environ["EMBED_ONLY"] = "1"
     chips, y, names = load_glint24(data)
     cache = Path(args.cache) / "glint24_masked.npz" if args.cache else None
     if cache is not None and cache.is_file():
@@ -221,11 +289,29 @@ def main(argv=None) -> int:
     from facecore.align import ARCFACE_112
     from facecore.occlusion import mask_worn
 
+    cache_dir = Path(args.cache) if args.cache else None
+    if args.embed_only:
+        for method in args.methods.split(","):
+            embed_method(method, emb, chips, masked, cache_dir)
+        print(f"embedded {args.methods} ({time.perf_counter() - t0:.0f} s)")
+        return 0
+    flags_f = cache_dir / "mask_worn_prob.npz" if cache_dir is not None else None
+    if flags_f is not None and flags_f.is_file():
+        fl = np.load(flags_f)
+        prob_u, prob_m = fl["u"], fl["m"]
+    else:
+        prob_u = np.array([mask_worn(c, ARCFACE_112).probability for c in chips])
+        prob_m = np.array([mask_worn(c, ARCFACE_112).probability for c in masked])
+        if flags_f is not None:
+            np.savez(flags_f, u=prob_u, m=prob_m)
+    from facecore.verify import MASK_PROBABILITY
+
+    flag_u, flag_m = prob_u >= MASK_PROBABILITY, prob_m >= MASK_PROBABILITY
     res: dict = {"machine": {"cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]},
                  "dev_identities": [n for k, n in enumerate(names) if k % 2 == 0],
-                 "mask_worn_glint24": {
-                     "unmasked_flagged": int(sum(mask_worn(c, ARCFACE_112).worn for c in chips)),
-                     "masked_flagged": int(sum(mask_worn(c, ARCFACE_112).worn for c in masked)), "n": len(y)}}
+                 "mask_worn_glint24": {"n": len(y), "mask_probability": MASK_PROBABILITY,
+                                       **{f"{k}_flagged_at_{t}": int((p >= t).sum()) for k, p in (("unmasked", prob_u), ("masked", prob_m))
+                                          for t in (0.5, 0.6, 0.7, 0.8, 0.9)}}}
     print("mask_worn on glint24 crops:", res["mask_worn_glint24"], flush=True)
     for method in args.methods.split(","):
         t = time.perf_counter()
@@ -241,6 +327,13 @@ def main(argv=None) -> int:
             print(f"  split {pt:18s} dev thr {r['threshold_dev']:.4f} -> test TAR {r['test_tar']:.4f} "
                   f"[{r['test_tar_ci95'][0]:.3f}, {r['test_tar_ci95'][1]:.3f}] FAR {r['test_far']:.2e}; "
                   f"at 0.42: TAR {r['test_at_0.42']['tar']:.4f} FAR {r['test_at_0.42']['far']:.2e}", flush=True)
+    if "sface" in res:
+        res["auto"] = {}
+        for t in (0.5, 0.7, 0.8):
+            res["auto"][f"p_mask_{t}"] = r_t = auto_eval(res, args.methods.split(","), y, prob_u >= t, prob_m >= t, emb, chips, masked, cache_dir)
+            for k, r in r_t.items():
+                print(f"  auto, P(mask) >= {t} ({k}): " + "; ".join(f"{pt}: TAR {v['tar']:.4f} FAR {v['far']:.2e} {v['detected_types']}"
+                                                              for pt, v in r.items()), flush=True)
     if not args.no_photos:
         res["photos_masked"] = p = eval_photos(data)
         for k, v in p.items():
