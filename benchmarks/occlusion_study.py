@@ -325,6 +325,12 @@ an extra `--methods` entry that is a path runs that ONNX file through the LaMa-s
 (the `learned-stage1` row: the stage-1 checkpoint of training/restore, exported with
 `python -m training.restore.export`; it is not shipped). Figures as JSON: `--json out.json`.
 """
+    # keep the section scripts/eval_masked_verification.py's figures go in (not measured here)
+    keep = "## Recognition with masks"
+    if path.is_file() and keep in (old := path.read_text(encoding="utf-8")):
+        sec = old[old.index(keep):]
+        sec = sec[: sec.index("\n## ", len(keep)) + 1] if "\n## " in sec[len(keep):] else sec
+        text = text.replace("## Run\n", sec + "## Run\n", 1)
     path.write_text(text, encoding="utf-8")
 
 

@@ -76,6 +76,14 @@ def periocular_chips(chips: np.ndarray, *, top: int = PERIOCULAR_TOP) -> np.ndar
     return out
 
 
+def fixed_mask_chips(chips: np.ndarray) -> np.ndarray:
+    """The template face mask (jitter 0, one grey-blue colour, no shading) drawn over every chip."""
+    from facecore.align import ARCFACE_112
+    from facecore.occlusion import synthesize
+
+    return np.stack([synthesize(c, ARCFACE_112, style="surgical_blue", seed=0, jitter=0.0, shading=0.0)[0] for c in chips])
+
+
 def threshold_at(imp: np.ndarray, far: float) -> float:
     """Smallest threshold t such that accepting ``s > t`` passes at most floor(far * n) impostors."""
     imp = np.sort(imp)
@@ -178,6 +186,13 @@ def embed_method(method: str, emb, chips: np.ndarray, masked: np.ndarray, cache:
         u = _embed(emb, "unmasked", chips, cache)
         return {"unmasked-unmasked": u @ u.T, "masked-unmasked": em @ eu.T, "masked-masked": em @ em.T,
                 "periocular-unmasked": eu @ eu.T}
+    if method == "fixedmask":  # the same template mask (no jitter, one colour) drawn over both sides
+        eu = _embed(emb, "fixedmask:unmasked", fixed_mask_chips(chips), cache)
+        em = _embed(emb, "fixedmask:masked", fixed_mask_chips(masked), cache)
+        if cache is not None and os.environ.get("EMBED_ONLY"):
+            return {}
+        u = _embed(emb, "unmasked", chips, cache)
+        return {"unmasked-unmasked": u @ u.T, "masked-unmasked": em @ eu.T, "masked-masked": em @ em.T}
     raise ValueError(f"--methods: unknown method {method!r}")
 
 
@@ -194,9 +209,12 @@ def auto_eval(res: dict, methods, y, flag_u, flag_m, emb, chips, masked, cache) 
     for method in methods:
         thr_full = {pt: (0.42 if pt == "unmasked-unmasked" else res["sface"]["split"][pt]["threshold_dev"]) for pt in PAIR_TYPES}
         peri = None
-        if method.startswith("periocular"):
-            top = int(method.split(":")[1]) if ":" in method else PERIOCULAR_TOP
-            eu, em = _MEMO[f"periocular:{top}:unmasked"], _MEMO[f"periocular:{top}:masked"]
+        if method.startswith("periocular") or method == "fixedmask":
+            if method == "fixedmask":
+                eu, em = _MEMO["fixedmask:unmasked"], _MEMO["fixedmask:masked"]
+            else:
+                top = int(method.split(":")[1]) if ":" in method else PERIOCULAR_TOP
+                eu, em = _MEMO[f"periocular:{top}:unmasked"], _MEMO[f"periocular:{top}:masked"]
             peri = {"UU": eu @ eu.T, "MU": em @ eu.T, "MM": em @ em.T}
             thr_peri = {pt: res[method]["split"][pt]["threshold_dev"] for pt in PAIR_TYPES[1:]}
         row = {}
