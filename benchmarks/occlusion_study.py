@@ -325,7 +325,27 @@ an extra `--methods` entry that is a path runs that ONNX file through the LaMa-s
 (the `learned-stage1` row: the stage-1 checkpoint of training/restore, exported with
 `python -m training.restore.export`; it is not shipped). Figures as JSON: `--json out.json`.
 """
+    # keep the section scripts/eval_masked_verification.py's figures go in (not measured here)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    for keep in ("## Through the real detection path", "## Recognition with masks"):
+        if keep in old and keep not in text:
+            sec = old[old.index(keep):]
+            sec = sec[: sec.index("\n## ", len(keep)) + 1] if "\n## " in sec[len(keep):] else sec
+            text = text.replace("## Run\n", sec + "## Run\n", 1)
     path.write_text(text, encoding="utf-8")
+
+
+def eyes_to_five(lm: np.ndarray) -> np.ndarray:
+    """The ArcFace template's 5 points carried by the similarity that puts its eyes on ``lm``'s eyes
+    (for masked faces, whose nose and mouth points the detector cannot see)."""
+    from facecore.align import ARCFACE_112
+
+    src, dst = ARCFACE_112[:2], lm[:2]
+    zs, zd = complex(*(src[1] - src[0])), complex(*(dst[1] - dst[0]))
+    a = zd / zs  # rotation + scale as one complex factor
+    pts = (ARCFACE_112[:, 0] - src[0, 0]) + 1j * (ARCFACE_112[:, 1] - src[0, 1])
+    out = pts * a + complex(*dst[0])
+    return np.stack([out.real, out.imag], axis=1)
 
 
 def main(argv=None) -> int:
@@ -342,6 +362,11 @@ def main(argv=None) -> int:
     ap.add_argument("--attributes", default="dlib", choices=("dlib", "agegender"),
                     help="the age/gender models that read the faces: dlib's pair (the study as published in "
                          "docs/occlusion.md) or facecore's own agegender model")
+    ap.add_argument("--real-path", nargs="?", const="both", choices=("both", "restore", "read", "redetect", "eyes"),
+                    help="YuNet's landmarks on the masked image (a user's pipeline) for the restorer and the age/gender "
+                         "chips (both), or for one of them only (to find where the benefit is lost); redetect: as both, "
+                         "then the restored face is detected again and read through its new landmarks; eyes: as both, with the nose "
+                         "and mouth points replaced by the template's, placed from the two detected eyes")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "age" / "utkface").is_dir():
@@ -393,19 +418,32 @@ def main(argv=None) -> int:
     styles = []
     ex_idx = set(range(0, len(names), max(1, len(names) // 6))[:6]) if not args.quick else {0, 1, 2, 3}
     feats_orig, feats_mask = [], []
+    lm_err = []  # --real-path: mean landmark distance on the masked image / inter-ocular distance
     for i, (n, big, lm) in enumerate(zip(names, bigs, lms)):
         style = occlusion.MASK_STYLES[i % 4]
         styles.append(style)
         occ, hole = occlusion.synthesize(big, lm, style=style, seed=i)
+        lm_orig = lm
+        if args.real_path:  # what a user's pipeline sees: detection and landmarks on the masked image
+            d_occ = det.detect(occ)
+            lm_occ = d_occ.landmarks[nearest_centre(d_occ, occ.shape)].astype(np.float64) if len(d_occ) else lm
+            if args.real_path == "eyes" and len(d_occ):
+                lm_occ = eyes_to_five(lm_occ)
+            lm_err.append(float(np.linalg.norm(lm_occ - lm, axis=1).mean() / np.linalg.norm(lm[0] - lm[1])) if len(d_occ) else np.nan)
         images = {"original": big, "masked": occ}
         for m in methods:
-            images[m] = occlusion.restore(occ, hole, method=method_of[m], face=lm)
+            # --real-path: the drawn hole is still given (a user would need a mask segmenter)
+            images[m] = occlusion.restore(occ, hole, method=method_of[m],
+                                          face=lm_occ if args.real_path in ("both", "restore", "redetect", "eyes") else lm)
             diff = np.abs(images[m][hole].astype(np.int16) - big[hole].astype(np.int16))
             hole_err[m][0] += float(diff.sum()) / 3
             hole_err[m][1] += float(hole.sum())
         for c in conds:
-            tensors[c][0].append(age_m.tensor(images[c], lm[None]))
-            tensors[c][1].append(tensors[c][0][-1] if gen_m is age_m else gen_m.tensor(images[c], lm[None]))
+            lm_c = lm_occ if args.real_path in ("both", "read", "redetect", "eyes") and c != "original" else lm_orig
+            if args.real_path == "redetect" and c in methods and len(d_r := det.detect(images[c])):
+                lm_c = d_r.landmarks[nearest_centre(d_r, images[c].shape)].astype(np.float64)
+            tensors[c][0].append(age_m.tensor(images[c], lm_c[None]))
+            tensors[c][1].append(tensors[c][0][-1] if gen_m is age_m else gen_m.tensor(images[c], lm_c[None]))
         # how much of the age chip the mask hides
         from facecore.models.attributes import chip_matrices
 
@@ -431,6 +469,10 @@ def main(argv=None) -> int:
         corr[c] = ((pm > 0.5) == true_male).astype(float)
     res: dict = {"method_files": {k: Path(v).name for k, v in method_of.items() if k != v}, "attributes": args.attributes, "n": len(names), "detected": int(sum(found)), "masked_detected": masked_found, "n_boot": n_boot,
                  "mask_fraction_face": float(np.mean(mask_frac))}
+    if args.real_path:
+        res["real_path"] = {"mode": args.real_path, "masked_detected": int(np.isfinite(lm_err).sum()),
+                            "landmark_error_interocular_median": float(np.nanmedian(lm_err)),
+                            "landmark_error_interocular_mean": float(np.nanmean(lm_err))}
     res["age_mae"] = {c: float(err[c].mean()) for c in conds}
     res["age_mae_ci"] = {c: bootstrap({"e": err[c]}, lambda v: v["e"].mean(), n_boot) for c in conds}
     res["gender_acc"] = {c: float(corr[c].mean()) for c in conds}

