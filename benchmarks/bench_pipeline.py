@@ -1,7 +1,8 @@
 """FaceAnalyzer vs the per-face loop a user would write, same models, same process.
 
 Work per image: detect (YuNet), then for every face an identity embedding (SFace), age
-and gender (dlib models on 64/32 chips with dlib's pyramid sampling).
+and gender (dlib's models, named ``age`` / ``gender`` in the zoo, on 64/32 chips with dlib's
+pyramid sampling; the default ``agegender`` model is timed in ``scripts/eval_agegender.py``).
 
 * ``facecore``: ``FaceAnalyzer(pose=False, quality=False).analyze(image)`` -- one detector
   call, one fused batch warp per model input, one onnxruntime call per model for all faces.
@@ -130,7 +131,10 @@ def main(argv=None) -> int:
     from facecore.models import repair
 
     threads = args.threads
-    fa = FaceAnalyzer(device="cpu", threads=threads, pose=False, quality=False, det_threshold=0.6)
+    # dlib's age/gender pair on both sides (the default is now facecore's own agegender model,
+    # which the user's loop below does not reproduce)
+    fa = FaceAnalyzer(device="cpu", threads=threads, pose=False, quality=False, det_threshold=0.6,
+                      age="age", gender="gender")
 
     def plain_session(model):
         so = ort.SessionOptions()
