@@ -36,6 +36,7 @@ import numpy as np
 
 from . import kernels
 from ._defaults import DET_THRESHOLD
+from .io import ffmpeg_exe, mux_audio
 from ._validate import as_choice, as_color, as_float, as_image, as_int
 
 __all__ = ["BackgroundReplacer", "NoPersonError", "Matte", "VideoResult", "replace", "replace_video",
@@ -511,40 +512,8 @@ class VideoResult:
         return {"frames": self.frames, "fps": self.fps, "audio": self.audio}
 
 
-def _ffmpeg() -> str | None:
-    import shutil
-
-    exe = shutil.which("ffmpeg")
-    if exe:
-        return exe
-    try:  # the optional extra facecore[video]: imageio-ffmpeg ships a static binary
-        import imageio_ffmpeg  # type: ignore[import-not-found]
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:  # noqa: BLE001 - not installed, or no binary for this platform
-        return None
-
-
-def _mux_audio(video_only: str, src: str, dst: str) -> str:
-    """Copy ``src``'s audio (if any) next to ``video_only``'s frames into ``dst``."""
-    import subprocess
-
-    exe = _ffmpeg()
-    if exe is None:
-        os.replace(video_only, dst)
-        return "dropped: no ffmpeg on PATH (pip install imageio-ffmpeg to keep it)"
-    probe = subprocess.run([exe, "-hide_banner", "-i", src], capture_output=True, text=True)
-    if "Audio:" not in probe.stderr:
-        os.replace(video_only, dst)
-        return "none in the input"
-    cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-i", video_only, "-i", src,
-           "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-shortest", dst]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        os.replace(video_only, dst)
-        return f"dropped: ffmpeg failed ({r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode})"
-    os.unlink(video_only)
-    return "kept"
+# the audio of written videos lives once, in facecore.io (the hair effect uses it too)
+_ffmpeg = ffmpeg_exe
 
 
 def replace_video(src: str | os.PathLike[str], dst: str | os.PathLike[str],
@@ -647,7 +616,7 @@ def replace_video(src: str | os.PathLike[str], dst: str | os.PathLike[str],
     if n == 0:
         os.unlink(tmp)
         raise ValueError(f"src: {s} has no decodable frames")
-    how = _mux_audio(tmp, os.fspath(s), os.fspath(d)) if audio else "dropped (audio=False)"
+    how = mux_audio(tmp, s, d) if audio else "dropped (audio=False)"
     if not audio:
         os.replace(tmp, d)
     return VideoResult(frames=n, fps=fps, audio=how)

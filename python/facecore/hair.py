@@ -695,37 +695,10 @@ def soften(alpha: np.ndarray, softness: float) -> np.ndarray:
 
 
 def _finish_video(tmp: Path, src: Path, dst: Path, *, audio: bool) -> str:
-    """Move the written video into place, muxing the source's audio in with ffmpeg if possible."""
-    import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-
-    ffmpeg = None
-    if audio:
-        ffmpeg = shutil.which("ffmpeg")
-        if ffmpeg is None:
-            try:  # the binary that the optional imageio-ffmpeg package carries
-                import imageio_ffmpeg  # noqa: PLC0415
-
-                ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-            except (ImportError, RuntimeError, OSError):
-                ffmpeg = None
-    if ffmpeg is not None:
-        cmd = [ffmpeg, "-v", "error", "-y", "-i", os.fspath(tmp), "-i", os.fspath(src), "-map", "0:v:0",
-               "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", os.fspath(dst)]
-        try:
-            r = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
-        except (OSError, subprocess.SubprocessError) as exc:
-            r = None
-            reason = str(exc)
-        else:
-            reason = r.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]
-            reason = reason[0]
-        if r is not None and r.returncode == 0:
-            tmp.unlink(missing_ok=True)
-            return "audio copied with ffmpeg (if the input had any)"
-        os.replace(tmp, dst)
-        return f"audio dropped: ffmpeg failed ({reason})"
-    os.replace(tmp, dst)
+    """Move the written video into place, muxing the source's audio in (:func:`facecore.io.mux_audio`)."""
     if not audio:
+        os.replace(tmp, dst)
         return "audio not copied (audio=False)"
-    return "audio dropped: ffmpeg is not on PATH (install it to keep the sound)"
+    from .io import mux_audio  # noqa: PLC0415
+
+    return f"audio {mux_audio(tmp, src, dst)}"

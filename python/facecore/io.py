@@ -24,6 +24,8 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "VIDEO_SUFFIXES",
     "InputItem",
+    "ffmpeg_exe",
+    "mux_audio",
 ]
 
 logger = logging.getLogger(__name__)
@@ -512,3 +514,62 @@ def _check_pixels(data: np.ndarray, max_pixels: int) -> None:
         w, h = size
         raise ValueError(f"data: a {w} x {h} image ({w * h:,} pixels) exceeds the limit of {max_pixels:,} pixels "
                          "(max_pixels=, or FACECORE_MAX_IMAGE_PIXELS)")
+
+
+# -- audio of written videos ----------------------------------------------------------------
+
+
+def ffmpeg_exe() -> str | None:
+    """The ``ffmpeg`` program: on PATH, else the binary of the optional ``imageio-ffmpeg``
+    package (``facecore[video]``), else None."""
+    import shutil  # noqa: PLC0415
+
+    exe = shutil.which("ffmpeg")
+    if exe:
+        return exe
+    try:  # imageio-ffmpeg ships a static binary
+        import imageio_ffmpeg  # type: ignore[import-not-found]  # noqa: PLC0415
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # noqa: BLE001 - not installed, or no binary for this platform
+        return None
+
+
+def mux_audio(video_only: str | os.PathLike[str], src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> str:
+    """Move a written (silent) video to ``dst`` with ``src``'s audio track muxed in, if any.
+
+    OpenCV writes frames only; the video effects (hair recolour, background) write their
+    frames to ``video_only`` and call this to keep the sound: the video stream is copied as
+    written, the audio re-encoded to AAC, with ``ffmpeg`` (:func:`ffmpeg_exe`). Without ffmpeg,
+    or when it fails, ``video_only`` is moved to ``dst`` as it is. ``video_only`` is gone
+    afterwards either way.
+
+    Returns
+    -------
+    str
+        What happened to the audio: ``"kept"``, ``"none in the input"`` or
+        ``"dropped: <why>"`` (no ffmpeg, or ffmpeg's last error line).
+    """
+    import subprocess  # noqa: PLC0415
+
+    video_only, src, dst = os.fspath(video_only), os.fspath(src), os.fspath(dst)
+    exe = ffmpeg_exe()
+    if exe is None:
+        os.replace(video_only, dst)
+        return "dropped: no ffmpeg on PATH (pip install imageio-ffmpeg to keep it)"
+    try:
+        probe = subprocess.run([exe, "-hide_banner", "-i", src], capture_output=True, text=True, timeout=60)
+        if "Audio:" not in probe.stderr:
+            os.replace(video_only, dst)
+            return "none in the input"
+        cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-i", video_only, "-i", src,
+               "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-shortest", dst]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        os.replace(video_only, dst)
+        return f"dropped: ffmpeg failed ({exc})"
+    if r.returncode != 0:
+        os.replace(video_only, dst)
+        return f"dropped: ffmpeg failed ({r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode})"
+    os.unlink(video_only)
+    return "kept"
