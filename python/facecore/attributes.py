@@ -14,6 +14,13 @@ Features, measured in the parser's aligned 512 x 512 crop (:mod:`facecore.parsin
   eyeglasses in the eye band, / 255; 0 without lenses). Through a clear lens the parser
   labels skin as eyeglasses, so the median stays near the skin's; a dark lens does not.
 - ``hat``: mean hat probability over the crop.
+- ``lens_lum``, ``lens_std``, ``lens_cover``, ``eyebox`` (:func:`lens_features`): in two
+  boxes around the template's eye positions (where a lens sits; 0.12 x 0.07 of the crop each),
+  the skin's median grey minus the boxes' mean grey (/ 255), the grey standard deviation in
+  the boxes (/ 255: a dark lens is flat, an eye behind a clear lens is not), the mean
+  eyeglasses probability and the mean eye-class (l_eye + r_eye) probability;
+  ``log_eyebox = log(eyebox + 0.005)``. Without the grey crop, ``lens_lum`` is 0 and
+  ``lens_std`` 0.14 (the clear-glasses median).
 
 Each probability is a logistic model of these features, fitted by
 ``scripts/fit_attributes.py`` on seeded fit halves of the labelled sets and measured on the
@@ -21,8 +28,9 @@ other halves (docs/accuracy.md, "Attributes"):
 
 - ``glasses`` (eyewear that is not sunglasses) and ``hat``: CelebAMask-HQ masks (classes
   eyeglasses, hat) of the parsing train split;
-- ``sunglasses``: data/attributes/sunglasses (positives) against UTKFace test crops and
-  CelebAMask-HQ faces (with and without clear glasses);
+- ``sunglasses``: data/attributes/sunglasses and the dark-lens CelebAMask-HQ eyewear faces
+  (positives) against the clear-glasses CelebAMask-HQ faces (weight 2) and UTKFace test crops
+  (``scripts/fit_attributes.py sunglasses``); ``glasses`` is then ``eyewear * (1 - sunglasses)``;
 - ``mask``, ``occlusion["mouth"]``: photos/masked (with / without); ``mask`` is then the
   geometric mean with :func:`facecore.occlusion.mask_worn` (the choice measured in
   docs/accuracy.md: fewer false masks than either alone);
@@ -33,9 +41,10 @@ other halves (docs/accuracy.md, "Attributes"):
   112 px chip): ``15 / (blur + 15)``, i.e. 0.5 at the dataset builder's ``--min-blur``.
   Not fitted to labels.
 
-The label is the most probable of the chain ``Mask``, ``Sunglasses``, ``Occlusion``
-(any part hidden that a mask or sunglasses do not explain), ``Glasses``, ``Blur``, ``Normal``,
-whose probabilities multiply out in that priority order and sum to 1.
+The label is the most probable of the chain ``Mask``, eyewear (``1 - (1 - sunglasses)(1 -
+glasses)``, shared between ``Sunglasses`` and ``Glasses`` in proportion to the two),
+``Occlusion`` (any part hidden that a mask or sunglasses do not explain), ``Blur``,
+``Normal``, whose probabilities multiply out in that priority order and sum to 1.
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ import numpy as np
 from .parsing import CLASSES, PARSING_TEMPLATE, FaceParsing
 from .types import Attributes, Quality
 
-__all__ = ["features", "from_features", "face_attributes", "EXPECTED", "LABELS", "COEF"]
+__all__ = ["features", "lens_features", "from_features", "face_attributes", "EXPECTED", "LABELS", "COEF"]
 
 #: Median fraction of a 512 crop covered by each part on CelebAMask-HQ (600 faces of the
 #: parsing train split, hand masks warped into the crop).
@@ -58,7 +67,7 @@ LABELS = ("Normal", "Glasses", "Sunglasses", "Mask", "Occlusion", "Blur")
 #: Logistic models ``p = sigmoid(b0 + sum(b_k * feature_k))`` (scripts/fit_attributes.py).
 COEF: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
     "eyewear": (('glasses',), (-1.9371, 12.4525)),
-    "dark_lens": (('log_eyes', 'lens_median'), (0.0225, -0.2059, 3.8878)),
+    "sunglasses": (('lens_lum', 'lens_std', 'lens_cover', 'log_eyebox'), (-8.1682, 6.1502, -11.2111, -5.8125, -3.1982)),
     "hat": (('hat',), (-6.0284, 60.9009)),
     "eyes_hidden": (('log_eyes',), (-2.1471, -2.513)),
     "mask": (('log_nose', 'log_mouth'), (-1.1888, 2.3006, -5.8739)),
@@ -78,6 +87,45 @@ def _eye_band(S: int) -> tuple[slice, slice]:
     x0, x1 = float(t[0, 0]), float(t[1, 0])
     return (slice(max(int(y - 0.09 * S), 0), min(int(y + 0.07 * S), S)),
             slice(max(int(x0 - 0.12 * S), 0), min(int(x1 + 0.12 * S), S)))
+
+
+def lens_features(skin: np.ndarray, eyes: np.ndarray, eyeglasses: np.ndarray,
+                  chip_gray: np.ndarray | None = None) -> dict[str, float]:
+    """The lens features in the eye boxes (see the module docstring).
+
+    Parameters
+    ----------
+    skin, eyes, eyeglasses : (S, S) float ndarray
+        Class probabilities of the parse (``eyes``: l_eye + r_eye).
+    chip_gray : (S, S) uint8 ndarray, optional
+
+    Returns
+    -------
+    dict of str to float
+        ``lens_lum``, ``lens_std``, ``lens_cover``, ``eyebox``, ``log_eyebox``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z = np.zeros((512, 512), np.float32)
+    >>> lens_features(z + 1, z, z)["lens_std"]
+    0.14
+    """
+    S = skin.shape[0]
+    t = PARSING_TEMPLATE[:2] * (S - 1)
+    hx, hy = int(0.06 * S), int(0.035 * S)
+    boxes = [(slice(max(int(y) - hy, 0), int(y) + hy), slice(max(int(x) - hx, 0), int(x) + hx)) for x, y in t]
+    cover = float(np.mean([eyeglasses[b].mean() for b in boxes]))
+    eyebox = float(np.mean([eyes[b].mean() for b in boxes]))
+    lum, std = 0.0, 0.14
+    if chip_gray is not None:
+        c = np.asarray(chip_gray, np.float32)
+        sk = skin > 0.5
+        if sk.sum() >= 100:
+            lum = float((np.median(c[sk]) - np.mean([c[b].mean() for b in boxes])) / 255.0)
+        std = float(np.mean([c[b].std() for b in boxes]) / 255.0)
+    return {"lens_lum": lum, "lens_std": std, "lens_cover": cover, "eyebox": eyebox,
+            "log_eyebox": math.log(eyebox + 0.005)}
 
 
 def features(parsing: FaceParsing, chip_gray: np.ndarray | None = None) -> dict[str, float]:
@@ -121,6 +169,8 @@ def features(parsing: FaceParsing, chip_gray: np.ndarray | None = None) -> dict[
          "glasses": glasses, "lens_dark": dark, "lens_median": lens_median, "hat": hat}
     for k in ("eyes", "nose", "mouth"):
         f["log_" + k] = math.log(f[k] + 0.02)
+    f.update(lens_features(P[_I["skin"]], P[_I["l_eye"]] + P[_I["r_eye"]], P[_I["eyeglasses"]],
+                           None if chip_gray is None else c))
     return f
 
 
@@ -149,7 +199,7 @@ def from_features(f: Mapping[str, float], *, quality: Quality | None = None,
     cues; fewer false masks than either alone, see docs/accuracy.md), else the parse's alone.
     """
     eyewear = _predict("eyewear", f)
-    sun = eyewear * _predict("dark_lens", f)
+    sun = _predict("sunglasses", f)
     glasses = eyewear * (1.0 - sun)
     hat = _predict("hat", f)
     mask = _predict("mask", f)
@@ -163,8 +213,14 @@ def from_features(f: Mapping[str, float], *, quality: Quality | None = None,
         * (1.0 - occl["mouth"] * (1.0 - mask))
     chain = {}
     rest = 1.0
-    for lab, p in (("Mask", mask), ("Sunglasses", sun), ("Occlusion", other), ("Glasses", glasses), ("Blur", blur)):
-        chain[lab] = rest * p
+    # eyewear is one link of the chain, shared by Sunglasses and Glasses in proportion
+    eye = 1.0 - (1.0 - sun) * (1.0 - glasses)
+    for lab, p in (("Mask", mask), ("Eyewear", eye), ("Occlusion", other), ("Blur", blur)):
+        if lab == "Eyewear":
+            share = sun / (sun + glasses) if sun + glasses > 0 else 0.5
+            chain["Sunglasses"], chain["Glasses"] = rest * p * share, rest * p * (1.0 - share)
+        else:
+            chain[lab] = rest * p
         rest *= 1.0 - p
     chain["Normal"] = rest
     label = max(chain, key=chain.get)
