@@ -10,56 +10,28 @@ place when present, else appended (other entries and the file's layout untouched
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import re
-import shutil
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "python" / "facecore" / "models" / "data"
-MANIFEST = REPO / "python" / "facecore" / "models" / "manifest.json"
+from training import zoo_register
+
 NAME = "agegender"
 
 
-def entry(sha: str, size: int) -> str:
-    e = {
-        "file": f"{NAME}.onnx",
-        "sha256": sha,
-        "bytes": size,
-        "kind": "agegender",
-        "task": "age (distribution over 0..120 years: mean and uncertainty) and gender (calibrated P(male)) of a 64x64 "
-                "dlib-style chip, one graph (dlib's age ResNet fine-tuned by facecore with new heads)",
-        "licence": "non-commercial research (trained on UTKFace; starts from dlib dnn_age_predictor_v1, CC0-1.0)",
-        "source": "facecore training/agegender (see docs/models/agegender.md)",
-        "packages": [],
-        "input": {"shape": [64, 64], "mean": [122.781998, 117.000999, 104.297997], "std": [256, 256, 256], "color": "rgb",
-                  "layout": "NCHW"},
-        "repairs": [],
-    }
-    lines = [f'    "{k}": {json.dumps(v, separators=(", ", ": "))}' for k, v in e.items()]
-    body = "{\n" + ",\n".join(lines) + "\n  }"
-    return f'  "{NAME}": {body}'
+ENTRY = {
+    "kind": "agegender",
+    "task": "age (distribution over 0..120 years: mean and uncertainty) and gender (calibrated P(male)) of a 64x64 "
+            "dlib-style chip, one graph (dlib's age ResNet fine-tuned by facecore with new heads)",
+    "licence": "non-commercial research (trained on UTKFace; starts from dlib dnn_age_predictor_v1, CC0-1.0)",
+    "source": "facecore training/agegender (see docs/models/agegender.md)",
+    "packages": [],
+    "input": {"shape": [64, 64], "mean": [122.781998, 117.000999, 104.297997], "std": [256, 256, 256], "color": "rgb",
+              "layout": "NCHW"},
+    "repairs": [],
+}
 
 
 def register(src: Path) -> dict:
-    DATA.mkdir(parents=True, exist_ok=True)
-    dst = DATA / f"{NAME}.onnx"
-    if src.resolve() != dst.resolve():
-        shutil.copyfile(src, dst)
-    raw = dst.read_bytes()
-    sha, size = hashlib.sha256(raw).hexdigest(), len(raw)
-    text = MANIFEST.read_text(encoding="utf-8")
-    pat = re.compile(rf'("{NAME}": \{{\s*"file": "{NAME}\.onnx",\s*"sha256": ")[0-9a-f]{{64}}(",\s*"bytes": )\d+')
-    text, n = pat.subn(rf"\g<1>{sha}\g<2>{size}", text)
-    if n == 0:
-        text = text.rstrip()
-        if not text.endswith("}"):
-            raise SystemExit("manifest.json does not end with '}'")
-        text = text[:-1].rstrip() + ",\n" + entry(sha, size) + "\n}\n"
-    json.loads(text)
-    MANIFEST.write_text(text, encoding="utf-8")
-    return {"name": NAME, "file": str(dst), "sha256": sha, "bytes": size}
+    return zoo_register.register(NAME, src, ENTRY)
 
 
 def main(argv=None):

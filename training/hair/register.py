@@ -9,32 +9,9 @@ into ``python/facecore/models/manifest.json`` (other entries untouched, file lay
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import re
-import shutil
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "python" / "facecore" / "models" / "data"
-MANIFEST = REPO / "python" / "facecore" / "models" / "manifest.json"
-
-
-def register(name: str, src: Path) -> dict:
-    DATA.mkdir(parents=True, exist_ok=True)
-    dst = DATA / f"{name}.onnx"
-    if src.resolve() != dst.resolve():
-        shutil.copyfile(src, dst)
-    raw = dst.read_bytes()
-    sha, size = hashlib.sha256(raw).hexdigest(), len(raw)
-    text = MANIFEST.read_text(encoding="utf-8")
-    pat = re.compile(rf'("{name}": \{{\s*"file": "{name}\.onnx",\s*"sha256": ")[0-9a-f]{{64}}(",\s*"bytes": )\d+')
-    text, n = pat.subn(rf"\g<1>{sha}\g<2>{size}", text)
-    if n != 1:
-        raise SystemExit(f"manifest.json has no entry for {name}")
-    json.loads(text)
-    MANIFEST.write_text(text, encoding="utf-8")
-    return {"name": name, "file": str(dst), "sha256": sha, "bytes": size}
+from training.zoo_register import register
 
 
 def main(argv=None):
