@@ -36,7 +36,7 @@ import numpy as np
 
 from . import kernels
 from ._defaults import DET_THRESHOLD
-from .io import ffmpeg_exe, mux_audio
+from .io import VideoOut, ffmpeg_exe
 from ._validate import as_choice, as_color, as_float, as_image, as_int
 
 __all__ = ["BackgroundReplacer", "NoPersonError", "Matte", "VideoResult", "replace", "replace_video",
@@ -549,7 +549,6 @@ def replace_video(src: str | os.PathLike[str], dst: str | os.PathLike[str],
     ValueError
         ``src`` cannot be decoded as a video, has no frames, or ``dst`` is ``src``.
     """
-    import tempfile
     from pathlib import Path
 
     import cv2
@@ -583,40 +582,20 @@ def replace_video(src: str | os.PathLike[str], dst: str | os.PathLike[str],
             bar = tqdm(total=total or None, unit="frame", desc=s.name)
         except ImportError:  # pragma: no cover
             bar = None
-    d.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=d.suffix or ".mp4", prefix=".facecore-", dir=os.fspath(d.parent))
-    os.close(fd)
-    writer = None
-    n = 0
     try:
-        for i, frame in iter_frames(s, max_frames=max_frames):
-            out, m = r.apply(frame, return_matte=True)
-            if writer is None:
-                fourcc = cv2.VideoWriter_fourcc(*("mp4v" if d.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
-                writer = cv2.VideoWriter(tmp, fourcc, fps, (frame.shape[1], frame.shape[0]))
-                if not writer.isOpened():
-                    raise ValueError(f"dst: cannot write a video to {d}")
-            writer.write(out)
-            if on_frame is not None:
-                on_frame(i, frame, out, m)
-            n += 1
-            if bar is not None:
-                bar.update(1)
-    except BaseException:
-        if writer is not None:
-            writer.release()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with VideoOut(d, fps, audio_from=s if audio else None) as vo:
+            for i, frame in iter_frames(s, max_frames=max_frames):
+                out, m = r.apply(frame, return_matte=True)
+                vo.write(out)
+                if on_frame is not None:
+                    on_frame(i, frame, out, m)
+                if bar is not None:
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    if writer is not None:
-        writer.release()
+    n = vo.frames
     if n == 0:
-        os.unlink(tmp)
         raise ValueError(f"src: {s} has no decodable frames")
-    how = mux_audio(tmp, s, d) if audio else "dropped (audio=False)"
-    if not audio:
-        os.replace(tmp, d)
+    how = vo.audio if audio else "dropped (audio=False)"
     return VideoResult(frames=n, fps=fps, audio=how)

@@ -617,7 +617,7 @@ class HairRecolor:
         """
         import cv2  # noqa: PLC0415
 
-        from .io import iter_frames  # noqa: PLC0415
+        from .io import VideoOut, iter_frames  # noqa: PLC0415
 
         s, d = Path(os.fspath(src)), Path(os.fspath(dst))
         if s.resolve() == d.resolve():
@@ -638,48 +638,32 @@ class HairRecolor:
                 bar = tqdm(total=total, unit="frame", desc=s.name)
             except ImportError:  # pragma: no cover
                 bar = None
-        writer = None
         ema: np.ndarray | None = None
         stats: np.ndarray | None = None
-        n = 0
-        d.parent.mkdir(parents=True, exist_ok=True)
-        # written next to dst first, then moved (or muxed with the audio) into place
-        tmp = d.with_name(f".{d.stem}.facecore-tmp{d.suffix}")
         try:
-            for i, frame in iter_frames(s):
-                p = self.probability(frame)
-                ema = p if ema is None or ema.shape != p.shape else self.smoothing * p + (1 - self.smoothing) * ema
-                a = soften(self.refine(np.ascontiguousarray(ema, np.float32)), softness)
-                source = None
-                if mode in ("transfer", "natural"):
-                    w, m, sd = kernels.lab_stats(frame, a)
-                    if w > 0:
-                        cur = np.array([m, sd])
-                        stats = cur if stats is None else self.smoothing * cur + (1 - self.smoothing) * stats
-                    source = None if stats is None else (float(stats[0]), float(stats[1]))
-                out = kernels.recolor(frame, a, color, mode=mode, strength=strength, source=source)
-                if writer is None:
-                    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if d.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
-                    writer = cv2.VideoWriter(os.fspath(tmp), fourcc, fps, (frame.shape[1], frame.shape[0]))
-                    if not writer.isOpened():
-                        raise ValueError(f"dst: cannot write a video to {d}")
-                writer.write(out)
-                if on_frame is not None:
-                    on_frame(i, frame, a)
-                n += 1
-                if bar is not None:
-                    bar.update(1)
-        except BaseException:
-            if writer is not None:
-                writer.release()
-            tmp.unlink(missing_ok=True)
-            raise
+            with VideoOut(d, fps, audio_from=s if audio else None) as vo:
+                for i, frame in iter_frames(s):
+                    p = self.probability(frame)
+                    ema = p if ema is None or ema.shape != p.shape else self.smoothing * p + (1 - self.smoothing) * ema
+                    a = soften(self.refine(np.ascontiguousarray(ema, np.float32)), softness)
+                    source = None
+                    if mode in ("transfer", "natural"):
+                        w, m, sd = kernels.lab_stats(frame, a)
+                        if w > 0:
+                            cur = np.array([m, sd])
+                            stats = cur if stats is None else self.smoothing * cur + (1 - self.smoothing) * stats
+                        source = None if stats is None else (float(stats[0]), float(stats[1]))
+                    vo.write(kernels.recolor(frame, a, color, mode=mode, strength=strength, source=source))
+                    if on_frame is not None:
+                        on_frame(i, frame, a)
+                    if bar is not None:
+                        bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
-        if writer is not None:
-            writer.release()
-            self.last_video_note = _finish_video(tmp, s, d, audio=audio)
+        n = vo.frames
+        if n:
+            self.last_video_note = f"audio {vo.audio}" if audio else "audio not copied (audio=False)"
         return n
 
 
@@ -692,13 +676,3 @@ def soften(alpha: np.ndarray, softness: float) -> np.ndarray:
         return alpha
     a = np.asarray(alpha, np.float32)
     return np.clip((a - 0.5) / max(softness, 1e-3) + 0.5, 0.0, 1.0).astype(np.float32)
-
-
-def _finish_video(tmp: Path, src: Path, dst: Path, *, audio: bool) -> str:
-    """Move the written video into place, muxing the source's audio in (:func:`facecore.io.mux_audio`)."""
-    if not audio:
-        os.replace(tmp, dst)
-        return "audio not copied (audio=False)"
-    from .io import mux_audio  # noqa: PLC0415
-
-    return f"audio {mux_audio(tmp, src, dst)}"

@@ -26,6 +26,7 @@ __all__ = [
     "InputItem",
     "ffmpeg_exe",
     "mux_audio",
+    "VideoOut",
 ]
 
 logger = logging.getLogger(__name__)
@@ -573,3 +574,78 @@ def mux_audio(video_only: str | os.PathLike[str], src: str | os.PathLike[str], d
         return f"dropped: ffmpeg failed ({r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode})"
     os.unlink(video_only)
     return "kept"
+
+
+class VideoOut:
+    """Frames written to a video file beside ``dst`` and moved into place when closed.
+
+    The one writer of the video effects (hair recolour, background): ``mp4v`` for
+    ``.mp4``/``.m4v``/``.mov``, ``MJPG`` otherwise, opened on the first frame (its size);
+    the file is written under a temporary name in ``dst``'s folder, so ``dst`` never holds a
+    half-written video; :meth:`close` moves it into place with ``audio_from``'s audio track
+    (:func:`mux_audio`); an exception inside ``with`` removes it. No frame written: no file.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "out.avi"
+    >>> with VideoOut(d, 10.0) as vo:
+    ...     for _ in range(3):
+    ...         vo.write(np.zeros((32, 48, 3), np.uint8))
+    >>> vo.frames, d.is_file(), vo.audio
+    (3, True, None)
+    """
+
+    def __init__(self, dst: str | os.PathLike[str], fps: float, *, audio_from: str | os.PathLike[str] | None = None):
+        import tempfile  # noqa: PLC0415
+
+        self.dst = Path(os.fspath(dst))
+        self.fps = float(fps)
+        self.audio_from = audio_from
+        self.frames = 0
+        #: what happened to the audio (:func:`mux_audio`), None without ``audio_from``
+        self.audio: str | None = None
+        self.dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=self.dst.suffix or ".mp4", prefix=".facecore-", dir=os.fspath(self.dst.parent))
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._writer: cv2.VideoWriter | None = None
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one BGR uint8 frame (every frame the size of the first)."""
+        if self._writer is None:
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.dst.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
+            self._writer = cv2.VideoWriter(os.fspath(self._tmp), fourcc, self.fps, (frame.shape[1], frame.shape[0]))
+            if not self._writer.isOpened():
+                self.abort()
+                raise ValueError(f"dst: cannot write a video to {self.dst}")
+        self._writer.write(frame)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Finish the file and move it to ``dst`` (with the audio, when asked)."""
+        if self._writer is None:
+            self._tmp.unlink(missing_ok=True)
+            return
+        self._writer.release()
+        self._writer = None
+        if self.audio_from is None:
+            os.replace(self._tmp, self.dst)
+        else:
+            self.audio = mux_audio(self._tmp, self.audio_from, self.dst)
+
+    def abort(self) -> None:
+        """Drop what was written (``dst`` is not touched)."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoOut":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
