@@ -26,7 +26,7 @@ import onnx
 from . import _warp
 from .detector import _check_image
 from .embedder import _check_landmarks
-from .session import make_session
+from .session import make_session, nchw_input
 from .spec import InputSpec
 
 __all__ = ["AgeModel", "GenderModel", "AgeGenderModel", "AgeGender", "DLIB_CHIP_TEMPLATE", "chip_matrices", "chip_tensor",
@@ -153,10 +153,7 @@ class _DlibModel:
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Class probabilities (N, n_classes) float32 of a normalised NCHW tensor."""
-        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
-        size = self.spec.shape[0]  # type: ignore[index]
-        if tensor.ndim != 4 or tensor.shape[1:] != (3, size, size):
-            raise ValueError(f"tensor: expected float32 (N, 3, {size}, {size}); got {tensor.dtype} {tensor.shape}")
+        tensor = nchw_input(tensor, self.spec.shape[0])  # type: ignore[arg-type]
         if tensor.shape[0] == 0:
             return np.zeros((0, self.n_out), np.float32)
         return self.session.run([self._output], {self._input: tensor})[0]
@@ -254,10 +251,7 @@ class AgeGenderModel(_DlibModel):
 
     def run_all(self, tensor: np.ndarray) -> AgeGender:
         """Age, its uncertainty and P(male) of a normalised NCHW tensor (see :meth:`tensor`)."""
-        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
-        size = self.spec.shape[0]  # type: ignore[index]
-        if tensor.ndim != 4 or tensor.shape[1:] != (3, size, size):
-            raise ValueError(f"tensor: expected float32 (N, 3, {size}, {size}); got {tensor.dtype} {tensor.shape}")
+        tensor = nchw_input(tensor, self.spec.shape[0])  # type: ignore[arg-type]
         if tensor.shape[0] == 0:
             z = np.zeros(0, np.float32)
             return AgeGender(z, z.copy(), z.copy())
@@ -270,10 +264,7 @@ class AgeGenderModel(_DlibModel):
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Age probabilities (N, 121) float32 of a normalised NCHW tensor."""
-        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
-        size = self.spec.shape[0]  # type: ignore[index]
-        if tensor.ndim != 4 or tensor.shape[1:] != (3, size, size):
-            raise ValueError(f"tensor: expected float32 (N, 3, {size}, {size}); got {tensor.dtype} {tensor.shape}")
+        tensor = nchw_input(tensor, self.spec.shape[0])  # type: ignore[arg-type]
         if tensor.shape[0] == 0:
             return np.zeros((0, self.n_out), np.float32)
         return self.session.run(["age_prob"], {self._input: tensor})[0]

@@ -15,7 +15,7 @@ import onnx
 
 from . import _warp, repair
 from .detector import _check_image
-from .session import make_session
+from .session import make_session, nchw_input
 
 __all__ = ["SFace", "ARCFACE_112", "arcface_matrices", "l2_normalize"]
 
@@ -90,9 +90,7 @@ class SFace:
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Raw (not normalised) embeddings (N, 128) float32 of an RGB NCHW 0..255 tensor."""
-        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
-        if tensor.ndim != 4 or tensor.shape[1:] != (3, 112, 112):
-            raise ValueError(f"tensor: expected float32 (N, 3, 112, 112); got {tensor.dtype} {tensor.shape}")
+        tensor = nchw_input(tensor, 112)
         n = tensor.shape[0]
         if n == 0:
             return np.zeros((0, self.dim), np.float32)

@@ -17,7 +17,7 @@ import onnx
 
 from . import _warp
 from .detector import _check_image
-from .session import make_session
+from .session import make_session, nchw_input
 from .spec import InputSpec
 
 __all__ = ["MaskClassifier", "box_matrices"]
@@ -80,9 +80,7 @@ class MaskClassifier:
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """P(with_mask) ``(N,)`` float32 of a normalised tensor."""
-        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
-        if tensor.ndim != 4 or tensor.shape[1:] != (3, self.size, self.size):
-            raise ValueError(f"tensor: expected float32 (N, 3, {self.size}, {self.size}); got {tensor.dtype} {tensor.shape}")
+        tensor = nchw_input(tensor, self.size)
         if tensor.shape[0] == 0:
             return np.zeros(0, np.float32)
         return self.session.run([self._output], {self._input: tensor})[0][:, 0].astype(np.float32)

@@ -7,12 +7,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import onnx
 import onnxruntime as ort
 
 from ..errors import CudaUnavailableError
 
-__all__ = ["make_session", "resolve_providers"]
+__all__ = ["make_session", "resolve_providers", "nchw_input"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,3 +123,12 @@ def make_session(
     if wanted not in active:
         logger.warning("requested provider %s is not active; running on %s", wanted, active)
     return sess
+
+
+def nchw_input(tensor: Any, size: int) -> np.ndarray:
+    """``tensor`` as a C-contiguous float32 ``(N, 3, size, size)`` batch, the input every
+    square-chip adapter's ``run`` takes; anything else is a ValueError naming ``tensor``."""
+    t = np.ascontiguousarray(tensor, dtype=np.float32)
+    if t.ndim != 4 or t.shape[1:] != (3, size, size):
+        raise ValueError(f"tensor: expected float32 (N, 3, {size}, {size}); got {t.dtype} {t.shape}")
+    return t
