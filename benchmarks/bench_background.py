@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import compare, format_header, format_ms, load_average, run_metadata, save_json  # noqa: E402
+from common import compare, format_header, format_ms, load_average, run_metadata, save_json
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("FACECORE_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -50,13 +50,19 @@ def frames(shape):
     H, W = img.shape[:2]
     h = int(W * 9 / 16)
     y0 = max(0, (H - h) // 2)
-    base = cv2.resize(img[y0:y0 + h], (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    base = cv2.resize(img[y0 : y0 + h], (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(0)
     out = []
     for _ in range(8):
         dx, dy = rng.normal(0, 0.7, 2)
-        out.append(cv2.warpAffine(base, np.float32([[1, 0, dx], [0, 1, dy]]), (shape[1], shape[0]),
-                                  borderMode=cv2.BORDER_REFLECT))
+        out.append(
+            cv2.warpAffine(
+                base,
+                np.float32([[1, 0, dx], [0, 1, dy]]),
+                (shape[1], shape[0]),
+                borderMode=cv2.BORDER_REFLECT,
+            )
+        )
     return out
 
 
@@ -83,14 +89,17 @@ def main() -> int:
     so = ort.SessionOptions()
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(zoo.find("selfie_segmentation_landscape")), so,
-                                providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(
+        str(zoo.find("selfie_segmentation_landscape")), so, providers=["CPUExecutionProvider"]
+    )
     bg_src = cv2.imread(str(DATA / "photos" / "group_01.jpg"))
     if bg_src is None:
         bg_src = np.full((500, 700, 3), 90, np.uint8)
     results = []
     ok = True
-    print(f"\n{'case':34s} {'facecore ms':>14s} {'user ms':>14s} {'fc fps':>7s} {'user fps':>8s} {'speed-up':>8s}")
+    print(
+        f"\n{'case':34s} {'facecore ms':>14s} {'user ms':>14s} {'fc fps':>7s} {'user fps':>8s} {'speed-up':>8s}"
+    )
     for shape in shapes:
         fr = frames(shape)
         H, W = shape
@@ -100,7 +109,10 @@ def main() -> int:
 
         def user(frame, blur=False):
             small = cv2.resize(frame, (256, 144), interpolation=cv2.INTER_AREA)
-            x = np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255
+            x = (
+                np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32)
+                / 255
+            )
             low = sess.run(None, {"input": x})[0][0, 0]
             a = cv2.resize(low, (W, H), interpolation=cv2.INTER_LINEAR)[..., None]
             back = cv2.GaussianBlur(frame, (0, 0), 25) if blur else bg
@@ -116,8 +128,10 @@ def main() -> int:
         d_out = int(np.abs(mine.astype(int) - out.astype(int)).max())
         same = d_low <= 1e-4 and d_out <= 1
         ok &= same
-        print(f"check {W}x{H}: model output max |diff| {d_low:.1e}, composite max |diff| {d_out} "
-              f"-> {'same' if same else 'DIFFERENT'}")
+        print(
+            f"check {W}x{H}: model output max |diff| {d_low:.1e}, composite max |diff| {d_out} "
+            f"-> {'same' if same else 'DIFFERENT'}"
+        )
         if not same:
             continue
         rep.temporal = True
@@ -144,8 +158,12 @@ def main() -> int:
         if not args.quick:
             cases.append(("blur 25", fc_blur, user_blur))
         for name, f_fc, f_user in cases:
-            st = compare({"facecore": f_fc, "user": f_user}, repeat=repeat, warmup=2,
-                         budget_s=3 if args.quick else 60)
+            st = compare(
+                {"facecore": f_fc, "user": f_user},
+                repeat=repeat,
+                warmup=2,
+                budget_s=3 if args.quick else 60,
+            )
             f, u = st["facecore"]["median_ms"], st["user"]["median_ms"]
             # CPU time per frame (all threads of the process): robust to other processes' load
             cpu = {}
@@ -155,30 +173,49 @@ def main() -> int:
                 for _ in range(n):
                     fn()
                 cpu[side] = 1000 * (time.process_time() - c0) / n
-            print(f"{name + f' {W}x{H}':34s} {format_ms(st['facecore']):>14s} {format_ms(st['user']):>14s} "
-                  f"{1000 / f:7.1f} {1000 / u:8.1f} {u / f:8.2f}   CPU ms/frame: facecore "
-                  f"{cpu['facecore']:.1f}, user {cpu['user']:.1f}")
-            results.append({"case": f"{name} {W}x{H}", "facecore": st["facecore"], "user": st["user"],
-                            "facecore_fps": 1000 / f, "user_fps": 1000 / u, "speedup": u / f,
-                            "facecore_cpu_ms_per_frame": cpu["facecore"], "user_cpu_ms_per_frame": cpu["user"]})
+            print(
+                f"{name + f' {W}x{H}':34s} {format_ms(st['facecore']):>14s} {format_ms(st['user']):>14s} "
+                f"{1000 / f:7.1f} {1000 / u:8.1f} {u / f:8.2f}   CPU ms/frame: facecore "
+                f"{cpu['facecore']:.1f}, user {cpu['user']:.1f}"
+            )
+            results.append(
+                {
+                    "case": f"{name} {W}x{H}",
+                    "facecore": st["facecore"],
+                    "user": st["user"],
+                    "facecore_fps": 1000 / f,
+                    "user_fps": 1000 / u,
+                    "speedup": u / f,
+                    "facecore_cpu_ms_per_frame": cpu["facecore"],
+                    "user_cpu_ms_per_frame": cpu["user"],
+                }
+            )
         # components (facecore's path), to say what limits it
         small = cv2.resize(fr[0], (256, 144), interpolation=cv2.INTER_AREA)
         x = np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255
         alpha = m.alpha
         comps = {
-            "resize to 256x144": lambda: cv2.resize(fr[0], (256, 144), interpolation=cv2.INTER_AREA),
+            "resize to 256x144": lambda: cv2.resize(
+                fr[0], (256, 144), interpolation=cv2.INTER_AREA
+            ),
             "model (onnxruntime)": lambda: sess.run(None, {"input": x}),
             "guided upsample (C++)": lambda: fc.kernels.guided_upsample(fr[0], m.low, radius=2),
-            "bilinear upsample (cv2)": lambda: cv2.resize(m.low, (W, H), interpolation=cv2.INTER_LINEAR),
+            "bilinear upsample (cv2)": lambda: cv2.resize(
+                m.low, (W, H), interpolation=cv2.INTER_LINEAR
+            ),
             "blend kernel (C++)": lambda: fc.kernels.blend(bg, fr[0], alpha),
-            "NumPy composite": lambda: (alpha[..., None] * fr[0] + (1 - alpha[..., None]) * bg).astype(np.uint8),
+            "NumPy composite": lambda: (
+                alpha[..., None] * fr[0] + (1 - alpha[..., None]) * bg
+            ).astype(np.uint8),
         }
         if not args.quick:
-            comps.update({
-                "fast_blur sigma 25": lambda: fast_blur(fr[0], 25),
-                "cv2.GaussianBlur sigma 25": lambda: cv2.GaussianBlur(fr[0], (0, 0), 25),
-                "cv2.stackBlur 101x101": lambda: cv2.stackBlur(fr[0], (101, 101)),
-            })
+            comps.update(
+                {
+                    "fast_blur sigma 25": lambda: fast_blur(fr[0], 25),
+                    "cv2.GaussianBlur sigma 25": lambda: cv2.GaussianBlur(fr[0], (0, 0), 25),
+                    "cv2.stackBlur 101x101": lambda: cv2.stackBlur(fr[0], (101, 101)),
+                }
+            )
         st = compare(comps, repeat=repeat, warmup=1, budget_s=2 if args.quick else 40)
         for k, v in st.items():
             print(f"  {k + f' {W}x{H}':32s} {format_ms(v):>14s}")
@@ -187,18 +224,30 @@ def main() -> int:
     if not args.quick:
         try:
             mpath = zoo.find("modnet")
-        except Exception:  # noqa: BLE001 - not fetched: say so
+        except Exception:
             print("matting: MODNet not fetched (facecore models fetch modnet); skipped")
     if mpath is not None:
         for shape in shapes:
             fr = frames(shape)
             rm = BackgroundReplacer("matting", threads=args.threads)
-            st = compare({"matting": lambda: rm.apply(fr[0])}, repeat=max(3, repeat // 5), warmup=1, budget_s=60)
+            st = compare(
+                {"matting": lambda: rm.apply(fr[0])},
+                repeat=max(3, repeat // 5),
+                warmup=1,
+                budget_s=60,
+            )
             v = st["matting"]
-            print(f"{'matting ' + f'{shape[1]}x{shape[0]}':34s} {format_ms(v):>14s} {'':>14s} "
-                  f"{1000 / v['median_ms']:7.1f}")
-            results.append({"case": f"matting {shape[1]}x{shape[0]}", "facecore": v,
-                            "facecore_fps": 1000 / v["median_ms"]})
+            print(
+                f"{'matting ' + f'{shape[1]}x{shape[0]}':34s} {format_ms(v):>14s} {'':>14s} "
+                f"{1000 / v['median_ms']:7.1f}"
+            )
+            results.append(
+                {
+                    "case": f"matting {shape[1]}x{shape[0]}",
+                    "facecore": v,
+                    "facecore_fps": 1000 / v["median_ms"],
+                }
+            )
     print(f"load average at the end: {load_average()}")
     if args.json:
         save_json(args.json, meta, results, load_average_end=load_average())

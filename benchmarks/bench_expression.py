@@ -24,13 +24,15 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import format_header, format_ms, run_metadata, save_json, time_it  # noqa: E402
+from common import format_header, format_ms, run_metadata, save_json, time_it
 
 PHOTOS = ("single_03.jpg", "group_01.jpg", "group_03.jpg", "crowd_01.jpg")
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--model", default="fer_expression")
@@ -38,7 +40,9 @@ def main(argv=None):
     import facecore.models as fm
     from facecore.models.expression import chip_matrices
 
-    data = Path(os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    data = Path(
+        os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+    )
     det = fm.load("yunet", threads=1)
     m = fm.load(args.model, threads=1, temperature=1.0)
     s = m.size
@@ -56,20 +60,26 @@ def main(argv=None):
         def loop():
             out = []
             for k in range(len(lm)):
-                chip = cv2.cvtColor(cv2.warpAffine(img, mats[k], (s, s), flags=cv2.INTER_LINEAR), cv2.COLOR_BGR2GRAY)
+                chip = cv2.cvtColor(
+                    cv2.warpAffine(img, mats[k], (s, s), flags=cv2.INTER_LINEAR), cv2.COLOR_BGR2GRAY
+                )
                 x = ((chip.astype(np.float32) - m.spec.mean[0]) / m.spec.std[0])[None, None]
                 out.append(m.run(x)[0])
             return np.stack(out)
 
         a, b = m.predict(img, lm), loop()
         if not (np.abs(a - b).max() < 0.05 and (a.argmax(1) == b.argmax(1)).mean() >= 0.9):
-            raise SystemExit(f"{name}: facecore and the loop disagree (max |diff| {np.abs(a - b).max():.3g}); not timing")
+            raise SystemExit(
+                f"{name}: facecore and the loop disagree (max |diff| {np.abs(a - b).max():.3g}); not timing"
+            )
         rep = 3 if args.quick else 10
         fc = time_it(lambda: m.predict(img, lm), repeat=rep, warmup=1)
         lp = time_it(loop, repeat=rep, warmup=1)
         r = lp["median_ms"] / fc["median_ms"]
         print(f"{name:14s} {len(lm):5d} {format_ms(fc):>14s} {format_ms(lp):>14s} {r:5.2f}x")
-        results.append({"image": name, "faces": int(len(lm)), "facecore": fc, "loop": lp, "speedup": r})
+        results.append(
+            {"image": name, "faces": int(len(lm)), "facecore": fc, "loop": lp, "speedup": r}
+        )
     print("\nratio = loop median / facecore median (higher: facecore faster)")
     if args.json:
         save_json(args.json, meta, results)

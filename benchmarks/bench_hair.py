@@ -74,7 +74,9 @@ def user_apply(img, det, sess, color_bgr, strength, head_matrix):
         crop = cv2.warpAffine(img, M, (128, 128), flags=cv2.INTER_LINEAR, borderValue=0)
         x = ((crop.astype(np.float32) - 127.5) / 64).transpose(2, 0, 1)[None]
         p = sess.run(None, {"input": np.ascontiguousarray(x)})[0][0, 0]
-        back = cv2.warpAffine(p, M, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
+        back = cv2.warpAffine(
+            p, M, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0
+        )
         prob = np.maximum(prob, back)
     s = 1 - (1 - np.clip(prob, 0, 1)) ** 2
     k = np.array([[1, 1, 1], [1, 8, 1], [1, 1, 1]], np.float32) / 16
@@ -101,19 +103,25 @@ def previous_release_probability(hr, img):
     order = np.argsort(-(d.boxes[:, 2] * d.boxes[:, 3]))[: hr.max_faces]
     mats = np.stack([head_matrix(d.landmarks[i], 128, scale=1.15) for i in order])
     for M, p in zip(mats, hr.crop_probability(img, mats)):
-        np.maximum(out, kernels.warp_affine(np.ascontiguousarray(p), M, (H, W), inverse=True), out=out)
+        np.maximum(
+            out, kernels.warp_affine(np.ascontiguousarray(p), M, (H, W), inverse=True), out=out
+        )
     return out
 
 
 def previous_release_apply(hr, img, color):
     from facecore import kernels
 
-    return kernels.recolor(img, hr.refine(previous_release_probability(hr, img)), color, mode="lab", strength=1.0)
+    return kernels.recolor(
+        img, hr.refine(previous_release_probability(hr, img)), color, mode="lab", strength=1.0
+    )
 
 
 def user_patch_map(img, sess, window, stride, batch=4096):
     """The patch path written with sliding_window_view + onnxruntime + cv2.resize."""
-    v = np.lib.stride_tricks.sliding_window_view(img, (window, window), axis=(0, 1))[::stride, ::stride]
+    v = np.lib.stride_tricks.sliding_window_view(img, (window, window), axis=(0, 1))[
+        ::stride, ::stride
+    ]
     gh, gw = v.shape[:2]
     flat = v.reshape(gh * gw, 3, window, window)
     scores = np.empty(gh * gw, np.float32)
@@ -126,15 +134,29 @@ def user_patch_map(img, sess, window, stride, batch=4096):
     H, W = img.shape[:2]
     ys = np.clip((np.arange(H) - r) / stride, 0, gh - 1)
     xs = np.clip((np.arange(W) - r) / stride, 0, gw - 1)
-    return cv2.remap(grid, np.tile(xs.astype(np.float32), (H, 1)), np.tile(ys.astype(np.float32)[:, None], (1, W)),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        grid,
+        np.tile(xs.astype(np.float32), (H, 1)),
+        np.tile(ys.astype(np.float32)[:, None], (1, W)),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="strides 4 and 8, few repeats (CI, < 30 s)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="strides 4 and 8, few repeats (CI, < 30 s)"
+    )
     ap.add_argument("--json", default=None, help="write the results as JSON")
-    ap.add_argument("--threads", type=int, default=None, help="threads for facecore and onnxruntime (default: all)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for facecore and onnxruntime (default: all)",
+    )
     ap.add_argument("--repeat", type=int, default=None)
     args = ap.parse_args(argv)
 
@@ -153,8 +175,10 @@ def main(argv=None) -> int:
         return 2
     img = cv2.resize(cv2.imread(str(photo)), (1920, 1080), interpolation=cv2.INTER_LINEAR)
     results, failed = [], False
-    print(f"# bench_hair: {platform.processor() or platform.machine()}, {threads} threads, facecore {fc.__version__}, "
-          f"load {os.getloadavg()[0]:.1f}")
+    print(
+        f"# bench_hair: {platform.processor() or platform.machine()}, {threads} threads, facecore {fc.__version__}, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'case':<22}{'facecore ms':>13}{'user ms':>11}{'ratio':>8}   check")
 
     # -- apply on a 1080p photo -------------------------------------------------------------
@@ -170,7 +194,10 @@ def main(argv=None) -> int:
     dmap = float(np.abs(p_prev - p_user).max())
     dimg = np.abs(prev.astype(int) - theirs.astype(int))
     ok = dmap <= 0.02 and float((dimg > 2).mean()) <= 1e-3
-    row = {"case": "apply 1080p (dense, 1 face)", "check": {"map_max_abs": dmap, "pixels_over_2": float((dimg > 2).mean())}}
+    row = {
+        "case": "apply 1080p (dense, 1 face)",
+        "check": {"map_max_abs": dmap, "pixels_over_2": float((dimg > 2).mean())},
+    }
     if ok:
         # one run, three paths: this release (person regions + prior + gates + colour transfer),
         # the previous release (head crop + Lab), and the user's own code (= the previous
@@ -178,10 +205,17 @@ def main(argv=None) -> int:
         a = time_it(lambda: hr.apply(img, color, strength=1.0), repeat)
         p = time_it(lambda: previous_release_apply(hr, img, color), repeat)
         b = time_it(lambda: user_apply(img, det, sess, bgr, 1.0, head_matrix), repeat)
-        row.update(facecore=a, previous=p, user=b, ratio=b["median_ms"] / a["median_ms"],
-                   ratio_previous=p["median_ms"] / a["median_ms"])
-        print(f"{'apply 1080p':<22}{a['median_ms']:>13.1f}{b['median_ms']:>11.1f}{row['ratio']:>7.2f}x   ok (map {dmap:.1e})"
-              f"; previous release {p['median_ms']:.1f} ms")
+        row.update(
+            facecore=a,
+            previous=p,
+            user=b,
+            ratio=b["median_ms"] / a["median_ms"],
+            ratio_previous=p["median_ms"] / a["median_ms"],
+        )
+        print(
+            f"{'apply 1080p':<22}{a['median_ms']:>13.1f}{b['median_ms']:>11.1f}{row['ratio']:>7.2f}x   ok (map {dmap:.1e})"
+            f"; previous release {p['median_ms']:.1f} ms"
+        )
         parts = {
             "detect": time_it(lambda: det.detect(img), repeat),
             "probability": time_it(lambda: hr.probability(img), repeat),
@@ -189,12 +223,16 @@ def main(argv=None) -> int:
         pr = hr.probability(img)
         parts["refine"] = time_it(lambda: hr.refine(pr), repeat)
         al = hr.refine(pr)
-        parts["recolor"] = time_it(lambda: fc.kernels.recolor(img, al, color, mode="transfer"), repeat)
+        parts["recolor"] = time_it(
+            lambda: fc.kernels.recolor(img, al, color, mode="transfer"), repeat
+        )
         row["parts"] = parts
         print("    parts: " + ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in parts.items()))
     else:
         failed = True
-        print(f"{'apply 1080p':<22}{'CHECK FAILED':>32}   map {dmap:.3g}, pixels>2 {float((dimg > 2).mean()):.3g}")
+        print(
+            f"{'apply 1080p':<22}{'CHECK FAILED':>32}   map {dmap:.3g}, pixels>2 {float((dimg > 2).mean()):.3g}"
+        )
     results.append(row)
 
     # -- the patch path over a 256x256 crop ---------------------------------------------------
@@ -210,23 +248,40 @@ def main(argv=None) -> int:
         inner = (slice(15, 15 + 256), slice(15, 15 + 256))
         diff = float(np.abs(ours[inner] - theirs[inner]).max())
         n_win = fc.kernels.window_grid(crop.shape, 31, stride=s)
-        row = {"case": f"patch stride {s}", "windows": int(n_win[0] * n_win[1]), "check": {"map_max_abs": diff}}
+        row = {
+            "case": f"patch stride {s}",
+            "windows": int(n_win[0] * n_win[1]),
+            "check": {"map_max_abs": diff},
+        }
         if diff <= 0.02:
             r = max(1, repeat // (4 if s == 1 else 1))
             a = time_it(lambda: hp.patch_map(crop, stride=s), r, warmup=0 if s == 1 else 1)
             b = time_it(lambda: user_patch_map(crop, psess, 31, s), r, warmup=0 if s == 1 else 1)
             row.update(facecore=a, user=b, ratio=b["median_ms"] / a["median_ms"])
-            print(f"{'patch stride ' + str(s):<22}{a['median_ms']:>13.1f}{b['median_ms']:>11.1f}{row['ratio']:>7.2f}x   "
-                  f"ok ({row['windows']} windows, {row['windows'] / a['median_ms']:.0f}/ms)")
+            print(
+                f"{'patch stride ' + str(s):<22}{a['median_ms']:>13.1f}{b['median_ms']:>11.1f}{row['ratio']:>7.2f}x   "
+                f"ok ({row['windows']} windows, {row['windows'] / a['median_ms']:.0f}/ms)"
+            )
         else:
             failed = True
             print(f"{'patch stride ' + str(s):<22}{'CHECK FAILED':>32}   max diff {diff:.3g}")
         results.append(row)
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "suite": "hair", "threads": threads, "quick": args.quick, "load": os.getloadavg(),
-            "machine": platform.machine(), "python": platform.python_version(), "facecore": fc.__version__,
-            "results": results}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "suite": "hair",
+                    "threads": threads,
+                    "quick": args.quick,
+                    "load": os.getloadavg(),
+                    "machine": platform.machine(),
+                    "python": platform.python_version(),
+                    "facecore": fc.__version__,
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
     return 1 if failed else 0
 
 

@@ -41,9 +41,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python benchmarks/bench_kernels.py`
-import common  # noqa: E402
+import common
 
-import facecore as fc  # noqa: E402
+import facecore as fc
 
 K = fc.kernels
 
@@ -105,13 +105,17 @@ def load_frame(rng: np.random.Generator) -> tuple[np.ndarray, str]:
 def smooth_field(rng: np.random.Generator, shape: tuple[int, int], cells: int = 24) -> np.ndarray:
     """A smooth random float32 field in [0, 1] (coarse noise, bicubic upsampling)."""
     h, w = shape
-    coarse = rng.random((max(2, h * cells // max(h, w)), max(2, w * cells // max(h, w))), dtype=np.float32)
+    coarse = rng.random(
+        (max(2, h * cells // max(h, w)), max(2, w * cells // max(h, w))), dtype=np.float32
+    )
     f = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
     f -= f.min()
     return f / f.max()
 
 
-def face_matrices(rng: np.random.Generator, n: int, frame_hw: tuple[int, int], size: int = 112) -> np.ndarray:
+def face_matrices(
+    rng: np.random.Generator, n: int, frame_hw: tuple[int, int], size: int = 112
+) -> np.ndarray:
     """``n`` forward similarity matrices mapping faces of 40..240 px, rotated up to ±30°, to
     ``size``-pixel crops; centres anywhere in the frame, so some crops hang over the border
     (both sides then fill with 0)."""
@@ -186,13 +190,21 @@ def case_warp(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> list[
 
     def baseline() -> np.ndarray:
         crops = [
-            cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+            cv2.warpAffine(
+                frame,
+                m,
+                (size, size),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(0, 0, 0),
+            )
             for m in mats
         ]
         # The mean must be a 3-tuple: a bare 127.5 becomes Scalar(127.5, 0, 0) and only the
         # first channel would be centred (a silently misconfigured baseline).
-        return cv2.dnn.blobFromImages(crops, 1.0 / STD, (size, size), (MEAN, MEAN, MEAN), swapRB=True)
+        return cv2.dnn.blobFromImages(
+            crops, 1.0 / STD, (size, size), (MEAN, MEAN, MEAN), swapRB=True
+        )
 
     def pre_check() -> dict[str, Any]:
         # The uint8 warp on its own, which the tensor path writes in the same pass.
@@ -209,7 +221,9 @@ def case_warp(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> list[
             baseline=("cv2.warpAffine loop + cv2.dnn.blobFromImages", baseline),
             # (v - 127.5) / 128 and (v - 127.5) * (1/128) are both exact in float32, so any
             # difference is a whole grey level of the warp divided by 128.
-            check=check_max(1 / STD + 1e-6, "1 grey level / 128; divide vs scalefactor multiply are both exact"),
+            check=check_max(
+                1 / STD + 1e-6, "1 grey level / 128; divide vs scalefactor multiply are both exact"
+            ),
             target=2.0,
             pre_check=pre_check,
         )
@@ -221,7 +235,9 @@ def case_warp(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> list[
 
 def case_windows(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> list[Case]:
     side, win, stride, bs = (96 if quick else 256), 35, 1, 4096
-    img = np.ascontiguousarray(cv2.resize(frame[:1080, 420:1500], (side, side), interpolation=cv2.INTER_AREA))
+    img = np.ascontiguousarray(
+        cv2.resize(frame[:1080, 420:1500], (side, side), interpolation=cv2.INTER_AREA)
+    )
     H, W = img.shape[:2]
     gh, gw = K.window_grid(img.shape, win, stride=stride)
     c = (win - 1) // 2
@@ -233,8 +249,17 @@ def case_windows(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
         return batch[:, :, c, c].mean(axis=1) * 0.5 + 0.5
 
     def facecore(batch_size: int = bs) -> np.ndarray:
-        return fc.probability_map(img, classify, win, stride=stride, batch_size=batch_size,
-                                  reduce="mean", mean=MEAN, std=STD, swap_rb=True)
+        return fc.probability_map(
+            img,
+            classify,
+            win,
+            stride=stride,
+            batch_size=batch_size,
+            reduce="mean",
+            mean=MEAN,
+            std=STD,
+            swap_rb=True,
+        )
 
     def facecore_small_batches() -> np.ndarray:
         # Informational: a 60 MB batch is a fresh mmap each time (page faults on first
@@ -284,7 +309,9 @@ def case_windows(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
     def pre_check() -> dict[str, Any]:
         # Every batch facecore yields against the NumPy batch (same windows, same order).
         worst, n = 0.0, 0
-        ours = K.iter_windows(img, win, stride=stride, batch_size=bs, mean=MEAN, std=STD, swap_rb=True)
+        ours = K.iter_windows(
+            img, win, stride=stride, batch_size=bs, mean=MEAN, std=STD, swap_rb=True
+        )
         for b, (ys, xs, ref) in zip(ours, np_batches(), strict=True):
             if b.tensor.shape != ref.shape:
                 return {"ok": False, "summary": f"batch shape {b.tensor.shape} vs {ref.shape}"}
@@ -292,16 +319,23 @@ def case_windows(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
                 return {"ok": False, "summary": f"batch {b.first}: window origins differ"}
             worst = max(worst, float(np.abs(b.tensor - ref).max()))
             n += ref.shape[0]
-        return {"ok": worst == 0.0 and n == gh * gw, "max_abs_diff": worst, "windows": n,
-                "rule": "window tensors identical", "summary": f"{n} windows, max|d| {worst:.3g}"}
+        return {
+            "ok": worst == 0.0 and n == gh * gw,
+            "max_abs_diff": worst,
+            "windows": n,
+            "rule": "window tensors identical",
+            "summary": f"{n} windows, max|d| {worst:.3g}",
+        }
 
     nbytes = gh * gw * 3 * win * win * 4
     return [
         Case(
             name="windows",
             group="windows",
-            description=(f"stride-1 {win}x{win} windows over {H}x{W}x3 ({gh * gw} windows, "
-                         f"{nbytes / 1e6:.0f} MB of float32), batches of {bs}, mean accumulation"),
+            description=(
+                f"stride-1 {win}x{win} windows over {H}x{W}x3 ({gh * gw} windows, "
+                f"{nbytes / 1e6:.0f} MB of float32), batches of {bs}, mean accumulation"
+            ),
             facecore=facecore,
             baseline=("sliding_window_view + normalise + np.add.at", baseline_add_at),
             # Both average float32 scores in float64 (facecore via a prefix sum, the
@@ -315,7 +349,9 @@ def case_windows(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
             pre_check=pre_check,
             floor_bytes=nbytes,  # the window tensors written once (the image stays in cache)
             budget_s=8 if quick else 25,
-            notes=["classify = centre pixel of each window (O(B)), the same function on both sides"],
+            notes=[
+                "classify = centre pixel of each window (O(B)), the same function on both sides"
+            ],
         )
     ]
 
@@ -335,7 +371,9 @@ def case_refine(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> lis
         return K.refine_map(p, power=2, kernel="lbp3", out=out)
 
     def baseline() -> np.ndarray:
-        return np.clip(cv2.filter2D(1 - (1 - p) ** 2, -1, kern, borderType=cv2.BORDER_REPLICATE), 0, 1)
+        return np.clip(
+            cv2.filter2D(1 - (1 - p) ** 2, -1, kern, borderType=cv2.BORDER_REPLICATE), 0, 1
+        )
 
     return [
         Case(
@@ -387,7 +425,9 @@ def case_recolor(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
             lab[..., 1] = target_lab[1]
             lab[..., 2] = target_lab[2]
             layer = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)
-            return np.floor((1 - alpha)[..., None] * img + alpha[..., None] * layer + 0.5).astype(np.uint8)
+            return np.floor((1 - alpha)[..., None] * img + alpha[..., None] * layer + 0.5).astype(
+                np.uint8
+            )
 
         cover = float((alpha > 0).mean())
         cases.append(
@@ -402,17 +442,31 @@ def case_recolor(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
                 # a few grey levels; on average they must agree to under one.
                 check=check_mean(1.0, "8-bit Lab quantisation in the baseline"),
                 target=3.0,
-                notes=["facecore copies blocks whose alpha is all 0; the baseline converts "
-                       "the whole frame, as a user would"] if label == "hair" else [],
+                notes=[
+                    "facecore copies blocks whose alpha is all 0; the baseline converts "
+                    "the whole frame, as a user would"
+                ]
+                if label == "hair"
+                else [],
             )
         )
     # the hair-dye transfer (recolor's default mode): facecore vs the same formula written
     # with NumPy in float32 (Oklab has no cv2.cvtColor code): stats, detail gain, chroma,
     # grey-of-same-luminance gamut mapping
-    m1 = np.float32([[0.4122214708, 0.5363325363, 0.0514459929], [0.2119034982, 0.6806995451, 0.1073969566],
-                     [0.0883024619, 0.2817188376, 0.6299787005]])
-    m2 = np.float32([[0.2104542553, 0.7936177850, -0.0040720468], [1.9779984951, -2.4285922050, 0.4505937099],
-                     [0.0259040371, 0.7827717662, -0.8086757660]])
+    m1 = np.float32(
+        [
+            [0.4122214708, 0.5363325363, 0.0514459929],
+            [0.2119034982, 0.6806995451, 0.1073969566],
+            [0.0883024619, 0.2817188376, 0.6299787005],
+        ]
+    )
+    m2 = np.float32(
+        [
+            [0.2104542553, 0.7936177850, -0.0040720468],
+            [1.9779984951, -2.4285922050, 0.4505937099],
+            [0.0259040371, 0.7827717662, -0.8086757660],
+        ]
+    )
     m2i, m1i = np.linalg.inv(m2).astype(np.float32), np.linalg.inv(m1).astype(np.float32)
     lum = np.float32([0.212671, 0.715160, 0.072169])
 
@@ -439,10 +493,14 @@ def case_recolor(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> li
         Yc = np.clip(rgb @ lum, 0, 1)[..., None]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = np.where(rgb > 1, (1 - Yc) / (rgb - Yc), np.where(rgb < 0, Yc / (Yc - rgb), 1))
-        rgb = np.clip(Yc + np.clip(np.nan_to_num(t.min(-1, keepdims=True)), 0, 1) * (rgb - Yc), 0, 1)
+        rgb = np.clip(
+            Yc + np.clip(np.nan_to_num(t.min(-1, keepdims=True)), 0, 1) * (rgb - Yc), 0, 1
+        )
         srgb = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb ** (1 / 2.4) - 0.055)
         layer = srgb[..., ::-1] * 255
-        return np.floor((1 - alpha)[..., None] * img + alpha[..., None] * layer + 0.5).astype(np.uint8)
+        return np.floor((1 - alpha)[..., None] * img + alpha[..., None] * layer + 0.5).astype(
+            np.uint8
+        )
 
     cases.append(
         Case(
@@ -467,7 +525,9 @@ def case_blend(rng: np.random.Generator, frame: np.ndarray, quick: bool) -> list
         return K.blend(base, effect, alpha)
 
     def baseline() -> np.ndarray:
-        return np.floor((1 - alpha)[..., None] * base + alpha[..., None] * effect + 0.5).astype(np.uint8)
+        return np.floor((1 - alpha)[..., None] * base + alpha[..., None] * effect + 0.5).astype(
+            np.uint8
+        )
 
     return [
         Case(
@@ -502,8 +562,14 @@ def set_threads(n: int | None, cv2_default: int) -> tuple[int, int]:
     return fc.num_threads(), cv2.getNumThreads()
 
 
-def run_case(case: Case, threads: int | None, cv2_default: int, repeat: int, warmup: int,
-             bandwidth: dict[int, float]) -> dict[str, Any]:
+def run_case(
+    case: Case,
+    threads: int | None,
+    cv2_default: int,
+    repeat: int,
+    warmup: int,
+    bandwidth: dict[int, float],
+) -> dict[str, Any]:
     fc_threads, cv_threads = set_threads(threads, cv2_default)
     row: dict[str, Any] = {
         "case": case.name,
@@ -535,7 +601,8 @@ def run_case(case: Case, threads: int | None, cv2_default: int, repeat: int, war
     row["ratio"] = row["baseline"]["median_ms"] / row["facecore"]["median_ms"]
     row["met"] = None if case.target is None else bool(row["ratio"] >= case.target)
     row["variants"] = [
-        {"name": k, **v, "ratio": v["median_ms"] / row["facecore"]["median_ms"]} for k, v in stats.items()
+        {"name": k, **v, "ratio": v["median_ms"] / row["facecore"]["median_ms"]}
+        for k, v in stats.items()
     ]
     if case.floor_bytes:
         # The best copy rate at most as many threads as facecore used: a load burst during
@@ -557,7 +624,9 @@ def print_row(row: dict[str, Any]) -> None:
     t = row["threads"]
     thr = f"{t['facecore']}/{t['opencv']}"
     if not row["check_ok"]:
-        bad = "; ".join(f"{k}: {v.get('summary', '')}" for k, v in row["check"].items() if not v["ok"])
+        bad = "; ".join(
+            f"{k}: {v.get('summary', '')}" for k, v in row["check"].items() if not v["ok"]
+        )
         print(f"{row['case']:<15} {thr:>5}  CHECK FAILED, not timed: {bad}")
         return
     tgt = "-" if row["target"] is None else f">={row['target']:g}x"
@@ -569,21 +638,33 @@ def print_row(row: dict[str, Any]) -> None:
     )
     for v in row["variants"]:
         # Informational rows: the ratio is still this row's time / facecore's main time.
-        print(f"{'':<15} {'':>5} {'':>16} {common.format_ms(v):>18} {v['ratio']:>7.2f}x {'':>7} {'':>4}  "
-              f"{v['name']}")
+        print(
+            f"{'':<15} {'':>5} {'':>16} {common.format_ms(v):>18} {v['ratio']:>7.2f}x {'':>7} {'':>4}  "
+            f"{v['name']}"
+        )
     if "bandwidth_floor" in row:
         b = row["bandwidth_floor"]
-        print(f"{'':<21} floor {b['floor_ms']:.2f} ms ({b['bytes'] / 1e6:.1f} MB moved at copy {b['copy_gb_per_s']:.1f} GB/s): "
-              f"facecore reaches {100 * b['facecore_fraction']:.0f}%, baseline {100 * b['baseline_fraction']:.0f}%")
+        print(
+            f"{'':<21} floor {b['floor_ms']:.2f} ms ({b['bytes'] / 1e6:.1f} MB moved at copy {b['copy_gb_per_s']:.1f} GB/s): "
+            f"facecore reaches {100 * b['facecore_fraction']:.0f}%, baseline {100 * b['baseline_fraction']:.0f}%"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, few repeats (CI: < 60 s on 2 cores)")
+    ap.add_argument(
+        "--quick", action="store_true", help="small sizes, few repeats (CI: < 60 s on 2 cores)"
+    )
     ap.add_argument("--json", metavar="PATH", help="write metadata and results as JSON")
-    ap.add_argument("--repeat", type=int, default=None, help="timed repeats per side (default 20, quick 5)")
-    ap.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 3, quick 1)")
-    ap.add_argument("--cases", default=",".join(BUILDERS), help=f"comma-separated, from {','.join(BUILDERS)}")
+    ap.add_argument(
+        "--repeat", type=int, default=None, help="timed repeats per side (default 20, quick 5)"
+    )
+    ap.add_argument(
+        "--warmup", type=int, default=None, help="untimed calls first (default 3, quick 1)"
+    )
+    ap.add_argument(
+        "--cases", default=",".join(BUILDERS), help=f"comma-separated, from {','.join(BUILDERS)}"
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -599,19 +680,34 @@ def main(argv: list[str] | None = None) -> int:
     meta = common.run_metadata()
     rng = np.random.default_rng(args.seed)
     frame, source = load_frame(rng)
-    meta.update({"suite": "kernels", "quick": args.quick, "repeat": repeat, "warmup": warmup,
-                 "seed": args.seed, "frame_source": source})
+    meta.update(
+        {
+            "suite": "kernels",
+            "quick": args.quick,
+            "repeat": repeat,
+            "warmup": warmup,
+            "seed": args.seed,
+            "frame_source": source,
+        }
+    )
     # Copy bandwidth at each thread count the kernels will run with, for the floors.
     bw_counts = sorted({1, fc_default})
-    bw = {n: common.memcpy_bandwidth(64 << 20 if args.quick else 256 << 20, threads=n) for n in bw_counts}
+    bw = {
+        n: common.memcpy_bandwidth(64 << 20 if args.quick else 256 << 20, threads=n)
+        for n in bw_counts
+    }
     meta["memcpy_bandwidth"] = {str(n): {k: v for k, v in b.items()} for n, b in bw.items()}
     bandwidth = {n: b["gb_per_s"] for n, b in bw.items()}
 
     print(common.format_header(meta))
-    print(f"frame: {source} at 1920x1080; repeats {repeat} after {warmup} warm-up; "
-          + ", ".join(f"copy {b['gb_per_s']:.1f} GB/s on {n} thread(s)" for n, b in bw.items()))
+    print(
+        f"frame: {source} at 1920x1080; repeats {repeat} after {warmup} warm-up; "
+        + ", ".join(f"copy {b['gb_per_s']:.1f} GB/s on {n} thread(s)" for n, b in bw.items())
+    )
     print()
-    print(f"{'case':<15} {'thr':>5} {'facecore ms':>16} {'baseline ms':>18} {'ratio':>8} {'target':>7} {'met':>4}  check")
+    print(
+        f"{'case':<15} {'thr':>5} {'facecore ms':>16} {'baseline ms':>18} {'ratio':>8} {'target':>7} {'met':>4}  check"
+    )
     print(f"{'':<15} {'fc/cv':>5} {'median ± IQR':>16} {'median ± IQR':>18} {'base/fc':>8}")
 
     results: list[dict[str, Any]] = []
@@ -631,10 +727,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     fl = meta["foreign_load"]
-    quiet = ("unknown" if fl["foreign_cpu_s"] is None else
-             f"{fl['foreign_cpu_s']:.1f} CPU-s in {fl['wall_s']:.0f} s ({100 * fl['foreign_fraction']:.1f}% of the machine)")
-    print(f"load average at start {meta['load_average_start']}, at end {meta['load_average_end']}; "
-          f"other processes used {quiet}")
+    quiet = (
+        "unknown"
+        if fl["foreign_cpu_s"] is None
+        else f"{fl['foreign_cpu_s']:.1f} CPU-s in {fl['wall_s']:.0f} s ({100 * fl['foreign_fraction']:.1f}% of the machine)"
+    )
+    print(
+        f"load average at start {meta['load_average_start']}, at end {meta['load_average_end']}; "
+        f"other processes used {quiet}"
+    )
     for r in {r["case"]: r for r in results}.values():
         for note in r["notes"]:
             print(f"note ({r['case']}): {note}")

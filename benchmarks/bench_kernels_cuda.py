@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats (CI)")
     ap.add_argument("--json", metavar="PATH", help="write metadata and results as JSON")
     ap.add_argument("--repeat", type=int, default=None, help="timed repeats (default 30, quick 5)")
-    ap.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 5, quick 2)")
+    ap.add_argument(
+        "--warmup", type=int, default=None, help="untimed calls first (default 5, quick 2)"
+    )
     args = ap.parse_args(argv)
     reason = _skip_reason()
     if reason:
@@ -71,8 +73,12 @@ def _gpu_time(fn, repeat: int, warmup: int) -> dict:
         end.synchronize()
         ms.append(start.elapsed_ms(end))
     q25, med, q75 = np.percentile(ms, [25, 50, 75])
-    return {"median_ms": float(med), "iqr_ms": float(q75 - q25), "repeat": repeat,
-            "times_ms": [round(float(t), 4) for t in ms]}
+    return {
+        "median_ms": float(med),
+        "iqr_ms": float(q75 - q25),
+        "repeat": repeat,
+        "times_ms": [round(float(t), 4) for t in ms],
+    }
 
 
 def _copy_bandwidth(repeat: int, nbytes: int) -> float:
@@ -126,7 +132,9 @@ def _grid_sample_baseline(torch, frame_t, m, crop, mean, std):
     full = np.concatenate([m, np.tile([[[0.0, 0.0, 1.0]]], (n, 1, 1))], axis=1)
     inv = np.linalg.inv(full)  # output pixel -> source pixel
     s_in = np.array([[2 / (w - 1), 0, -1], [0, 2 / (h - 1), -1], [0, 0, 1]])
-    s_out_inv = np.array([[(crop - 1) / 2, 0, (crop - 1) / 2], [0, (crop - 1) / 2, (crop - 1) / 2], [0, 0, 1]])
+    s_out_inv = np.array(
+        [[(crop - 1) / 2, 0, (crop - 1) / 2], [0, (crop - 1) / 2, (crop - 1) / 2], [0, 0, 1]]
+    )
     theta = torch.as_tensor((s_in @ inv @ s_out_inv)[:, :2], dtype=torch.float32, device="cuda")
     mean_t = torch.tensor(mean, device="cuda").view(1, 3, 1, 1)
     std_t = torch.tensor(std, device="cuda").view(1, 3, 1, 1)
@@ -135,7 +143,9 @@ def _grid_sample_baseline(torch, frame_t, m, crop, mean, std):
         x = frame_t.permute(2, 0, 1).unsqueeze(0).float()  # BGR uint8 HWC -> 1,3,H,W float
         x = x.flip(1)  # to RGB
         grid = F.affine_grid(theta, (n, 3, crop, crop), align_corners=True)
-        y = F.grid_sample(x.expand(n, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        y = F.grid_sample(
+            x.expand(n, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros", align_corners=True
+        )
         return (y - mean_t) / std_t
 
     return run
@@ -160,9 +170,16 @@ def _run(args) -> int:
     except ImportError:  # common.py is the other benchmarks' helper; optional here
         format_header = save_json = None
         meta = {}
-    meta.update({"gpu": props["name"], "cuda_runtime": _cuda.runtime_version,
-                 "copy_gbs": round(copy_gbs, 1), "torch": getattr(torch, "__version__", None),
-                 "cupy": getattr(cupy, "__version__", None), "facecore": facecore.__version__})
+    meta.update(
+        {
+            "gpu": props["name"],
+            "cuda_runtime": _cuda.runtime_version,
+            "copy_gbs": round(copy_gbs, 1),
+            "torch": getattr(torch, "__version__", None),
+            "cupy": getattr(cupy, "__version__", None),
+            "facecore": facecore.__version__,
+        }
+    )
     if format_header:
         print(format_header(meta))
     print(f"GPU: {props['name']}; device-to-device copy: {copy_gbs:.0f} GB/s (read + write)")
@@ -171,8 +188,14 @@ def _run(args) -> int:
     def record(name, size, nbytes, fc_fn, base_fn=None, base_name=None):
         t = _gpu_time(fc_fn, repeat, warmup)
         gbs = nbytes / (t["median_ms"] * 1e-3) / 1e9
-        row = {"case": name, "size": size, "bytes": nbytes, "facecore": t, "gbs": gbs,
-               "pct_of_copy": 100 * gbs / copy_gbs}
+        row = {
+            "case": name,
+            "size": size,
+            "bytes": nbytes,
+            "facecore": t,
+            "gbs": gbs,
+            "pct_of_copy": 100 * gbs / copy_gbs,
+        }
         line = f"{name:<18} {size:<22} {t['median_ms']:9.3f} ms  {gbs:7.1f} GB/s ({row['pct_of_copy']:5.1f}% of copy)"
         if base_fn is not None:
             b = _gpu_time(base_fn, repeat, warmup)
@@ -190,10 +213,16 @@ def _run(args) -> int:
         for n in crops_n:
             m = _matrices(rng, n, h, w, 112)
             out_u8 = DeviceArray((n, 112, 112, 3), np.uint8)
-            record("warp_u8", f"{h}p {n}x112", 2 * out_u8.nbytes,
-                   lambda: kernels.warp_crops(d_frame, m, 112, out=out_u8))
+            record(
+                "warp_u8",
+                f"{h}p {n}x112",
+                2 * out_u8.nbytes,
+                lambda: kernels.warp_crops(d_frame, m, 112, out=out_u8),
+            )
             out_t = DeviceArray((n, 3, 112, 112), np.float32)
-            fc = lambda: kernels.warp_crops(d_frame, m, 112, tensor=True, mean=mean, std=std, swap_rb=True, out=out_t)  # noqa: E731
+            fc = lambda: kernels.warp_crops(
+                d_frame, m, 112, tensor=True, mean=mean, std=std, swap_rb=True, out=out_t
+            )
             base = None
             if torch is not None:
                 frame_t = torch.as_tensor(frame, device="cuda")
@@ -201,9 +230,18 @@ def _run(args) -> int:
                 diff = np.abs(base().cpu().numpy() - fc().get())
                 # grid_sample rounds differently and blurs no edges the same way: a sanity bound.
                 if float(np.median(diff)) > 0.05:
-                    print(f"warp_tensor baseline disagrees (median |diff| {float(np.median(diff)):.3f}); not timed")
+                    print(
+                        f"warp_tensor baseline disagrees (median |diff| {float(np.median(diff)):.3f}); not timed"
+                    )
                     base = None
-            record("warp_tensor", f"{h}p {n}x112", out_u8.nbytes + out_t.nbytes, fc, base, "grid_sample")
+            record(
+                "warp_tensor",
+                f"{h}p {n}x112",
+                out_u8.nbytes + out_t.nbytes,
+                fc,
+                base,
+                "grid_sample",
+            )
         # blend and recolour over the whole frame
         effect = DeviceArray.from_numpy(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
         alpha_np = rng.random((h, w), dtype=np.float32)
@@ -212,7 +250,10 @@ def _run(args) -> int:
         nbytes = 3 * frame.nbytes + alpha_np.nbytes
         base = None
         if torch is not None:
-            tb, te = torch.as_tensor(frame, device="cuda"), torch.as_tensor(effect.get(), device="cuda")
+            tb, te = (
+                torch.as_tensor(frame, device="cuda"),
+                torch.as_tensor(effect.get(), device="cuda"),
+            )
             ta = torch.as_tensor(alpha_np, device="cuda")[..., None]
 
             def base():
@@ -223,11 +264,21 @@ def _run(args) -> int:
             if np.abs(base().cpu().numpy().astype(np.int16) - out.get()).max() > 1:
                 print("blend baseline disagrees; not timed")
                 base = None
-        record("blend", f"{h}x{w}x3", nbytes, lambda: kernels.blend(d_frame, effect, alpha, out=out), base,
-               "torch expression")
+        record(
+            "blend",
+            f"{h}x{w}x3",
+            nbytes,
+            lambda: kernels.blend(d_frame, effect, alpha, out=out),
+            base,
+            "torch expression",
+        )
         for mode in ("lab", "hsv"):
-            record(f"recolor_{mode}", f"{h}x{w}x3", 2 * frame.nbytes + alpha_np.nbytes,
-                   lambda: kernels.recolor(d_frame, alpha, "#8a2be2", mode=mode, out=out))
+            record(
+                f"recolor_{mode}",
+                f"{h}x{w}x3",
+                2 * frame.nbytes + alpha_np.nbytes,
+                lambda: kernels.recolor(d_frame, alpha, "#8a2be2", mode=mode, out=out),
+            )
         # refine over a full-frame map
         p_np = rng.random((h, w), dtype=np.float32)
         p = DeviceArray.from_numpy(p_np)
@@ -248,8 +299,14 @@ def _run(args) -> int:
             if not np.allclose(base().cpu().numpy()[0, 0], rp.get(), atol=1e-5):
                 print("refine baseline disagrees; not timed")
                 base = None
-        record("refine", f"{h}x{w}", 2 * p_np.nbytes, lambda: kernels.refine_map(p, out=rp), base,
-               "torch pad+conv2d")
+        record(
+            "refine",
+            f"{h}x{w}",
+            2 * p_np.nbytes,
+            lambda: kernels.refine_map(p, out=rp),
+            base,
+            "torch pad+conv2d",
+        )
     # windows: stride-1 extraction over a 512x512 crop, then accumulation
     side, win = (256, 35) if quick else (512, 35)
     img = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
@@ -259,8 +316,20 @@ def _run(args) -> int:
     gh, gw = kernels.window_grid(img.shape, win)
 
     def extract():
-        _cuda.extract_windows_nchw_f32(d_img, win, win, 1, 1, 0, batch, np.zeros(3, np.float32),
-                                       np.ones(3, np.float32), False, out_w, 0)
+        _cuda.extract_windows_nchw_f32(
+            d_img,
+            win,
+            win,
+            1,
+            1,
+            0,
+            batch,
+            np.zeros(3, np.float32),
+            np.ones(3, np.float32),
+            False,
+            out_w,
+            0,
+        )
 
     base = None
     if torch is not None:
@@ -274,12 +343,23 @@ def _run(args) -> int:
         if not np.array_equal(base().cpu().numpy(), out_w.get()):
             print("windows baseline disagrees; not timed")
             base = None
-    record("extract_windows", f"{side}^2 w{win} b{batch}", 2 * out_w.nbytes, extract, base, "torch unfold")
+    record(
+        "extract_windows",
+        f"{side}^2 w{win} b{batch}",
+        2 * out_w.nbytes,
+        extract,
+        base,
+        "torch unfold",
+    )
     scores = DeviceArray.from_numpy(rng.random((gh, gw), dtype=np.float32))
     acc = DeviceArray((side, side), np.float32)
     for reduce in ("mean", "centre"):
-        record(f"accumulate_{reduce}", f"{side}^2 grid {gh}x{gw}", 4 * (gh * gw + side * side),
-               lambda: kernels.accumulate_windows(scores, img.shape, win, reduce=reduce, out=acc))
+        record(
+            f"accumulate_{reduce}",
+            f"{side}^2 grid {gh}x{gw}",
+            4 * (gh * gw + side * side),
+            lambda: kernels.accumulate_windows(scores, img.shape, win, reduce=reduce, out=acc),
+        )
     if args.json:
         if save_json is not None:
             save_json(args.json, meta, results)

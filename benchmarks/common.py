@@ -232,8 +232,12 @@ class ForeignLoad:
     quiet a run was (the load average lags by a minute and counts this process too).
     """
 
-    def start(self) -> "ForeignLoad":
-        self._busy, self._own, self._wall = cpu_busy_seconds(), time.process_time(), time.perf_counter()
+    def start(self) -> ForeignLoad:
+        self._busy, self._own, self._wall = (
+            cpu_busy_seconds(),
+            time.process_time(),
+            time.perf_counter(),
+        )
         return self
 
     def stop(self) -> dict[str, Any]:
@@ -300,7 +304,9 @@ def format_header(meta: dict[str, Any]) -> str:
     )
 
 
-def save_json(path: str | os.PathLike, metadata: dict[str, Any], results: list[dict[str, Any]], **extra: Any) -> Path:
+def save_json(
+    path: str | os.PathLike, metadata: dict[str, Any], results: list[dict[str, Any]], **extra: Any
+) -> Path:
     """Write ``{"metadata", "results", **extra}`` to ``path`` (via a .tmp file, then rename)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -50,14 +50,21 @@ def main() -> None:
         out_b, m = blur.apply(img, return_matte=True)
         out_r = repl.apply(img)
         a = cv2.cvtColor(np.round(m.alpha * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-        cells = [label(img, name), label(a, "alpha (fast)"), label(out_b, "blurred"), label(out_r, "replaced")]
+        cells = [
+            label(img, name),
+            label(a, "alpha (fast)"),
+            label(out_b, "blurred"),
+            label(out_r, "replaced"),
+        ]
         if mat is not None:
             out_m, mm = mat.apply(img, return_matte=True)
             am = cv2.cvtColor(np.round(mm.alpha * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
             cells += [label(am, "alpha (matting)"), label(out_m, "replaced (matting)")]
         rows.append(np.hstack(cells))
     width = max(r.shape[1] for r in rows)
-    sheet = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+    sheet = np.vstack(
+        [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    )
     cv2.imwrite(args.out, sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(args.out, sheet.shape)
 

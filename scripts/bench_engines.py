@@ -23,16 +23,24 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(
+    os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--source", default=str(DATA / "photos" / "celebs13"))
-    ap.add_argument("--limit", type=int, default=0, help="use the first N images per person folder (0: all)")
+    ap.add_argument(
+        "--limit", type=int, default=0, help="use the first N images per person folder (0: all)"
+    )
     ap.add_argument("--cpus", type=int, default=2)
-    ap.add_argument("--runs", nargs="+", default=["local", "ray1", "ray2"],
-                    help="local (onnxruntime's default threads), local1 (1 thread per model), rayN (N actors)")
+    ap.add_argument(
+        "--runs",
+        nargs="+",
+        default=["local", "ray1", "ray2"],
+        help="local (onnxruntime's default threads), local1 (1 thread per model), rayN (N actors)",
+    )
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -68,17 +76,29 @@ def main() -> None:
         t = time.perf_counter()
         r = build_dataset([src], out, labels="folders", progress=False, **kw)
         total = time.perf_counter() - t
-        res = {"engine": r.engine, "workers": r.workers, "images": r.n_images, "faces": r.n_faces,
-               "stage_seconds": r.stage_seconds, "total_seconds": total,
-               "faces_per_s": r.n_faces / r.stage_seconds, "images_per_s": r.n_images / r.stage_seconds,
-               "faces_per_s_per_worker": r.n_faces / r.stage_seconds / r.workers,
-               "clusters": r.n_clusters, "purity": r.metrics.purity if r.metrics else None,
-               "load_before": load0, "load_after": os.getloadavg()[0]}
+        res = {
+            "engine": r.engine,
+            "workers": r.workers,
+            "images": r.n_images,
+            "faces": r.n_faces,
+            "stage_seconds": r.stage_seconds,
+            "total_seconds": total,
+            "faces_per_s": r.n_faces / r.stage_seconds,
+            "images_per_s": r.n_images / r.stage_seconds,
+            "faces_per_s_per_worker": r.n_faces / r.stage_seconds / r.workers,
+            "clusters": r.n_clusters,
+            "purity": r.metrics.purity if r.metrics else None,
+            "load_before": load0,
+            "load_after": os.getloadavg()[0],
+        }
         results[run] = res
         manifests[run] = sorted((out / "manifest.jsonl").read_text().splitlines())
-        print(f"{run:6s} {r.n_images} images {r.n_faces} faces: per-image stage {r.stage_seconds:6.1f} s "
-              f"= {res['faces_per_s']:.2f} faces/s ({res['faces_per_s_per_worker']:.2f} per worker), total "
-              f"{total:.1f} s, {r.n_clusters} clusters [load {load0:.1f} -> {res['load_after']:.1f}]", flush=True)
+        print(
+            f"{run:6s} {r.n_images} images {r.n_faces} faces: per-image stage {r.stage_seconds:6.1f} s "
+            f"= {res['faces_per_s']:.2f} faces/s ({res['faces_per_s_per_worker']:.2f} per worker), total "
+            f"{total:.1f} s, {r.n_clusters} clusters [load {load0:.1f} -> {res['load_after']:.1f}]",
+            flush=True,
+        )
     base = next((r for r in args.runs if r.startswith("local")), args.runs[0])
     for run in [r for r in args.runs if r != base]:
         same = manifests[run] == manifests[base]

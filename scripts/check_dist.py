@@ -37,17 +37,22 @@ BUILD_OUTPUTS = re.compile(
 )
 COMPILED = re.compile(r"\.(so|pyd|dylib|dll)(\.\d+)*$")
 # Data-set-like files: never in a release file (the test data lives in ../shared).
-DATA_LIKE = re.compile(r"\.(npy|npz|h5|hdf5|parquet|arrow|feather|tar|tgz|zip|7z|mp4|avi|mov|mkv|webm"
-                       r"|pt|pth|ckpt|safetensors|pkl|pickle|tflite|bin)$", re.IGNORECASE)
+DATA_LIKE = re.compile(
+    r"\.(npy|npz|h5|hdf5|parquet|arrow|feather|tar|tgz|zip|7z|mp4|avi|mov|mkv|webm"
+    r"|pt|pth|ckpt|safetensors|pkl|pickle|tflite|bin)$",
+    re.IGNORECASE,
+)
 IMAGE = re.compile(r"\.(jpe?g|png|bmp|webp|tiff?|gif)$", re.IGNORECASE)
 # The pictures allowed: the packaged demo photo (public domain) and the docs' own figures.
 WHEEL_IMAGES = {"facecore/data/astronaut.jpg"}
 SDIST_IMAGE_DIRS = ("python/facecore/data/", "docs/images/")
-WHEEL_RE = re.compile(r"^facecore-(?P<ver>[^-]+)-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$")
+WHEEL_RE = re.compile(
+    r"^facecore-(?P<ver>[^-]+)-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
+)
 
 
 def _version(root: Path) -> str:
-    import tomllib  # noqa: PLC0415 - Python >= 3.11; this script runs in the tool env
+    import tomllib
 
     return tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
 
@@ -60,7 +65,9 @@ def check_wheel(path: Path, *, expect_cuda: bool, version: str) -> list[str]:
     if m["ver"] != version:
         problems.append(f"{path.name}: version {m['ver']} != pyproject's {version}")
     if not m["plat"].startswith("manylinux"):
-        problems.append(f"{path.name}: platform tag {m['plat']} is not manylinux (run auditwheel repair)")
+        problems.append(
+            f"{path.name}: platform tag {m['plat']} is not manylinux (run auditwheel repair)"
+        )
     with zipfile.ZipFile(path) as z:
         infos = z.infolist()
     names = [i.filename for i in infos]
@@ -76,7 +83,9 @@ def check_wheel(path: Path, *, expect_cuda: bool, version: str) -> list[str]:
         n, size = info.filename, info.file_size
         if not (n.startswith(("facecore/", dist_info))):
             # auditwheel grafts copied shared libraries into facecore.libs/: none are expected
-            problems.append(f"{path.name}: {n} is outside facecore/ (a grafted library or stray file)")
+            problems.append(
+                f"{path.name}: {n} is outside facecore/ (a grafted library or stray file)"
+            )
         if BUILD_OUTPUTS.search(n):
             problems.append(f"{path.name}: build output {n}")
         if COMPILED.search(n) and n not in core + cuda:
@@ -94,8 +103,10 @@ def check_wheel(path: Path, *, expect_cuda: bool, version: str) -> list[str]:
     if models_total > MAX_MODELS_TOTAL:
         problems.append(f"{path.name}: models total {models_total:,} B > {MAX_MODELS_TOTAL:,} B")
     if not problems:
-        print(f"ok  {path.name}: {len(names)} files, {path.stat().st_size / 1e6:.1f} MB; "
-              f"{', '.join(PurePosixPath(x).name for x in core + cuda)}; models {models_total / 1e6:.1f} MB")
+        print(
+            f"ok  {path.name}: {len(names)} files, {path.stat().st_size / 1e6:.1f} MB; "
+            f"{', '.join(PurePosixPath(x).name for x in core + cuda)}; models {models_total / 1e6:.1f} MB"
+        )
     return problems
 
 
@@ -107,13 +118,18 @@ def check_sdist(path: Path, *, version: str) -> list[str]:
     with tarfile.open(path) as t:
         members = [mm for mm in t.getmembers() if mm.isfile()]
     names = {mm.name for mm in members}
-    for needed in ("pyproject.toml", "CMakeLists.txt", "src/cpp/module.cpp", "python/facecore/__init__.py",
-                   "PKG-INFO"):
+    for needed in (
+        "pyproject.toml",
+        "CMakeLists.txt",
+        "src/cpp/module.cpp",
+        "python/facecore/__init__.py",
+        "PKG-INFO",
+    ):
         if prefix + needed not in names:
             problems.append(f"{path.name}: {needed} missing")
     for mm in members:
         n, size = mm.name, mm.size
-        rel = n[len(prefix):] if n.startswith(prefix) else n
+        rel = n[len(prefix) :] if n.startswith(prefix) else n
         if not n.startswith(prefix):
             problems.append(f"{path.name}: {n} outside {prefix}")
         if BUILD_OUTPUTS.search(rel):
@@ -135,7 +151,9 @@ def check_sdist(path: Path, *, version: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="sdists (.tar.gz) and wheels (.whl)")
-    parser.add_argument("--expect-cuda", action="store_true", help="every wheel must contain facecore/_cuda")
+    parser.add_argument(
+        "--expect-cuda", action="store_true", help="every wheel must contain facecore/_cuda"
+    )
     args = parser.parse_args(argv)
     version = _version(Path(__file__).resolve().parents[1])
     problems: list[str] = []

@@ -41,7 +41,9 @@ CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 def _converter():
-    spec = importlib.util.spec_from_file_location("keras_hdf5", ROOT / "python/facecore/models/keras_hdf5.py")
+    spec = importlib.util.spec_from_file_location(
+        "keras_hdf5", ROOT / "python/facecore/models/keras_hdf5.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules["keras_hdf5"] = mod
     spec.loader.exec_module(mod)
@@ -53,13 +55,22 @@ def sha256(p: Path) -> str:
 
 
 def fer_images(data: Path) -> list[str]:
-    return [f"expression/fer2013_test/{c}/{p.name}" for c in CLASSES
-            for p in sorted((data / "expression/fer2013_test" / c).glob("*.jpg"))[:4]]
+    return [
+        f"expression/fer2013_test/{c}/{p.name}"
+        for c in CLASSES
+        for p in sorted((data / "expression/fer2013_test" / c).glob("*.jpg"))[:4]
+    ]
 
 
 def mask_images(data: Path) -> list[str]:
-    return [f"photos/masked/{c}/{p.name}" for c in ("with_mask", "without_mask")
-            for p in sorted((data / "photos/masked" / c).glob("*.jpg"), key=lambda q: int(q.stem) if q.stem.isdigit() else q.stem)[:6]]
+    return [
+        f"photos/masked/{c}/{p.name}"
+        for c in ("with_mask", "without_mask")
+        for p in sorted(
+            (data / "photos/masked" / c).glob("*.jpg"),
+            key=lambda q: int(q.stem) if q.stem.isdigit() else q.stem,
+        )[:6]
+    ]
 
 
 def fer_input(data: Path, rel: str) -> np.ndarray:
@@ -80,22 +91,40 @@ INPUTS = {"fer_expression": (fer_images, fer_input), "face_mask": (mask_images, 
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--fer", type=Path)
     ap.add_argument("--mask", type=Path)
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("FACECORE_DATA_DIR", ROOT.parent / "shared" / "data")))
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("FACECORE_DATA_DIR", ROOT.parent / "shared" / "data")),
+    )
     ap.add_argument("--write", type=Path)
-    ap.add_argument("--zoo-input", action="append", default=[], metavar="NAME=FILE.npy",
-                    help="also print Keras' outputs on this NCHW float32 input: the zoo's reference "
-                         "(facecore.models.fetch.reference_input of the model's InputSpec, saved with np.save)")
+    ap.add_argument(
+        "--zoo-input",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.npy",
+        help="also print Keras' outputs on this NCHW float32 input: the zoo's reference "
+        "(facecore.models.fetch.reference_input of the model's InputSpec, saved with np.save)",
+    )
     args = ap.parse_args(argv)
     import onnxruntime as ort
     import tensorflow as tf
     import tf_keras
 
     conv = _converter()
-    record = {"generated_with": {"tensorflow": tf.__version__, "tf_keras": tf_keras.__version__,
-                                 "onnxruntime": ort.__version__, "opencv": cv2.__version__}, "models": {}}
+    record = {
+        "generated_with": {
+            "tensorflow": tf.__version__,
+            "tf_keras": tf_keras.__version__,
+            "onnxruntime": ort.__version__,
+            "opencv": cv2.__version__,
+        },
+        "models": {},
+    }
     for name, path in (("fer_expression", args.fer), ("face_mask", args.mask)):
         if path is None:
             continue
@@ -109,20 +138,33 @@ def main(argv=None):
         got = sess.run(None, {"input": x})[0].astype(np.float64)
         d = np.abs(got - ref)
         agree = float((got.argmax(1) == ref.argmax(1)).mean())
-        print(f"{name}: {len(rels)} real images, max |onnx - keras| {d.max():.3g}, mean {d.mean():.3g}, "
-              f"argmax agreement {agree:.3f} (keras {path.name}, sha256 {sha256(path)[:12]}...)")
+        print(
+            f"{name}: {len(rels)} real images, max |onnx - keras| {d.max():.3g}, mean {d.mean():.3g}, "
+            f"argmax agreement {agree:.3f} (keras {path.name}, sha256 {sha256(path)[:12]}...)"
+        )
         for item in args.zoo_input:
             n, f = item.split("=", 1)
             if n == name:
                 z = np.load(f).astype(np.float32)
                 kz = km.predict(z.transpose(0, 2, 3, 1), verbose=0).ravel()
                 oz = sess.run(None, {"input": z})[0].ravel()
-                print(f"{name} zoo reference: keras {[round(float(v), 6) for v in kz]}, "
-                      f"max |onnx - keras| {np.abs(oz - kz).max():.3g}")
+                print(
+                    f"{name} zoo reference: keras {[round(float(v), 6) for v in kz]}, "
+                    f"max |onnx - keras| {np.abs(oz - kz).max():.3g}"
+                )
         record["models"][name] = {
-            "file": path.name, "sha256": sha256(path), "max_abs_diff": float(d.max()), "mean_abs_diff": float(d.mean()),
-            "images": [{"path": r, "sha256": sha256(args.data / r), "keras": [round(float(v), 7) for v in row]}
-                       for r, row in zip(rels, ref)],
+            "file": path.name,
+            "sha256": sha256(path),
+            "max_abs_diff": float(d.max()),
+            "mean_abs_diff": float(d.mean()),
+            "images": [
+                {
+                    "path": r,
+                    "sha256": sha256(args.data / r),
+                    "keras": [round(float(v), 7) for v in row],
+                }
+                for r, row in zip(rels, ref)
+            ],
         }
     if args.write:
         args.write.write_text(json.dumps(record, indent=1) + "\n")

@@ -122,8 +122,13 @@ def eval_age_gender(data: Path, fa, *, step: int = 1) -> dict:
         img = cv2.imread(str(root / "images" / n))
         for model, acc in ((fa.age, raw_a), (fa.gender, raw_g)):
             size = model.spec.shape[0]
-            x = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)[:, :, ::-1].astype(np.float32)
-            x = ((x - np.asarray(model.spec.mean, np.float32)) / np.asarray(model.spec.std, np.float32)).transpose(2, 0, 1)
+            x = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)[:, :, ::-1].astype(
+                np.float32
+            )
+            x = (
+                (x - np.asarray(model.spec.mean, np.float32))
+                / np.asarray(model.spec.std, np.float32)
+            ).transpose(2, 0, 1)
             acc.append(np.ascontiguousarray(x))
     raw_age = fa.age.ages(np.stack(raw_a))
     raw_male = fa.gender.p_male(np.stack(raw_g)) > 0.5
@@ -141,14 +146,21 @@ def eval_age_gender(data: Path, fa, *, step: int = 1) -> dict:
         "age_mae_detected_only": float(err[detected].mean()) if detected.any() else None,
         "age_mae_labels_le_80": float(err[le80].mean()),
         "gender_accuracy": float(correct.mean()),
-        "gender_accuracy_detected_only": float(correct[detected].mean()) if detected.any() else None,
+        "gender_accuracy_detected_only": float(correct[detected].mean())
+        if detected.any()
+        else None,
         "raw_model_age_mae": float(np.abs(raw_age - true_age).mean()),
         "raw_model_gender_accuracy": float((raw_male == true_male).mean()),
         "age_bias": float((ages - true_age).mean()),
         "by_decade": {
-            f"{lo}-{lo + 9}": {"n": int(m.sum()), "mae": float(err[m].mean()), "bias": float((ages - true_age)[m].mean()),
-                              "raw_model_mae": float(np.abs(raw_age - true_age)[m].mean())}
-            for lo in range(0, 120, 10) if (m := (true_age >= lo) & (true_age < lo + 10)).any()
+            f"{lo}-{lo + 9}": {
+                "n": int(m.sum()),
+                "mae": float(err[m].mean()),
+                "bias": float((ages - true_age)[m].mean()),
+                "raw_model_mae": float(np.abs(raw_age - true_age)[m].mean()),
+            }
+            for lo in range(0, 120, 10)
+            if (m := (true_age >= lo) & (true_age < lo + 10)).any()
         },
     }
 
@@ -162,7 +174,9 @@ def eval_verification(data: Path, embedder) -> dict:
             ids.append(d.name)
     chips = np.stack(chips)
     t0 = time.perf_counter()
-    emb = np.concatenate([embedder.embed_aligned(chips[i : i + 64]) for i in range(0, len(chips), 64)])
+    emb = np.concatenate(
+        [embedder.embed_aligned(chips[i : i + 64]) for i in range(0, len(chips), 64)]
+    )
     t_embed = time.perf_counter() - t0
     ids = np.array(ids)
     sim = emb @ emb.T
@@ -170,29 +184,53 @@ def eval_verification(data: Path, embedder) -> dict:
     s = sim[iu]
     same = ids[iu[0]] == ids[iu[1]]
     gen, imp = np.sort(s[same]), np.sort(s[~same])
-    out = {"images": len(ids), "identities": int(len(set(ids))), "genuine_pairs": int(gen.size),
-           "impostor_pairs": int(imp.size), "embed_seconds": t_embed}
+    out = {
+        "images": len(ids),
+        "identities": int(len(set(ids))),
+        "genuine_pairs": int(gen.size),
+        "impostor_pairs": int(imp.size),
+        "embed_seconds": t_embed,
+    }
     for far in (1e-3, 1e-4):
         k = int(np.floor(far * imp.size))  # at most k impostors may pass
         thr = float(imp[imp.size - k - 1]) if k < imp.size else float(imp[0])
         # accept s > thr: exactly k impostors at or above the next value
         tar = float((gen > thr).mean())
-        out[f"far_{far:g}"] = {"threshold": thr, "tar": tar, "far_measured": float((imp > thr).mean())}
+        out[f"far_{far:g}"] = {
+            "threshold": thr,
+            "tar": tar,
+            "far_measured": float((imp > thr).mean()),
+        }
     for t in (0.30, 0.363, 0.40, 0.48):
-        out[f"at_threshold_{t}"] = {"tar": float((gen >= t).mean()), "far": float((imp >= t).mean())}
+        out[f"at_threshold_{t}"] = {
+            "tar": float((gen >= t).mean()),
+            "far": float((imp >= t).mean()),
+        }
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("FACECORE_DATA_DIR") or str(REPO.parent / "shared" / "data"))
-    ap.add_argument("--models", default=os.environ.get("FACECORE_MODEL_DIR") or str(REPO.parent / "shared" / "models"))
+    ap.add_argument(
+        "--data",
+        default=os.environ.get("FACECORE_DATA_DIR") or str(REPO.parent / "shared" / "data"),
+    )
+    ap.add_argument(
+        "--models",
+        default=os.environ.get("FACECORE_MODEL_DIR") or str(REPO.parent / "shared" / "models"),
+    )
     ap.add_argument("--json", help="write the figures here")
-    ap.add_argument("--quick", action="store_true", help="UTKFace test.txt every 8th image only (63 faces)")
+    ap.add_argument(
+        "--quick", action="store_true", help="UTKFace test.txt every 8th image only (63 faces)"
+    )
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--only", choices=("detector", "age", "verification"), action="append")
-    ap.add_argument("--attributes", default="agegender", choices=("agegender", "dlib"),
-                    help="age/gender models: facecore's own (default) or dlib's pair")
+    ap.add_argument(
+        "--attributes",
+        default="agegender",
+        choices=("agegender", "dlib"),
+        help="age/gender models: facecore's own (default) or dlib's pair",
+    )
     args = ap.parse_args(argv)
     data, models = Path(args.data), Path(args.models)
     if not data.is_dir() or not models.is_dir():
@@ -207,29 +245,43 @@ def main(argv=None) -> int:
     res: dict = {"machine": {"cpus": os.cpu_count()}}
     if "detector" in only:
         t = time.perf_counter()
-        res["detector"] = eval_detector(data, models / "face_detection_yunet_2023mar_int8bq.onnx", args.threads or 2)
+        res["detector"] = eval_detector(
+            data, models / "face_detection_yunet_2023mar_int8bq.onnx", args.threads or 2
+        )
         d = res["detector"]
-        print(f"detector: {d['images']} photos, facecore {d['faces_facecore']} faces, OpenCV {d['faces_opencv']}, "
-              f"matched {d['matched_iou_0.5']}, max |diff| {d['max_abs_diff_px']:.2g} px ({time.perf_counter() - t:.1f} s)")
+        print(
+            f"detector: {d['images']} photos, facecore {d['faces_facecore']} faces, OpenCV {d['faces_opencv']}, "
+            f"matched {d['matched_iou_0.5']}, max |diff| {d['max_abs_diff_px']:.2g} px ({time.perf_counter() - t:.1f} s)"
+        )
     if "age" in only:
         t = time.perf_counter()
         res["age_gender"] = a = eval_age_gender(data, fa, step=8 if args.quick else 1)
-        print(f"age/gender on UTKFace {a['split']}: {a['faces']} faces ({a['detected']} detected), "
-              f"age MAE {a['age_mae']:.2f} (detected only {a['age_mae_detected_only']:.2f}, labels <= 80: "
-              f"{a['age_mae_labels_le_80']:.2f}), gender accuracy {a['gender_accuracy']:.3f} "
-              f"({time.perf_counter() - t:.1f} s)")
-        print(f"  raw model on the whole crop, same images: age MAE {a['raw_model_age_mae']:.2f}, "
-              f"gender accuracy {a['raw_model_gender_accuracy']:.3f}")
+        print(
+            f"age/gender on UTKFace {a['split']}: {a['faces']} faces ({a['detected']} detected), "
+            f"age MAE {a['age_mae']:.2f} (detected only {a['age_mae_detected_only']:.2f}, labels <= 80: "
+            f"{a['age_mae_labels_le_80']:.2f}), gender accuracy {a['gender_accuracy']:.3f} "
+            f"({time.perf_counter() - t:.1f} s)"
+        )
+        print(
+            f"  raw model on the whole crop, same images: age MAE {a['raw_model_age_mae']:.2f}, "
+            f"gender accuracy {a['raw_model_gender_accuracy']:.3f}"
+        )
         for k, v in a["by_decade"].items():
-            print(f"  {k:>7s}: n {v['n']:3d}  MAE {v['mae']:5.2f}  bias {v['bias']:+6.2f}  raw model MAE {v['raw_model_mae']:5.2f}")
+            print(
+                f"  {k:>7s}: n {v['n']:3d}  MAE {v['mae']:5.2f}  bias {v['bias']:+6.2f}  raw model MAE {v['raw_model_mae']:5.2f}"
+            )
     if "verification" in only:
         res["verification"] = v = eval_verification(data, fa.embedder)
-        print(f"verification on glint24: {v['images']} images, {v['genuine_pairs']} genuine / "
-              f"{v['impostor_pairs']} impostor pairs")
+        print(
+            f"verification on glint24: {v['images']} images, {v['genuine_pairs']} genuine / "
+            f"{v['impostor_pairs']} impostor pairs"
+        )
         for far in ("1e-03", "0.0001"):
             key = f"far_{float(far):g}"
             r = v[key]
-            print(f"  FAR {float(far):g}: threshold {r['threshold']:.4f}, TAR {r['tar']:.4f} (measured FAR {r['far_measured']:.2e})")
+            print(
+                f"  FAR {float(far):g}: threshold {r['threshold']:.4f}, TAR {r['tar']:.4f} (measured FAR {r['far_measured']:.2e})"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
     return 0

@@ -31,7 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 MASK_STYLES = ("surgical_blue", "surgical_white", "cloth", "patterned")
 
 
-def boot(values: np.ndarray, stat=np.mean, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def boot(
+    values: np.ndarray, stat=np.mean, n: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(values), (n, len(values)))
     s = np.array([stat(values[i]) for i in idx])
@@ -45,8 +47,14 @@ def ece(p_male: np.ndarray, male: np.ndarray, bins: int = 10) -> tuple[float, li
     for b in range(bins):
         m = k == b
         if m.any():
-            rows.append({"p_lo": b / bins, "n": int(m.sum()), "mean_p_male": float(p_male[m].mean()),
-                         "frac_male": float(male[m].mean())})
+            rows.append(
+                {
+                    "p_lo": b / bins,
+                    "n": int(m.sum()),
+                    "mean_p_male": float(p_male[m].mean()),
+                    "frac_male": float(male[m].mean()),
+                }
+            )
             e += m.mean() * abs(p_male[m].mean() - male[m].mean())
     return float(e), rows
 
@@ -58,7 +66,7 @@ def faces_of(data: Path, split: str, detector, limit: int = 0):
         f, a, g, _ = ln.split(",")
         lab[f] = (int(a), g == "0")
     out, missed = [], 0
-    names = (root / f"{split}.txt").read_text().split()[:limit or None]
+    names = (root / f"{split}.txt").read_text().split()[: limit or None]
     for n in names:
         img = cv2.imread(str(root / "images" / n))
         pad = img.shape[0] // 2
@@ -89,7 +97,11 @@ def predict_all(models: dict, faces) -> dict:
             else:
                 ages.append(float(age_m.predict(big, lm[None])[0]))
                 pm.append(float(gender_m.predict(big, lm[None])[0]))
-        res[name] = {"age": np.array(ages), "p_male": np.array(pm), "age_std": np.array(std) if std else None}
+        res[name] = {
+            "age": np.array(ages),
+            "p_male": np.array(pm),
+            "age_std": np.array(std) if std else None,
+        }
     return res
 
 
@@ -97,15 +109,28 @@ def summarise(pred: dict, age: np.ndarray, male: np.ndarray) -> dict:
     err = pred["age"] - age
     ae = np.abs(err)
     correct = ((pred["p_male"] > 0.5) == male).astype(np.float64)
-    out = {"n": int(len(age)), "age_mae": boot(ae), "age_bias": float(err.mean()),
-           "gender_accuracy": boot(correct)}
+    out = {
+        "n": int(len(age)),
+        "age_mae": boot(ae),
+        "age_bias": float(err.mean()),
+        "gender_accuracy": boot(correct),
+    }
     for key, m in (("children_lt13", age < 13), ("over_60", age > 60)):
-        out[key] = {"n": int(m.sum()), "age_mae": boot(ae[m]), "age_bias": float(err[m].mean()),
-                    "gender_accuracy": boot(correct[m])}
+        out[key] = {
+            "n": int(m.sum()),
+            "age_mae": boot(ae[m]),
+            "age_bias": float(err[m].mean()),
+            "gender_accuracy": boot(correct[m]),
+        }
     out["by_decade"] = {
-        f"{lo}-{lo + 9}" if lo < 100 else "100+": {"n": int(m.sum()), "mae": float(ae[m].mean()), "bias": float(err[m].mean()),
-                                                   "gender_accuracy": float(correct[m].mean())}
-        for lo in range(0, 110, 10) if (m := ((age >= lo) & (age < lo + 10)) if lo < 100 else age >= 100).any()
+        f"{lo}-{lo + 9}" if lo < 100 else "100+": {
+            "n": int(m.sum()),
+            "mae": float(ae[m].mean()),
+            "bias": float(err[m].mean()),
+            "gender_accuracy": float(correct[m].mean()),
+        }
+        for lo in range(0, 110, 10)
+        if (m := ((age >= lo) & (age < lo + 10)) if lo < 100 else age >= 100).any()
     }
     e, rel = ece(pred["p_male"], male)
     out["gender_ece"] = e
@@ -114,13 +139,18 @@ def summarise(pred: dict, age: np.ndarray, male: np.ndarray) -> dict:
         s = pred["age_std"]
         q = np.quantile(s, [1 / 3, 2 / 3])
         out["age_std_mean"] = float(s.mean())
-        out["mae_by_uncertainty_tercile"] = [float(ae[s <= q[0]].mean()), float(ae[(s > q[0]) & (s <= q[1])].mean()),
-                                             float(ae[s > q[1]].mean())]
+        out["mae_by_uncertainty_tercile"] = [
+            float(ae[s <= q[0]].mean()),
+            float(ae[(s > q[0]) & (s <= q[1])].mean()),
+            float(ae[s > q[1]].mean()),
+        ]
         out["within_1_std"] = float((ae <= s).mean())
     return out
 
 
-def paired_diff(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 1) -> tuple[float, float, float]:
+def paired_diff(
+    a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 1
+) -> tuple[float, float, float]:
     rng = np.random.default_rng(seed)
     d = a - b
     idx = rng.integers(0, len(d), (n, len(d)))
@@ -154,9 +184,17 @@ def speed(models: dict, image: np.ndarray, detector, rounds: int = 15) -> dict:
                 age_m.ages(age_m.tensor(image, lm, pyramid=pyr))
                 gender_m.p_male(gender_m.tensor(image, lm, pyramid=pyr))
             times[name].append((time.perf_counter() - t) * 1000)
-    return {"faces": int(len(lm)), "rounds": rounds,
-            **{k: {"median_ms": float(np.median(v)), "iqr_ms": float(np.subtract(*np.percentile(v, [75, 25])))}
-               for k, v in times.items()}}
+    return {
+        "faces": int(len(lm)),
+        "rounds": rounds,
+        **{
+            k: {
+                "median_ms": float(np.median(v)),
+                "iqr_ms": float(np.subtract(*np.percentile(v, [75, 25]))),
+            }
+            for k, v in times.items()
+        },
+    }
 
 
 def diagram(res: dict, path: Path) -> None:
@@ -166,28 +204,78 @@ def diagram(res: dict, path: Path) -> None:
     cv2.rectangle(img, (o, 10), (o + s, 10 + s), (0, 0, 0), 1)
     cv2.line(img, (o, 10 + s), (o + s, 10), (160, 160, 160), 1)
     for v in (0.0, 0.5, 1.0):
-        cv2.putText(img, f"{v:g}", (o + int(v * s) - 6, s + 26), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.putText(img, f"{v:g}", (o - 26, 14 + s - int(v * s)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            f"{v:g}",
+            (o + int(v * s) - 6, s + 26),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+        cv2.putText(
+            img,
+            f"{v:g}",
+            (o - 26, 14 + s - int(v * s)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
     colours = {"agegender": (200, 80, 0), "dlib": (0, 0, 200)}
     for name, r in res.items():
-        pts = [(int(o + row["mean_p_male"] * s), int(10 + s - row["frac_male"] * s)) for row in r["reliability"]]
+        pts = [
+            (int(o + row["mean_p_male"] * s), int(10 + s - row["frac_male"] * s))
+            for row in r["reliability"]
+        ]
         for p, q in zip(pts[:-1], pts[1:]):
             cv2.line(img, p, q, colours.get(name, (0, 0, 0)), 2, cv2.LINE_AA)
         for p in pts:
             cv2.circle(img, p, 4, colours.get(name, (0, 0, 0)), -1, cv2.LINE_AA)
     y = 30
     for name, r in res.items():
-        cv2.putText(img, f"{name}: ECE {r['gender_ece']:.3f}", (o + 10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    colours.get(name, (0, 0, 0)), 1, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            f"{name}: ECE {r['gender_ece']:.3f}",
+            (o + 10, y),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            colours.get(name, (0, 0, 0)),
+            1,
+            cv2.LINE_AA,
+        )
         y += 18
-    cv2.putText(img, "predicted P(male)", (o + s // 2 - 60, s + 45), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "fraction male", (o + 10, s - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
+    cv2.putText(
+        img,
+        "predicted P(male)",
+        (o + s // 2 - 60, s + 45),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
+    cv2.putText(
+        img,
+        "fraction male",
+        (o + 10, s - 4),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4,
+        (90, 90, 90),
+        1,
+        cv2.LINE_AA,
+    )
     cv2.imwrite(str(path), img)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("FACECORE_DATA_DIR") or str(REPO.parent / "shared" / "data"))
+    ap.add_argument(
+        "--data",
+        default=os.environ.get("FACECORE_DATA_DIR") or str(REPO.parent / "shared" / "data"),
+    )
     ap.add_argument("--split", default="test", choices=("test", "val"))
     ap.add_argument("--json")
     ap.add_argument("--diagram")
@@ -203,45 +291,74 @@ def main(argv=None) -> int:
 
     det = fm.load("yunet", score_threshold=0.6, threads=1)
     new = fm.load("agegender", threads=1)
-    models = {"agegender": (new, new), "dlib": (fm.load("age", threads=1), fm.load("gender", threads=1))}
+    models = {
+        "agegender": (new, new),
+        "dlib": (fm.load("age", threads=1), fm.load("gender", threads=1)),
+    }
     faces, missed = faces_of(data, args.split, det, args.limit)
     age = np.array([f[3] for f in faces], float)
     male = np.array([f[4] for f in faces])
     preds = predict_all(models, faces)
-    res: dict = {"split": f"{args.split}.txt", "faces": len(faces), "missed_by_detector": missed, "load": os.getloadavg()}
+    res: dict = {
+        "split": f"{args.split}.txt",
+        "faces": len(faces),
+        "missed_by_detector": missed,
+        "load": os.getloadavg(),
+    }
     res["models"] = {k: summarise(v, age, male) for k, v in preds.items()}
     res["difference_new_minus_dlib"] = {
-        "age_abs_error": paired_diff(np.abs(preds["agegender"]["age"] - age), np.abs(preds["dlib"]["age"] - age)),
-        "gender_correct": paired_diff(((preds["agegender"]["p_male"] > 0.5) == male).astype(float),
-                                      ((preds["dlib"]["p_male"] > 0.5) == male).astype(float)),
+        "age_abs_error": paired_diff(
+            np.abs(preds["agegender"]["age"] - age), np.abs(preds["dlib"]["age"] - age)
+        ),
+        "gender_correct": paired_diff(
+            ((preds["agegender"]["p_male"] > 0.5) == male).astype(float),
+            ((preds["dlib"]["p_male"] > 0.5) == male).astype(float),
+        ),
     }
     for k, r in res["models"].items():
-        print(f"{k:10s} MAE {r['age_mae'][0]:.2f} [{r['age_mae'][1]:.2f}, {r['age_mae'][2]:.2f}]  bias {r['age_bias']:+.2f}  "
-              f"gender {100 * r['gender_accuracy'][0]:.1f} % [{100 * r['gender_accuracy'][1]:.1f}, {100 * r['gender_accuracy'][2]:.1f}]  "
-              f"ECE {r['gender_ece']:.3f}")
+        print(
+            f"{k:10s} MAE {r['age_mae'][0]:.2f} [{r['age_mae'][1]:.2f}, {r['age_mae'][2]:.2f}]  bias {r['age_bias']:+.2f}  "
+            f"gender {100 * r['gender_accuracy'][0]:.1f} % [{100 * r['gender_accuracy'][1]:.1f}, {100 * r['gender_accuracy'][2]:.1f}]  "
+            f"ECE {r['gender_ece']:.3f}"
+        )
         for g in ("children_lt13", "over_60"):
             c = r[g]
-            print(f"    {g:14s} n {c['n']:3d}  MAE {c['age_mae'][0]:.2f} [{c['age_mae'][1]:.2f}, {c['age_mae'][2]:.2f}]  "
-                  f"bias {c['age_bias']:+.2f}  gender {100 * c['gender_accuracy'][0]:.1f} % "
-                  f"[{100 * c['gender_accuracy'][1]:.1f}, {100 * c['gender_accuracy'][2]:.1f}]")
+            print(
+                f"    {g:14s} n {c['n']:3d}  MAE {c['age_mae'][0]:.2f} [{c['age_mae'][1]:.2f}, {c['age_mae'][2]:.2f}]  "
+                f"bias {c['age_bias']:+.2f}  gender {100 * c['gender_accuracy'][0]:.1f} % "
+                f"[{100 * c['gender_accuracy'][1]:.1f}, {100 * c['gender_accuracy'][2]:.1f}]"
+            )
     print("decade   n   MAE new / dlib   bias new / dlib   gender new / dlib")
     for dec, a in res["models"]["agegender"]["by_decade"].items():
         b = res["models"]["dlib"]["by_decade"][dec]
-        print(f"{dec:>7s} {a['n']:3d}  {a['mae']:6.2f} / {b['mae']:6.2f}  {a['bias']:+6.2f} / {b['bias']:+6.2f}  "
-              f"{100 * a['gender_accuracy']:5.1f} / {100 * b['gender_accuracy']:5.1f}")
+        print(
+            f"{dec:>7s} {a['n']:3d}  {a['mae']:6.2f} / {b['mae']:6.2f}  {a['bias']:+6.2f} / {b['bias']:+6.2f}  "
+            f"{100 * a['gender_accuracy']:5.1f} / {100 * b['gender_accuracy']:5.1f}"
+        )
     if not args.no_masked:
         mf = masked(faces)
         mp = predict_all(models, mf)
-        res["masked"] = {k: {"age_mae": boot(np.abs(v["age"] - age)),
-                             "gender_accuracy": boot(((v["p_male"] > 0.5) == male).astype(float))} for k, v in mp.items()}
+        res["masked"] = {
+            k: {
+                "age_mae": boot(np.abs(v["age"] - age)),
+                "gender_accuracy": boot(((v["p_male"] > 0.5) == male).astype(float)),
+            }
+            for k, v in mp.items()
+        }
         for k, v in res["masked"].items():
-            print(f"masked {k:10s} MAE {v['age_mae'][0]:.2f} [{v['age_mae'][1]:.2f}, {v['age_mae'][2]:.2f}]  "
-                  f"gender {100 * v['gender_accuracy'][0]:.1f} %")
+            print(
+                f"masked {k:10s} MAE {v['age_mae'][0]:.2f} [{v['age_mae'][1]:.2f}, {v['age_mae'][2]:.2f}]  "
+                f"gender {100 * v['gender_accuracy'][0]:.1f} %"
+            )
     g7 = data / "photos" / "group_07.jpg"
     if g7.is_file():
         res["speed_group_07"] = sp = speed(models, cv2.imread(str(g7)), det, rounds=args.rounds)
-        print(f"speed, {sp['faces']} faces of group_07.jpg, one batched call: "
-              + ", ".join(f"{k} {sp[k]['median_ms']:.1f} ms (IQR {sp[k]['iqr_ms']:.1f})" for k in models))
+        print(
+            f"speed, {sp['faces']} faces of group_07.jpg, one batched call: "
+            + ", ".join(
+                f"{k} {sp[k]['median_ms']:.1f} ms (IQR {sp[k]['iqr_ms']:.1f})" for k in models
+            )
+        )
     if args.diagram:
         diagram(res["models"], Path(args.diagram))
     if args.json:

@@ -29,7 +29,9 @@ import numpy as np
 
 def boundary(mask: np.ndarray) -> np.ndarray:
     m = mask.astype(np.uint8)
-    return (m - cv2.erode(m, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)) > 0
+    return (
+        m - cv2.erode(m, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    ) > 0
 
 
 def boundary_f(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -54,10 +56,16 @@ def bootstrap(x: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", choices=("fast", "matting"), default="fast")
-    ap.add_argument("--data", default=os.path.join(os.environ.get("FACECORE_DATA_DIR", "../shared/data"),
-                                                   "parsing", "celebamask"))
+    ap.add_argument(
+        "--data",
+        default=os.path.join(
+            os.environ.get("FACECORE_DATA_DIR", "../shared/data"), "parsing", "celebamask"
+        ),
+    )
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
@@ -71,12 +79,19 @@ def main() -> None:
     inter = union = 0
     ious, fs = [], []
     t0 = time.perf_counter()
+
     def report(done: int) -> dict:
         a, f = np.array(ious), np.array(fs)
         res = {
-            "model": args.model, "images": done, "of": len(ids), "data": "parsing/celebamask (ids.txt order)",
-            "iou_total": inter / union, "iou_mean": float(a.mean()), "iou_mean_ci95": bootstrap(a),
-            "boundary_f_mean": float(f.mean()), "boundary_f_ci95": bootstrap(f),
+            "model": args.model,
+            "images": done,
+            "of": len(ids),
+            "data": "parsing/celebamask (ids.txt order)",
+            "iou_total": inter / union,
+            "iou_mean": float(a.mean()),
+            "iou_mean_ci95": bootstrap(a),
+            "boundary_f_mean": float(f.mean()),
+            "boundary_f_ci95": bootstrap(f),
             "seconds": time.perf_counter() - t0,
         }
         if args.json:

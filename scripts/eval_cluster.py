@@ -36,7 +36,16 @@ from facecore.jobs.builder import _config
 from facecore.jobs.store import EmbeddingStore
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-KEYS = ("purity", "compactness", "ideal_compactness", "n_clusters", "n_unassigned", "pairwise_f", "bcubed_f", "nmi")
+KEYS = (
+    "purity",
+    "compactness",
+    "ideal_compactness",
+    "n_clusters",
+    "n_unassigned",
+    "pairwise_f",
+    "bcubed_f",
+    "nmi",
+)
 
 
 def rss_mb() -> float:
@@ -50,15 +59,36 @@ def per_method(x, y, dev_mask, name):
     rows = []
     for method in SELECTED:
         ch = choose_threshold(x[dev_mask], y[dev_mask], method=method)
-        test = cluster_metrics(y[~dev_mask], cluster(x[~dev_mask], method=method, threshold=ch.threshold).labels)
+        test = cluster_metrics(
+            y[~dev_mask], cluster(x[~dev_mask], method=method, threshold=ch.threshold).labels
+        )
         full = cluster_metrics(y, cluster(x, method=method, threshold=ch.threshold).labels)
-        row = {"set": name, "method": method, "threshold": ch.threshold, "dev_bcubed_f": ch.metrics.bcubed_f,
-               "test": {k: getattr(test, k) for k in KEYS}, "all": {k: getattr(full, k) for k in KEYS}}
+        row = {
+            "set": name,
+            "method": method,
+            "threshold": ch.threshold,
+            "dev_bcubed_f": ch.metrics.bcubed_f,
+            "test": {k: getattr(test, k) for k in KEYS},
+            "all": {k: getattr(full, k) for k in KEYS},
+        }
         rows.append(row)
-        print(f"{name:9s} {method:17s} t={ch.threshold:.2f} | test: " + " ".join(
-            f"{k}={getattr(test, k):.4f}" if isinstance(getattr(test, k), float) else f"{k}={getattr(test, k)}" for k in KEYS)
-            + " | all: " + " ".join(f"{k}={getattr(full, k):.4f}" if isinstance(getattr(full, k), float)
-                                     else f"{k}={getattr(full, k)}" for k in KEYS), flush=True)
+        print(
+            f"{name:9s} {method:17s} t={ch.threshold:.2f} | test: "
+            + " ".join(
+                f"{k}={getattr(test, k):.4f}"
+                if isinstance(getattr(test, k), float)
+                else f"{k}={getattr(test, k)}"
+                for k in KEYS
+            )
+            + " | all: "
+            + " ".join(
+                f"{k}={getattr(full, k):.4f}"
+                if isinstance(getattr(full, k), float)
+                else f"{k}={getattr(full, k)}"
+                for k in KEYS
+            ),
+            flush=True,
+        )
     return rows
 
 
@@ -78,7 +108,9 @@ def glint24(cache=None):
     emb = fc.models.load("sface", kind="embedder")
     t = time.perf_counter()
     x = emb.embed_aligned(np.stack([fc.read_image(p) for p in paths]))
-    print(f"glint24: {len(paths)} crops, {len(names)} identities, embedded in {time.perf_counter() - t:.1f} s")
+    print(
+        f"glint24: {len(paths)} crops, {len(names)} identities, embedded in {time.perf_counter() - t:.1f} s"
+    )
     if cache is not None:
         Path(cache).mkdir(parents=True, exist_ok=True)
         np.savez(Path(cache) / "glint24_sface.npz", x=x, y=y)
@@ -93,19 +125,31 @@ def celebs13():
     r = build_dataset([root], out, labels="folders", progress=False)
     dt = time.perf_counter() - t
     n_img = r.n_images
-    build = {"images": n_img, "faces": r.n_faces, "accepted": r.n_accepted, "rejected": r.rejected,
-             "seconds": dt, "seconds_per_1000_images": dt / n_img * 1000, "peak_rss_mb": rss_mb(),
-             "rss_before_mb": rss0, "store_bytes": (out / ".facecore" / "store.sqlite").stat().st_size,
-             "default_graph": r.metrics.to_dict() if r.metrics else None}
-    print(f"build-dataset celebs13: {n_img} images, {r.n_faces} faces, {r.n_accepted} accepted, {dt:.1f} s "
-          f"({dt / n_img * 1000:.0f} s per 1000 images), peak RSS {rss_mb():.0f} MB; default graph: {r.metrics}")
+    build = {
+        "images": n_img,
+        "faces": r.n_faces,
+        "accepted": r.n_accepted,
+        "rejected": r.rejected,
+        "seconds": dt,
+        "seconds_per_1000_images": dt / n_img * 1000,
+        "peak_rss_mb": rss_mb(),
+        "rss_before_mb": rss0,
+        "store_bytes": (out / ".facecore" / "store.sqlite").stat().st_size,
+        "default_graph": r.metrics.to_dict() if r.metrics else None,
+    }
+    print(
+        f"build-dataset celebs13: {n_img} images, {r.n_faces} faces, {r.n_accepted} accepted, {dt:.1f} s "
+        f"({dt / n_img * 1000:.0f} s per 1000 images), peak RSS {rss_mb():.0f} MB; default graph: {r.metrics}"
+    )
     t = time.perf_counter()
     build_dataset([root], out, labels="folders", progress=False)
     build["rerun_seconds"] = time.perf_counter() - t
     # accepted faces with their labels from the manifest, embeddings from the store
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     faces = [f for f in rows if f.get("status") == "ok"]
-    store = EmbeddingStore(out / ".facecore" / "store.sqlite", config=_config(fc.FaceAnalyzer(age=False, gender=False)))
+    store = EmbeddingStore(
+        out / ".facecore" / "store.sqlite", config=_config(fc.FaceAnalyzer(age=False, gender=False))
+    )
     x, lab = [], []
     for f in faces:
         key = hashlib.sha256(Path(f["source"]).read_bytes()).hexdigest()
@@ -132,7 +176,11 @@ def random_100k():
     for m in SELECTED:
         t = time.perf_counter()
         r = cluster(x, method=m, graph=g)
-        out[m] = {"seconds": time.perf_counter() - t, "clusters": r.n_clusters, "unassigned": r.n_unassigned}
+        out[m] = {
+            "seconds": time.perf_counter() - t,
+            "clusters": r.n_clusters,
+            "unassigned": r.n_unassigned,
+        }
     t = time.perf_counter()
     cluster(x)
     out["cluster_default_total_seconds"] = time.perf_counter() - t
@@ -146,7 +194,9 @@ def main() -> None:
     ap.add_argument("--json")
     ap.add_argument("--skip-100k", action="store_true")
     ap.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    ap.add_argument("--cache", default=None, help="folder for the glint24 embeddings (read if there)")
+    ap.add_argument(
+        "--cache", default=None, help="folder for the glint24 embeddings (read if there)"
+    )
     args = ap.parse_args()
     SELECTED[:] = args.methods
     res = {"glint24": glint24(args.cache)}

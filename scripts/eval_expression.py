@@ -80,12 +80,19 @@ def report(p: np.ndarray, y: np.ndarray, rng) -> dict:
             rec_ci.append([float("nan")] * 2)
             continue
         r = ok[rng.integers(0, len(ok), (1000, len(ok)))].mean(1)
-        rec_ci.append([round(float(np.percentile(r, 2.5)), 4), round(float(np.percentile(r, 97.5)), 4)])
+        rec_ci.append(
+            [round(float(np.percentile(r, 2.5)), 4), round(float(np.percentile(r, 97.5)), 4)]
+        )
     lo, hi = boot_ci(y, pred, rng)
-    return {"n": int(len(y)), "accuracy": round(float((pred == y).mean()), 4), "accuracy_ci95": [round(lo, 4), round(hi, 4)],
-            "recall": {c: round(float(r), 4) for c, r in zip(CLASSES, recall)},
-            "recall_ci95": dict(zip(CLASSES, rec_ci)), "confusion": cm.tolist(),
-            "macro_recall": round(float(recall.mean()), 4)}
+    return {
+        "n": int(len(y)),
+        "accuracy": round(float((pred == y).mean()), 4),
+        "accuracy_ci95": [round(lo, 4), round(hi, 4)],
+        "recall": {c: round(float(r), 4) for c, r in zip(CLASSES, recall)},
+        "recall_ci95": dict(zip(CLASSES, rec_ci)),
+        "confusion": cm.tolist(),
+        "macro_recall": round(float(recall.mean()), 4),
+    }
 
 
 def pipeline_probs(model, det, X: np.ndarray):
@@ -105,9 +112,16 @@ def pipeline_probs(model, det, X: np.ndarray):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", default="fer_expression", help="zoo name or path")
-    ap.add_argument("--pipeline", type=int, default=0, help="also the pipeline framing on a seeded sample of N test faces")
+    ap.add_argument(
+        "--pipeline",
+        type=int,
+        default=0,
+        help="also the pipeline framing on a seeded sample of N test faces",
+    )
     ap.add_argument("--json", type=Path)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -126,23 +140,41 @@ def main(argv=None):
     from facecore.models.expression import temper
 
     pc = temper(p_te, T)
-    out = {"model": str(args.model), "split": "fer2013_test (all)", "framing": "FER",
-           "seconds_per_face": round(secs / (len(va) + len(Xte)), 5),
-           **report(p_te, yte, rng),
-           "temperature": T, "val_accuracy": round(float((p_val.argmax(1) == ytr[va]).mean()), 4),
-           "ece": round(ece(p_te, yte), 4), "ece_calibrated": round(ece(pc, yte), 4),
-           "nll": round(nll(p_te, yte), 4), "nll_calibrated": round(nll(pc, yte), 4)}
+    out = {
+        "model": str(args.model),
+        "split": "fer2013_test (all)",
+        "framing": "FER",
+        "seconds_per_face": round(secs / (len(va) + len(Xte)), 5),
+        **report(p_te, yte, rng),
+        "temperature": T,
+        "val_accuracy": round(float((p_val.argmax(1) == ytr[va]).mean()), 4),
+        "ece": round(ece(p_te, yte), 4),
+        "ece_calibrated": round(ece(pc, yte), 4),
+        "nll": round(nll(p_te, yte), 4),
+        "nll_calibrated": round(nll(pc, yte), 4),
+    }
     if args.pipeline:
         det = fm.load("yunet", score_threshold=0.5, threads=args.threads)
-        idx = np.sort(np.random.default_rng(1).choice(len(Xte), min(args.pipeline, len(Xte)), replace=False))
+        idx = np.sort(
+            np.random.default_rng(1).choice(len(Xte), min(args.pipeline, len(Xte)), replace=False)
+        )
         pp = pipeline_probs(model, det, Xte[idx])
         found = ~np.isnan(pp[:, 0])
         sub = idx[found]
-        out["pipeline"] = {"sample": int(len(idx)), "detected": int(found.sum()),
-                           "pipeline_framing": report(pp[found], yte[sub], rng),
-                           "fer_framing_same_faces": report(p_te[sub], yte[sub], rng),
-                           "argmax_agreement": round(float((pp[found].argmax(1) == p_te[sub].argmax(1)).mean()), 4)}
-    print(json.dumps({k: v for k, v in out.items() if k not in ("confusion", "recall_ci95")}, indent=1))
+        out["pipeline"] = {
+            "sample": int(len(idx)),
+            "detected": int(found.sum()),
+            "pipeline_framing": report(pp[found], yte[sub], rng),
+            "fer_framing_same_faces": report(p_te[sub], yte[sub], rng),
+            "argmax_agreement": round(
+                float((pp[found].argmax(1) == p_te[sub].argmax(1)).mean()), 4
+            ),
+        }
+    print(
+        json.dumps(
+            {k: v for k, v in out.items() if k not in ("confusion", "recall_ci95")}, indent=1
+        )
+    )
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
 

@@ -26,19 +26,36 @@ def auc(score: np.ndarray, y: np.ndarray) -> float:
     pos, neg = score[y == 1], score[y == 0]
     if not len(pos) or not len(neg):
         return float("nan")
-    return float(((pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean()))
+    return float((pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean())
 
 
 def stats(p: np.ndarray, y: np.ndarray) -> dict:
     pred = p >= 0.5
-    tp, fp, fn, tn = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum()), int((~pred & (y == 1)).sum()), int((~pred & (y == 0)).sum())
-    return {"precision": round(tp / max(tp + fp, 1), 4), "recall": round(tp / max(tp + fn, 1), 4),
-            "accuracy": round((tp + tn) / len(y), 4), "auc": round(auc(p, y), 4), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    tp, fp, fn, tn = (
+        int((pred & (y == 1)).sum()),
+        int((pred & (y == 0)).sum()),
+        int((~pred & (y == 1)).sum()),
+        int((~pred & (y == 0)).sum()),
+    )
+    return {
+        "precision": round(tp / max(tp + fp, 1), 4),
+        "recall": round(tp / max(tp + fn, 1), 4),
+        "accuracy": round((tp + tn) / len(y), 4),
+        "auc": round(auc(p, y), 4),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+    }
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("FACECORE_DATA_DIR", "../shared/data")))
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("FACECORE_DATA_DIR", "../shared/data"))
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     import facecore.models as fm
@@ -59,8 +76,13 @@ def main(argv=None):
             pc.append(float(clf.predict(img, d.boxes[k : k + 1])[0]))
             pw.append(float(mask_worn(img, d.landmarks[k]).probability))
     y, pc, pw = np.array(ys), np.array(pc), np.array(pw)
-    out = {"photos": 94, "faces_found": int(len(y)), "no_face": missed,
-           "face_mask_classifier": stats(pc, y), "occlusion_mask_worn": stats(pw, y)}
+    out = {
+        "photos": 94,
+        "faces_found": int(len(y)),
+        "no_face": missed,
+        "face_mask_classifier": stats(pc, y),
+        "occlusion_mask_worn": stats(pw, y),
+    }
     print(json.dumps(out, indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")

@@ -60,7 +60,12 @@ def mask_chips(chips: np.ndarray) -> np.ndarray:
     from facecore.align import ARCFACE_112
     from facecore.occlusion import MASK_STYLES, synthesize
 
-    return np.stack([synthesize(c, ARCFACE_112, style=MASK_STYLES[i % 4], seed=i)[0] for i, c in enumerate(chips)])
+    return np.stack(
+        [
+            synthesize(c, ARCFACE_112, style=MASK_STYLES[i % 4], seed=i)[0]
+            for i, c in enumerate(chips)
+        ]
+    )
 
 
 #: periocular variant: rows from PERIOCULAR_TOP down (ArcFace-112 pixels: just below the eyes at
@@ -81,7 +86,12 @@ def fixed_mask_chips(chips: np.ndarray) -> np.ndarray:
     from facecore.align import ARCFACE_112
     from facecore.occlusion import synthesize
 
-    return np.stack([synthesize(c, ARCFACE_112, style="surgical_blue", seed=0, jitter=0.0, shading=0.0)[0] for c in chips])
+    return np.stack(
+        [
+            synthesize(c, ARCFACE_112, style="surgical_blue", seed=0, jitter=0.0, shading=0.0)[0]
+            for c in chips
+        ]
+    )
 
 
 def threshold_at(imp: np.ndarray, far: float) -> float:
@@ -125,10 +135,18 @@ def table(sims: dict, y: np.ndarray, keep=None) -> dict:
         for far in FARS:
             thr = threshold_at(imp, far)
             ok = gen > thr
-            row[f"far_{far:g}"] = {"threshold": thr, "tar": float(ok.mean()), "tar_ci95": bootstrap_tar(ok, gid),
-                                   "far_measured": float((imp > thr).mean())}
+            row[f"far_{far:g}"] = {
+                "threshold": thr,
+                "tar": float(ok.mean()),
+                "tar_ci95": bootstrap_tar(ok, gid),
+                "far_measured": float((imp > thr).mean()),
+            }
         ok = gen >= 0.42
-        row["at_default_0.42"] = {"tar": float(ok.mean()), "tar_ci95": bootstrap_tar(ok, gid), "far": float((imp >= 0.42).mean())}
+        row["at_default_0.42"] = {
+            "tar": float(ok.mean()),
+            "tar_ci95": bootstrap_tar(ok, gid),
+            "far": float((imp >= 0.42).mean()),
+        }
         out[pt] = row
     return out
 
@@ -144,11 +162,24 @@ def split_eval(sims: dict, y: np.ndarray) -> dict:
         s, same, ida = pairs(sims[pt], y, ordered, keep=~dev)
         gen, imp, gid = s[same], s[~same], ida[same]
         ok = gen >= thr
-        row = {"threshold_dev": thr, "test_tar": float(ok.mean()), "test_tar_ci95": bootstrap_tar(ok, gid),
-               "test_far": float((imp >= thr).mean()), "test_genuine": int(gen.size), "test_impostors": int(imp.size)}
+        row = {
+            "threshold_dev": thr,
+            "test_tar": float(ok.mean()),
+            "test_tar_ci95": bootstrap_tar(ok, gid),
+            "test_far": float((imp >= thr).mean()),
+            "test_genuine": int(gen.size),
+            "test_impostors": int(imp.size),
+        }
         ok0 = gen >= 0.42
-        row["test_at_0.42"] = {"tar": float(ok0.mean()), "tar_ci95": bootstrap_tar(ok0, gid), "far": float((imp >= 0.42).mean())}
-        row["test_oracle_far_1e-3"] = {"threshold": threshold_at(imp, 1e-3), "tar": float((gen > threshold_at(imp, 1e-3)).mean())}
+        row["test_at_0.42"] = {
+            "tar": float(ok0.mean()),
+            "tar_ci95": bootstrap_tar(ok0, gid),
+            "far": float((imp >= 0.42).mean()),
+        }
+        row["test_oracle_far_1e-3"] = {
+            "threshold": threshold_at(imp, 1e-3),
+            "tar": float((gen > threshold_at(imp, 1e-3)).mean()),
+        }
         out[pt] = row
     return out
 
@@ -171,7 +202,9 @@ def _embed(emb, key: str, chips: np.ndarray, cache: Path | None) -> np.ndarray:
     return e
 
 
-def embed_method(method: str, emb, chips: np.ndarray, masked: np.ndarray, cache: Path | None = None) -> dict:
+def embed_method(
+    method: str, emb, chips: np.ndarray, masked: np.ndarray, cache: Path | None = None
+) -> dict:
     """Similarity matrices per pair type for one embedding method."""
     if method == "sface":
         u = _embed(emb, "unmasked", chips, cache)
@@ -184,15 +217,25 @@ def embed_method(method: str, emb, chips: np.ndarray, masked: np.ndarray, cache:
         if cache is not None and os.environ.get("EMBED_ONLY"):
             return {}
         u = _embed(emb, "unmasked", chips, cache)
-        return {"unmasked-unmasked": u @ u.T, "masked-unmasked": em @ eu.T, "masked-masked": em @ em.T,
-                "periocular-unmasked": eu @ eu.T}
-    if method == "fixedmask":  # the same template mask (no jitter, one colour) drawn over both sides
+        return {
+            "unmasked-unmasked": u @ u.T,
+            "masked-unmasked": em @ eu.T,
+            "masked-masked": em @ em.T,
+            "periocular-unmasked": eu @ eu.T,
+        }
+    if (
+        method == "fixedmask"
+    ):  # the same template mask (no jitter, one colour) drawn over both sides
         eu = _embed(emb, "fixedmask:unmasked", fixed_mask_chips(chips), cache)
         em = _embed(emb, "fixedmask:masked", fixed_mask_chips(masked), cache)
         if cache is not None and os.environ.get("EMBED_ONLY"):
             return {}
         u = _embed(emb, "unmasked", chips, cache)
-        return {"unmasked-unmasked": u @ u.T, "masked-unmasked": em @ eu.T, "masked-masked": em @ em.T}
+        return {
+            "unmasked-unmasked": u @ u.T,
+            "masked-unmasked": em @ eu.T,
+            "masked-masked": em @ em.T,
+        }
     raise ValueError(f"--methods: unknown method {method!r}")
 
 
@@ -207,7 +250,10 @@ def auto_eval(res: dict, methods, y, flag_u, flag_m, emb, chips, masked, cache) 
     flags = {"U": flag_u, "M": flag_m}
     out = {}
     for method in methods:
-        thr_full = {pt: (0.42 if pt == "unmasked-unmasked" else res["sface"]["split"][pt]["threshold_dev"]) for pt in PAIR_TYPES}
+        thr_full = {
+            pt: (0.42 if pt == "unmasked-unmasked" else res["sface"]["split"][pt]["threshold_dev"])
+            for pt in PAIR_TYPES
+        }
         peri = None
         if method.startswith("periocular") or method == "fixedmask":
             if method == "fixedmask":
@@ -230,11 +276,19 @@ def auto_eval(res: dict, methods, y, flag_u, flag_m, emb, chips, masked, cache) 
             if peri is not None:
                 use = nm > 0
                 s = np.where(use, peri[key][a, b], s)
-                thr = np.where(use, np.array([0.0, thr_peri["masked-unmasked"], thr_peri["masked-masked"]])[nm], thr)
+                thr = np.where(
+                    use,
+                    np.array([0.0, thr_peri["masked-unmasked"], thr_peri["masked-masked"]])[nm],
+                    thr,
+                )
             ok = s >= thr
             same = y[a] == y[b]
-            row[pt] = {"tar": float(ok[same].mean()), "tar_ci95": bootstrap_tar(ok[same], y[a][same]), "far": float(ok[~same].mean()),
-                       "detected_types": [int((nm == k).sum()) for k in range(3)]}
+            row[pt] = {
+                "tar": float(ok[same].mean()),
+                "tar_ci95": bootstrap_tar(ok[same], y[a][same]),
+                "far": float(ok[~same].mean()),
+                "detected_types": [int((nm == k).sum()) for k in range(3)],
+            }
         out[method] = row
     return out
 
@@ -261,19 +315,38 @@ def eval_photos(data: Path) -> dict:
             ms = mask_worn(img, face)
             worn += ms.worn
             probs[f.name] = round(ms.probability, 4)
-        out[label] = {"photos": len(files), "face_found": found, "mask_worn": worn, "probability": probs}
+        out[label] = {
+            "photos": len(files),
+            "face_found": found,
+            "mask_worn": worn,
+            "probability": probs,
+        }
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("FACECORE_DATA_DIR") or str(REPO.parent / "shared" / "data"))
-    ap.add_argument("--models", default=os.environ.get("FACECORE_MODEL_DIR") or str(REPO.parent / "shared" / "models"))
-    ap.add_argument("--methods", default="sface,periocular", help="comma-separated: sface, periocular, periocular:TOP")
+    ap.add_argument(
+        "--data",
+        default=os.environ.get("FACECORE_DATA_DIR") or str(REPO.parent / "shared" / "data"),
+    )
+    ap.add_argument(
+        "--models",
+        default=os.environ.get("FACECORE_MODEL_DIR") or str(REPO.parent / "shared" / "models"),
+    )
+    ap.add_argument(
+        "--methods",
+        default="sface,periocular",
+        help="comma-separated: sface, periocular, periocular:TOP",
+    )
     ap.add_argument("--cache", help="folder for the masked crops (npz), reused when present")
     ap.add_argument("--no-photos", action="store_true", help="skip photos/masked")
     ap.add_argument("--only-photos", action="store_true", help="photos/masked only")
-    ap.add_argument("--embed-only", action="store_true", help="compute and cache the embeddings of --methods, then stop")
+    ap.add_argument(
+        "--embed-only",
+        action="store_true",
+        help="compute and cache the embeddings of --methods, then stop",
+    )
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     data, models = Path(args.data), Path(args.models)
@@ -287,7 +360,9 @@ def main(argv=None) -> int:
     if args.only_photos:
         res = {"photos_masked": eval_photos(data)}
         for k, v in res["photos_masked"].items():
-            print(f"photos/masked/{k}: {v['photos']} photos, face found {v['face_found']}, mask_worn {v['mask_worn']}")
+            print(
+                f"photos/masked/{k}: {v['photos']} photos, face found {v['face_found']}, mask_worn {v['mask_worn']}"
+            )
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
         return 0
@@ -302,7 +377,10 @@ def main(argv=None) -> int:
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(cache, masked=masked)
-    print(f"glint24: {len(y)} crops, {len(names)} identities, masks drawn ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(
+        f"glint24: {len(y)} crops, {len(names)} identities, masks drawn ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
     emb = fc.models.load("sface", kind="embedder")
     from facecore.align import ARCFACE_112
     from facecore.occlusion import mask_worn
@@ -325,37 +403,75 @@ def main(argv=None) -> int:
     from facecore.verify import MASK_PROBABILITY
 
     flag_u, flag_m = prob_u >= MASK_PROBABILITY, prob_m >= MASK_PROBABILITY
-    res: dict = {"machine": {"cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]},
-                 "dev_identities": [n for k, n in enumerate(names) if k % 2 == 0],
-                 "mask_worn_glint24": {"n": len(y), "mask_probability": MASK_PROBABILITY,
-                                       **{f"{k}_flagged_at_{t}": int((p >= t).sum()) for k, p in (("unmasked", prob_u), ("masked", prob_m))
-                                          for t in (0.5, 0.6, 0.7, 0.8, 0.9)}}}
+    res: dict = {
+        "machine": {"cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]},
+        "dev_identities": [n for k, n in enumerate(names) if k % 2 == 0],
+        "mask_worn_glint24": {
+            "n": len(y),
+            "mask_probability": MASK_PROBABILITY,
+            **{
+                f"{k}_flagged_at_{t}": int((p >= t).sum())
+                for k, p in (("unmasked", prob_u), ("masked", prob_m))
+                for t in (0.5, 0.6, 0.7, 0.8, 0.9)
+            },
+        },
+    }
     print("mask_worn on glint24 crops:", res["mask_worn_glint24"], flush=True)
     for method in args.methods.split(","):
         t = time.perf_counter()
         sims = embed_method(method, emb, chips, masked, Path(args.cache) if args.cache else None)
-        res[method] = {"all": table(sims, y), "split": split_eval(sims, y), "seconds": time.perf_counter() - t}
+        res[method] = {
+            "all": table(sims, y),
+            "split": split_eval(sims, y),
+            "seconds": time.perf_counter() - t,
+        }
         print(f"\n[{method}] ({res[method]['seconds']:.0f} s)")
         for pt, r in res[method]["all"].items():
-            print(f"  {pt:18s} genuine {r['genuine_pairs']:7d} impostor {r['impostor_pairs']:8d}  "
-                  + "  ".join(f"FAR {f:g}: thr {r[f'far_{f:g}']['threshold']:.4f} TAR {r[f'far_{f:g}']['tar']:.4f} "
-                              f"[{r[f'far_{f:g}']['tar_ci95'][0]:.3f}, {r[f'far_{f:g}']['tar_ci95'][1]:.3f}]" for f in FARS)
-                  + f"  @0.42: TAR {r['at_default_0.42']['tar']:.4f} FAR {r['at_default_0.42']['far']:.2e}")
+            print(
+                f"  {pt:18s} genuine {r['genuine_pairs']:7d} impostor {r['impostor_pairs']:8d}  "
+                + "  ".join(
+                    f"FAR {f:g}: thr {r[f'far_{f:g}']['threshold']:.4f} TAR {r[f'far_{f:g}']['tar']:.4f} "
+                    f"[{r[f'far_{f:g}']['tar_ci95'][0]:.3f}, {r[f'far_{f:g}']['tar_ci95'][1]:.3f}]"
+                    for f in FARS
+                )
+                + f"  @0.42: TAR {r['at_default_0.42']['tar']:.4f} FAR {r['at_default_0.42']['far']:.2e}"
+            )
         for pt, r in res[method]["split"].items():
-            print(f"  split {pt:18s} dev thr {r['threshold_dev']:.4f} -> test TAR {r['test_tar']:.4f} "
-                  f"[{r['test_tar_ci95'][0]:.3f}, {r['test_tar_ci95'][1]:.3f}] FAR {r['test_far']:.2e}; "
-                  f"at 0.42: TAR {r['test_at_0.42']['tar']:.4f} FAR {r['test_at_0.42']['far']:.2e}", flush=True)
+            print(
+                f"  split {pt:18s} dev thr {r['threshold_dev']:.4f} -> test TAR {r['test_tar']:.4f} "
+                f"[{r['test_tar_ci95'][0]:.3f}, {r['test_tar_ci95'][1]:.3f}] FAR {r['test_far']:.2e}; "
+                f"at 0.42: TAR {r['test_at_0.42']['tar']:.4f} FAR {r['test_at_0.42']['far']:.2e}",
+                flush=True,
+            )
     if "sface" in res:
         res["auto"] = {}
         for t in (0.5, 0.7, 0.8):
-            res["auto"][f"p_mask_{t}"] = r_t = auto_eval(res, args.methods.split(","), y, prob_u >= t, prob_m >= t, emb, chips, masked, cache_dir)
+            res["auto"][f"p_mask_{t}"] = r_t = auto_eval(
+                res,
+                args.methods.split(","),
+                y,
+                prob_u >= t,
+                prob_m >= t,
+                emb,
+                chips,
+                masked,
+                cache_dir,
+            )
             for k, r in r_t.items():
-                print(f"  auto, P(mask) >= {t} ({k}): " + "; ".join(f"{pt}: TAR {v['tar']:.4f} FAR {v['far']:.2e} {v['detected_types']}"
-                                                              for pt, v in r.items()), flush=True)
+                print(
+                    f"  auto, P(mask) >= {t} ({k}): "
+                    + "; ".join(
+                        f"{pt}: TAR {v['tar']:.4f} FAR {v['far']:.2e} {v['detected_types']}"
+                        for pt, v in r.items()
+                    ),
+                    flush=True,
+                )
     if not args.no_photos:
         res["photos_masked"] = p = eval_photos(data)
         for k, v in p.items():
-            print(f"photos/masked/{k}: {v['photos']} photos, face found {v['face_found']}, mask_worn {v['mask_worn']}")
+            print(
+                f"photos/masked/{k}: {v['photos']} photos, face found {v['face_found']}, mask_worn {v['mask_worn']}"
+            )
     res["seconds"] = time.perf_counter() - t0
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1) + "\n")

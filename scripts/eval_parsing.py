@@ -30,12 +30,20 @@ import facecore as fc
 from facecore.models import load
 from facecore.parsing import CLASSES, FaceParser
 
-DATA = Path(os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(
+    os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 ROOT = DATA / "parsing" / "celebamask"
 
 #: reported groups: the literature's face classes (left/right merged)
 REPORT = {
-    "skin": [1], "brows": [2, 3], "eyes": [4, 5], "nose": [10], "mouth": [11], "lips": [12, 13], "hair": [17],
+    "skin": [1],
+    "brows": [2, 3],
+    "eyes": [4, 5],
+    "nose": [10],
+    "mouth": [11],
+    "lips": [12, 13],
+    "hair": [17],
 }
 EXTRA = {"eyeglasses": [6], "ears": [7, 8], "neck": [14], "cloth": [16], "hat": [18]}
 
@@ -44,8 +52,27 @@ EXTRA = {"eyeglasses": [6], "ears": [7, 8], "neck": [14], "cloth": [16], "hat": 
 #: g_mask list), NOT the BiSeNet order its README states: measured on the val images (a
 #: perfect-agreement permutation of the parser's labels). GT_TO_MODEL maps mask value ->
 #: the parser's class index.
-MASK_ORDER = ("background", "skin", "nose", "eyeglasses", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
-              "mouth", "u_lip", "l_lip", "hair", "hat", "earring", "necklace", "neck", "cloth")
+MASK_ORDER = (
+    "background",
+    "skin",
+    "nose",
+    "eyeglasses",
+    "l_eye",
+    "r_eye",
+    "l_brow",
+    "r_brow",
+    "l_ear",
+    "r_ear",
+    "mouth",
+    "u_lip",
+    "l_lip",
+    "hair",
+    "hat",
+    "earring",
+    "necklace",
+    "neck",
+    "cloth",
+)
 GT_TO_MODEL = np.array([CLASSES.index(c) for c in MASK_ORDER], np.uint8)
 
 
@@ -58,8 +85,8 @@ def split(seed: int = 23) -> tuple[list[str], list[str]]:
 def f1_from(conf: np.ndarray, groups: dict[str, list[int]]) -> dict[str, float]:
     out = {}
     for name, cls in groups.items():
-        pred = conf[:, cls].sum()           # predicted in group
-        true = conf[cls, :].sum()           # truly in group
+        pred = conf[:, cls].sum()  # predicted in group
+        true = conf[cls, :].sum()  # truly in group
         tp = conf[np.ix_(cls, cls)].sum()
         out[name] = float(2 * tp / (pred + true)) if pred + true > 0 else float("nan")
     return out
@@ -84,9 +111,15 @@ def evaluate(shape: int, threads: int | None, limit: int | None) -> dict:
         else:
             j = int(np.argmax(d.scores))
             pred = parser.parse(img, d.landmarks[j : j + 1])[0].paste(img.shape[:2])
-        confs.append(np.bincount(gt.astype(np.int64).ravel() * 19 + pred.ravel(), minlength=361).reshape(19, 19))
+        confs.append(
+            np.bincount(gt.astype(np.int64).ravel() * 19 + pred.ravel(), minlength=361).reshape(
+                19, 19
+            )
+        )
         if (k + 1) % 20 == 0:
-            print(f"{k + 1}/{len(val)} {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+            print(
+                f"{k + 1}/{len(val)} {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True
+            )
     confs = np.stack(confs)
     total = confs.sum(0)
     f1 = f1_from(total, REPORT)
@@ -99,10 +132,20 @@ def evaluate(shape: int, threads: int | None, limit: int | None) -> dict:
         for n, v in f.items():
             boots[n].append(v)
         boots["mean"].append(float(np.mean(list(f.values()))))
-    ci = {n: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for n, v in boots.items()}
-    return {"shape": shape, "val_images": len(val), "missed": missed, "f1": f1,
-            "mean_f1": float(np.mean(list(f1.values()))), "ci95": ci, "extra_f1": extra,
-            "pixel_accuracy": float(np.trace(total) / total.sum()), "seconds": time.perf_counter() - t0}
+    ci = {
+        n: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for n, v in boots.items()
+    }
+    return {
+        "shape": shape,
+        "val_images": len(val),
+        "missed": missed,
+        "f1": f1,
+        "mean_f1": float(np.mean(list(f1.values()))),
+        "ci95": ci,
+        "extra_f1": extra,
+        "pixel_accuracy": float(np.trace(total) / total.sum()),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def speed(shapes=(512, 256), threads=(1, 2), faces: int = 4, repeats: int = 3) -> list[dict]:
@@ -114,14 +157,21 @@ def speed(shapes=(512, 256), threads=(1, 2), faces: int = 4, repeats: int = 3) -
     for s in shapes:
         for t in threads:
             p = FaceParser(shape=s, threads=t, batch_size=faces)
-            p.parse(img, lm[:1])                         # warm-up
+            p.parse(img, lm[:1])  # warm-up
             ts = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 p.parse(img, lm)
                 ts.append((time.perf_counter() - t0) / len(lm))
-            rows.append({"shape": s, "threads": t, "faces_per_call": len(lm), "ms_per_face_median": 1000 * statistics.median(ts),
-                         "ms_per_face_min": 1000 * min(ts)})
+            rows.append(
+                {
+                    "shape": s,
+                    "threads": t,
+                    "faces_per_call": len(lm),
+                    "ms_per_face_median": 1000 * statistics.median(ts),
+                    "ms_per_face_min": 1000 * min(ts),
+                }
+            )
             print(rows[-1], file=sys.stderr, flush=True)
     return rows
 

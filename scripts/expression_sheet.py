@@ -21,17 +21,30 @@ PHOTOS = ("single_02.jpg", "single_03.jpg", "single_06.jpg", "pair_01.jpg", "gro
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", required=True)
-    ap.add_argument("--model", default=None, help="expression model (zoo name or path; default: FaceAnalyzer's)")
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("FACECORE_DATA_DIR", "../shared/data")))
+    ap.add_argument(
+        "--model", default=None, help="expression model (zoo name or path; default: FaceAnalyzer's)"
+    )
+    ap.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("FACECORE_DATA_DIR", "../shared/data"))
+    )
     args = ap.parse_args(argv)
     from facecore import FaceAnalyzer
     from facecore.models import _warp
     from facecore.models.expression import chip_matrices
 
-    fa = FaceAnalyzer(embedder=False, age=False, gender=False, quality=False, threads=1, device="cpu",
-                      expression=args.model or True)
+    fa = FaceAnalyzer(
+        embedder=False,
+        age=False,
+        gender=False,
+        quality=False,
+        threads=1,
+        device="cpu",
+        expression=args.model or True,
+    )
     tiles = []
     for name in PHOTOS:
         img = cv2.imread(str(args.data / "photos" / name))
@@ -43,7 +56,16 @@ def main(argv=None):
             p = f.expression.probabilities
             for k, i in enumerate(np.argsort(-p)[:3]):
                 txt = f"{fa.expression.classes[i]} {p[i]:.2f}"
-                cv2.putText(tile, txt, (4, 112 + 16 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0) if k else (0, 0, 200), 1, cv2.LINE_AA)
+                cv2.putText(
+                    tile,
+                    txt,
+                    (4, 112 + 16 * k),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.42,
+                    (0, 0, 0) if k else (0, 0, 200),
+                    1,
+                    cv2.LINE_AA,
+                )
             tiles.append(tile)
     cols = 6
     while len(tiles) % cols:

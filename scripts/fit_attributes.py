@@ -47,9 +47,11 @@ from facecore.attributes import COEF, features
 from facecore.occlusion import mask_worn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_parsing import GT_TO_MODEL, ROOT, split  # noqa: E402
+from eval_parsing import GT_TO_MODEL, ROOT, split
 
-DATA = Path(os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(
+    os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 CLS = fc.parsing.CLASSES if hasattr(fc, "parsing") else None
 
 
@@ -115,8 +117,16 @@ def _kind(row) -> str:
 
 
 def _analyzer():
-    return fc.FaceAnalyzer(parsing=True, embedder=False, age=False, gender=False, quality=False, pose=False,
-                           det_threshold=0.5, threads=2)
+    return fc.FaceAnalyzer(
+        parsing=True,
+        embedder=False,
+        age=False,
+        gender=False,
+        quality=False,
+        pose=False,
+        det_threshold=0.5,
+        threads=2,
+    )
 
 
 def _feat(img: np.ndarray, face) -> dict:
@@ -137,25 +147,42 @@ def sets() -> dict[str, list[tuple[str, dict]]]:
     out: dict[str, list[tuple[str, dict]]] = {}
     sun = sorted((DATA / "attributes" / "sunglasses").glob("*.jpg"))
     out["sun"] = [(str(sun[i]), {"sunglasses": 1}) for i in sorted(rng.permutation(len(sun))[:160])]
-    utk = [ln.split()[0] for ln in (DATA / "age" / "utkface" / "test.txt").read_text().splitlines() if ln.strip()][:100]
+    utk = [
+        ln.split()[0]
+        for ln in (DATA / "age" / "utkface" / "test.txt").read_text().splitlines()
+        if ln.strip()
+    ][:100]
     out["utk"] = [(str(DATA / "age" / "utkface" / "images" / n), {"sunglasses": 0}) for n in utk]
-    ph = [p for p in sorted((DATA / "photos").glob("*.jpg")) if p.name.split("_")[0] in ("single", "pair", "group")]
+    ph = [
+        p
+        for p in sorted((DATA / "photos").glob("*.jpg"))
+        if p.name.split("_")[0] in ("single", "pair", "group")
+    ]
     out["photos"] = [(str(p), {"sunglasses": 0, "all_faces": 1}) for p in ph]
     m = DATA / "photos" / "masked"
-    out["masked"] = [(str(p), {"mask": int(p.parent.name == "with_mask")})
-                     for d in ("with_mask", "without_mask") for p in sorted((m / d).glob("*.jpg"))]
+    out["masked"] = [
+        (str(p), {"mask": int(p.parent.name == "with_mask")})
+        for d in ("with_mask", "without_mask")
+        for p in sorted((m / d).glob("*.jpg"))
+    ]
     train, val = split()
     pos, neg = [], []
     for i in train:
         gt = GT_TO_MODEL[cv2.imread(str(ROOT / "masks" / f"{i}.png"), 0)]
         lab = {"glasses": int((gt == 6).sum() > 50), "hat": int((gt == 18).sum() > 50)}
-        (pos if lab["glasses"] or lab["hat"] else neg).append((str(ROOT / "images" / f"{i}.jpg"), lab))
+        (pos if lab["glasses"] or lab["hat"] else neg).append(
+            (str(ROOT / "images" / f"{i}.jpg"), lab)
+        )
     out["cm_train"] = pos + neg[:40]
     vals = []
     for i in val:
         gt = GT_TO_MODEL[cv2.imread(str(ROOT / "masks" / f"{i}.png"), 0)]
-        vals.append((str(ROOT / "images" / f"{i}.jpg"),
-                     {"glasses": int((gt == 6).sum() > 50), "hat": int((gt == 18).sum() > 50)}))
+        vals.append(
+            (
+                str(ROOT / "images" / f"{i}.jpg"),
+                {"glasses": int((gt == 6).sum() > 50), "hat": int((gt == 18).sum() > 50)},
+            )
+        )
     out["cm_val"] = vals
     return out
 
@@ -171,8 +198,11 @@ def extract(out: Path) -> None:
         for k, (path, lab) in enumerate(items):
             img = fc.read_image(path)
             faces = fa.analyze(img)
-            chosen = [f for f in faces if f.landmarks.eye_distance >= 20] if lab.get("all_faces") else \
-                [f for f in [_largest(faces)] if f is not None]
+            chosen = (
+                [f for f in faces if f.landmarks.eye_distance >= 20]
+                if lab.get("all_faces")
+                else [f for f in [_largest(faces)] if f is not None]
+            )
             if not chosen:
                 rows.append({"path": path, "label": lab, "detected": False})
             for f in chosen:
@@ -213,10 +243,16 @@ def _ci(vals: np.ndarray, stat, n: int = 1000) -> list[float]:
 
 
 def fit(out: Path) -> None:
-    data = {n: json.loads((out / f"{n}.json").read_text()) for n in ("sun", "utk", "photos", "masked", "cm_train", "cm_val")}
+    data = {
+        n: json.loads((out / f"{n}.json").read_text())
+        for n in ("sun", "utk", "photos", "masked", "cm_train", "cm_val")
+    }
     rep: dict = {}
     for n, rows in data.items():
-        rep.setdefault("detected", {})[n] = [sum(r["detected"] for r in rows), len({r["path"] for r in rows})]
+        rep.setdefault("detected", {})[n] = [
+            sum(r["detected"] for r in rows),
+            len({r["path"] for r in rows}),
+        ]
     det = {n: [r for r in rows if r["detected"]] for n, rows in data.items()}
 
     def half(rows, seed=23):
@@ -239,20 +275,34 @@ def fit(out: Path) -> None:
 
     # eyewear (clear or dark): CelebAMask-HQ eyeglasses masks + the sunglasses fit half, against
     # the other CelebAMask-HQ train faces and the UTKFace fit half
-    fit1("eyewear", cm_glasses + sun_fit, [r for r in det["cm_train"] if not r["label"]["glasses"]] + utk_fit)
+    fit1(
+        "eyewear",
+        cm_glasses + sun_fit,
+        [r for r in det["cm_train"] if not r["label"]["glasses"]] + utk_fit,
+    )
     # sunglasses: fitted by the `sunglasses` stage (lens features); its COEF is used as shipped
     coef["sunglasses"] = (COEF["sunglasses"][0], np.array(COEF["sunglasses"][1]))
     # hat: CelebAMask-HQ hat masks
-    fit1("hat", [r for r in det["cm_train"] if r["label"]["hat"]], [r for r in det["cm_train"] if not r["label"]["hat"]])
+    fit1(
+        "hat",
+        [r for r in det["cm_train"] if r["label"]["hat"]],
+        [r for r in det["cm_train"] if not r["label"]["hat"]],
+    )
     # eyes hidden: the sunglasses fit half against UTKFace fit half + CelebAMask-HQ train
     fit1("eyes_hidden", sun_fit, utk_fit + det["cm_train"])
     # mask, nose and mouth hidden: photos/masked halves
     m_fit, m_test = half(det["masked"])
     for key in ("mask", "mouth_hidden"):
         names = COEF[key][0]
-        coef[key] = (names, logistic(X(m_fit, names), np.array([r["label"]["mask"] for r in m_fit], float)))
+        coef[key] = (
+            names,
+            logistic(X(m_fit, names), np.array([r["label"]["mask"] for r in m_fit], float)),
+        )
     b1 = coef["mouth_hidden"][1][1]
-    coef["nose_hidden"] = (("log_nose",), np.array([-b1 * np.log(0.37), b1]))   # rule, see attributes.py
+    coef["nose_hidden"] = (
+        ("log_nose",),
+        np.array([-b1 * np.log(0.37), b1]),
+    )  # rule, see attributes.py
     rep["coef"] = {k: [list(n), [round(float(v), 4) for v in b]] for k, (n, b) in coef.items()}
 
     def p(key, rows):
@@ -262,64 +312,114 @@ def fit(out: Path) -> None:
     # measurements on held-out parts
     s_sun = p("sunglasses", sun_test)
     rec = (s_sun >= 0.5).astype(float)
-    rep["sunglasses_recall"] = {"n": len(sun_test), "recall": float(rec.mean()), "ci95": _ci(rec, np.mean)}
-    for n, rows in (("utk_test", utk_test), ("photos", det["photos"]), ("cm_val", det["cm_val"]),
-                    ("cm_val_clear_glasses", [r for r in det["cm_val"] if _kind(r) == "clear"]),
-                    ("cm_train_clear_glasses (fit data)", [r for r in det["cm_train"] if _kind(r) == "clear"])):
+    rep["sunglasses_recall"] = {
+        "n": len(sun_test),
+        "recall": float(rec.mean()),
+        "ci95": _ci(rec, np.mean),
+    }
+    for n, rows in (
+        ("utk_test", utk_test),
+        ("photos", det["photos"]),
+        ("cm_val", det["cm_val"]),
+        ("cm_val_clear_glasses", [r for r in det["cm_val"] if _kind(r) == "clear"]),
+        ("cm_train_clear_glasses (fit data)", [r for r in det["cm_train"] if _kind(r) == "clear"]),
+    ):
         fp = (p("sunglasses", rows) >= 0.5).astype(float)
-        rep.setdefault("sunglasses_fpr", {})[n] = {"n": len(rows), "fpr": float(fp.mean()) if len(rows) else None,
-                                                   "ci95": _ci(fp, np.mean) if len(rows) else None}
+        rep.setdefault("sunglasses_fpr", {})[n] = {
+            "n": len(rows),
+            "fpr": float(fp.mean()) if len(rows) else None,
+            "ci95": _ci(fp, np.mean) if len(rows) else None,
+        }
     dv = [r for r in det["cm_val"] if _kind(r) == "dark"]
-    rep["sunglasses_recall_cm_val_dark"] = {"n": len(dv), "detected_as_sunglasses": int((p("sunglasses", dv) >= 0.5).sum())}
+    rep["sunglasses_recall_cm_val_dark"] = {
+        "n": len(dv),
+        "detected_as_sunglasses": int((p("sunglasses", dv) >= 0.5).sum()),
+    }
     # glasses (eyewear) and hat on cm_val
     for key, lab in (("eyewear", "glasses"), ("hat", "hat")):
         rows = det["cm_val"]
         y = np.array([r["label"][lab] for r in rows])
         pr = (p(key, rows) >= 0.5).astype(int)
-        tp, fpn, fn = int(((pr == 1) & (y == 1)).sum()), int(((pr == 1) & (y == 0)).sum()), int(((pr == 0) & (y == 1)).sum())
-        rep[key + "_cm_val"] = {"positives": int(y.sum()), "n": len(y), "tp": tp, "fp": fpn, "fn": fn,
-                                "precision": tp / max(tp + fpn, 1), "recall": tp / max(tp + fn, 1)}
+        tp, fpn, fn = (
+            int(((pr == 1) & (y == 1)).sum()),
+            int(((pr == 1) & (y == 0)).sum()),
+            int(((pr == 0) & (y == 1)).sum()),
+        )
+        rep[key + "_cm_val"] = {
+            "positives": int(y.sum()),
+            "n": len(y),
+            "tp": tp,
+            "fp": fpn,
+            "fn": fn,
+            "precision": tp / max(tp + fpn, 1),
+            "recall": tp / max(tp + fn, 1),
+        }
     # mask: parsing vs mask_worn on the masked test half
     y = np.array([r["label"]["mask"] for r in m_test])
     mw_test = np.array([r["mask_worn"] for r in m_test])
-    for name, score in (("parsing", p("mask", m_test)), ("mask_worn", mw_test),
-                        ("mean of both", (p("mask", m_test) + mw_test) / 2),
-                        ("geometric mean (shipped)", np.sqrt(p("mask", m_test) * mw_test))):
+    for name, score in (
+        ("parsing", p("mask", m_test)),
+        ("mask_worn", mw_test),
+        ("mean of both", (p("mask", m_test) + mw_test) / 2),
+        ("geometric mean (shipped)", np.sqrt(p("mask", m_test) * mw_test)),
+    ):
         pr = (score >= 0.5).astype(int)
-        tp, fpn, fn = int(((pr == 1) & (y == 1)).sum()), int(((pr == 1) & (y == 0)).sum()), int(((pr == 0) & (y == 1)).sum())
+        tp, fpn, fn = (
+            int(((pr == 1) & (y == 1)).sum()),
+            int(((pr == 1) & (y == 0)).sum()),
+            int(((pr == 0) & (y == 1)).sum()),
+        )
         acc = (pr == y).astype(float)
-        rep.setdefault("mask_test", {})[name] = {"n": len(y), "positives": int(y.sum()), "precision": tp / max(tp + fpn, 1),
-                                                 "recall": tp / max(tp + fn, 1), "accuracy": float(acc.mean()),
-                                                 "accuracy_ci95": _ci(acc, np.mean)}
+        rep.setdefault("mask_test", {})[name] = {
+            "n": len(y),
+            "positives": int(y.sum()),
+            "precision": tp / max(tp + fpn, 1),
+            "recall": tp / max(tp + fn, 1),
+            "accuracy": float(acc.mean()),
+            "accuracy_ci95": _ci(acc, np.mean),
+        }
     # mask: both on all 94 too (mask_worn was never fitted on them)
     ally = np.array([r["label"]["mask"] for r in det["masked"]])
     mw = (np.array([r["mask_worn"] for r in det["masked"]]) >= 0.5).astype(int)
     for n in ("sun", "utk", "photos", "cm_val"):
         rows = det[n]
         pp, pw = p("mask", rows), np.array([r["mask_worn"] for r in rows])
-        rep.setdefault("mask_fpr_elsewhere", {})[n] = {"n": len(rows), "parsing": float((pp >= .5).mean()),
-                                                       "mask_worn": float((pw >= .5).mean()),
-                                                       "mean": float(((pp + pw) / 2 >= .5).mean()),
-                                                       "geometric": float((np.sqrt(pp * pw) >= .5).mean())}
-    rep["mask_worn_all"] = {"n": len(ally), "accuracy": float((mw == ally).mean()),
-                            "recall": float(mw[ally == 1].mean()), "fpr": float(mw[ally == 0].mean())}
+        rep.setdefault("mask_fpr_elsewhere", {})[n] = {
+            "n": len(rows),
+            "parsing": float((pp >= 0.5).mean()),
+            "mask_worn": float((pw >= 0.5).mean()),
+            "mean": float(((pp + pw) / 2 >= 0.5).mean()),
+            "geometric": float((np.sqrt(pp * pw) >= 0.5).mean()),
+        }
+    rep["mask_worn_all"] = {
+        "n": len(ally),
+        "accuracy": float((mw == ally).mean()),
+        "recall": float(mw[ally == 1].mean()),
+        "fpr": float(mw[ally == 0].mean()),
+    }
     # the single label with facecore.attributes as shipped (its COEF), on the held-out parts
-    from collections import Counter  # noqa: PLC0415
+    from collections import Counter
 
-    from facecore.attributes import from_features  # noqa: PLC0415
+    from facecore.attributes import from_features
 
-    for n, rows in (("sun_test", sun_test), ("utk_test", utk_test), ("photos", det["photos"]),
-                    ("masked_test_with", [r for r in m_test if r["label"]["mask"]]),
-                    ("masked_test_without", [r for r in m_test if not r["label"]["mask"]]),
-                    ("cm_val", det["cm_val"])):
-        labs = Counter(from_features(r["features"], mask_worn=r.get("mask_worn")).label for r in rows)
+    for n, rows in (
+        ("sun_test", sun_test),
+        ("utk_test", utk_test),
+        ("photos", det["photos"]),
+        ("masked_test_with", [r for r in m_test if r["label"]["mask"]]),
+        ("masked_test_without", [r for r in m_test if not r["label"]["mask"]]),
+        ("cm_val", det["cm_val"]),
+    ):
+        labs = Counter(
+            from_features(r["features"], mask_worn=r.get("mask_worn")).label for r in rows
+        )
         rep.setdefault("labels", {})[n] = dict(labs.most_common())
     print(json.dumps(rep, indent=1))
     (out / "report.json").write_text(json.dumps(rep, indent=1))
 
 
 def sunglasses(out: Path) -> None:
-    from facecore.attributes import lens_features  # noqa: PLC0415
+    from facecore.attributes import lens_features
 
     cache = out / "sun_cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -339,35 +439,56 @@ def sunglasses(out: Path) -> None:
                 np.savez(dst, detected=False)
             else:
                 p = f.parsing
-                chip = kernels.warp_crops(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), p.matrix[None], p.shape)[0]
-                np.savez_compressed(dst, detected=True, chip=chip,
-                                    probs=(p.probabilities[cls] * 255).round().astype(np.uint8))
+                chip = kernels.warp_crops(
+                    cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), p.matrix[None], p.shape
+                )[0]
+                np.savez_compressed(
+                    dst,
+                    detected=True,
+                    chip=chip,
+                    probs=(p.probabilities[cls] * 255).round().astype(np.uint8),
+                )
         z = np.load(dst)
         if not bool(z["detected"]):
             continue
         P = z["probs"].astype(np.float32) / 255
-        if (P[0] > 0.5).sum() < 100:        # no skin median: left out (10 of the 104 detected sunglasses photos)
+        if (
+            P[0] > 0.5
+        ).sum() < 100:  # no skin median: left out (10 of the 104 detected sunglasses photos)
             continue
-        rows.append({"set": s_, "kind": kind, "path": path, "features": lens_features(P[0], P[1] + P[2], P[3], z["chip"])})
+        rows.append(
+            {
+                "set": s_,
+                "kind": kind,
+                "path": path,
+                "features": lens_features(P[0], P[1] + P[2], P[3], z["chip"]),
+            }
+        )
 
     def half(rs, seed=23):
         idx = np.random.default_rng(seed).permutation(len(rs))
         h = len(rs) // 2
         return [rs[i] for i in sorted(idx[:h])], [rs[i] for i in sorted(idx[h:])]
 
-    grp = {k: half([r for r in rows if (r["set"], r["kind"]) == k])
-           for k in (("sun", "dark"), ("cm", "dark"), ("cm", "clear"), ("utk", "none"))}
+    grp = {
+        k: half([r for r in rows if (r["set"], r["kind"]) == k])
+        for k in (("sun", "dark"), ("cm", "dark"), ("cm", "clear"), ("utk", "none"))
+    }
     names = COEF["sunglasses"][0]
     pos = grp["sun", "dark"][0] + grp["cm", "dark"][0]
     neg = grp["cm", "clear"][0] * 2 + grp["utk", "none"][0]
-    Xs = lambda rs: np.array([[r["features"][k] for k in names] for r in rs], np.float64)  # noqa: E731
+    Xs = lambda rs: np.array([[r["features"][k] for k in names] for r in rs], np.float64)
     b = logistic(Xs(pos + neg), np.r_[np.ones(len(pos)), np.zeros(len(neg))])
     rep = {"coef": [list(names), [round(float(v), 4) for v in b]], "called_sunglasses": {}}
     for k, (fit_half, test_half) in grp.items():
         for part, rs in (("test", test_half), ("fit", fit_half)):
             c = (predict(b, Xs(rs)) >= 0.5).astype(float)
-            rep["called_sunglasses"][f"{k[0]}_{k[1]}_{part}"] = {"n": len(rs), "rate": float(c.mean()), "ci95": _ci(c, np.mean),
-                                                                 "paths": [r["path"] for r, v in zip(rs, c) if v != (k[1] == "dark")]}
+            rep["called_sunglasses"][f"{k[0]}_{k[1]}_{part}"] = {
+                "n": len(rs),
+                "rate": float(c.mean()),
+                "ci95": _ci(c, np.mean),
+                "paths": [r["path"] for r, v in zip(rs, c) if v != (k[1] == "dark")],
+            }
     print(json.dumps(rep, indent=1))
     (out / "sunglasses_report.json").write_text(json.dumps(rep, indent=1))
 

@@ -40,9 +40,13 @@ def _preload_core() -> None:
         return
     i = sys.argv.index("--core")
     path = sys.argv[i + 1]
-    del sys.argv[i:i + 2]
+    del sys.argv[i : i + 2]
     if os.path.isdir(path):
-        path = next(os.path.join(path, f) for f in os.listdir(path) if f.startswith("_core") and f.endswith(".so"))
+        path = next(
+            os.path.join(path, f)
+            for f in os.listdir(path)
+            if f.startswith("_core") and f.endswith(".so")
+        )
     spec = importlib.util.spec_from_file_location("facecore._core", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules["facecore._core"] = mod
@@ -91,11 +95,15 @@ def array(fdp: atheris.FuzzedDataProvider, max_dims: int = 4, prefer=None, ndim=
 
 
 def number(fdp: atheris.FuzzedDataProvider) -> float:
-    return [fdp.ConsumeFloat(), 0.0, 1.0, -1.0, float("nan"), float("inf"), 1e30][fdp.ConsumeIntInRange(0, 6)]
+    return [fdp.ConsumeFloat(), 0.0, 1.0, -1.0, float("nan"), float("inf"), 1e30][
+        fdp.ConsumeIntInRange(0, 6)
+    ]
 
 
 def size(fdp: atheris.FuzzedDataProvider) -> int:
-    return [fdp.ConsumeIntInRange(-3, 70), 0, 1, 2**31, -(2**40), 40000][fdp.ConsumeIntInRange(0, 5)]
+    return [fdp.ConsumeIntInRange(-3, 70), 0, 1, 2**31, -(2**40), 40000][
+        fdp.ConsumeIntInRange(0, 5)
+    ]
 
 
 STATS = {"calls": 0, "returned": 0, "refused": 0}
@@ -108,28 +116,92 @@ def test_one_input(data: bytes) -> None:
     STATS["calls"] += 1
     try:
         if which == 0:
-            core.warp_affine_u8(array(fdp, 3, u8, 3), array(fdp, 3, f64, 3), size(fdp), size(fdp), fdp.ConsumeBool(),
-                                fdp.ConsumeIntInRange(-1, 2), array(fdp, 1, i32, 1), array(fdp, 4, u8, 4))
+            core.warp_affine_u8(
+                array(fdp, 3, u8, 3),
+                array(fdp, 3, f64, 3),
+                size(fdp),
+                size(fdp),
+                fdp.ConsumeBool(),
+                fdp.ConsumeIntInRange(-1, 2),
+                array(fdp, 1, i32, 1),
+                array(fdp, 4, u8, 4),
+            )
         elif which == 1:
-            core.warp_affine_to_nchw_f32(array(fdp, 3, u8, 3), array(fdp, 3, f64, 3), size(fdp), size(fdp), fdp.ConsumeBool(),
-                                         fdp.ConsumeIntInRange(-1, 2), array(fdp, 1, i32, 1), array(fdp, 1, f32, 1),
-                                         array(fdp, 1, f32, 1), fdp.ConsumeBool(), array(fdp, 4, f32, 4))
+            core.warp_affine_to_nchw_f32(
+                array(fdp, 3, u8, 3),
+                array(fdp, 3, f64, 3),
+                size(fdp),
+                size(fdp),
+                fdp.ConsumeBool(),
+                fdp.ConsumeIntInRange(-1, 2),
+                array(fdp, 1, i32, 1),
+                array(fdp, 1, f32, 1),
+                array(fdp, 1, f32, 1),
+                fdp.ConsumeBool(),
+                array(fdp, 4, f32, 4),
+            )
         elif which == 2:
-            core.warp_affine_f32(array(fdp, 3, f32, 2), array(fdp, 3, f64, 3), size(fdp), size(fdp), fdp.ConsumeBool(),
-                                 fdp.ConsumeIntInRange(-1, 2), number(fdp), array(fdp, 4, f32, 3))
+            core.warp_affine_f32(
+                array(fdp, 3, f32, 2),
+                array(fdp, 3, f64, 3),
+                size(fdp),
+                size(fdp),
+                fdp.ConsumeBool(),
+                fdp.ConsumeIntInRange(-1, 2),
+                number(fdp),
+                array(fdp, 4, f32, 3),
+            )
         elif which == 3:
-            core.extract_windows_nchw_f32(array(fdp, 3, u8, 3), size(fdp), size(fdp), size(fdp), size(fdp), size(fdp),
-                                          size(fdp), array(fdp, 1, f32, 1), array(fdp, 1, f32, 1), fdp.ConsumeBool(), array(fdp, 4, f32, 4))
+            core.extract_windows_nchw_f32(
+                array(fdp, 3, u8, 3),
+                size(fdp),
+                size(fdp),
+                size(fdp),
+                size(fdp),
+                size(fdp),
+                size(fdp),
+                array(fdp, 1, f32, 1),
+                array(fdp, 1, f32, 1),
+                fdp.ConsumeBool(),
+                array(fdp, 4, f32, 4),
+            )
         elif which == 4:
-            core.accumulate_windows_f32(array(fdp, 2, f32, 2), size(fdp), size(fdp), size(fdp), size(fdp), size(fdp),
-                                        size(fdp), fdp.ConsumeIntInRange(-1, 2), number(fdp), array(fdp, 2, f32, 2))
+            core.accumulate_windows_f32(
+                array(fdp, 2, f32, 2),
+                size(fdp),
+                size(fdp),
+                size(fdp),
+                size(fdp),
+                size(fdp),
+                size(fdp),
+                fdp.ConsumeIntInRange(-1, 2),
+                number(fdp),
+                array(fdp, 2, f32, 2),
+            )
         elif which == 5:
-            core.refine_map_f32(array(fdp, 2, f32, 2), number(fdp), array(fdp, 2, f32, 2), fdp.ConsumeIntInRange(-2, 3), array(fdp, 2, f32, 2))
+            core.refine_map_f32(
+                array(fdp, 2, f32, 2),
+                number(fdp),
+                array(fdp, 2, f32, 2),
+                fdp.ConsumeIntInRange(-2, 3),
+                array(fdp, 2, f32, 2),
+            )
         elif which == 6:
-            core.blend_u8(array(fdp, 3, u8, 3), array(fdp, 3, u8, 3), array(fdp, 2, f32, 2), array(fdp, 3, u8, 3))
+            core.blend_u8(
+                array(fdp, 3, u8, 3),
+                array(fdp, 3, u8, 3),
+                array(fdp, 2, f32, 2),
+                array(fdp, 3, u8, 3),
+            )
         elif which == 7:
-            core.recolor_u8(array(fdp, 3, u8, 3), array(fdp, 2, f32, 2), fdp.ConsumeIntInRange(-1, 2), array(fdp, 1, f32, 1),
-                            number(fdp), array(fdp, 3, u8, 3))
+            core.recolor_u8(
+                array(fdp, 3, u8, 3),
+                array(fdp, 2, f32, 2),
+                fdp.ConsumeIntInRange(-1, 2),
+                array(fdp, 1, f32, 1),
+                number(fdp),
+                array(fdp, 3, u8, 3),
+            )
         else:
             core.set_num_threads(fdp.ConsumeIntInRange(-5, 4))
         STATS["returned"] += 1
@@ -144,7 +216,11 @@ def _image(fdp: atheris.FuzzedDataProvider, h: int, w: int, c: int) -> np.ndarra
     reversed view (the layouts the core takes without a copy)."""
     raw = fdp.ConsumeBytes(h * w * c)
     buf = np.resize(np.frombuffer(raw or b"\x80", np.uint8), h * (w + 2) * c)
-    img = buf.reshape(h, w + 2, c)[:, 1:w + 1] if fdp.ConsumeBool() else buf[: h * w * c].reshape(h, w, c)
+    img = (
+        buf.reshape(h, w + 2, c)[:, 1 : w + 1]
+        if fdp.ConsumeBool()
+        else buf[: h * w * c].reshape(h, w, c)
+    )
     if fdp.ConsumeIntInRange(0, 3) == 0:
         img = img[::-1]
     return img if c > 1 or fdp.ConsumeBool() else img[:, :, 0]
@@ -157,8 +233,10 @@ def _matrices(fdp: atheris.FuzzedDataProvider, n: int) -> np.ndarray:
         if fdp.ConsumeIntInRange(0, 3):
             s = 10 ** fdp.ConsumeFloatInRange(-2.0, 1.5)
             a = fdp.ConsumeFloatInRange(-3.2, 3.2)
-            out[i] = [[s * np.cos(a), -s * np.sin(a), fdp.ConsumeFloatInRange(-200, 200)],
-                      [s * np.sin(a), s * np.cos(a), fdp.ConsumeFloatInRange(-200, 200)]]
+            out[i] = [
+                [s * np.cos(a), -s * np.sin(a), fdp.ConsumeFloatInRange(-200, 200)],
+                [s * np.sin(a), s * np.cos(a), fdp.ConsumeFloatInRange(-200, 200)],
+            ]
         else:
             out[i] = [[fdp.ConsumeFloatInRange(-50, 50) for _ in range(3)] for _ in range(2)]
     return out
@@ -170,49 +248,95 @@ def kernel_one_input(data: bytes) -> None:
     Only ValueError for a singular matrix is expected; anything else is a finding."""
     fdp = atheris.FuzzedDataProvider(data)
     which = fdp.ConsumeIntInRange(0, 6)
-    h, w, c = fdp.ConsumeIntInRange(1, 48), fdp.ConsumeIntInRange(1, 48), (1, 3, 4)[fdp.ConsumeIntInRange(0, 2)]
+    h, w, c = (
+        fdp.ConsumeIntInRange(1, 48),
+        fdp.ConsumeIntInRange(1, 48),
+        (1, 3, 4)[fdp.ConsumeIntInRange(0, 2)],
+    )
     STATS["calls"] += 1
     try:
         if which == 0:
             img = _image(fdp, h, w, c)
-            n, side = fdp.ConsumeIntInRange(1, 4), (fdp.ConsumeIntInRange(1, 24), fdp.ConsumeIntInRange(1, 24))
+            n, side = (
+                fdp.ConsumeIntInRange(1, 4),
+                (fdp.ConsumeIntInRange(1, 24), fdp.ConsumeIntInRange(1, 24)),
+            )
             tensor = fdp.ConsumeBool()
-            K.warp_crops(img, _matrices(fdp, n), side, border=["constant", "replicate"][fdp.ConsumeIntInRange(0, 1)],
-                         tensor=tensor, swap_rb=tensor and img.ndim == 3 and img.shape[2] >= 3 and fdp.ConsumeBool(),
-                         mean=fdp.ConsumeFloatInRange(0, 255), std=fdp.ConsumeFloatInRange(0.01, 128))
+            K.warp_crops(
+                img,
+                _matrices(fdp, n),
+                side,
+                border=["constant", "replicate"][fdp.ConsumeIntInRange(0, 1)],
+                tensor=tensor,
+                swap_rb=tensor and img.ndim == 3 and img.shape[2] >= 3 and fdp.ConsumeBool(),
+                mean=fdp.ConsumeFloatInRange(0, 255),
+                std=fdp.ConsumeFloatInRange(0.01, 128),
+            )
         elif which == 1:
-            src = _image(fdp, h, w, c) if fdp.ConsumeBool() else np.frombuffer(
-                np.resize(np.frombuffer(fdp.ConsumeBytes(h * w) or b"\x01", np.uint8), h * w * 4), np.float32
-            ).reshape(h, w).copy()
+            src = (
+                _image(fdp, h, w, c)
+                if fdp.ConsumeBool()
+                else np.frombuffer(
+                    np.resize(
+                        np.frombuffer(fdp.ConsumeBytes(h * w) or b"\x01", np.uint8), h * w * 4
+                    ),
+                    np.float32,
+                )
+                .reshape(h, w)
+                .copy()
+            )
             if src.dtype == np.float32:
                 src = np.nan_to_num(src, nan=0.5, posinf=1.0, neginf=0.0)
-            K.warp_affine(src, _matrices(fdp, 1)[0], (fdp.ConsumeIntInRange(1, 40), fdp.ConsumeIntInRange(1, 40)),
-                          inverse=fdp.ConsumeBool())
+            K.warp_affine(
+                src,
+                _matrices(fdp, 1)[0],
+                (fdp.ConsumeIntInRange(1, 40), fdp.ConsumeIntInRange(1, 40)),
+                inverse=fdp.ConsumeBool(),
+            )
         elif which == 2:
             img = _image(fdp, h, w, c)
             win = (fdp.ConsumeIntInRange(1, h), fdp.ConsumeIntInRange(1, w))
             stride = (fdp.ConsumeIntInRange(1, 7), fdp.ConsumeIntInRange(1, 7))
-            for _ in K.iter_windows(img, win, stride=stride, batch_size=fdp.ConsumeIntInRange(1, 64)):
+            for _ in K.iter_windows(
+                img, win, stride=stride, batch_size=fdp.ConsumeIntInRange(1, 64)
+            ):
                 pass
         elif which == 3:
             win = (fdp.ConsumeIntInRange(1, h), fdp.ConsumeIntInRange(1, w))
             stride = (fdp.ConsumeIntInRange(1, 7), fdp.ConsumeIntInRange(1, 7))
             gh, gw = K.window_grid((h, w), win, stride=stride)
-            scores = np.array([fdp.ConsumeFloatInRange(0, 1) for _ in range(min(gh * gw, 64))] or [0.5], np.float32)
-            K.accumulate_windows(np.resize(scores, gh * gw), (h, w), win, stride=stride,
-                                 reduce=["mean", "centre"][fdp.ConsumeIntInRange(0, 1)])
+            scores = np.array(
+                [fdp.ConsumeFloatInRange(0, 1) for _ in range(min(gh * gw, 64))] or [0.5],
+                np.float32,
+            )
+            K.accumulate_windows(
+                np.resize(scores, gh * gw),
+                (h, w),
+                win,
+                stride=stride,
+                reduce=["mean", "centre"][fdp.ConsumeIntInRange(0, 1)],
+            )
         elif which == 4:
-            p = np.resize(np.array([fdp.ConsumeFloatInRange(0, 1) for _ in range(16)], np.float32), (h, w))
+            p = np.resize(
+                np.array([fdp.ConsumeFloatInRange(0, 1) for _ in range(16)], np.float32), (h, w)
+            )
             K.refine_map(np.ascontiguousarray(p), iterations=fdp.ConsumeIntInRange(0, 3))
         else:
             base = _image(fdp, h, w, 3)
             base = base if base.ndim == 3 else np.stack([base] * 3, -1)
-            alpha = np.resize(np.array([fdp.ConsumeFloatInRange(0, 1) for _ in range(16)], np.float32), (h, w))
+            alpha = np.resize(
+                np.array([fdp.ConsumeFloatInRange(0, 1) for _ in range(16)], np.float32), (h, w)
+            )
             if which == 5:
                 K.blend(base, base[::-1].copy(), alpha)
             else:
-                K.recolor(base, alpha, "#%06x" % fdp.ConsumeIntInRange(0, 0xFFFFFF),
-                          mode=["lab", "hsv"][fdp.ConsumeIntInRange(0, 1)], strength=fdp.ConsumeFloatInRange(0, 1))
+                K.recolor(
+                    base,
+                    alpha,
+                    "#%06x" % fdp.ConsumeIntInRange(0, 0xFFFFFF),
+                    mode=["lab", "hsv"][fdp.ConsumeIntInRange(0, 1)],
+                    strength=fdp.ConsumeFloatInRange(0, 1),
+                )
         STATS["returned"] += 1
     except ValueError as exc:
         if "singular" not in str(exc) and "non-finite" not in str(exc):
@@ -240,19 +364,36 @@ def decode_one_input(data: bytes) -> None:
 
 def seed_corpus() -> str:
     """A temporary folder of small valid encodings for libFuzzer to mutate."""
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
-    import cv2  # noqa: PLC0415
+    import cv2
 
     d = tempfile.mkdtemp(prefix="facecore-decode-corpus-")
     rng = np.random.default_rng(0)
     img = cv2.GaussianBlur(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), (5, 5), 0)
-    seeds = {"g16.png": cv2.imencode(".png", (img[:, :, 0].astype(np.uint16) * 257))[1],
-             "wide.png": cv2.imencode(".png", np.zeros((1, 100000), np.uint8))[1]}
+    seeds = {
+        "g16.png": cv2.imencode(".png", (img[:, :, 0].astype(np.uint16) * 257))[1],
+        "wide.png": cv2.imencode(".png", np.zeros((1, 100000), np.uint8))[1],
+    }
     # a real image in every format this OpenCV writes, colour and grey (the same list as
     # tests/test_io_limits.py); plus the project's real photos when FACECORE_DATA_DIR has them
-    for ext in (".jpg", ".png", ".webp", ".bmp", ".tif", ".jp2", ".ppm", ".pgm", ".pbm", ".pam", ".pfm",
-                ".hdr", ".sr", ".avif", ".gif"):
+    for ext in (
+        ".jpg",
+        ".png",
+        ".webp",
+        ".bmp",
+        ".tif",
+        ".jp2",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pam",
+        ".pfm",
+        ".hdr",
+        ".sr",
+        ".avif",
+        ".gif",
+    ):
         for tag, a in (("c", img), ("g", img[:, :, 0])):
             if ext in (".pfm", ".hdr"):
                 a = a.astype(np.float32) / 255
@@ -275,8 +416,11 @@ def seed_corpus() -> str:
 
 
 def report(what: str = "facecore._core") -> None:
-    print(f"{what} calls: {STATS['calls']}, returned {STATS['returned']}, "
-          f"refused with TypeError/ValueError {STATS['refused']}, crashes 0", flush=True)
+    print(
+        f"{what} calls: {STATS['calls']}, returned {STATS['returned']}, "
+        f"refused with TypeError/ValueError {STATS['refused']}, crashes 0",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ MAP = rng.random((60, 80), dtype=np.float32)
 M = np.array([[[0.7, 0.1, -5.0], [-0.1, 0.7, -3.0]]] * 4)
 BAD = [
     lambda: fc.kernels.warp_crops(IMG, np.zeros((1, 2, 3)), 8),  # singular matrix
-    lambda: fc._core.refine_map_f32(MAP, 2.0, np.ones((2, 2), np.float32), 1, MAP.copy()),  # even kernel
+    lambda: fc._core.refine_map_f32(
+        MAP, 2.0, np.ones((2, 2), np.float32), 1, MAP.copy()
+    ),  # even kernel
     lambda: fc.kernels.recolor(IMG, MAP[:10], "red"),  # shape mismatch
     lambda: fc.kernels.accumulate_windows(MAP, (10, 10), 9),  # inconsistent sizes
 ]

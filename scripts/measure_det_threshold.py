@@ -46,31 +46,47 @@ def main() -> None:
     for p in sorted(photos.glob("*.jpg")) + sorted(photos.glob("celebs13/*/*.jpg")):
         key = os.fspath(p.relative_to(photos))
         scores[key] = [float(s) for s in det.detect(fc.read_image(p)).scores]
-    counted = [k for k in scores if k in counts and counts[k][0] not in ("none", "crowd")
-               and not k.startswith("group_07") and not k.startswith("noface")]
+    counted = [
+        k
+        for k in scores
+        if k in counts
+        and counts[k][0] not in ("none", "crowd")
+        and not k.startswith("group_07")
+        and not k.startswith("noface")
+    ]
     noface = [k for k in scores if k.startswith("noface")]
     celebs = [k for k in scores if k.startswith("celebs13")]
     rows = []
     for t in THRESHOLDS:
         n = {k: sum(s >= t for s in v) for k, v in scores.items()}
         truth = sum(counts[k][1] for k in counted)
-        rows.append({
-            "threshold": t,
-            "noface_detections": sum(n[k] for k in noface),
-            "noface_photos_with_detection": sum(n[k] > 0 for k in noface),
-            "counted_recall": sum(min(n[k], counts[k][1]) for k in counted) / truth,
-            "counted_excess": sum(max(0, n[k] - counts[k][1]) for k in counted),
-            "group_07": n.get("group_07.jpg"), "crowd_01": n.get("crowd_01.jpg"), "crowd_02": n.get("crowd_02.jpg"),
-            "celebs13_found": sum(n[k] > 0 for k in celebs) / len(celebs),
-        })
-    print(f"counted photos: {len(counted)} ({sum(counts[k][1] for k in counted)} faces); "
-          f"no-face photos: {len(noface)}; celebs13: {len(celebs)}")
-    print("| threshold | no-face detections (photos) | recall, counted faces | excess over count | group_07 (~50) | crowd_01 (~200) | crowd_02 | celebs13 with a face |")
+        rows.append(
+            {
+                "threshold": t,
+                "noface_detections": sum(n[k] for k in noface),
+                "noface_photos_with_detection": sum(n[k] > 0 for k in noface),
+                "counted_recall": sum(min(n[k], counts[k][1]) for k in counted) / truth,
+                "counted_excess": sum(max(0, n[k] - counts[k][1]) for k in counted),
+                "group_07": n.get("group_07.jpg"),
+                "crowd_01": n.get("crowd_01.jpg"),
+                "crowd_02": n.get("crowd_02.jpg"),
+                "celebs13_found": sum(n[k] > 0 for k in celebs) / len(celebs),
+            }
+        )
+    print(
+        f"counted photos: {len(counted)} ({sum(counts[k][1] for k in counted)} faces); "
+        f"no-face photos: {len(noface)}; celebs13: {len(celebs)}"
+    )
+    print(
+        "| threshold | no-face detections (photos) | recall, counted faces | excess over count | group_07 (~50) | crowd_01 (~200) | crowd_02 | celebs13 with a face |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['threshold']:.2f} | {r['noface_detections']} ({r['noface_photos_with_detection']}/4) | "
-              f"{r['counted_recall']:.3f} | {r['counted_excess']} | {r['group_07']} | {r['crowd_01']} | "
-              f"{r['crowd_02']} | {r['celebs13_found']:.3f} |")
+        print(
+            f"| {r['threshold']:.2f} | {r['noface_detections']} ({r['noface_photos_with_detection']}/4) | "
+            f"{r['counted_recall']:.3f} | {r['counted_excess']} | {r['group_07']} | {r['crowd_01']} | "
+            f"{r['crowd_02']} | {r['celebs13_found']:.3f} |"
+        )
     top_noface = sorted(((s, k) for k in noface for s in scores[k]), reverse=True)[:5]
     print("highest scores on no-face photos:", [(k, round(s, 3)) for s, k in top_noface])
     if args.json:

@@ -25,22 +25,36 @@ import numpy as np
 
 
 def clips(n: int):
-    img = cv2.imread(os.path.join(os.environ.get("FACECORE_DATA_DIR", "../shared/data"), "photos", "pair_01.jpg"))
+    img = cv2.imread(
+        os.path.join(os.environ.get("FACECORE_DATA_DIR", "../shared/data"), "photos", "pair_01.jpg")
+    )
     H, W = img.shape[:2]
     h = int(W * 9 / 16)
     y0 = max(0, (H - h) // 2)
-    base = cv2.resize(img[y0:y0 + h], (640, 360), interpolation=cv2.INTER_AREA)
+    base = cv2.resize(img[y0 : y0 + h], (640, 360), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(0)
     still, moving, noisy = [], [], []
     for i in range(n):
-        noisy.append(np.clip(base.astype(np.int16) + rng.normal(0, 4, base.shape).astype(np.int16), 0, 255)
-                     .astype(np.uint8))
+        noisy.append(
+            np.clip(
+                base.astype(np.int16) + rng.normal(0, 4, base.shape).astype(np.int16), 0, 255
+            ).astype(np.uint8)
+        )
         dx, dy = rng.normal(0, 0.7, 2)
-        f = cv2.warpAffine(base, np.float32([[1, 0, dx], [0, 1, dy]]), (640, 360), borderMode=cv2.BORDER_REFLECT)
-        still.append(np.clip(f.astype(np.int16) + rng.normal(0, 4, f.shape).astype(np.int16), 0, 255).astype(np.uint8))
+        f = cv2.warpAffine(
+            base, np.float32([[1, 0, dx], [0, 1, dy]]), (640, 360), borderMode=cv2.BORDER_REFLECT
+        )
+        still.append(
+            np.clip(f.astype(np.int16) + rng.normal(0, 4, f.shape).astype(np.int16), 0, 255).astype(
+                np.uint8
+            )
+        )
         dx = 60 * np.sin(i / 50 * 2 * np.pi)
-        moving.append(cv2.warpAffine(base, np.float32([[1, 0, dx], [0, 1, 0]]), (640, 360),
-                                     borderMode=cv2.BORDER_REFLECT))
+        moving.append(
+            cv2.warpAffine(
+                base, np.float32([[1, 0, dx], [0, 1, 0]]), (640, 360), borderMode=cv2.BORDER_REFLECT
+            )
+        )
     return still, moving, noisy
 
 
@@ -60,7 +74,10 @@ def main() -> None:
     raw_m = run(moving, temporal=False)
     settings = [dict(temporal=False), dict()]  # off, and the defaults
     if args.sweep:
-        settings += [dict(smoothing=s, motion=m) for s, m in itertools.product((0.2, 0.35), (12.0, 30.0, 60.0))]
+        settings += [
+            dict(smoothing=s, motion=m)
+            for s, m in itertools.product((0.2, 0.35), (12.0, 30.0, 60.0))
+        ]
     rows = []
     for kw in settings:
         a_s = run(still, **kw)
@@ -69,8 +86,14 @@ def main() -> None:
         flick_n = float(np.mean([np.abs(a - b).mean() for a, b in zip(a_n[1:], a_n[:-1])]))
         a_m = run(moving, **kw)
         lag = float(np.mean([np.abs(a - b).mean() for a, b in zip(a_m, raw_m)]))
-        rows.append({"settings": kw or "defaults", "flicker_jitter_noise": flick, "flicker_noise": flick_n,
-                     "lag": lag})
+        rows.append(
+            {
+                "settings": kw or "defaults",
+                "flicker_jitter_noise": flick,
+                "flicker_noise": flick_n,
+                "lag": lag,
+            }
+        )
         print(json.dumps(rows[-1]))
 
 

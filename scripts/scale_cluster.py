@@ -48,7 +48,9 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path(os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(
+    os.environ.get("FACECORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 D = 128
 MEAN_SIZE = 50
 
@@ -72,7 +74,7 @@ def glint24_embeddings(workdir: Path) -> tuple[np.ndarray, np.ndarray]:
     if cache.is_file():
         d = np.load(cache)
         return d["x"], d["y"]
-    import facecore as fc  # noqa: PLC0415
+    import facecore as fc
 
     root = DATA / "identity" / "glint24"
     names = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -87,7 +89,9 @@ def glint24_embeddings(workdir: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, np.array(y)
 
 
-def cosine_stats(x: np.ndarray, y: np.ndarray, max_items: int = 4000, seed: int = 0) -> dict[str, float]:
+def cosine_stats(
+    x: np.ndarray, y: np.ndarray, max_items: int = 4000, seed: int = 0
+) -> dict[str, float]:
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
     if len(y) > max_items:
         sel = np.random.default_rng(seed).choice(len(y), max_items, replace=False)
@@ -96,9 +100,15 @@ def cosine_stats(x: np.ndarray, y: np.ndarray, max_items: int = 4000, seed: int 
     iu = np.triu_indices(len(y), 1)
     same = (y[:, None] == y[None, :])[iu]
     g, imp = s[iu][same], s[iu][~same]
-    return {"genuine_mean": float(g.mean()), "genuine_std": float(g.std()), "genuine_q05": float(np.quantile(g, 0.05)),
-            "genuine_q95": float(np.quantile(g, 0.95)), "impostor_mean": float(imp.mean()),
-            "impostor_std": float(imp.std()), "impostor_q999": float(np.quantile(imp, 0.999))}
+    return {
+        "genuine_mean": float(g.mean()),
+        "genuine_std": float(g.std()),
+        "genuine_q05": float(np.quantile(g, 0.05)),
+        "genuine_q95": float(np.quantile(g, 0.95)),
+        "impostor_mean": float(imp.mean()),
+        "impostor_std": float(imp.std()),
+        "impostor_q999": float(np.quantile(imp, 0.999)),
+    }
 
 
 def generate(n: int, params: dict[str, float], seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,9 +133,13 @@ def generate(n: int, params: dict[str, float], seed: int) -> tuple[np.ndarray, n
     step = 200_000
     for s in range(0, n, step):
         yy = y[s : s + step]
-        spread = params["s0"] * np.exp(params["sigma_id"] * u[yy]
-                                       + params["sigma_face"] * rng.standard_normal(yy.size).astype(np.float32))
-        xx = c[yy] + spread[:, None] * rng.standard_normal((yy.size, D), dtype=np.float32) / np.sqrt(D)
+        spread = params["s0"] * np.exp(
+            params["sigma_id"] * u[yy]
+            + params["sigma_face"] * rng.standard_normal(yy.size).astype(np.float32)
+        )
+        xx = c[yy] + spread[:, None] * rng.standard_normal(
+            (yy.size, D), dtype=np.float32
+        ) / np.sqrt(D)
         xx /= np.linalg.norm(xx, axis=1, keepdims=True)
         x[s : s + step] = xx
     perm = rng.permutation(n)  # no order to exploit
@@ -144,8 +158,11 @@ def fit(real: dict[str, float]) -> dict[str, float]:
             p = {"a": a, "s0": float(s0), "sigma_id": 0.1, "sigma_face": sf}
             x, y = generate(2400, p, seed=1)
             st = cosine_stats(x, y)
-            err = ((st["genuine_mean"] - real["genuine_mean"]) ** 2 + (st["genuine_std"] - real["genuine_std"]) ** 2
-                   + (st["genuine_q05"] - real["genuine_q05"]) ** 2)
+            err = (
+                (st["genuine_mean"] - real["genuine_mean"]) ** 2
+                + (st["genuine_std"] - real["genuine_std"]) ** 2
+                + (st["genuine_q05"] - real["genuine_q05"]) ** 2
+            )
             if best is None or err < best[0]:
                 best = (err, p, st)
     assert best is not None
@@ -156,11 +173,13 @@ def fit(real: dict[str, float]) -> dict[str, float]:
 
 
 def stage_knn(d: Path, index: str, recall_sample: int, refine: int) -> dict:
-    from facecore.cluster import knn_graph  # noqa: PLC0415
+    from facecore.cluster import knn_graph
 
     x = np.load(d / "x.npy")
     t, c = time.perf_counter(), cpu_s()
-    idx, sim, info = knn_graph(x, 16, index=index, recall_sample=recall_sample, refine=refine, return_info=True)
+    idx, sim, info = knn_graph(
+        x, 16, index=index, recall_sample=recall_sample, refine=refine, return_info=True
+    )
     secs, cpu = time.perf_counter() - t, cpu_s() - c
     np.save(d / "idx.npy", idx)
     np.save(d / "sim.npy", sim)
@@ -169,7 +188,7 @@ def stage_knn(d: Path, index: str, recall_sample: int, refine: int) -> dict:
 
 
 def stage_method(d: Path, method: str) -> dict:
-    from facecore.cluster import cluster, cluster_metrics  # noqa: PLC0415
+    from facecore.cluster import cluster, cluster_metrics
 
     # a cap on the address space so a method that does not fit fails alone (MemoryError)
     # instead of pushing a shared machine into the OOM killer (agglomerative's Python
@@ -184,29 +203,66 @@ def stage_method(d: Path, method: str) -> dict:
         r = cluster(x, method=method, graph=g)
     except MemoryError:
         nan = float("nan")
-        return {"failed": f"MemoryError under a {cap / 2**30:.0f} GB address-space cap", "seconds": time.perf_counter() - t,
-                "cpu_seconds": cpu_s() - c, "peak_rss_mb": rss_mb(), "threshold": nan, "purity": nan,
-                "compactness": nan, "ideal_compactness": nan, "pairwise_f": nan, "bcubed_f": nan, "nmi": nan,
-                "n_clusters": -1, "n_unassigned": -1}
+        return {
+            "failed": f"MemoryError under a {cap / 2**30:.0f} GB address-space cap",
+            "seconds": time.perf_counter() - t,
+            "cpu_seconds": cpu_s() - c,
+            "peak_rss_mb": rss_mb(),
+            "threshold": nan,
+            "purity": nan,
+            "compactness": nan,
+            "ideal_compactness": nan,
+            "pairwise_f": nan,
+            "bcubed_f": nan,
+            "nmi": nan,
+            "n_clusters": -1,
+            "n_unassigned": -1,
+        }
     secs, cpu = time.perf_counter() - t, cpu_s() - c
     m = cluster_metrics(y, r.labels)
-    return {"seconds": secs, "cpu_seconds": cpu, "peak_rss_mb": rss_mb(), "threshold": r.threshold, "purity": m.purity,
-            "compactness": m.compactness, "ideal_compactness": m.ideal_compactness, "pairwise_f": m.pairwise_f,
-            "bcubed_f": m.bcubed_f, "nmi": m.nmi, "n_clusters": m.n_clusters, "n_unassigned": m.n_unassigned}
+    return {
+        "seconds": secs,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": rss_mb(),
+        "threshold": r.threshold,
+        "purity": m.purity,
+        "compactness": m.compactness,
+        "ideal_compactness": m.ideal_compactness,
+        "pairwise_f": m.pairwise_f,
+        "bcubed_f": m.bcubed_f,
+        "nmi": m.nmi,
+        "n_clusters": m.n_clusters,
+        "n_unassigned": m.n_unassigned,
+    }
 
 
 def run_stage(args: list[str], threads: int, timeout: float) -> dict:
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "FACECORE_NUM_THREADS"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "FACECORE_NUM_THREADS",
+    ):
         env[var] = str(threads)
     load0 = os.getloadavg()[0]
     t = time.perf_counter()
     try:
-        out = subprocess.run(["nice", "-n", "10", sys.executable, __file__, *args], env=env, capture_output=True,
-                             text=True, timeout=timeout)
+        out = subprocess.run(
+            ["nice", "-n", "10", sys.executable, __file__, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
-        return {"timed_out": True, "seconds": float("nan"), "timeout_seconds": timeout, "load_before": load0,
-                "load_after": os.getloadavg()[0]}
+        return {
+            "timed_out": True,
+            "seconds": float("nan"),
+            "timeout_seconds": timeout,
+            "load_before": load0,
+            "load_after": os.getloadavg()[0],
+        }
     wall = time.perf_counter() - t
     if out.returncode != 0:
         raise RuntimeError(f"stage {args} failed:\n{out.stderr[-3000:]}")
@@ -222,10 +278,22 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=None)
     ap.add_argument("--index", default="auto", choices=("auto", "flat", "ivf", "hnsw"))
     ap.add_argument("--recall-sample", type=int, default=1000)
-    ap.add_argument("--refine", type=int, default=1, help="neighbour-of-neighbour rounds after an approximate search")
+    ap.add_argument(
+        "--refine",
+        type=int,
+        default=1,
+        help="neighbour-of-neighbour rounds after an approximate search",
+    )
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--stage-timeout", type=float, default=1200.0, help="seconds before a method is given up")
-    ap.add_argument("--knn-timeout", type=float, default=3600.0, help="seconds before the k-NN stage is given up")
+    ap.add_argument(
+        "--stage-timeout", type=float, default=1200.0, help="seconds before a method is given up"
+    )
+    ap.add_argument(
+        "--knn-timeout",
+        type=float,
+        default=3600.0,
+        help="seconds before the k-NN stage is given up",
+    )
     ap.add_argument("--workdir", default="/tmp/facecore-scale")
     ap.add_argument("--json")
     ap.add_argument("--stage", choices=("knn", "method"), help=argparse.SUPPRESS)
@@ -239,7 +307,7 @@ def main() -> None:
         print(json.dumps(stage_method(Path(args.dir), args.method)))
         return
 
-    from facecore.cluster import METHODS  # noqa: PLC0415
+    from facecore.cluster import METHODS
 
     methods = args.methods or list(METHODS)
     work = Path(args.workdir)
@@ -248,10 +316,22 @@ def main() -> None:
     real = cosine_stats(gx, gy)
     params = fit(real)
     print("glint24 SFace:", {k: round(v, 4) for k, v in real.items()})
-    print("generator:", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in params.items() if k != "synthetic_stats"})
+    print(
+        "generator:",
+        {
+            k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in params.items()
+            if k != "synthetic_stats"
+        },
+    )
     print("synthetic:", {k: round(v, 4) for k, v in params["synthetic_stats"].items()}, flush=True)
-    res: dict = {"glint24": real, "generator": params, "threads": args.threads, "cpu_count": os.cpu_count(),
-                 "sizes": {}}
+    res: dict = {
+        "glint24": real,
+        "generator": params,
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+        "sizes": {},
+    }
     for n in args.sizes:
         d = work / f"n{n}"
         d.mkdir(exist_ok=True)
@@ -262,34 +342,66 @@ def main() -> None:
         gen = time.perf_counter() - t
         st = cosine_stats(x, y)
         del x
-        row: dict = {"n": n, "identities": int(y.max()) + 1, "generate_seconds": gen, "stats": st, "methods": {}}
-        print(f"\n== N={n:,}: {row['identities']:,} identities (generated in {gen:.1f} s; genuine cos "
-              f"{st['genuine_mean']:.3f}±{st['genuine_std']:.3f}, impostor {st['impostor_mean']:.3f}±{st['impostor_std']:.3f})",
-              flush=True)
-        k = run_stage(["--stage", "knn", "--dir", str(d), "--index", args.index, "--recall-sample",
-                       str(args.recall_sample), "--refine", str(args.refine)], args.threads, args.knn_timeout)
+        row: dict = {
+            "n": n,
+            "identities": int(y.max()) + 1,
+            "generate_seconds": gen,
+            "stats": st,
+            "methods": {},
+        }
+        print(
+            f"\n== N={n:,}: {row['identities']:,} identities (generated in {gen:.1f} s; genuine cos "
+            f"{st['genuine_mean']:.3f}±{st['genuine_std']:.3f}, impostor {st['impostor_mean']:.3f}±{st['impostor_std']:.3f})",
+            flush=True,
+        )
+        k = run_stage(
+            [
+                "--stage",
+                "knn",
+                "--dir",
+                str(d),
+                "--index",
+                args.index,
+                "--recall-sample",
+                str(args.recall_sample),
+                "--refine",
+                str(args.refine),
+            ],
+            args.threads,
+            args.knn_timeout,
+        )
         if k.get("timed_out"):
             print(f"knn: did not finish in {args.knn_timeout:.0f} s", flush=True)
             row["knn"] = k
             res["sizes"][str(n)] = row
             continue
         row["knn"] = k
-        print(f"knn: {k['info']['index']} {k['seconds']:.1f} s (CPU {k['cpu_seconds']:.1f} s), peak RSS {k['peak_rss_mb']:.0f} MB, recall@16 "
-              f"{k['info']['recall']} edge recall {k['info']['edge_recall']} ({k['info']['recall_queries']} queries) "
-              f"params {k['info']['params']} "
-              f"[load {k['load_before']:.1f}->{k['load_after']:.1f}]", flush=True)
+        print(
+            f"knn: {k['info']['index']} {k['seconds']:.1f} s (CPU {k['cpu_seconds']:.1f} s), peak RSS {k['peak_rss_mb']:.0f} MB, recall@16 "
+            f"{k['info']['recall']} edge recall {k['info']['edge_recall']} ({k['info']['recall_queries']} queries) "
+            f"params {k['info']['params']} "
+            f"[load {k['load_before']:.1f}->{k['load_after']:.1f}]",
+            flush=True,
+        )
         for m in methods:
-            r = run_stage(["--stage", "method", "--dir", str(d), "--method", m], args.threads, args.stage_timeout)
+            r = run_stage(
+                ["--stage", "method", "--dir", str(d), "--method", m],
+                args.threads,
+                args.stage_timeout,
+            )
             r["knn_plus_method_seconds"] = k["seconds"] + r["seconds"]
             row["methods"][m] = r
             if r.get("timed_out"):
                 print(f"  {m:17s} did not finish in {args.stage_timeout:.0f} s", flush=True)
                 continue
             r["knn_plus_method_cpu_seconds"] = k["cpu_seconds"] + r["cpu_seconds"]
-            print(f"  {m:17s} {r['seconds']:7.1f} s (CPU {r['cpu_seconds']:6.1f} s; k-NN + method {r['knn_plus_method_seconds']:7.1f} s), peak RSS "
-                  f"{r['peak_rss_mb']:6.0f} MB | purity {r['purity']:.4f} pairwise F {r['pairwise_f']:.4f} BCubed F "
-                  f"{r['bcubed_f']:.4f} clusters {r['n_clusters']} (ideal {row['identities']}) "
-                  f"[load {r['load_before']:.1f}->{r['load_after']:.1f}]", flush=True)
+            print(
+                f"  {m:17s} {r['seconds']:7.1f} s (CPU {r['cpu_seconds']:6.1f} s; k-NN + method {r['knn_plus_method_seconds']:7.1f} s), peak RSS "
+                f"{r['peak_rss_mb']:6.0f} MB | purity {r['purity']:.4f} pairwise F {r['pairwise_f']:.4f} BCubed F "
+                f"{r['bcubed_f']:.4f} clusters {r['n_clusters']} (ideal {row['identities']}) "
+                f"[load {r['load_before']:.1f}->{r['load_after']:.1f}]",
+                flush=True,
+            )
         res["sizes"][str(n)] = row
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=1))

@@ -47,7 +47,7 @@ def _frames(photos: str, shape: tuple[int, int], limit: int):
         s = min(h / th, w / tw)
         ch, cw = int(th * s), int(tw * s)
         y0, x0 = (h - ch) // 2, (w - cw) // 2
-        crop = im[y0:y0 + ch, x0:x0 + cw]
+        crop = im[y0 : y0 + ch, x0 : x0 + cw]
         out.append(cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA))
         names.append(os.path.relpath(f, photos))
     return np.stack(out), names
@@ -88,20 +88,26 @@ def compare(args) -> None:
         x = frames[:, :, :, ::-1].transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255)
         diffs = []
         for i in range(len(frames)):
-            y = sess.run(None, {"input": x[i:i + 1]})[0][0, 0]
+            y = sess.run(None, {"input": x[i : i + 1]})[0][0, 0]
             diffs.append(np.abs(y - masks[i]))
         d = np.stack(diffs)
         worst = max(worst, float(d.max()))
-        print(f"{name} {shape}: {len(frames)} real frames, max |diff| {d.max():.2e}, "
-              f"mean |diff| {d.mean():.2e}, 99.9th pct {np.percentile(d, 99.9):.2e}")
+        print(
+            f"{name} {shape}: {len(frames)} real frames, max |diff| {d.max():.2e}, "
+            f"mean |diff| {d.mean():.2e}, 99.9th pct {np.percentile(d, 99.9):.2e}"
+        )
     sys.exit(0 if worst <= args.tol else 1)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("mediapipe")
-    m.add_argument("--photos", default=os.path.join(os.environ.get("FACECORE_DATA_DIR", ""), "photos"))
+    m.add_argument(
+        "--photos", default=os.path.join(os.environ.get("FACECORE_DATA_DIR", ""), "photos")
+    )
     m.add_argument("--out", default="selfie_ref.npz")
     m.add_argument("--limit", type=int, default=40)
     c = sub.add_parser("compare")

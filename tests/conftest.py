@@ -78,7 +78,9 @@ def models_dir() -> Path:
     """../shared/models beside the checkout, or $FACECORE_MODEL_DIR; skip when absent."""
     p = _shared("models", "FACECORE_MODEL_DIR")
     if p is None:
-        pytest.skip("real models not found: set FACECORE_MODEL_DIR or put shared/models beside the repo")
+        pytest.skip(
+            "real models not found: set FACECORE_MODEL_DIR or put shared/models beside the repo"
+        )
     return p
 
 
@@ -113,5 +115,7 @@ def glint_subset(data_dir, models_dir):
         files = sorted((root / n).glob("*.jpg"), key=lambda p: int(p.stem))[:20]
         paths += files
         y += [i] * len(files)
-    emb = fc.models.load(Path(models_dir) / "face_recognition_sface_2021dec_int8bq.onnx", kind="embedder")
+    emb = fc.models.load(
+        Path(models_dir) / "face_recognition_sface_2021dec_int8bq.onnx", kind="embedder"
+    )
     return emb.embed_aligned(np.stack([fc.read_image(p) for p in paths])), np.array(y)

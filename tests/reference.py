@@ -85,8 +85,8 @@ def accumulate_centre(scores, image_shape, window, stride):
     wh, ww = window
     sy, sx = stride
     gh, gw = scores.shape
-    cy = (np.arange(gh) * sy + (wh - 1) / 2.0)
-    cx = (np.arange(gw) * sx + (ww - 1) / 2.0)
+    cy = np.arange(gh) * sy + (wh - 1) / 2.0
+    cx = np.arange(gw) * sx + (ww - 1) / 2.0
     rows = np.stack([np.interp(np.arange(W), cx, scores[i].astype(np.float64)) for i in range(gh)])
     return np.stack([np.interp(np.arange(H), cy, rows[:, x]) for x in range(W)], axis=1)
 
@@ -122,9 +122,9 @@ def blend(base, effect, alpha):
     return np.clip(np.floor(v + np.float32(0.5)), 0, 255).astype(np.uint8)
 
 
-_M = np.array([[0.412453, 0.357580, 0.180423],
-               [0.212671, 0.715160, 0.072169],
-               [0.019334, 0.119193, 0.950227]])
+_M = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
 _WHITE = np.array([0.950456, 1.0, 1.088754])
 
 
@@ -167,7 +167,11 @@ def bgr_to_hsv(bgr):
     d = v - f.min(axis=-1)
     s = np.where(v > 0, d / np.where(v > 0, v, 1), 0)
     dd = np.where(d > 0, d, 1)
-    h = np.where(v == r, 60 * (g - b) / dd, np.where(v == g, 60 * (b - r) / dd + 120, 60 * (r - g) / dd + 240))
+    h = np.where(
+        v == r,
+        60 * (g - b) / dd,
+        np.where(v == g, 60 * (b - r) / dd + 120, 60 * (r - g) / dd + 240),
+    )
     h = np.where(d > 0, np.mod(h, 360), 0)
     return h, s, v
 
@@ -203,12 +207,20 @@ def recolor(image, alpha, color_bgr, mode="lab", strength=1.0):
     return (1 - a) * image + a * layer  # float64, unrounded
 
 
-_OK_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
-                   [0.2119034982, 0.6806995451, 0.1073969566],
-                   [0.0883024619, 0.2817188376, 0.6299787005]])
-_OK_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
-                   [1.9779984951, -2.4285922050, 0.4505937099],
-                   [0.0259040371, 0.7827717662, -0.8086757660]])
+_OK_M1 = np.array(
+    [
+        [0.4122214708, 0.5363325363, 0.0514459929],
+        [0.2119034982, 0.6806995451, 0.1073969566],
+        [0.0883024619, 0.2817188376, 0.6299787005],
+    ]
+)
+_OK_M2 = np.array(
+    [
+        [0.2104542553, 0.7936177850, -0.0040720468],
+        [1.9779984951, -2.4285922050, 0.4505937099],
+        [0.0259040371, 0.7827717662, -0.8086757660],
+    ]
+)
 
 
 def bgr_to_oklab(bgr):
@@ -282,20 +294,34 @@ def ciede2000(lab1, lab2):
     h2p = np.degrees(np.arctan2(b2, a2p)) % 360
     dLp, dCp = L2 - L1, C2p - C1p
     dh = h2p - h1p
-    dh = np.where(C1p * C2p == 0, 0, np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh)))
+    dh = np.where(
+        C1p * C2p == 0, 0, np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    )
     dHp = 2 * np.sqrt(C1p * C2p) * np.sin(np.radians(dh / 2))
     Lm, Cm = (L1 + L2) / 2, (C1p + C2p) / 2
     hs = h1p + h2p
-    hm = np.where(C1p * C2p == 0, hs, np.where(np.abs(h1p - h2p) <= 180, hs / 2,
-                                                np.where(hs < 360, (hs + 360) / 2, (hs - 360) / 2)))
-    T = (1 - 0.17 * np.cos(np.radians(hm - 30)) + 0.24 * np.cos(np.radians(2 * hm))
-         + 0.32 * np.cos(np.radians(3 * hm + 6)) - 0.20 * np.cos(np.radians(4 * hm - 63)))
+    hm = np.where(
+        C1p * C2p == 0,
+        hs,
+        np.where(
+            np.abs(h1p - h2p) <= 180, hs / 2, np.where(hs < 360, (hs + 360) / 2, (hs - 360) / 2)
+        ),
+    )
+    T = (
+        1
+        - 0.17 * np.cos(np.radians(hm - 30))
+        + 0.24 * np.cos(np.radians(2 * hm))
+        + 0.32 * np.cos(np.radians(3 * hm + 6))
+        - 0.20 * np.cos(np.radians(4 * hm - 63))
+    )
     dtheta = 30 * np.exp(-(((hm - 275) / 25) ** 2))
     Rc = 2 * np.sqrt(Cm**7 / (Cm**7 + 25.0**7))
     Sl = 1 + 0.015 * (Lm - 50) ** 2 / np.sqrt(20 + (Lm - 50) ** 2)
     Sc, Sh = 1 + 0.045 * Cm, 1 + 0.015 * Cm * T
     Rt = -np.sin(np.radians(2 * dtheta)) * Rc
-    return np.sqrt((dLp / Sl) ** 2 + (dCp / Sc) ** 2 + (dHp / Sh) ** 2 + Rt * (dCp / Sc) * (dHp / Sh))
+    return np.sqrt(
+        (dLp / Sl) ** 2 + (dCp / Sc) ** 2 + (dHp / Sh) ** 2 + Rt * (dCp / Sc) * (dHp / Sh)
+    )
 
 
 # -------------------------------------------------------------------------- guided
@@ -324,7 +350,11 @@ def guided_upsample(guide, alpha, radius, eps):
     import cv2
 
     g = np.asarray(guide, np.float64)
-    I = (g[..., 0] * 0.114 + g[..., 1] * 0.587 + g[..., 2] * 0.299) / 255 if g.ndim == 3 else g / 255
+    I = (
+        (g[..., 0] * 0.114 + g[..., 1] * 0.587 + g[..., 2] * 0.299) / 255
+        if g.ndim == 3
+        else g / 255
+    )
     H, W = I.shape
     h, w = alpha.shape
     rows = [y * H // h for y in range(h)]

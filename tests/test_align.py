@@ -12,13 +12,20 @@ import facecore as fc
 from facecore.align import ARCFACE_112, arcface_matrices, dlib_chip_template, estimate_similarity
 
 
-@given(scale=st.floats(0.1, 5), angle=st.floats(-3.1, 3.1), tx=st.floats(-500, 500), ty=st.floats(-500, 500))
+@given(
+    scale=st.floats(0.1, 5),
+    angle=st.floats(-3.1, 3.1),
+    tx=st.floats(-500, 500),
+    ty=st.floats(-500, 500),
+)
 def test_recovers_an_exact_similarity(scale, angle, tx, ty):
     c, s = scale * np.cos(angle), scale * np.sin(angle)
     M = np.array([[c, -s, tx], [s, c, ty]])
     src = ARCFACE_112 * 3 + 17
     dst = src @ M[:, :2].T + M[:, 2]
-    np.testing.assert_allclose(estimate_similarity(src, dst), M, atol=1e-6 * max(1, abs(tx), abs(ty)))
+    np.testing.assert_allclose(
+        estimate_similarity(src, dst), M, atol=1e-6 * max(1, abs(tx), abs(ty))
+    )
 
 
 def test_matches_opencv_least_squares_on_noisy_points():
@@ -28,7 +35,9 @@ def test_matches_opencv_least_squares_on_noisy_points():
         M = estimate_similarity(src, ARCFACE_112)
         # cv2's estimateAffinePartial2D with LMEDS on 5 points is not plain least squares;
         # its refinement (Levenberg-Marquardt on all inliers) is: compare with that.
-        ref, inliers = cv2.estimateAffinePartial2D(src, ARCFACE_112, method=cv2.LMEDS, refineIters=100)
+        ref, inliers = cv2.estimateAffinePartial2D(
+            src, ARCFACE_112, method=cv2.LMEDS, refineIters=100
+        )
         if inliers.all():
             np.testing.assert_allclose(M, ref, atol=1e-3)
         # and the least-squares optimality itself: no nearby similarity fits better

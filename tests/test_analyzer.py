@@ -25,7 +25,10 @@ from _env import models_dir  # noqa: E402
 
 MODELS = models_dir()  # ../shared/models, else the installed [models] packages' files
 DATA = _dir("FACECORE_DATA_DIR", REPO.parent / "shared" / "data", "photos")
-needs_models = pytest.mark.skipif(MODELS is None or DATA is None, reason="needs ../shared/models and ../shared/data (or $FACECORE_MODEL_DIR / $FACECORE_DATA_DIR)")
+needs_models = pytest.mark.skipif(
+    MODELS is None or DATA is None,
+    reason="needs ../shared/models and ../shared/data (or $FACECORE_MODEL_DIR / $FACECORE_DATA_DIR)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,9 @@ def test_batch_equals_single(fa):
         for x, y in zip(b, fa.analyze(img)):
             assert x.box == y.box and x.landmarks == y.landmarks
             np.testing.assert_allclose(x.embedding, y.embedding, atol=1e-5)
-            assert x.age == pytest.approx(y.age, abs=1e-3) and x.p_male == pytest.approx(y.p_male, abs=1e-5)
+            assert x.age == pytest.approx(y.age, abs=1e-3) and x.p_male == pytest.approx(
+                y.p_male, abs=1e-5
+            )
 
 
 @needs_models
@@ -89,7 +94,9 @@ def test_verify_same_and_different_people(fa):
     assert not verify(biden, obama).is_same and not verify(biden, pair[0])
     v = verify(biden, pair[1], threshold=0.99)
     assert not v.is_same and v.threshold == 0.99
-    assert verify(biden.embedding, pair[1].embedding).similarity == pytest.approx(verify(biden, pair[1]).similarity)
+    assert verify(biden.embedding, pair[1].embedding).similarity == pytest.approx(
+        verify(biden, pair[1]).similarity
+    )
     assert -1 < DEFAULT_THRESHOLD < 1
 
 
@@ -97,17 +104,33 @@ def test_verify_same_and_different_people(fa):
 def test_stages_can_be_switched_off(fa):
     from facecore.analyzer import FaceAnalyzer
 
-    lean = FaceAnalyzer(detector=fa.detector, embedder=False, age=False, gender=False, pose=False, quality=False)
+    lean = FaceAnalyzer(
+        detector=fa.detector, embedder=False, age=False, gender=False, pose=False, quality=False
+    )
     f = lean.analyze(_img("single_04.jpg"))[0]
     assert f.embedding is None and f.age is None and f.pose is None and f.quality is None
-    assert FaceAnalyzer(detector=fa.detector, embedder=False, age=False, gender=False).analyze(_img("single_04.jpg"))[0].quality is not None
+    assert (
+        FaceAnalyzer(detector=fa.detector, embedder=False, age=False, gender=False)
+        .analyze(_img("single_04.jpg"))[0]
+        .quality
+        is not None
+    )
 
 
 @needs_models
 def test_to_dict_is_json(fa):
     faces = fa.analyze(_img("single_04.jpg"))
     d = json.loads(json.dumps([f.to_dict() for f in faces]))
-    assert set(d[0]) >= {"box", "landmarks", "score", "age", "gender", "pose", "quality", "embedding"}
+    assert set(d[0]) >= {
+        "box",
+        "landmarks",
+        "score",
+        "age",
+        "gender",
+        "pose",
+        "quality",
+        "embedding",
+    }
     assert len(d[0]["embedding"]) == 128
     assert "embedding" not in faces[0].to_dict(embedding=False)
 
@@ -135,7 +158,9 @@ def test_bad_inputs(fa):
         fa.analyze(np.zeros((50, 50, 3), np.uint8), max_faces=0)
     with pytest.raises(TypeError, match=r"images\[1\]"):
         fa.analyze_batch([np.zeros((50, 50, 3), np.uint8), 3.5], progress=False)
-    with pytest.raises(FileNotFoundError, match=r"images\[1\]: no such file"):  # paths are read (issue 21)
+    with pytest.raises(
+        FileNotFoundError, match=r"images\[1\]: no such file"
+    ):  # paths are read (issue 21)
         fa.analyze_batch([np.zeros((50, 50, 3), np.uint8), "x.jpg"], progress=False)
     with pytest.raises(ValueError, match="detector"):
         FaceAnalyzer(detector=False)
@@ -174,4 +199,8 @@ def test_types_are_frozen_and_validated():
         Face(box=(1, 2, 3, 4), landmarks=lm, score=0.9)
     f = Face(box=b, landmarks=lm, score=0.9, p_male=0.2, pose=Pose(0, 0, 0), embedding=np.ones(4))
     assert f.gender == "female" and not f.embedding.flags.writeable
-    assert Verification(0.5, True, 0.4).to_dict() == {"similarity": 0.5, "is_same": True, "threshold": 0.4}
+    assert Verification(0.5, True, 0.4).to_dict() == {
+        "similarity": 0.5,
+        "is_same": True,
+        "threshold": 0.4,
+    }

@@ -31,8 +31,13 @@ def celeb(data_dir):
     if not root.is_dir():
         pytest.skip("data/parsing/celebamask absent")
     ids = (root / "ids.txt").read_text().split()[:6]
-    return [(cv2.imread(str(root / "images" / f"{i}.jpg")),
-             cv2.imread(str(root / "masks" / f"{i}.png"), cv2.IMREAD_GRAYSCALE) != 0) for i in ids]
+    return [
+        (
+            cv2.imread(str(root / "images" / f"{i}.jpg")),
+            cv2.imread(str(root / "masks" / f"{i}.png"), cv2.IMREAD_GRAYSCALE) != 0,
+        )
+        for i in ids
+    ]
 
 
 def _iou(a, b):
@@ -60,7 +65,14 @@ def test_modes_and_backgrounds(photo):
     img = cv2.resize(photo("pair_01.jpg"), (320, 188), interpolation=cv2.INTER_AREA)
     before = img.copy()
     other = photo("group_01.jpg")  # another size and aspect: resized and cropped to fill
-    for bg in (None, "white", (255, 0, 0), other, other[:, :, 0], np.dstack([other, other[:, :, :1]])):
+    for bg in (
+        None,
+        "white",
+        (255, 0, 0),
+        other,
+        other[:, :, 0],
+        np.dstack([other, other[:, :, :1]]),
+    ):
         out = B.replace(img, background=bg, require_person=False)
         assert out.shape == img.shape and out.dtype == np.uint8
     np.testing.assert_array_equal(img, before)  # input untouched
@@ -100,7 +112,9 @@ def _jittered(img, n, seed=0, shift=0.0):
         dx, dy = rng.normal(0, 0.7, 2)
         M = np.float32([[1, 0, dx + shift * i], [0, 1, dy]])
         f = cv2.warpAffine(img, M, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REFLECT)
-        yield np.clip(f.astype(np.int16) + rng.normal(0, 4, f.shape).astype(np.int16), 0, 255).astype(np.uint8)
+        yield np.clip(
+            f.astype(np.int16) + rng.normal(0, 4, f.shape).astype(np.int16), 0, 255
+        ).astype(np.uint8)
 
 
 def test_temporal_smoothing_reduces_flicker(photo):
@@ -121,14 +135,18 @@ def test_temporal_smoothing_reduces_flicker(photo):
 
 def test_fast_blur_close_to_gaussian():
     rng = np.random.default_rng(0)
-    img = cv2.resize(rng.integers(0, 256, (45, 80, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
+    img = cv2.resize(
+        rng.integers(0, 256, (45, 80, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC
+    )
     got = B.fast_blur(img, 20).astype(np.float32)
     want = cv2.GaussianBlur(img, (0, 0), 20).astype(np.float32)
     assert np.abs(got - want)[40:-40, 40:-40].mean() < 2.0
 
 
 def _clip(path: Path, img: np.ndarray, n: int) -> Path:
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (img.shape[1], img.shape[0]))
+    w = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (img.shape[1], img.shape[0])
+    )
     for f in _jittered(img, n):
         w.write(f)
     w.release()
@@ -138,8 +156,12 @@ def _clip(path: Path, img: np.ndarray, n: int) -> Path:
 def test_replace_video(tmp_path, photo):
     img = cv2.resize(photo("pair_01.jpg"), (320, 188), interpolation=cv2.INTER_AREA)[:180]
     src = _clip(tmp_path / "in.mp4", img, 6)
-    res = B.replace_video(src, tmp_path / "out.mp4", B.BackgroundReplacer(background="#00ff00", threads=2),
-                          progress=False)
+    res = B.replace_video(
+        src,
+        tmp_path / "out.mp4",
+        B.BackgroundReplacer(background="#00ff00", threads=2),
+        progress=False,
+    )
     assert res.frames == 6 and (tmp_path / "out.mp4").is_file()
     assert res.audio in ("none in the input",) or res.audio.startswith("dropped")
     assert not list(tmp_path.glob(".facecore-*"))  # no temporary left behind
@@ -155,7 +177,9 @@ def test_matting_model(photo):
     try:
         r = B.BackgroundReplacer("matting", temporal=False, threads=2)
     except ModelNotFoundError as exc:
-        pytest.skip(f"MODNet not fetched: run `facecore models fetch modnet` ({str(exc).splitlines()[0]})")
+        pytest.skip(
+            f"MODNet not fetched: run `facecore models fetch modnet` ({str(exc).splitlines()[0]})"
+        )
     img = cv2.resize(photo("single_01.jpg"), (282, 640), interpolation=cv2.INTER_AREA)
     m = r.matte(img)
     assert m.alpha.shape == img.shape[:2]
@@ -164,8 +188,14 @@ def test_matting_model(photo):
 
 def _cli(*args, cwd=None):
     env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "facecore", "background", *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "facecore", "background", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_cli(tmp_path, data_dir):
@@ -187,7 +217,11 @@ def test_cli_messages(tmp_path, data_dir, capsys):
     photos = data_dir / "photos"
     for args, rc, msg in [
         ((photos / "single_01.jpg", "-o", tmp_path / "x.jpg", "--color", "#zz"), 2, "#rrggbb"),
-        ((photos / "single_01.jpg", "-o", tmp_path / "x.jpg", "--image", tmp_path / "none.jpg"), 1, "no such file"),
+        (
+            (photos / "single_01.jpg", "-o", tmp_path / "x.jpg", "--image", tmp_path / "none.jpg"),
+            1,
+            "no such file",
+        ),
         ((tmp_path / "missing.mp4", "-o", tmp_path / "x.mp4"), 1, "no such file"),
         ((photos / "single_01.jpg", "-o", photos / "single_01.jpg"), 2, "overwrite"),
         ((photos / "single_01.jpg", "-o", tmp_path / "x.jpg", "--blur", "-3"), 2, "--blur"),
@@ -206,11 +240,40 @@ def test_video_audio_is_kept_with_ffmpeg(tmp_path, photo):
     img = cv2.resize(photo("pair_01.jpg"), (320, 188), interpolation=cv2.INTER_AREA)[:180]
     silent = _clip(tmp_path / "silent.mp4", img, 8)
     src = tmp_path / "talk.mp4"
-    subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-i", str(silent), "-f", "lavfi", "-i",
-                    "sine=frequency=440:duration=1", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
-                    "-shortest", str(src)], check=True, timeout=60)
-    res = B.replace_video(src, tmp_path / "out.mp4", B.BackgroundReplacer(background="white", threads=2),
-                          progress=False)
+    subprocess.run(
+        [
+            exe,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(silent),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(src),
+        ],
+        check=True,
+        timeout=60,
+    )
+    res = B.replace_video(
+        src,
+        tmp_path / "out.mp4",
+        B.BackgroundReplacer(background="white", threads=2),
+        progress=False,
+    )
     assert res.audio == "kept" and res.frames >= 7
-    probe = subprocess.run([exe, "-hide_banner", "-i", str(tmp_path / "out.mp4")], capture_output=True, text=True)
+    probe = subprocess.run(
+        [exe, "-hide_banner", "-i", str(tmp_path / "out.mp4")], capture_output=True, text=True
+    )
     assert "Audio:" in probe.stderr and "Video:" in probe.stderr

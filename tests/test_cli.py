@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from _env import data_dir, models_dir, no_models_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +28,14 @@ def run(*args, env_extra=None, cwd=None):
     env = dict(os.environ)
     env["FACECORE_MODEL_DIR"] = str(MODELS)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "facecore", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "facecore", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @needs_models
@@ -44,8 +49,7 @@ def test_demo(tmp_path):
 
 
 def test_demo_without_models_says_how_to_install(tmp_path):
-    r = run("demo", "--out", str(tmp_path / "x.jpg"),
-            env_extra=no_models_env(tmp_path))
+    r = run("demo", "--out", str(tmp_path / "x.jpg"), env_extra=no_models_env(tmp_path))
     assert r.returncode == 2
     # one line: what is missing and the command that installs it for this installation
     from facecore.models.zoo import install_hint
@@ -74,8 +78,20 @@ def test_analyze_folder_video_and_bad_files(tmp_path):
         vw.write(frame)
     vw.release()
     out_json, draw = tmp_path / "out.json", tmp_path / "draw"
-    r = run("analyze", str(src), str(tmp_path / "missing.png"), "--json", str(out_json), "--draw", str(draw),
-            "--every", "2", "-q", "--threads", "2")
+    r = run(
+        "analyze",
+        str(src),
+        str(tmp_path / "missing.png"),
+        "--json",
+        str(out_json),
+        "--draw",
+        str(draw),
+        "--every",
+        "2",
+        "-q",
+        "--threads",
+        "2",
+    )
     assert r.returncode == 1, r.stderr  # some inputs were skipped
     doc = json.loads(out_json.read_text())
     by_name = {}
@@ -123,10 +139,19 @@ def test_demo_runs_without_the_model_packages(tmp_path):
     ``agegender`` model, which ships inside the package (dlib's pair is not needed)."""
     only = tmp_path / "models"
     only.mkdir()
-    for f in ("face_detection_yunet_2023mar_int8bq.onnx", "face_recognition_sface_2021dec_int8bq.onnx"):
+    for f in (
+        "face_detection_yunet_2023mar_int8bq.onnx",
+        "face_recognition_sface_2021dec_int8bq.onnx",
+    ):
         shutil.copy(MODELS / f, only / f)
-    r = run("demo", "--out", str(tmp_path / "d.jpg"),
-            env_extra={**no_models_env(tmp_path), "FACECORE_MODEL_DIR": str(only)})
+    r = run(
+        "demo",
+        "--out",
+        str(tmp_path / "d.jpg"),
+        env_extra={**no_models_env(tmp_path), "FACECORE_MODEL_DIR": str(only)},
+    )
     assert r.returncode == 0, r.stderr
     assert "age/gender skipped" not in r.stdout and "found 1 face(s)" in r.stdout
-    assert "age=" in r.stdout and re.search(r"\b(fe)?male [01]\.\d\d\b", r.stdout)  # gender with its own confidence
+    assert "age=" in r.stdout and re.search(
+        r"\b(fe)?male [01]\.\d\d\b", r.stdout
+    )  # gender with its own confidence

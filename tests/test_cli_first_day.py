@@ -16,15 +16,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from _env import data_dir, models_dir, no_models_env
 
 MODELS = models_dir()
 DATA = data_dir()
 PHOTOS = DATA / "photos" if DATA is not None else None
-needs_all = pytest.mark.skipif(MODELS is None or PHOTOS is None or not PHOTOS.is_dir(),
-                               reason="needs the real models (../shared/models or the [models] packages) "
-                                      "and ../shared/data/photos")
+needs_all = pytest.mark.skipif(
+    MODELS is None or PHOTOS is None or not PHOTOS.is_dir(),
+    reason="needs the real models (../shared/models or the [models] packages) "
+    "and ../shared/data/photos",
+)
 
 
 def run(*args, env_extra=None, cwd=None, stdin=None):
@@ -32,8 +33,14 @@ def run(*args, env_extra=None, cwd=None, stdin=None):
     if MODELS is not None:
         env["FACECORE_MODEL_DIR"] = str(MODELS)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "facecore", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "facecore", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def one_line(stderr: str) -> str:
@@ -88,7 +95,18 @@ def test_recolor_without_a_face_leaves_the_photo_unchanged(tmp_path):
     assert "no face found" in r.stderr and "unchanged" in r.stderr
     np.testing.assert_array_equal(cv2.imread(str(out)), cv2.imread(str(src)))
     out2 = tmp_path / "cup_whole.png"
-    r = run("recolor", str(src), "-o", str(out2), "--color", "red", "--whole-image", "--threads", "1", "-q")
+    r = run(
+        "recolor",
+        str(src),
+        "-o",
+        str(out2),
+        "--color",
+        "red",
+        "--whole-image",
+        "--threads",
+        "1",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     assert "no face found" not in r.stderr
 
@@ -109,7 +127,11 @@ def test_corrupt_model_is_one_line_and_exit_2_and_verify_marks_the_row(tmp_path)
     r = run("demo", "-o", str(tmp_path / "x.jpg"), env_extra=env)
     assert r.returncode == 2
     line = one_line(r.stderr)
-    assert "face_recognition_sface_2021dec_int8bq.onnx" in line and "sha256" in line and "Replace" in line
+    assert (
+        "face_recognition_sface_2021dec_int8bq.onnx" in line
+        and "sha256" in line
+        and "Replace" in line
+    )
     r = run("models", "--verify", env_extra=env)
     assert r.returncode == 2
     rows = {ln.split()[0]: ln for ln in r.stdout.splitlines()}
@@ -130,18 +152,32 @@ def test_skips_say_why_and_missing_paths_are_reported(tmp_path):
     (src / "text.jpg").write_text("hello, not an image\n")
     (src / "empty.png").write_bytes(b"")
     out = tmp_path / "o.jsonl"
-    r = run("analyze", str(src), str(tmp_path / "missing.jpg"), "--jsonl", str(out), "-q", "--no-embedding",
-            "--threads", "1")
+    r = run(
+        "analyze",
+        str(src),
+        str(tmp_path / "missing.jpg"),
+        "--jsonl",
+        str(out),
+        "-q",
+        "--no-embedding",
+        "--threads",
+        "1",
+    )
     assert r.returncode == 1, r.stderr
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     err = {Path(x["path"]).name: x["error"] for x in rows if "error" in x}
-    assert set(err) == {"missing.jpg", "text.jpg", "empty.png"} | ({"cut.jpg"} if "cut.jpg" in err else set())
+    assert set(err) == {"missing.jpg", "text.jpg", "empty.png"} | (
+        {"cut.jpg"} if "cut.jpg" in err else set()
+    )
     assert "no such file" in err["missing.jpg"]
     assert "not an image" in err["text.jpg"] and "empty" in err["empty.png"]
     if "cut.jpg" in err:  # OpenCV decodes some truncated JPEGs (grey bottom); others it refuses
         assert "truncated" in err["cut.jpg"]
     for name in err:
-        assert f"skipped {tmp_path / 'missing.jpg' if name == 'missing.jpg' else src / name}" in r.stderr
+        assert (
+            f"skipped {tmp_path / 'missing.jpg' if name == 'missing.jpg' else src / name}"
+            in r.stderr
+        )
     assert any(Path(x.get("path", "")).name == "ok.jpg" and "faces" in x for x in rows)
 
 
@@ -150,8 +186,23 @@ def test_broken_pipe_exits_quietly(tmp_path):
     """Item 9: `facecore analyze f.jpg --json - | head` ended in a BrokenPipeError traceback."""
     env = dict(os.environ, FACECORE_MODEL_DIR=str(MODELS), OMP_NUM_THREADS="1")
     # group_07's 51 embeddings make ~90 kB of JSON: more than a pipe holds, so the write meets the closed pipe
-    p = subprocess.Popen([sys.executable, "-m", "facecore", "analyze", str(PHOTOS / "group_07.jpg"), "--json", "-",
-                          "--embeddings", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facecore",
+            "analyze",
+            str(PHOTOS / "group_07.jpg"),
+            "--json",
+            "-",
+            "--embeddings",
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     p.stdout.read(10)
     p.stdout.close()  # what `head` does
     err = p.stderr.read().decode()
@@ -169,13 +220,17 @@ def test_resume_summary_counts_totals_and_keys_by_the_file(tmp_path):
     for n in ("pair_04.jpg", "single_03.jpg"):
         shutil.copy(PHOTOS / n, src / n)
     out = tmp_path / "o.jsonl"
-    r = run("analyze", str(src / "pair_04.jpg"), "--jsonl", str(out), "--no-embedding", "--threads", "1")
+    r = run(
+        "analyze", str(src / "pair_04.jpg"), "--jsonl", str(out), "--no-embedding", "--threads", "1"
+    )
     assert r.returncode == 0, r.stderr
     assert "1 image(s)/frame(s), 2 face(s)" in r.stderr
     r = run("analyze", "in", "--jsonl", str(out), "--no-embedding", "--threads", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     summary = r.stderr.strip().splitlines()[-1]
-    assert summary.startswith("2 image(s)/frame(s), 3 face(s)") and "1 face(s) this run" in summary, summary
+    assert (
+        summary.startswith("2 image(s)/frame(s), 3 face(s)") and "1 face(s) this run" in summary
+    ), summary
     rows = [json.loads(x) for x in out.read_text().splitlines() if "faces" in x]
     assert len(rows) == 2  # pair_04 was not redone under its relative name
 
@@ -189,8 +244,18 @@ def test_draw_outputs_are_never_inputs_and_never_overwrite(tmp_path):
     shutil.copy(PHOTOS / "single_03.jpg", src / "single_03.jpg")
     (src / "single_03_2.jpg").write_bytes(b"the user's own file")  # the name --draw would take next
     for _ in range(2):
-        r = run("analyze", str(src), "--draw", str(src), "--jsonl", str(tmp_path / "o.jsonl"), "-q",
-                "--no-embedding", "--threads", "1")
+        r = run(
+            "analyze",
+            str(src),
+            "--draw",
+            str(src),
+            "--jsonl",
+            str(tmp_path / "o.jsonl"),
+            "-q",
+            "--no-embedding",
+            "--threads",
+            "1",
+        )
         (tmp_path / "o.jsonl").unlink()
         assert r.returncode == 1, r.stderr  # single_03_2.jpg is not an image: reported and skipped
     assert (src / "single_03_2.jpg").read_bytes() == b"the user's own file"
@@ -221,8 +286,11 @@ def test_models_listing_columns_line_up(tmp_path):
     import re
 
     # the kind, licence and path columns start at the same offset on every line
-    starts = {(m.start(2), m.start(3), ln.rindex("  ") + 2)
-              for ln in lines for m in [re.match(r"(\S+ +)(\S+ +)(\S)", ln)]}
+    starts = {
+        (m.start(2), m.start(3), ln.rindex("  ") + 2)
+        for ln in lines
+        for m in [re.match(r"(\S+ +)(\S+ +)(\S)", ln)]
+    }
     assert len(starts) == 1, (starts, lines)
 
 
@@ -243,7 +311,9 @@ def test_demo_takes_o_and_prints_the_path(tmp_path):
 
 def test_usage_error_exit_codes_are_the_documented_ones(tmp_path):
     """Item 7 / docs/cli.md: usage errors are one line and exit 2."""
-    r = run("recolor", str(tmp_path / "none.jpg"), "-o", str(tmp_path / "o.jpg"), "--color", "nocolour")
+    r = run(
+        "recolor", str(tmp_path / "none.jpg"), "-o", str(tmp_path / "o.jpg"), "--color", "nocolour"
+    )
     assert r.returncode == 2 and "--color" in one_line(r.stderr)
     r = run("analyze", str(tmp_path))
     assert r.returncode == 2 and "no images" in one_line(r.stderr)
@@ -273,12 +343,30 @@ def test_one_input_crashing_does_not_end_the_job(tmp_path):
         "    if image.shape[:2] == (394, 424):\n"  # single_03.jpg
         "        raise RuntimeError('boom')\n"
         "    return _orig(self, image, **kw)\n"
-        "a.FaceAnalyzer.analyze = analyze\n")
+        "a.FaceAnalyzer.analyze = analyze\n"
+    )
     out, js = tmp_path / "o.jsonl", tmp_path / "o.json"
-    r = run("analyze", str(src), "--jsonl", str(out), "--json", str(js), "-q", "--no-embedding", "--threads", "1",
-            env_extra={"PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))})
+    r = run(
+        "analyze",
+        str(src),
+        "--jsonl",
+        str(out),
+        "--json",
+        str(js),
+        "-q",
+        "--no-embedding",
+        "--threads",
+        "1",
+        env_extra={
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
+        },
+    )
     assert r.returncode == 70, r.stderr
-    assert "b_crash.jpg" in r.stderr and "RuntimeError: boom" in r.stderr and "Traceback" not in r.stderr
+    assert (
+        "b_crash.jpg" in r.stderr
+        and "RuntimeError: boom" in r.stderr
+        and "Traceback" not in r.stderr
+    )
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert any(x.get("crash") and x["path"].endswith("b_crash.jpg") for x in rows)
     doc = json.loads(js.read_text())
@@ -299,12 +387,25 @@ def test_build_dataset_reports_each_skip_once_and_checks_the_method_first(tmp_pa
     r = run("build-dataset", str(src), "-o", str(tmp_path / "out2"), "-q")
     assert r.returncode == 1
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 2 and "identities" in lines[0] and "1 input(s) skipped" in lines[1], r.stderr
+    assert len(lines) == 2 and "identities" in lines[0] and "1 input(s) skipped" in lines[1], (
+        r.stderr
+    )
     hook = tmp_path / "hook"
     hook.mkdir()
-    (hook / "sitecustomize.py").write_text("import sys\nsys.modules['infomap'] = None\n")  # as if not installed
-    r = run("build-dataset", str(src), "-o", str(tmp_path / "out3"), "--method", "infomap",
-            env_extra={"PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))})
+    (hook / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['infomap'] = None\n"
+    )  # as if not installed
+    r = run(
+        "build-dataset",
+        str(src),
+        "-o",
+        str(tmp_path / "out3"),
+        "--method",
+        "infomap",
+        env_extra={
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
+        },
+    )
     assert r.returncode == 2 and "infomap" in one_line(r.stderr)
     assert not (tmp_path / "out3").exists()  # nothing was read or written before the check
 
@@ -334,10 +435,22 @@ def test_json_keeps_partial_results_when_the_run_stops(tmp_path):
         "    if image.shape[:2] == (394, 424):\n"  # single_03.jpg: as if the user pressed Ctrl-C
         "        raise KeyboardInterrupt\n"
         "    return _orig(self, image, **kw)\n"
-        "a.FaceAnalyzer.analyze = analyze\n")
+        "a.FaceAnalyzer.analyze = analyze\n"
+    )
     js = tmp_path / "o.json"
-    r = run("analyze", str(src), "--json", str(js), "-q", "--no-embedding", "--threads", "1",
-            env_extra={"PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))})
+    r = run(
+        "analyze",
+        str(src),
+        "--json",
+        str(js),
+        "-q",
+        "--no-embedding",
+        "--threads",
+        "1",
+        env_extra={
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
+        },
+    )
     assert r.returncode == 130 and "interrupted" in one_line(r.stderr)
     doc = json.loads(js.read_text())
     assert doc["complete"] is False and [Path(e["path"]).name for e in doc["results"]] == ["a.jpg"]

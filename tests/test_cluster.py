@@ -11,7 +11,6 @@ import pytest
 
 from facecore.cluster import METHODS, choose_threshold, cluster, cluster_metrics, knn_graph
 
-
 # -- brute-force references (pair loops, no sklearn) ---------------------------------------------
 
 
@@ -39,9 +38,26 @@ def ref_metrics(true, pred):
         fn += same_t and not same_p
     pw_p = tp / (tp + fp) if tp + fp else 1.0
     pw_r = tp / (tp + fn) if tp + fn else 1.0
-    bp = np.mean([sum(p[j] == p[i] and t[j] == t[i] for j in range(n)) / sum(p[j] == p[i] for j in range(n)) for i in range(n)])
-    br = np.mean([sum(p[j] == p[i] and t[j] == t[i] for j in range(n)) / sum(t[j] == t[i] for j in range(n)) for i in range(n)])
-    purity = sum(max(sum(1 for i in range(n) if p[i] == c and t[i] == k) for k in set(t)) for c in set(p)) / n
+    bp = np.mean(
+        [
+            sum(p[j] == p[i] and t[j] == t[i] for j in range(n))
+            / sum(p[j] == p[i] for j in range(n))
+            for i in range(n)
+        ]
+    )
+    br = np.mean(
+        [
+            sum(p[j] == p[i] and t[j] == t[i] for j in range(n))
+            / sum(t[j] == t[i] for j in range(n))
+            for i in range(n)
+        ]
+    )
+    purity = (
+        sum(
+            max(sum(1 for i in range(n) if p[i] == c and t[i] == k) for k in set(t)) for c in set(p)
+        )
+        / n
+    )
 
     def h(lab):
         return -sum(lab.count(v) / n * math.log(lab.count(v) / n) for v in set(lab))
@@ -54,8 +70,15 @@ def ref_metrics(true, pred):
                 mi += nab / n * math.log(nab * n / (t.count(a) * p.count(b)))
     ht, hp = h(t), h(p)
     nmi = 1.0 if ht + hp == 0 else 2 * mi / (ht + hp)
-    return dict(purity=purity, compactness=len(set(p)) / n, pairwise_precision=pw_p, pairwise_recall=pw_r,
-                bcubed_precision=bp, bcubed_recall=br, nmi=nmi)
+    return dict(
+        purity=purity,
+        compactness=len(set(p)) / n,
+        pairwise_precision=pw_p,
+        pairwise_recall=pw_r,
+        bcubed_precision=bp,
+        bcubed_recall=br,
+        nmi=nmi,
+    )
 
 
 def test_metrics_hand_computed():
@@ -124,9 +147,13 @@ def _blobs(n_per=30, n_ids=6, dim=32, noise=0.25, seed=0):
 @pytest.mark.parametrize("method", METHODS)
 def test_methods_recover_blobs(method):
     for mod in {"infomap": ("infomap",), "leiden": ("leidenalg", "igraph")}.get(method, ()):
-        pytest.importorskip(mod, reason=f"method={method!r} needs {mod}: pip install 'facecore[cluster]'")
+        pytest.importorskip(
+            mod, reason=f"method={method!r} needs {mod}: pip install 'facecore[cluster]'"
+        )
     x, y = _blobs()
-    out = np.concatenate([x, np.random.default_rng(9).standard_normal((3, x.shape[1])).astype(np.float32)])
+    out = np.concatenate(
+        [x, np.random.default_rng(9).standard_normal((3, x.shape[1])).astype(np.float32)]
+    )
     r = cluster(out, method=method, threshold=0.6, k=10)
     assert r.labels.shape == (out.shape[0],) and not r.labels.flags.writeable
     m = cluster_metrics(np.r_[y, [-1, -1, -1]], r.labels)
@@ -139,7 +166,13 @@ def test_methods_recover_blobs(method):
 
 def test_doc_example_and_min_size():
     x = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99], [-1, 0]], np.float32)
-    assert cluster(x, method="agglomerative", threshold=0.9, k=4).labels.tolist() == [0, 0, 1, 1, -1]
+    assert cluster(x, method="agglomerative", threshold=0.9, k=4).labels.tolist() == [
+        0,
+        0,
+        1,
+        1,
+        -1,
+    ]
     assert cluster(x, method="components", threshold=0.9, k=4, min_size=1).n_clusters == 3
 
 
@@ -200,8 +233,12 @@ def test_glint24_default_graph_is_pure_and_compact(glint_subset):
 def test_choose_threshold_on_glint24(glint_subset):
     x, y = glint_subset
     dev = y % 2 == 0
-    ch = choose_threshold(x[dev], y[dev], method="chinese_whispers", thresholds=np.arange(0.3, 0.7, 0.05))
+    ch = choose_threshold(
+        x[dev], y[dev], method="chinese_whispers", thresholds=np.arange(0.3, 0.7, 0.05)
+    )
     assert ch.thresholds.size == ch.scores.size == len(ch.sweep) == 8
     assert ch.metrics.bcubed_f == pytest.approx(np.nanmax(ch.scores))
-    test = cluster_metrics(y[~dev], cluster(x[~dev], method="chinese_whispers", threshold=ch.threshold).labels)
+    test = cluster_metrics(
+        y[~dev], cluster(x[~dev], method="chinese_whispers", threshold=ch.threshold).labels
+    )
     assert test.purity >= 0.97 and test.bcubed_f >= 0.9

@@ -24,12 +24,16 @@ def _mixture(n_ids=60, n_per=50, dim=64, spread=0.8, seed=0):
 
 
 def _recall(approx, exact):
-    return float(np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx.tolist(), exact.tolist())]))
+    return float(
+        np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx.tolist(), exact.tolist())])
+    )
 
 
 @pytest.mark.parametrize(("index", "floor"), [("ivf", 0.90), ("hnsw", 0.95)])
 def test_approximate_index_recall_vs_exact(index, floor):
-    pytest.importorskip("faiss", reason="approximate k-NN needs faiss: pip install 'facecore[cluster]'")
+    pytest.importorskip(
+        "faiss", reason="approximate k-NN needs faiss: pip install 'facecore[cluster]'"
+    )
     x, _ = _mixture()
     exact, esim = knn_graph(x, 10, backend="numpy")
     idx, sim, info = knn_graph(x, 10, index=index, recall_sample=x.shape[0], return_info=True)
@@ -41,11 +45,15 @@ def test_approximate_index_recall_vs_exact(index, floor):
     # the reported recall, with every item sampled, is the true recall of the graph
     assert info.recall == pytest.approx(full, abs=1e-9)
     # the strong links (cosine >= 0.3) in either direction, what clustering uses: at least as good
-    assert info.edge_recall >= full and info.to_dict()["edge_recall"] == pytest.approx(info.edge_recall, abs=1e-6)
+    assert info.edge_recall >= full and info.to_dict()["edge_recall"] == pytest.approx(
+        info.edge_recall, abs=1e-6
+    )
     # similarities of the neighbours found are the true cosines, most similar first
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
     ok = idx >= 0
-    np.testing.assert_allclose(sim[ok], np.einsum("ij,ij->i", np.repeat(xn, 10, 0)[ok.ravel()], xn[idx[ok]]), atol=1e-4)
+    np.testing.assert_allclose(
+        sim[ok], np.einsum("ij,ij->i", np.repeat(xn, 10, 0)[ok.ravel()], xn[idx[ok]]), atol=1e-4
+    )
     assert np.all(np.diff(np.where(ok, sim, -np.inf), axis=1) <= 1e-6)
     # a sample estimates it
     _, _, info2 = knn_graph(x, 10, index=index, recall_sample=500, return_info=True)
@@ -63,7 +71,9 @@ def test_refinement_raises_recall():
     idx = exact.copy()
     bad = rng.random(idx.shape) < 0.4
     idx[bad] = rng.integers(0, len(x), int(bad.sum()))
-    idx[idx == np.arange(len(x))[:, None]] = (np.arange(len(x))[:, None].repeat(10, 1)[idx == np.arange(len(x))[:, None]] + 1) % len(x)
+    idx[idx == np.arange(len(x))[:, None]] = (
+        np.arange(len(x))[:, None].repeat(10, 1)[idx == np.arange(len(x))[:, None]] + 1
+    ) % len(x)
     idx[0, -1] = -1
     sim = np.einsum("id,ikd->ik", xn, xn[np.maximum(idx, 0)]).astype(np.float32)
     sim[idx < 0] = -np.inf
@@ -82,7 +92,9 @@ def test_auto_index_switches_at_exact_limit():
     pytest.importorskip("faiss", reason="needs faiss: pip install 'facecore[cluster]'")
     x, _ = _mixture(n_ids=20, n_per=40)
     *_, small = knn_graph(x, 5, return_info=True)
-    assert small.index == "flat" and small.exact and small.recall == 1.0 and small.recall_queries == 0
+    assert (
+        small.index == "flat" and small.exact and small.recall == 1.0 and small.recall_queries == 0
+    )
     *_, big = knn_graph(x, 5, exact_limit=500, return_info=True)
     assert big.index == "ivf" and not big.exact and 0.9 <= big.recall <= 1.0
     r = cluster(x, method="components", threshold=0.5, k=5)
@@ -130,7 +142,9 @@ _NEEDS = {"infomap": ("infomap",), "leiden": ("leidenalg", "igraph")}
 
 def _need(method):
     for mod in _NEEDS[method]:
-        pytest.importorskip(mod, reason=f"method={method!r} needs {mod}: pip install 'facecore[cluster]'")
+        pytest.importorskip(
+            mod, reason=f"method={method!r} needs {mod}: pip install 'facecore[cluster]'"
+        )
 
 
 @pytest.mark.parametrize("method", ["infomap", "leiden"])
@@ -172,7 +186,9 @@ def test_leiden_resolution_validated_and_used():
     assert lo == 10 and hi > 100
 
 
-@pytest.mark.parametrize(("method", "module"), [("infomap", "infomap"), ("leiden", "leidenalg"), ("leiden", "igraph")])
+@pytest.mark.parametrize(
+    ("method", "module"), [("infomap", "infomap"), ("leiden", "leidenalg"), ("leiden", "igraph")]
+)
 def test_missing_package_error_names_the_extra(monkeypatch, method, module):
     monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
     with pytest.raises(ImportError, match=r"facecore\[cluster\]") as e:

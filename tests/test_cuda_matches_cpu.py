@@ -22,7 +22,10 @@ from facecore import kernels
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(not facecore.cuda_available(), reason="no usable CUDA device (facecore.cuda_available() is False)"),
+    pytest.mark.skipif(
+        not facecore.cuda_available(),
+        reason="no usable CUDA device (facecore.cuda_available() is False)",
+    ),
 ]
 
 
@@ -77,7 +80,9 @@ def run(fn, fw, *arrays, **kw):
         kw["device"] = "cuda"
     got = fn(*dev, **kw)
     if fw != "numpy":
-        assert type(got).__module__.split(".")[0] == fw, "result not allocated by the input's framework"
+        assert type(got).__module__.split(".")[0] == fw, (
+            "result not allocated by the input's framework"
+        )
     return to_host(got)
 
 
@@ -92,7 +97,9 @@ def check_u8(got, want, what):
 def check_f32(got, want, what):
     assert got.shape == want.shape and got.dtype == want.dtype
     n = int((got != want).sum())
-    print(f"{what}: {n} of {got.size} values differ (max abs {float(np.abs(got - want).max()):.3g})")
+    print(
+        f"{what}: {n} of {got.size} values differ (max abs {float(np.abs(got - want).max()):.3g})"
+    )
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=what)
 
 
@@ -123,11 +130,17 @@ def test_warp_crops(fw, seed, channels):
     shape = (int(rng.integers(4, 120)), int(rng.integers(4, 120)))
     for border in ("constant", "replicate"):
         kw = dict(border=border, fill=int(rng.integers(0, 256)))
-        check_u8(run(kernels.warp_crops, fw, img, m, shape, **kw), kernels.warp_crops(img, m, shape, **kw),
-                 f"warp u8 {border}")
+        check_u8(
+            run(kernels.warp_crops, fw, img, m, shape, **kw),
+            kernels.warp_crops(img, m, shape, **kw),
+            f"warp u8 {border}",
+        )
         tk = dict(kw, tensor=True, mean=127.5, std=128.0, swap_rb=channels >= 3)
-        check_f32(run(kernels.warp_crops, fw, img, m, shape, **tk), kernels.warp_crops(img, m, shape, **tk),
-                  f"warp tensor {border}")
+        check_f32(
+            run(kernels.warp_crops, fw, img, m, shape, **tk),
+            kernels.warp_crops(img, m, shape, **tk),
+            f"warp tensor {border}",
+        )
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
@@ -137,11 +150,17 @@ def test_warp_affine_float_and_paste_back(fw):
     a = random_matrices(rng, 1, 480, 640)[0]
     for inverse in (False, True):
         kw = dict(inverse=inverse, fill=0.25, border="constant")
-        check_f32(run(kernels.warp_affine, fw, p, a, (480, 640), **kw), kernels.warp_affine(p, a, (480, 640), **kw),
-                  f"warp f32 inverse={inverse}")
+        check_f32(
+            run(kernels.warp_affine, fw, p, a, (480, 640), **kw),
+            kernels.warp_affine(p, a, (480, 640), **kw),
+            f"warp f32 inverse={inverse}",
+        )
     img3 = rng.random((64, 64, 3), dtype=np.float32)
-    check_f32(run(kernels.warp_affine, fw, img3, a, 50, border="replicate"),
-              kernels.warp_affine(img3, a, 50, border="replicate"), "warp f32 3ch")
+    check_f32(
+        run(kernels.warp_affine, fw, img3, a, 50, border="replicate"),
+        kernels.warp_affine(img3, a, 50, border="replicate"),
+        "warp f32 3ch",
+    )
 
 
 def test_warp_more_crops_than_one_grid_dimension():
@@ -149,7 +168,11 @@ def test_warp_more_crops_than_one_grid_dimension():
     rng = np.random.default_rng(3)
     img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     m = random_matrices(rng, 70_000, 64, 64)
-    check_u8(kernels.warp_crops(img, m, 4, device="cuda"), kernels.warp_crops(img, m, 4), "warp 70k crops")
+    check_u8(
+        kernels.warp_crops(img, m, 4, device="cuda"),
+        kernels.warp_crops(img, m, 4),
+        "warp 70k crops",
+    )
 
 
 def test_row_strided_input():
@@ -158,7 +181,11 @@ def test_row_strided_input():
     frame = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
     m = random_matrices(rng, 8, 200, 300)
     view = cupy.asarray(frame)[50:250, 40:340]  # rows strided: used in place
-    check_u8(kernels.warp_crops(view, m, 64).get(), kernels.warp_crops(frame[50:250, 40:340], m, 64), "strided")
+    check_u8(
+        kernels.warp_crops(view, m, 64).get(),
+        kernels.warp_crops(frame[50:250, 40:340], m, 64),
+        "strided",
+    )
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
@@ -169,8 +196,13 @@ def test_windows(fw, seed):
     img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     win = (int(rng.integers(1, 20)), int(rng.integers(1, 20)))
     stride = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
-    kw = dict(stride=stride, batch_size=int(rng.integers(1, 400)), mean=(1.0, 2.0, 3.0), std=(10.0, 20.0, 30.0),
-              swap_rb=True)
+    kw = dict(
+        stride=stride,
+        batch_size=int(rng.integers(1, 400)),
+        mean=(1.0, 2.0, 3.0),
+        std=(10.0, 20.0, 30.0),
+        swap_rb=True,
+    )
     dev_img = to_dev(img, fw)
     extra = {"device": "cuda"} if fw == "numpy" else {}
     cpu = list(kernels.iter_windows(img, win, **kw))
@@ -182,15 +214,20 @@ def test_windows(fw, seed):
     scores = rng.random((gh, gw), dtype=np.float32)
     for reduce in ("mean", "centre"):
         ak = dict(stride=stride, reduce=reduce, fill=-1.0)
-        check_f32(run(kernels.accumulate_windows, fw, scores, img.shape, win, **ak),
-                  kernels.accumulate_windows(scores, img.shape, win, **ak), f"accumulate {reduce}")
+        check_f32(
+            run(kernels.accumulate_windows, fw, scores, img.shape, win, **ak),
+            kernels.accumulate_windows(scores, img.shape, win, **ak),
+            f"accumulate {reduce}",
+        )
 
 
 def test_probability_map_on_the_gpu():
     cupy = pytest.importorskip("cupy")
     rng = np.random.default_rng(9)
     img = rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)
-    got = kernels.probability_map(cupy.asarray(img), lambda b: b.mean(axis=(1, 2, 3)) / 255, 15, stride=2)
+    got = kernels.probability_map(
+        cupy.asarray(img), lambda b: b.mean(axis=(1, 2, 3)) / 255, 15, stride=2
+    )
     want = kernels.probability_map(img, lambda b: b.mean(axis=(1, 2, 3)) / 255, 15, stride=2)
     np.testing.assert_allclose(got.get(), want, rtol=1e-5, atol=1e-6)  # CuPy's mean vs NumPy's
 
@@ -207,7 +244,11 @@ def test_refine(fw, power, iterations):
     k5 = rng.random((5, 7), dtype=np.float32) / 35
     for kernel in ("lbp3", k5):
         kw = dict(power=power, kernel=kernel, iterations=iterations)
-        check_f32(run(kernels.refine_map, fw, p, **kw), kernels.refine_map(p, **kw), f"refine {power} {iterations}")
+        check_f32(
+            run(kernels.refine_map, fw, p, **kw),
+            kernels.refine_map(p, **kw),
+            f"refine {power} {iterations}",
+        )
 
 
 def test_refine_in_place():
@@ -230,8 +271,11 @@ def test_guided(fw, grey, low):
     alpha[0, :3] = np.nan
     for radius, eps in ((4, 1e-3), (1, 1e-5), (9, 0.05)):
         kw = dict(radius=radius, eps=eps)
-        check_f32(run(kernels.guided_upsample, fw, frame, alpha, **kw),
-                  kernels.guided_upsample(frame, alpha, **kw), f"guided {low} r={radius}")
+        check_f32(
+            run(kernels.guided_upsample, fw, frame, alpha, **kw),
+            kernels.guided_upsample(frame, alpha, **kw),
+            f"guided {low} r={radius}",
+        )
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
@@ -243,7 +287,9 @@ def test_blend(fw, channels):
     effect = rng.integers(0, 256, shape, dtype=np.uint8)
     alpha = rng.uniform(-0.2, 1.2, (257, 301)).astype(np.float32)
     alpha[0, :5] = np.nan
-    check_u8(run(kernels.blend, fw, base, effect, alpha), kernels.blend(base, effect, alpha), "blend")
+    check_u8(
+        run(kernels.blend, fw, base, effect, alpha), kernels.blend(base, effect, alpha), "blend"
+    )
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
@@ -256,8 +302,11 @@ def test_recolor(fw, mode, strength, color):
     alpha = rng.uniform(-0.2, 1.2, (199, 263)).astype(np.float32)
     alpha[:, :40] = 0  # whole blocks the CPU copies
     kw = dict(mode=mode, strength=strength)
-    check_u8(run(kernels.recolor, fw, img, alpha, color, **kw), kernels.recolor(img, alpha, color, **kw),
-             f"recolor {mode} {strength} {color}")
+    check_u8(
+        run(kernels.recolor, fw, img, alpha, color, **kw),
+        kernels.recolor(img, alpha, color, **kw),
+        f"recolor {mode} {strength} {color}",
+    )
 
 
 def test_on_a_non_default_stream():
@@ -298,7 +347,10 @@ def test_bad_inputs_on_the_gpu():
     with pytest.raises(TypeError, match=r"^image: expected uint8"):
         kernels.warp_crops(cupy.zeros((10, 10, 3), cupy.float32), np.eye(2, 3)[None], 8)
     with pytest.raises(ValueError, match=r"^alpha: expected shape"):
-        kernels.blend(cupy.zeros((10, 10, 3), cupy.uint8), cupy.zeros((10, 10, 3), cupy.uint8),
-                      cupy.zeros((9, 10), cupy.float32))
+        kernels.blend(
+            cupy.zeros((10, 10, 3), cupy.uint8),
+            cupy.zeros((10, 10, 3), cupy.uint8),
+            cupy.zeros((9, 10), cupy.float32),
+        )
     with pytest.raises(TypeError, match=r"^alpha: a host array mixed"):
         kernels.recolor(cupy.zeros((10, 10, 3), cupy.uint8), np.zeros((10, 10), np.float32), "red")

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from _env import models_dir
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import facecore as fc
 from facecore import align, quality
-from _env import models_dir
 
 finite = st.floats(-1e4, 1e4, allow_nan=False)
 
@@ -28,7 +29,11 @@ def test_similarity_of_any_points(pts, collapse):
         assert m.shape == (1, 2, 3) and np.isfinite(m).all()
 
 
-@given(arrays(np.uint8, (112, 112, 3)), st.floats(0, 1e6), st.sampled_from([None, fc.Pose(0, 0, 0), fc.Pose(89, -89, 180)]))
+@given(
+    arrays(np.uint8, (112, 112, 3)),
+    st.floats(0, 1e6),
+    st.sampled_from([None, fc.Pose(0, 0, 0), fc.Pose(89, -89, 180)]),
+)
 def test_quality_of_any_chip(chip, ed, pose):
     q = quality.assess(chip, eye_distance=ed, pose=pose)
     assert 0.0 <= q.score <= 1.0 and np.isfinite([q.blur, q.contrast, q.brightness]).all()
@@ -42,12 +47,20 @@ def analyzer():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 48), st.integers(1, 48), st.sampled_from(["zeros", "noise", "ones"]), st.sampled_from([1, 3, 4]))
+@given(
+    st.integers(1, 48),
+    st.integers(1, 48),
+    st.sampled_from(["zeros", "noise", "ones"]),
+    st.sampled_from([1, 3, 4]),
+)
 def test_analyze_tiny_and_flat_images(analyzer, h, w, fill, channels):
     rng = np.random.default_rng(h * 100 + w)
     shape = (h, w) if channels == 1 else (h, w, channels)
-    img = {"zeros": np.zeros(shape, np.uint8), "ones": np.full(shape, 255, np.uint8),
-           "noise": rng.integers(0, 256, shape, np.uint8)}[fill]
+    img = {
+        "zeros": np.zeros(shape, np.uint8),
+        "ones": np.full(shape, 255, np.uint8),
+        "noise": rng.integers(0, 256, shape, np.uint8),
+    }[fill]
     faces = analyzer.analyze(img)
     assert isinstance(faces, list)
     assert fc.draw(img, faces).shape == (h, w, 3)

@@ -40,7 +40,9 @@ def _collect() -> list:
         try:
             module = importlib.import_module(name)
         except ImportError as exc:  # an optional dependency (an extra) is not installed
-            params.append(pytest.param(None, id=name, marks=pytest.mark.skip(reason=f"import {name}: {exc}")))
+            params.append(
+                pytest.param(None, id=name, marks=pytest.mark.skip(reason=f"import {name}: {exc}"))
+            )
             continue
         for test in finder.find(module, name):
             if test.examples:
@@ -67,8 +69,14 @@ DOCTESTS = _collect()
 def test_the_walk_finds_the_examples():
     # the modules with examples today; a module may gain examples, none may lose them all
     ids = {p.id for p in DOCTESTS}
-    for name in ["facecore.kernels", "facecore.align", "facecore.occlusion", "facecore.cluster",
-                 "facecore.analyzer.FaceAnalyzer", "facecore.models"]:
+    for name in [
+        "facecore.kernels",
+        "facecore.align",
+        "facecore.occlusion",
+        "facecore.cluster",
+        "facecore.analyzer.FaceAnalyzer",
+        "facecore.models",
+    ]:
         assert any(i == name or i.startswith(name + ".") for i in ids), name
 
 
@@ -77,7 +85,9 @@ def test_docstring_examples(test, tmp_path, monkeypatch):
     if any(ex.options.get(MODELS) for ex in test.examples):
         missing = _missing_models()
         if missing:
-            pytest.skip(f"needs the models {missing}: pip install 'facecore[models]' or set FACECORE_MODEL_DIR")
+            pytest.skip(
+                f"needs the models {missing}: pip install 'facecore[models]' or set FACECORE_MODEL_DIR"
+            )
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     report: list[str] = []

@@ -5,16 +5,25 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from _env import data_dir, models_dir
 
 import facecore as fc
 from facecore.drawing import label_text
-from _env import data_dir, models_dir
 
 
 def face(x, y, w, h, *, score=0.9, age=34.2, p_male=0.2):
-    pts = np.array([[x + w * 0.3, y + h * 0.4], [x + w * 0.7, y + h * 0.4], [x + w * 0.5, y + h * 0.6],
-                    [x + w * 0.35, y + h * 0.8], [x + w * 0.65, y + h * 0.8]])
-    return fc.Face(box=fc.Box(x, y, w, h), landmarks=fc.Landmarks(pts), score=score, age=age, p_male=p_male)
+    pts = np.array(
+        [
+            [x + w * 0.3, y + h * 0.4],
+            [x + w * 0.7, y + h * 0.4],
+            [x + w * 0.5, y + h * 0.6],
+            [x + w * 0.35, y + h * 0.8],
+            [x + w * 0.65, y + h * 0.8],
+        ]
+    )
+    return fc.Face(
+        box=fc.Box(x, y, w, h), landmarks=fc.Landmarks(pts), score=score, age=age, p_male=p_male
+    )
 
 
 def _ink(out, color=(0, 0, 0)):
@@ -25,8 +34,12 @@ def _ink(out, color=(0, 0, 0)):
 def test_label_is_one_compact_line_with_gender_and_age():
     f = face(0, 0, 50, 50)
     assert label_text(f) == "F 34"
-    assert label_text(f, ("index", "score", "pose", "quality"), index=3) == "#3 0.90"  # no pose/quality: left out
-    assert label_text(face(0, 0, 9, 9, age=None, p_male=None)) == "0.90"  # nothing else known: the score
+    assert (
+        label_text(f, ("index", "score", "pose", "quality"), index=3) == "#3 0.90"
+    )  # no pose/quality: left out
+    assert (
+        label_text(face(0, 0, 9, 9, age=None, p_male=None)) == "0.90"
+    )  # nothing else known: the score
 
 
 def test_label_at_the_right_edge_stays_inside_the_frame():
@@ -57,7 +70,9 @@ def test_crowded_labels_do_not_cover_each_other():
     # two labels ("F 34" above the faces, "F 71" below them): ink in two separate bands of rows
     gaps = [b - a for a, b in zip(rows, rows[1:]) if b - a > 1]
     assert len(gaps) == 1 and gaps[0] > 25
-    skipped = fc.draw(img, faces + [face(112, 120, 30, 30, score=0.5)], landmarks=False, color="white")
+    skipped = fc.draw(
+        img, faces + [face(112, 120, 30, 30, score=0.5)], landmarks=False, color="white"
+    )
     assert _ink(skipped).sum() > 0
     both = fc.draw(img, faces, landmarks=False, color="white", crowded="overlap", show=("age",))
     assert _ink(both).sum() > 0
@@ -93,7 +108,9 @@ def test_bad_arguments_are_named():
         fc.draw(img, [], color="nocolour")
 
 
-@pytest.mark.skipif(models_dir() is None or data_dir() is None, reason="needs the real models and ../shared/data")
+@pytest.mark.skipif(
+    models_dir() is None or data_dir() is None, reason="needs the real models and ../shared/data"
+)
 def test_group_photo_labels_all_legible():
     """group_07.jpg (51 faces of ~25 px in a 720x478 photo): every face boxed, and at most a
     few labels left out for lack of room (docs/images/group_07_drawn.jpg is this picture)."""

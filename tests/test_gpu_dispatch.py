@@ -112,35 +112,72 @@ class FakeCuda(types.SimpleNamespace):
         getattr(_core, name)(*args(views))
 
     def warp_affine_u8(self, image, matrices, h, w, inverse, border, fill, out, stream=0):
-        self._run("warp_affine_u8", [image, out], lambda v: (v[0], matrices, h, w, inverse, border, fill, v[1]), stream)
+        self._run(
+            "warp_affine_u8",
+            [image, out],
+            lambda v: (v[0], matrices, h, w, inverse, border, fill, v[1]),
+            stream,
+        )
 
-    def warp_affine_to_nchw_f32(self, image, matrices, h, w, inverse, border, fill, mean, std, swap_rb, out, stream=0):
-        self._run("warp_affine_to_nchw_f32", [image, out],
-                  lambda v: (v[0], matrices, h, w, inverse, border, fill, mean, std, swap_rb, v[1]), stream)
+    def warp_affine_to_nchw_f32(
+        self, image, matrices, h, w, inverse, border, fill, mean, std, swap_rb, out, stream=0
+    ):
+        self._run(
+            "warp_affine_to_nchw_f32",
+            [image, out],
+            lambda v: (v[0], matrices, h, w, inverse, border, fill, mean, std, swap_rb, v[1]),
+            stream,
+        )
 
     def warp_affine_f32(self, src, matrices, h, w, inverse, border, fill, out, stream=0):
-        self._run("warp_affine_f32", [src, out], lambda v: (v[0], matrices, h, w, inverse, border, fill, v[1]), stream)
+        self._run(
+            "warp_affine_f32",
+            [src, out],
+            lambda v: (v[0], matrices, h, w, inverse, border, fill, v[1]),
+            stream,
+        )
 
-    def extract_windows_nchw_f32(self, image, wh, ww, sy, sx, first, count, mean, std, swap_rb, out, stream=0):
-        self._run("extract_windows_nchw_f32", [image, out],
-                  lambda v: (v[0], wh, ww, sy, sx, first, count, mean, std, swap_rb, v[1]), stream)
+    def extract_windows_nchw_f32(
+        self, image, wh, ww, sy, sx, first, count, mean, std, swap_rb, out, stream=0
+    ):
+        self._run(
+            "extract_windows_nchw_f32",
+            [image, out],
+            lambda v: (v[0], wh, ww, sy, sx, first, count, mean, std, swap_rb, v[1]),
+            stream,
+        )
 
     def accumulate_windows_f32(self, scores, H, W, wh, ww, sy, sx, reduce, fill, out, stream=0):
-        self._run("accumulate_windows_f32", [scores, out],
-                  lambda v: (v[0], H, W, wh, ww, sy, sx, reduce, fill, v[1]), stream)
+        self._run(
+            "accumulate_windows_f32",
+            [scores, out],
+            lambda v: (v[0], H, W, wh, ww, sy, sx, reduce, fill, v[1]),
+            stream,
+        )
 
     def refine_map_f32(self, p, power, kernel, iterations, out, stream=0):
-        self._run("refine_map_f32", [p, out], lambda v: (v[0], power, kernel, iterations, v[1]), stream)
+        self._run(
+            "refine_map_f32", [p, out], lambda v: (v[0], power, kernel, iterations, v[1]), stream
+        )
 
     def guided_upsample_f32(self, guide, alpha, radius, eps, out, stream=0):
-        self._run("guided_upsample_f32", [guide, alpha, out], lambda v: (v[0], v[1], radius, eps, v[2]), stream)
+        self._run(
+            "guided_upsample_f32",
+            [guide, alpha, out],
+            lambda v: (v[0], v[1], radius, eps, v[2]),
+            stream,
+        )
 
     def blend_u8(self, base, effect, alpha, out, stream=0):
         self._run("blend_u8", [base, effect, alpha, out], lambda v: tuple(v), stream)
 
     def recolor_u8(self, image, alpha, space, color, strength, out, stream=0, source=None):
-        self._run("recolor_u8", [image, alpha, out],
-                  lambda v: (v[0], v[1], space, color, strength, v[2], source), stream)
+        self._run(
+            "recolor_u8",
+            [image, alpha, out],
+            lambda v: (v[0], v[1], space, color, strength, v[2], source),
+            stream,
+        )
 
 
 @pytest.fixture
@@ -199,15 +236,23 @@ def test_device_cuda_without_module(monkeypatch):
 
 @pytest.mark.parametrize("device", ["cpu", "auto"])
 def test_device_cpu_and_auto_on_numpy_equal_the_default(device):
-    assert np.array_equal(kernels.warp_crops(IMG, M, 16, device=device), kernels.warp_crops(IMG, M, 16))
+    assert np.array_equal(
+        kernels.warp_crops(IMG, M, 16, device=device), kernels.warp_crops(IMG, M, 16)
+    )
     assert np.array_equal(kernels.refine_map(MAP, device=device), kernels.refine_map(MAP))
-    assert np.array_equal(kernels.recolor(IMG, MAP, "red", device=device), kernels.recolor(IMG, MAP, "red"))
-    assert np.array_equal(kernels.blend(IMG, IMG[::-1].copy(), MAP, device=device),
-                          kernels.blend(IMG, IMG[::-1].copy(), MAP))
+    assert np.array_equal(
+        kernels.recolor(IMG, MAP, "red", device=device), kernels.recolor(IMG, MAP, "red")
+    )
+    assert np.array_equal(
+        kernels.blend(IMG, IMG[::-1].copy(), MAP, device=device),
+        kernels.blend(IMG, IMG[::-1].copy(), MAP),
+    )
 
 
 def test_bad_device():
-    with pytest.raises(ValueError, match=r"^device: expected one of \['auto', 'cpu', 'cuda'\]; got 'bogus'"):
+    with pytest.raises(
+        ValueError, match=r"^device: expected one of \['auto', 'cpu', 'cuda'\]; got 'bogus'"
+    ):
         kernels.warp_crops(IMG, M, 16, device="bogus")
     with pytest.raises(TypeError, match=r"^device: "):
         kernels.refine_map(MAP, device=0)
@@ -277,7 +322,13 @@ def _kernels_built(cu):
 
 
 def _cai(shape, typestr, ptr=0x1000, strides=None, readonly=False):
-    return {"version": 3, "shape": shape, "typestr": typestr, "data": (ptr, readonly), "strides": strides}
+    return {
+        "version": 3,
+        "shape": shape,
+        "typestr": typestr,
+        "data": (ptr, readonly),
+        "strides": strides,
+    }
 
 
 def test_cuda_binding_checks_arguments_before_touching_a_device():
@@ -291,12 +342,20 @@ def test_cuda_binding_checks_arguments_before_touching_a_device():
     with pytest.raises(ValueError, match=r"^image: expected \(H, W\) or \(H, W, C\)"):
         cu.warp_affine_u8(_cai((10,), "|u1"), m, 8, 8, False, 0, fill, out)
     with pytest.raises(ValueError, match=r"^image: pixels must be contiguous"):
-        cu.warp_affine_u8(_cai((10, 10, 3), "|u1", strides=(30, 6, 1)), m, 8, 8, False, 0, fill, out)
+        cu.warp_affine_u8(
+            _cai((10, 10, 3), "|u1", strides=(30, 6, 1)), m, 8, 8, False, 0, fill, out
+        )
     with pytest.raises(ValueError, match=r"^out: wrong shape \(2, 8, 9, 3\)"):
-        cu.warp_affine_u8(_cai((10, 10, 3), "|u1"), m, 8, 8, False, 0, fill, _cai((2, 8, 9, 3), "|u1"))
+        cu.warp_affine_u8(
+            _cai((10, 10, 3), "|u1"), m, 8, 8, False, 0, fill, _cai((2, 8, 9, 3), "|u1")
+        )
     with pytest.raises(ValueError, match=r"^out: array is read-only"):
-        cu.blend_u8(_cai((4, 4, 3), "|u1"), _cai((4, 4, 3), "|u1"), _cai((4, 4), "<f4"),
-                    _cai((4, 4, 3), "|u1", readonly=True))
+        cu.blend_u8(
+            _cai((4, 4, 3), "|u1"),
+            _cai((4, 4, 3), "|u1"),
+            _cai((4, 4), "<f4"),
+            _cai((4, 4, 3), "|u1", readonly=True),
+        )
     with pytest.raises(TypeError, match=r"^matrices: expected float64"):
         cu.warp_affine_u8(_cai((10, 10, 3), "|u1"), m.astype(np.float32), 8, 8, False, 0, fill, out)
     with pytest.raises(ValueError, match=r"^border: "):
@@ -304,16 +363,40 @@ def test_cuda_binding_checks_arguments_before_touching_a_device():
     with pytest.raises(TypeError, match=r"^image: expected a CUDA array"):
         cu.warp_affine_u8(IMG, m, 8, 8, False, 0, fill, out)
     with pytest.raises(ValueError, match=r"^window: 5x5 is larger than the image"):
-        cu.extract_windows_nchw_f32(_cai((4, 4), "|u1"), 5, 5, 1, 1, 0, 1, np.zeros(1, np.float32),
-                                    np.ones(1, np.float32), False, _cai((1, 1, 5, 5), "<f4"))
+        cu.extract_windows_nchw_f32(
+            _cai((4, 4), "|u1"),
+            5,
+            5,
+            1,
+            1,
+            0,
+            1,
+            np.zeros(1, np.float32),
+            np.ones(1, np.float32),
+            False,
+            _cai((1, 1, 5, 5), "<f4"),
+        )
     with pytest.raises(ValueError, match=r"^scores: expected the window grid's shape \(3, 3\)"):
-        cu.accumulate_windows_f32(_cai((2, 3), "<f4"), 5, 5, 3, 3, 1, 1, 0, 0.0, _cai((5, 5), "<f4"))
+        cu.accumulate_windows_f32(
+            _cai((2, 3), "<f4"), 5, 5, 3, 3, 1, 1, 0, 0.0, _cai((5, 5), "<f4")
+        )
     with pytest.raises(ValueError, match=r"^out: overlaps p without being p"):
-        cu.refine_map_f32(_cai((4, 4), "<f4", ptr=0x1000), 2.0, np.ones((3, 3), np.float32), 1,
-                          _cai((4, 4), "<f4", ptr=0x1004))
+        cu.refine_map_f32(
+            _cai((4, 4), "<f4", ptr=0x1000),
+            2.0,
+            np.ones((3, 3), np.float32),
+            1,
+            _cai((4, 4), "<f4", ptr=0x1004),
+        )
     with pytest.raises(TypeError, match=r"^image: malformed"):
-        cu.recolor_u8({"shape": (2, 2, 3)}, _cai((2, 2), "<f4"), 0, np.zeros(3, np.float32), 1.0,
-                      _cai((2, 2, 3), "|u1"))
+        cu.recolor_u8(
+            {"shape": (2, 2, 3)},
+            _cai((2, 2), "<f4"),
+            0,
+            np.zeros(3, np.float32),
+            1.0,
+            _cai((2, 2, 3), "|u1"),
+        )
     # Everything right but the memory: here there is no device, so no pointer is device memory.
     with pytest.raises(ValueError, match=r"^image: not a CUDA device pointer"):
         cu.warp_affine_u8(FakeGpuArray(IMG), m, 8, 8, False, 0, fill, out)
@@ -324,8 +407,12 @@ def test_warp_crops_through_the_gpu_path(fake_cuda):
     got = kernels.warp_crops(FakeGpuArray(IMG), M, (16, 12))
     assert isinstance(got, _gpu.DeviceArray) and got.shape == (2, 16, 12, 3)
     assert np.array_equal(got.get(), kernels.warp_crops(IMG, M, (16, 12)))
-    t = kernels.warp_crops(FakeGpuArray(IMG), M, 16, tensor=True, mean=(1, 2, 3), std=50.0, swap_rb=True)
-    assert np.array_equal(t.get(), kernels.warp_crops(IMG, M, 16, tensor=True, mean=(1, 2, 3), std=50.0, swap_rb=True))
+    t = kernels.warp_crops(
+        FakeGpuArray(IMG), M, 16, tensor=True, mean=(1, 2, 3), std=50.0, swap_rb=True
+    )
+    assert np.array_equal(
+        t.get(), kernels.warp_crops(IMG, M, 16, tensor=True, mean=(1, 2, 3), std=50.0, swap_rb=True)
+    )
     # a row-strided crop of the frame is used in place
     view = IMG[3:30, 2:40]
     got = kernels.warp_crops(FakeGpuArray(view), M, 16, border="replicate", fill=0)
@@ -348,15 +435,30 @@ def test_numpy_with_device_cuda_returns_numpy(fake_cuda):
     out = np.empty((37, 41), np.float32)
     r = kernels.refine_map(MAP, iterations=3, out=out, device="cuda")
     assert r is out and np.array_equal(out, kernels.refine_map(MAP, iterations=3))
-    assert np.array_equal(kernels.blend(IMG, IMG[::-1].copy(), MAP, device="cuda"),
-                          kernels.blend(IMG, IMG[::-1].copy(), MAP))
+    assert np.array_equal(
+        kernels.blend(IMG, IMG[::-1].copy(), MAP, device="cuda"),
+        kernels.blend(IMG, IMG[::-1].copy(), MAP),
+    )
 
 
 def test_windows_through_the_gpu_path(fake_cuda):
     img = IMG[:20, :24]
-    cpu = list(kernels.iter_windows(img, (5, 7), stride=(2, 3), batch_size=10, mean=(1, 2, 3), std=3.0, swap_rb=True))
-    gpu = list(kernels.iter_windows(FakeGpuArray(np.ascontiguousarray(img)), (5, 7), stride=(2, 3), batch_size=10,
-                                    mean=(1, 2, 3), std=3.0, swap_rb=True))
+    cpu = list(
+        kernels.iter_windows(
+            img, (5, 7), stride=(2, 3), batch_size=10, mean=(1, 2, 3), std=3.0, swap_rb=True
+        )
+    )
+    gpu = list(
+        kernels.iter_windows(
+            FakeGpuArray(np.ascontiguousarray(img)),
+            (5, 7),
+            stride=(2, 3),
+            batch_size=10,
+            mean=(1, 2, 3),
+            std=3.0,
+            swap_rb=True,
+        )
+    )
     assert [b.first for b in gpu] == [b.first for b in cpu]
     for g, c in zip(gpu, cpu):
         assert np.array_equal(g.tensor.get(), c.tensor)
@@ -364,9 +466,17 @@ def test_windows_through_the_gpu_path(fake_cuda):
     gh, gw = kernels.window_grid(img.shape, (5, 7), stride=(2, 3))
     scores = rng.random((gh, gw), dtype=np.float32)
     for reduce in ("mean", "centre"):
-        got = kernels.accumulate_windows(FakeGpuArray(scores.reshape(-1)), img.shape, (5, 7), stride=(2, 3),
-                                         reduce=reduce, fill=-1.0)
-        want = kernels.accumulate_windows(scores, img.shape, (5, 7), stride=(2, 3), reduce=reduce, fill=-1.0)
+        got = kernels.accumulate_windows(
+            FakeGpuArray(scores.reshape(-1)),
+            img.shape,
+            (5, 7),
+            stride=(2, 3),
+            reduce=reduce,
+            fill=-1.0,
+        )
+        want = kernels.accumulate_windows(
+            scores, img.shape, (5, 7), stride=(2, 3), reduce=reduce, fill=-1.0
+        )
         assert np.array_equal(got.get(), want)
 
 
@@ -391,13 +501,19 @@ def test_refine_and_recolor_through_the_gpu_path(fake_cuda):
     p = MAP.copy()
     fp = FakeGpuArray(p)
     got = kernels.refine_map(fp, power=2.5, kernel="gauss3", iterations=2)
-    assert np.array_equal(got.get(), kernels.refine_map(MAP, power=2.5, kernel="gauss3", iterations=2))
+    assert np.array_equal(
+        got.get(), kernels.refine_map(MAP, power=2.5, kernel="gauss3", iterations=2)
+    )
     r = kernels.refine_map(fp, out=fp)  # in place
     assert r is fp.a or r is fp
     assert np.array_equal(p, kernels.refine_map(MAP))
     for mode in ("lab", "hsv"):
-        got = kernels.recolor(FakeGpuArray(IMG), FakeGpuArray(MAP), "#8a2be2", mode=mode, strength=0.6)
-        assert np.array_equal(got.get(), kernels.recolor(IMG, MAP, "#8a2be2", mode=mode, strength=0.6))
+        got = kernels.recolor(
+            FakeGpuArray(IMG), FakeGpuArray(MAP), "#8a2be2", mode=mode, strength=0.6
+        )
+        assert np.array_equal(
+            got.get(), kernels.recolor(IMG, MAP, "#8a2be2", mode=mode, strength=0.6)
+        )
 
 
 def test_out_on_the_gpu(fake_cuda):
@@ -406,13 +522,17 @@ def test_out_on_the_gpu(fake_cuda):
     kernels.blend(fb, FakeGpuArray(effect), FakeGpuArray(MAP), out=fb)
     assert np.array_equal(base, kernels.blend(IMG, IMG[::-1].copy(), MAP))
     with pytest.raises(ValueError, match=r"^out: expected uint8 \(2, 16, 16, 3\)"):
-        kernels.warp_crops(FakeGpuArray(IMG), M, 16, out=FakeGpuArray(np.zeros((2, 16, 16, 4), np.uint8)))
+        kernels.warp_crops(
+            FakeGpuArray(IMG), M, 16, out=FakeGpuArray(np.zeros((2, 16, 16, 4), np.uint8))
+        )
     with pytest.raises(ValueError, match=r"^out: must not overlap an input"):
         kernels.warp_affine(FakeGpuArray(MAP), M[0], (37, 41), out=FakeGpuArray(MAP))
     with pytest.raises(TypeError, match=r"^out: a host array mixed with GPU arrays"):
         kernels.warp_crops(FakeGpuArray(IMG), M, 16, out=np.zeros((2, 16, 16, 3), np.uint8))
     with pytest.raises(TypeError, match=r"^out: expected a GPU array for GPU inputs"):
-        kernels.warp_crops(FakeGpuArray(IMG), M, 16, out=np.zeros((2, 16, 16, 3), np.uint8), device="cuda")
+        kernels.warp_crops(
+            FakeGpuArray(IMG), M, 16, out=np.zeros((2, 16, 16, 3), np.uint8), device="cuda"
+        )
 
 
 def test_gpu_path_validates_like_the_cpu_path(fake_cuda):

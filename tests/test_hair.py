@@ -25,7 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("FACECORE_DATA_DIR") or REPO.parent / "shared" / "data")
 HAIR = DATA / "hair"
 PHOTO = DATA / "photos" / "single_03.jpg"
-needs_hair = pytest.mark.skipif(not (HAIR / "celeba_hq").is_dir(), reason="needs the hair data ($FACECORE_DATA_DIR)")
+needs_hair = pytest.mark.skipif(
+    not (HAIR / "celeba_hq").is_dir(), reason="needs the hair data ($FACECORE_DATA_DIR)"
+)
 needs_photo = pytest.mark.skipif(not PHOTO.is_file(), reason=f"needs {PHOTO}")
 
 # Floors measured on the shipped models (docs/accuracy.md), with a margin of about 0.05: summed
@@ -163,7 +165,7 @@ def test_letterbox_paste_back_covers_the_image():
 def test_probability_shape_and_range(dense, photo):
     p = dense.probability(photo)
     assert p.shape == photo.shape[:2] and p.dtype == np.float32
-    assert 0 <= p.min() and p.max() <= 1
+    assert p.min() >= 0 and p.max() <= 1
     assert len(dense.matrices(photo)) == 1  # one face
     # the hair is above the eyes: more of it in the top third than in the bottom third
     h = p.shape[0]
@@ -193,7 +195,9 @@ def test_real_photo_without_a_face_is_unchanged(dense):
 # -- whole photos: regions, borders, person prior -------------------------------------------
 
 GROUPS = [DATA / "photos" / f for f in ("group_01.jpg", "group_03.jpg", "single_05.jpg")]
-needs_groups = pytest.mark.skipif(not all(p.is_file() for p in GROUPS), reason="needs photos/group_01, group_03, single_05")
+needs_groups = pytest.mark.skipif(
+    not all(p.is_file() for p in GROUPS), reason="needs photos/group_01, group_03, single_05"
+)
 
 
 def _region_border(hr, M, shape):
@@ -314,12 +318,13 @@ def test_apply_keeps_lightness_in_lab(dense, photo):
 
 def test_patch_map_strides_agree():
     hr = HairRecolor("patch", detect=False, threads=1)
-    img = fc.kernels.warp_crops(np.random.default_rng(0).integers(0, 255, (80, 80, 3), np.uint8),
-                                np.eye(2, 3)[None], 61)[0]
+    img = fc.kernels.warp_crops(
+        np.random.default_rng(0).integers(0, 255, (80, 80, 3), np.uint8), np.eye(2, 3)[None], 61
+    )[0]
     p4 = hr.patch_map(img, stride=4)
     p8 = hr.patch_map(img, stride=8)
     assert p4.shape == p8.shape == (61, 61)
-    assert np.all((0 <= p4) & (p4 <= 1))
+    assert np.all((p4 >= 0) & (p4 <= 1))
 
 
 def test_refine_uses_the_settings(dense):
@@ -332,19 +337,22 @@ def test_refine_uses_the_settings(dense):
 # -- bad input -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs,exc,arg", [
-    ({"model": 3}, TypeError, "model"),
-    ({"model": "/no/such/model.onnx"}, FileNotFoundError, "model"),
-    ({"stride": 0}, ValueError, "stride"),
-    ({"stride": 1.5}, TypeError, "stride"),
-    ({"smoothing": 0.0}, ValueError, "smoothing"),
-    ({"head_scale": -1.0}, ValueError, "head_scale"),
-    ({"crop": 100}, ValueError, "crop"),
-    ({"power": 0.0}, ValueError, "power"),
-    ({"kernel": "nope"}, ValueError, "kernel"),
-    ({"detect": "yes"}, TypeError, "detect"),
-    ({"det_threshold": 2.0}, ValueError, "det_threshold"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,arg",
+    [
+        ({"model": 3}, TypeError, "model"),
+        ({"model": "/no/such/model.onnx"}, FileNotFoundError, "model"),
+        ({"stride": 0}, ValueError, "stride"),
+        ({"stride": 1.5}, TypeError, "stride"),
+        ({"smoothing": 0.0}, ValueError, "smoothing"),
+        ({"head_scale": -1.0}, ValueError, "head_scale"),
+        ({"crop": 100}, ValueError, "crop"),
+        ({"power": 0.0}, ValueError, "power"),
+        ({"kernel": "nope"}, ValueError, "kernel"),
+        ({"detect": "yes"}, TypeError, "detect"),
+        ({"det_threshold": 2.0}, ValueError, "det_threshold"),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, exc, arg):
     with pytest.raises(exc, match=arg):
         HairRecolor(**kwargs)
@@ -376,19 +384,45 @@ def test_bad_apply_arguments(dense, photo):
 
 def _cli(*args):
     env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "facecore", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "facecore", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @needs_photo
 def test_cli_recolor_image(tmp_path):
     before = hashlib.sha256(PHOTO.read_bytes()).hexdigest()
     out, mask, sheet = tmp_path / "out.jpg", tmp_path / "mask.png", tmp_path / "sheet.jpg"
-    r = _cli("recolor", str(PHOTO), "-o", str(out), "--color", "#7b3f00", "--strength", "0.8",
-             "--save-mask", str(mask), "--sheet", str(sheet))
+    r = _cli(
+        "recolor",
+        str(PHOTO),
+        "-o",
+        str(out),
+        "--color",
+        "#7b3f00",
+        "--strength",
+        "0.8",
+        "--save-mask",
+        str(mask),
+        "--sheet",
+        str(sheet),
+    )
     assert r.returncode == 0, r.stderr
-    img, m, s = cv2.imread(str(out)), cv2.imread(str(mask), cv2.IMREAD_UNCHANGED), cv2.imread(str(sheet))
+    img, m, s = (
+        cv2.imread(str(out)),
+        cv2.imread(str(mask), cv2.IMREAD_UNCHANGED),
+        cv2.imread(str(sheet)),
+    )
     ref = cv2.imread(str(PHOTO))
-    assert img.shape == ref.shape and m.shape == ref.shape[:2] and s.shape[1] > 2 * ref.shape[1] * 256 / ref.shape[0]
+    assert (
+        img.shape == ref.shape
+        and m.shape == ref.shape[:2]
+        and s.shape[1] > 2 * ref.shape[1] * 256 / ref.shape[0]
+    )
     assert 0.02 < (m >= 128).mean() < 0.9
     assert hashlib.sha256(PHOTO.read_bytes()).hexdigest() == before
 
@@ -397,13 +431,34 @@ def test_cli_recolor_image(tmp_path):
 def test_cli_recolor_works_with_only_the_wheel(tmp_path):
     """No detector anywhere (a bare `pip install .`): the shipped models still recolour the
     photo, on the whole image, and the user is told how to get per-face crops."""
-    env = dict(os.environ, FACECORE_MODEL_DIR=str(tmp_path / "none"), XDG_CACHE_HOME=str(tmp_path / "cache"),
-               FACECORE_DEV_MODELS="0", FACECORE_MODEL_PACKAGES="0")  # whatever [models] installed
+    env = dict(
+        os.environ,
+        FACECORE_MODEL_DIR=str(tmp_path / "none"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        FACECORE_DEV_MODELS="0",
+        FACECORE_MODEL_PACKAGES="0",
+    )  # whatever [models] installed
     (tmp_path / "none").mkdir()
     out = tmp_path / "out.jpg"
-    r = subprocess.run([sys.executable, "-m", "facecore", "recolor", str(PHOTO), "-o", str(out), "--color", "red",
-                        "--save-mask", str(tmp_path / "m.png")],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facecore",
+            "recolor",
+            str(PHOTO),
+            "-o",
+            str(out),
+            "--color",
+            "red",
+            "--save-mask",
+            str(tmp_path / "m.png"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     from facecore.models.zoo import install_hint
 
@@ -417,8 +472,20 @@ def test_cli_recolor_works_with_only_the_wheel(tmp_path):
 
 @needs_photo
 def test_cli_recolor_patch_and_refusals(tmp_path):
-    r = _cli("recolor", str(PHOTO), "-o", str(tmp_path / "p.png"), "--color", "blue", "--model", "patch",
-             "--stride", "8", "--mode", "hsv")
+    r = _cli(
+        "recolor",
+        str(PHOTO),
+        "-o",
+        str(tmp_path / "p.png"),
+        "--color",
+        "blue",
+        "--model",
+        "patch",
+        "--stride",
+        "8",
+        "--mode",
+        "hsv",
+    )
     assert r.returncode == 0, r.stderr
     assert cv2.imread(str(tmp_path / "p.png")) is not None
     copy = tmp_path / "in.jpg"
@@ -435,12 +502,24 @@ def test_cli_recolor_video(tmp_path):
     frame = cv2.imread(str(PHOTO))
     frame = cv2.resize(frame, (frame.shape[1] // 2 * 2 // 2, frame.shape[0] // 2 * 2 // 2))
     src = tmp_path / "in.avi"
-    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10, (frame.shape[1], frame.shape[0]))
+    w = cv2.VideoWriter(
+        str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10, (frame.shape[1], frame.shape[0])
+    )
     for k in range(5):
         w.write(np.roll(frame, 2 * k, axis=1))
     w.release()
     out = tmp_path / "out.avi"
-    r = _cli("recolor", str(src), "-o", str(out), "--color", "purple", "-q", "--save-mask", str(tmp_path / "m.png"))
+    r = _cli(
+        "recolor",
+        str(src),
+        "-o",
+        str(out),
+        "--color",
+        "purple",
+        "-q",
+        "--save-mask",
+        str(tmp_path / "m.png"),
+    )
     assert r.returncode == 0, r.stderr
     cap = cv2.VideoCapture(str(out))
     n = 0
@@ -463,7 +542,13 @@ def test_video_smoothing_is_an_ema(tmp_path, monkeypatch, dense):
     seq = iter([np.full((64, 64), v, np.float32) for v in (1.0, 0.0, 0.0)])
     monkeypatch.setattr(hr, "probability", lambda img: next(seq))
     seen = []
-    hr.apply_video(src, tmp_path / "o.avi", "red", progress=False, on_frame=lambda i, f, a: seen.append(float(a[0, 0])))
+    hr.apply_video(
+        src,
+        tmp_path / "o.avi",
+        "red",
+        progress=False,
+        on_frame=lambda i, f, a: seen.append(float(a[0, 0])),
+    )
     assert seen == pytest.approx([1.0, 0.5, 0.25])
     with pytest.raises(ValueError, match="dst"):
         hr.apply_video(src, src, "red", progress=False)

@@ -11,29 +11,51 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from _env import data_dir, models_dir
 
 import facecore as fc
 from facecore._validate import as_bgr, as_color
-from _env import data_dir, models_dir
 
 MODELS = models_dir()
 DATA = data_dir()
-needs_models = pytest.mark.skipif(MODELS is None or DATA is None,
-                                  reason="needs the real models (../shared/models or the [models] packages) and ../shared/data")
+needs_models = pytest.mark.skipif(
+    MODELS is None or DATA is None,
+    reason="needs the real models (../shared/models or the [models] packages) and ../shared/data",
+)
 
 
 # -- the colour parser ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", ["#f00", "#ff0000", "ff0000", "rgb(255, 0, 0)", "RGB(255,0,0)", "red", " Red ",
-                                  (0, 0, 255), [0, 0, 255], np.array([0, 0, 255])])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "#f00",
+        "#ff0000",
+        "ff0000",
+        "rgb(255, 0, 0)",
+        "RGB(255,0,0)",
+        "red",
+        " Red ",
+        (0, 0, 255),
+        [0, 0, 255],
+        np.array([0, 0, 255]),
+    ],
+)
 def test_every_colour_form_means_the_same_red(spec):
     assert as_color(spec) == (0, 0, 255)
 
 
 def test_colour_parser_refusals_name_the_argument():
-    for bad, exc in [("#ff00", ValueError), ("rgb(256,0,0)", ValueError), ("nocolour", ValueError),
-                     ((0, 0, 300), ValueError), (0xFF0000, TypeError), ((0.5, 0, 0), TypeError), (None, TypeError)]:
+    for bad, exc in [
+        ("#ff00", ValueError),
+        ("rgb(256,0,0)", ValueError),
+        ("nocolour", ValueError),
+        ((0, 0, 300), ValueError),
+        (0xFF0000, TypeError),
+        ((0.5, 0, 0), TypeError),
+        (None, TypeError),
+    ]:
         with pytest.raises(exc, match="^colour"):
             as_color(bad, "colour")
 
@@ -57,7 +79,10 @@ def test_as_bgr_takes_every_documented_layout_and_agrees_with_opencv():
     np.testing.assert_array_equal(as_bgr(grey[:, :, None]), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
     np.testing.assert_array_equal(as_bgr(bgra), cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR))
     assert as_bgr(bgr) is bgr
-    for bad, exc in [(grey.astype(np.float32), TypeError), (np.zeros((7, 9, 2), np.uint8), ValueError)]:
+    for bad, exc in [
+        (grey.astype(np.float32), TypeError),
+        (np.zeros((7, 9, 2), np.uint8), ValueError),
+    ]:
         with pytest.raises(exc, match="^image"):
             as_bgr(bad)
 
@@ -91,16 +116,20 @@ def test_recolour_defaults_agree_between_python_and_cli():
     p = build_parser()
     sub = {a.dest: a for a in p._subparsers._group_actions[0].choices["recolor"]._actions}
     apply_kw = inspect.signature(HairRecolor.apply).parameters
-    assert sub["strength"].default == apply_kw["strength"].default == 1.0  # one default (the transfer mode)
+    assert (
+        sub["strength"].default == apply_kw["strength"].default == 1.0
+    )  # one default (the transfer mode)
     assert sub["mode"].default == apply_kw["mode"].default == "transfer"
     thresholds = {
         inspect.signature(fc.FaceAnalyzer).parameters["det_threshold"].default,
         inspect.signature(HairRecolor).parameters["det_threshold"].default,
         inspect.signature(build_dataset).parameters["det_threshold"].default,
         inspect.signature(YuNet).parameters["score_threshold"].default,
-        *(c._actions[[a.dest for a in c._actions].index("threshold")].default
-          for n, c in p._subparsers._group_actions[0].choices.items()
-          if "threshold" in [a.dest for a in c._actions]),
+        *(
+            c._actions[[a.dest for a in c._actions].index("threshold")].default
+            for n, c in p._subparsers._group_actions[0].choices.items()
+            if "threshold" in [a.dest for a in c._actions]
+        ),
     }
     assert thresholds == {0.7}
 
@@ -115,7 +144,9 @@ def test_hair_recolor_takes_grey_and_keeps_bgra_alpha():
     grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     out = hr.apply(grey, "#f00", alpha=alpha)
     assert out.shape == (64, 64, 3)
-    np.testing.assert_array_equal(out[alpha == 0], cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)[alpha == 0])
+    np.testing.assert_array_equal(
+        out[alpha == 0], cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)[alpha == 0]
+    )
     bgra = np.dstack([bgr, np.full((64, 64), 77, np.uint8)])
     out4 = hr.apply(bgra, (0, 0, 255), alpha=alpha)
     assert out4.shape == (64, 64, 4) and (out4[..., 3] == 77).all()
@@ -137,8 +168,10 @@ def test_hair_on_a_photo_without_a_face_is_unchanged_unless_whole_image():
 
 def test_submodules_load_on_first_access_in_a_fresh_interpreter():
     """Item 18: fc.cluster and fc.hair raised AttributeError until imported explicitly."""
-    code = ("import facecore as fc; print(fc.cluster.cluster.__name__, fc.hair.HairRecolor.__name__, "
-            "fc.HairRecolor is fc.hair.HairRecolor, fc.drawing.draw.__name__, callable(fc.draw))")
+    code = (
+        "import facecore as fc; print(fc.cluster.cluster.__name__, fc.hair.HairRecolor.__name__, "
+        "fc.HairRecolor is fc.hair.HairRecolor, fc.drawing.draw.__name__, callable(fc.draw))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["cluster", "HairRecolor", "True", "draw", "True"]
@@ -182,7 +215,9 @@ def test_verify_takes_two_images(tmp_path):
     fa = fc.FaceAnalyzer(age=False, gender=False, threads=1)
     same = fc.verify(a, b, analyzer=fa)
     largest = [max(fa.analyze(p), key=lambda f: f.box.area) for p in (a, b)]
-    assert same.similarity == pytest.approx(float(largest[0].embedding @ largest[1].embedding), abs=1e-5)
+    assert same.similarity == pytest.approx(
+        float(largest[0].embedding @ largest[1].embedding), abs=1e-5
+    )
     assert same.is_same and not fc.verify(a, c, analyzer=fa).is_same
     with pytest.raises(ValueError, match="^face_b: no face"):
         fc.verify(a, np.zeros((64, 64, 3), np.uint8), analyzer=fa)

@@ -17,12 +17,14 @@ def test_decode_image_equals_opencv(data_dir):
     want = cv2.imread(str(path), cv2.IMREAD_COLOR)
     np.testing.assert_array_equal(decode_image(raw), want)
     np.testing.assert_array_equal(decode_image(np.frombuffer(raw, np.uint8)), want)
-    np.testing.assert_array_equal(decode_image(raw, grey=True), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+    np.testing.assert_array_equal(
+        decode_image(raw, grey=True), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    )
     np.testing.assert_array_equal(read_image(path), want)
 
 
 def test_decode_image_16_bit_png_becomes_8_bit():
-    img16 = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
+    img16 = np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000
     ok, buf = cv2.imencode(".png", img16)
     assert ok
     got = decode_image(buf.tobytes())
@@ -30,10 +32,17 @@ def test_decode_image_16_bit_png_becomes_8_bit():
     np.testing.assert_array_equal(got[:, :, 0], (img16 >> 8).astype(np.uint8))
 
 
-@pytest.mark.parametrize("data, exc", [
-    (b"", ValueError), (b"\x89PNG\r\n\x1a\n", ValueError), (b"not an image", ValueError),
-    ("x.jpg", TypeError), (np.zeros((2, 2), np.uint8), TypeError), (np.zeros(4, np.float32), TypeError),
-])
+@pytest.mark.parametrize(
+    "data, exc",
+    [
+        (b"", ValueError),
+        (b"\x89PNG\r\n\x1a\n", ValueError),
+        (b"not an image", ValueError),
+        ("x.jpg", TypeError),
+        (np.zeros((2, 2), np.uint8), TypeError),
+        (np.zeros(4, np.float32), TypeError),
+    ],
+)
 def test_decode_image_bad_input(data, exc):
     with pytest.raises(exc, match="data"):
         decode_image(data)

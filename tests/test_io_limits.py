@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import resource
 import struct
-import subprocess
-import sys
 import threading
 import zlib
 
@@ -20,8 +18,23 @@ from facecore.io import MAX_PIXELS, decode_image, probe_size
 
 IMG = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
 # every format this OpenCV writes (the decoder corpus of the fuzz harness is built the same way)
-FORMATS = [".jpg", ".png", ".webp", ".bmp", ".tif", ".jp2", ".ppm", ".pgm", ".pbm", ".pam", ".pfm", ".hdr",
-           ".sr", ".avif", ".gif"]
+FORMATS = [
+    ".jpg",
+    ".png",
+    ".webp",
+    ".bmp",
+    ".tif",
+    ".jp2",
+    ".ppm",
+    ".pgm",
+    ".pbm",
+    ".pam",
+    ".pfm",
+    ".hdr",
+    ".sr",
+    ".avif",
+    ".gif",
+]
 
 
 def _encode(ext: str) -> bytes:
@@ -57,20 +70,26 @@ def _jpeg_bomb(w: int, h: int) -> bytes:
     b = bytearray(buf.tobytes())
     i = 2
     while b[i + 1] not in (0xC0, 0xC2):
-        i += 2 + struct.unpack(">H", b[i + 2:i + 4])[0]
-    b[i + 5:i + 9] = struct.pack(">HH", h, w)
+        i += 2 + struct.unpack(">H", b[i + 2 : i + 4])[0]
+    b[i + 5 : i + 9] = struct.pack(">HH", h, w)
     return bytes(b)
 
 
 def _png_bomb(w: int, h: int) -> bytes:
     """A valid grey PNG of w x h zeros, compressed (about 1/1000 of its pixels in bytes)."""
+
     def chunk(t, d):
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
     z = zlib.compressobj(9)
     row = b"\x00" * (w + 1)
     body = b"".join(z.compress(row) for _ in range(h)) + z.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", body)
+        + chunk(b"IEND", b"")
+    )
 
 
 def _peak_mib() -> float:
@@ -85,7 +104,9 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
         decode_image(bomb)
     p = tmp_path / "bomb.jpg"
     p.write_bytes(bomb)
-    with pytest.raises(ValueError, match=r"path: .*bomb\.jpg: a 30000 x 30000 image .* exceeds the limit"):
+    with pytest.raises(
+        ValueError, match=r"path: .*bomb\.jpg: a 30000 x 30000 image .* exceeds the limit"
+    ):
         fc.read_image(p)
     png = _png_bomb(12000, 12000)  # 144 MP, 140 KB
     with pytest.raises(ValueError, match="12000 x 12000"):
@@ -108,8 +129,14 @@ def test_the_limit_is_configurable(monkeypatch):
 
 
 def test_truncated_headers_are_value_errors():
-    for data in (b"\xff\xd8\xff\xe0\x00", b"\x89PNG\r\n\x1a\n\x00", b"RIFF\x00\x00\x00\x00WEBPVP8X",
-                 b"II*\x00\xff\xff\xff\x00", b"P6\n# only a comment", b"#?RADIANCE\n"):
+    for data in (
+        b"\xff\xd8\xff\xe0\x00",
+        b"\x89PNG\r\n\x1a\n\x00",
+        b"RIFF\x00\x00\x00\x00WEBPVP8X",
+        b"II*\x00\xff\xff\xff\x00",
+        b"P6\n# only a comment",
+        b"#?RADIANCE\n",
+    ):
         with pytest.raises(ValueError):
             decode_image(data)
 

@@ -78,7 +78,17 @@ def photo_folder(tmp_path, data_dir):
 
 
 def _analyze(*args: str) -> list[str]:
-    return [sys.executable, "-m", "facecore", "analyze", *args, "-q", "--threads", "1", "--no-embedding"]
+    return [
+        sys.executable,
+        "-m",
+        "facecore",
+        "analyze",
+        *args,
+        "-q",
+        "--threads",
+        "1",
+        "--no-embedding",
+    ]
 
 
 def test_analyze_killed_mid_run_resumes(photo_folder, tmp_path, models_dir):
@@ -99,7 +109,9 @@ def test_analyze_killed_mid_run_resumes(photo_folder, tmp_path, models_dir):
     finished = [r["done"] for r in before if "done" in r]
     assert len(finished) >= 2
     # the rerun keeps every line reported done and adds the rest, each input exactly once
-    r = subprocess.run(_analyze(str(photo_folder), "--jsonl", str(out)), env=env, capture_output=True, text=True)
+    r = subprocess.run(
+        _analyze(str(photo_folder), "--jsonl", str(out)), env=env, capture_output=True, text=True
+    )
     assert r.returncode == 1, r.stderr  # 1: the corrupt file was skipped and reported
     after = _lines(out)
     kept = [x for x in before if x.get("path", x.get("done")) in finished]
@@ -121,10 +133,14 @@ def test_analyze_refuses_to_overwrite_an_input(photo_folder, models_dir):
     target = photo_folder / "00.jpg"
     before = target.read_bytes()
     for flag in ("--json", "--jsonl"):
-        r = subprocess.run(_analyze(str(photo_folder), flag, str(target)), env=env, capture_output=True, text=True)
+        r = subprocess.run(
+            _analyze(str(photo_folder), flag, str(target)), env=env, capture_output=True, text=True
+        )
         assert r.returncode == 2 and "overwrite" in r.stderr
     # --draw into the input folder writes beside the inputs, never over them
-    r = subprocess.run(_analyze(str(target), "--draw", str(photo_folder)), env=env, capture_output=True, text=True)
+    r = subprocess.run(
+        _analyze(str(target), "--draw", str(photo_folder)), env=env, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     assert target.read_bytes() == before
     assert (photo_folder / "00_2.jpg").is_file()
@@ -143,7 +159,9 @@ def test_write_image_failure_shows_the_real_cause(tmp_path, monkeypatch):
     img = np.zeros((4, 4, 3), np.uint8)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(OutputError, match=r"path: cannot write .*file/out\.png: .*(Not a directory|File exists)"):
+    with pytest.raises(
+        OutputError, match=r"path: cannot write .*file/out\.png: .*(Not a directory|File exists)"
+    ):
         fio.write_image(blocker / "out.png", img)
 
     def rofs(a, b):
@@ -156,7 +174,11 @@ def test_write_image_failure_shows_the_real_cause(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "unlink", unlink_refused)
     with pytest.raises(OutputError, match="Read-only file system") as ei:
         fio.write_image(tmp_path / "out.png", img)
-    assert isinstance(ei.value, OSError) and ei.value.errno == errno.EROFS and "\n" not in str(ei.value)
+    assert (
+        isinstance(ei.value, OSError)
+        and ei.value.errno == errno.EROFS
+        and "\n" not in str(ei.value)
+    )
     monkeypatch.undo()
     for t in tmp_path.glob(".out.png.*.tmp"):  # the refused unlink (simulated) left it
         t.unlink()
@@ -176,8 +198,23 @@ def test_cli_recolor_unwritable_output_is_one_line(tmp_path):
     src = tmp_path / "in.png"
     cv2.imwrite(str(src), np.full((64, 64, 3), 120, np.uint8))
     (tmp_path / "file").write_text("x")
-    r = subprocess.run([sys.executable, "-m", "facecore", "recolor", str(src), "-o", str(tmp_path / "file" / "o.png"),
-                        "--color", "red", "-q"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facecore",
+            "recolor",
+            str(src),
+            "-o",
+            str(tmp_path / "file" / "o.png"),
+            "--color",
+            "red",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 3, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot write" in lines[0] and "Traceback" not in r.stderr, r.stderr

@@ -9,11 +9,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import reference as ref
 from hypothesis import given
 from hypothesis import strategies as st
 
 import facecore as fc
-import reference as ref
 
 PURPLE_BGR = (0xE2, 0x2B, 0x8A)
 
@@ -42,10 +42,17 @@ def test_alpha_all_zero_or_one(value, which):
     np.testing.assert_array_equal(out, (b, e)[which])
     img = rand((6, 6, 3), 4)
     if value == 0.0:
-        np.testing.assert_array_equal(fc.kernels.recolor(img, np.zeros((6, 6), np.float32), "blue"), img)
+        np.testing.assert_array_equal(
+            fc.kernels.recolor(img, np.zeros((6, 6), np.float32), "blue"), img
+        )
 
 
-@given(h=st.integers(1, 40), w=st.integers(1, 300), c=st.sampled_from([1, 3, 4]), seed=st.integers(0, 999))
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 300),
+    c=st.sampled_from([1, 3, 4]),
+    seed=st.integers(0, 999),
+)
 def test_blend_exact_vs_numpy(h, w, c, seed):
     shape = (h, w, c)
     b, e = rand(shape, seed), rand(shape, seed + 1)
@@ -55,8 +62,10 @@ def test_blend_exact_vs_numpy(h, w, c, seed):
 
 
 @given(
-    seed=st.integers(0, 999), mode=st.sampled_from(["lab", "hsv"]),
-    strength=st.sampled_from([0.0, 0.3, 1.0]), color=st.sampled_from(["#8a2be2", "#e6c27a", "#000000", "#ffffff", "#00ff00"]),
+    seed=st.integers(0, 999),
+    mode=st.sampled_from(["lab", "hsv"]),
+    strength=st.sampled_from([0.0, 0.3, 1.0]),
+    color=st.sampled_from(["#8a2be2", "#e6c27a", "#000000", "#ffffff", "#00ff00"]),
 )
 def test_recolor_vs_float64_reference(seed, mode, strength, color):
     img = rand((23, 301, 3), seed)
@@ -87,8 +96,13 @@ def opencv_lab_pipeline(img, a, bgr, float32):
         t = cv2.cvtColor(np.uint8([[bgr]]), cv2.COLOR_BGR2Lab)[0, 0]
         lab[..., 1], lab[..., 2] = t[1], t[2]
         layer = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR).astype(np.float32)
-    return ref.blend(img, layer, a) if not float32 else np.floor(
-        (1 - a)[..., None] * img + a[..., None] * layer.astype(np.float32) + np.float32(0.5)).astype(np.uint8)
+    return (
+        ref.blend(img, layer, a)
+        if not float32
+        else np.floor(
+            (1 - a)[..., None] * img + a[..., None] * layer.astype(np.float32) + np.float32(0.5)
+        ).astype(np.uint8)
+    )
 
 
 def test_recolor_lab_vs_opencv():
@@ -128,7 +142,9 @@ def test_recolor_keeps_lightness():
 def test_color_names_and_hex_agree():
     img = rand((8, 8, 3), 10)
     a = np.ones((8, 8), np.float32)
-    np.testing.assert_array_equal(fc.kernels.recolor(img, a, "blueviolet"), fc.kernels.recolor(img, a, "#8A2BE2"))
+    np.testing.assert_array_equal(
+        fc.kernels.recolor(img, a, "blueviolet"), fc.kernels.recolor(img, a, "#8A2BE2")
+    )
 
 
 def test_bad_inputs():
@@ -147,7 +163,9 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="color"):
         fc.kernels.recolor(img, a, "#12345")
     # one colour parser (issue 21): a (b, g, r) tuple is a colour, in BGR as OpenCV's drawing
-    np.testing.assert_array_equal(fc.kernels.recolor(img, a, (255, 0, 0)), fc.kernels.recolor(img, a, "#0000ff"))
+    np.testing.assert_array_equal(
+        fc.kernels.recolor(img, a, (255, 0, 0)), fc.kernels.recolor(img, a, "#0000ff")
+    )
     with pytest.raises(ValueError, match="color"):
         fc.kernels.recolor(img, a, (256, 0, 0))
     with pytest.raises(TypeError, match="color"):
@@ -191,7 +209,8 @@ def test_avx2_and_baseline_builds_agree_bit_for_bit(tmp_path):
 
 # ------------------------------------------------------------------ transfer / natural
 @given(
-    seed=st.integers(0, 999), mode=st.sampled_from(["transfer", "natural"]),
+    seed=st.integers(0, 999),
+    mode=st.sampled_from(["transfer", "natural"]),
     strength=st.sampled_from([0.0, 0.3, 1.0]),
     color=st.sampled_from(["#0000ff", "#ff0000", "#7b3f00", "#e6c27a", "#000000", "#ffffff"]),
 )
@@ -199,7 +218,9 @@ def test_transfer_vs_float64_reference(seed, mode, strength, color):
     img = rand((23, 301, 3), seed)
     a = np.random.default_rng(seed).random((23, 301), dtype=np.float32)
     got = fc.kernels.recolor(img, a, color, mode=mode, strength=strength)
-    want = ref.recolor_transfer(img, a, fc._validate.as_color(color), strength, natural=mode == "natural")
+    want = ref.recolor_transfer(
+        img, a, fc._validate.as_color(color), strength, natural=mode == "natural"
+    )
     # measured: max 0.5008 (rounding of the exact value plus float32 noise)
     assert np.abs(got - want).max() <= 0.51
 
@@ -208,22 +229,36 @@ def test_lab_stats_vs_reference():
     img = rand((41, 77, 3), 3)
     a = np.random.default_rng(3).random((41, 77), dtype=np.float32)
     for step in (1, 2, 4):
-        np.testing.assert_allclose(fc.kernels.lab_stats(img, a, step=step), ref.lab_stats(img, a, step), rtol=1e-5)
+        np.testing.assert_allclose(
+            fc.kernels.lab_stats(img, a, step=step), ref.lab_stats(img, a, step), rtol=1e-5
+        )
     # no pixel >= 0.5: every alpha > 0 counts; none at all: the documented default
-    np.testing.assert_allclose(fc.kernels.lab_stats(img, a * 0.4), ref.lab_stats(img, a * 0.4), rtol=1e-5)
+    np.testing.assert_allclose(
+        fc.kernels.lab_stats(img, a * 0.4), ref.lab_stats(img, a * 0.4), rtol=1e-5
+    )
     assert fc.kernels.lab_stats(img, np.zeros((41, 77), np.float32)) == (0.0, 50.0, 10.0)
 
 
 def _median_lab(bgr_pixels):
-    return np.median(cv2.cvtColor(bgr_pixels.reshape(-1, 1, 3).astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[:, 0], 0)
+    return np.median(
+        cv2.cvtColor(bgr_pixels.reshape(-1, 1, 3).astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[
+            :, 0
+        ],
+        0,
+    )
 
 
-@pytest.mark.parametrize("hair", [(30, 32, 40), (60, 90, 130), (120, 190, 230), (170, 170, 175)],
-                         ids=["black", "brown", "blond", "grey"])
+@pytest.mark.parametrize(
+    "hair",
+    [(30, 32, 40), (60, 90, 130), (120, 190, 230), (170, 170, 175)],
+    ids=["black", "brown", "blond", "grey"],
+)
 def test_transfer_reaches_blue_on_every_tone(hair):
     """The median recoloured colour is the target's (what "lab" mode cannot do on blond)."""
     rng = np.random.default_rng(1)
-    img = np.clip(np.array(hair, np.float32) * rng.uniform(0.7, 1.3, (64, 64, 1)), 0, 255).astype(np.uint8)
+    img = np.clip(np.array(hair, np.float32) * rng.uniform(0.7, 1.3, (64, 64, 1)), 0, 255).astype(
+        np.uint8
+    )
     a = np.ones((64, 64), np.float32)
     target = _median_lab(np.uint8([[255, 0, 0]]))  # BGR blue
     got = _median_lab(fc.kernels.recolor(img, a, "blue", mode="transfer"))
@@ -236,9 +271,11 @@ def test_transfer_reaches_blue_on_every_tone(hair):
 
 def test_ciede2000_reference_vs_published_pairs():
     # G. Sharma, W. Wu, E. Dalal (2005), test data, pairs 1, 2 and 25
-    pairs = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
-             ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
-             ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644)]
+    pairs = [
+        ((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+        ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
+        ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+    ]
     for a, b, want in pairs:
         assert abs(ref.ciede2000(np.array(a), np.array(b)) - want) < 1e-4
 
@@ -253,7 +290,9 @@ def test_transfer_keeps_texture_and_source():
     assert np.corrcoef(L_in, L_out)[0, 1] > 0.95  # the detail is the input's
     # explicit source statistics equal to the measured ones give the same bytes
     _, m, sd = fc.kernels.lab_stats(img, a)
-    np.testing.assert_array_equal(out, fc.kernels.recolor(img, a, "#7b3f00", mode="transfer", source=(m, sd)))
+    np.testing.assert_array_equal(
+        out, fc.kernels.recolor(img, a, "#7b3f00", mode="transfer", source=(m, sd))
+    )
     with pytest.raises(ValueError, match="source"):
         fc.kernels.recolor(img, a, "#7b3f00", mode="transfer", source=(1.0, float("nan")))
     with pytest.raises(TypeError, match="source"):
@@ -264,9 +303,9 @@ def test_natural_keeps_highlights():
     img = np.full((16, 32, 3), 60, np.uint8)
     img[:, 16:] = 200  # a highlight band
     a = np.ones((16, 32), np.float32)
-    lab = lambda x: cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)  # noqa: E731
+    lab = lambda x: cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
     nat, tra = (lab(fc.kernels.recolor(img, a, "#0000ff", mode=m)) for m in ("natural", "transfer"))
-    chroma = lambda x: np.hypot(x[..., 1], x[..., 2])  # noqa: E731
+    chroma = lambda x: np.hypot(x[..., 1], x[..., 2])
     assert nat[:, 16:, 0].mean() > tra[:, 16:, 0].mean() + 5  # brighter highlight
     assert chroma(nat[:, 16:]).mean() < chroma(tra[:, 16:]).mean()  # less dye in the highlight
 

@@ -10,17 +10,17 @@ import threading
 import cv2
 import numpy as np
 import pytest
+import reference as ref
 from hypothesis import given
 from hypothesis import strategies as st
 
 import facecore as fc
-import reference as ref
 
 
 def _scene(H, W, seed=0, noise=60):
     rng = np.random.default_rng(seed)
     img = rng.integers(0, noise, (H, W, 3), dtype=np.uint8)
-    img[:, W // 3: 2 * W // 3] += 150  # a bright "person" band with sharp edges
+    img[:, W // 3 : 2 * W // 3] += 150  # a bright "person" band with sharp edges
     return img
 
 
@@ -31,8 +31,9 @@ def test_smoke():
     assert out.shape == (72, 128) and out.dtype == np.float32
 
 
-@pytest.mark.parametrize("H,W,h,w", [(1, 1, 1, 1), (5, 7, 5, 7), (9, 13, 2, 3), (72, 128, 18, 32),
-                                     (100, 60, 33, 17)])
+@pytest.mark.parametrize(
+    "H,W,h,w", [(1, 1, 1, 1), (5, 7, 5, 7), (9, 13, 2, 3), (72, 128, 18, 32), (100, 60, 33, 17)]
+)
 def test_shapes(H, W, h, w):
     img = _scene(H, W)
     low = np.random.default_rng(1).random((h, w), dtype=np.float32)
@@ -65,9 +66,16 @@ def test_edges_follow_the_guide():
     assert err < 0.5 * err_naive, (err, err_naive)
 
 
-@given(H=st.integers(1, 48), W=st.integers(1, 48), fy=st.integers(1, 4), fx=st.integers(1, 4),
-       radius=st.integers(1, 5), eps=st.sampled_from([1e-4, 1e-3, 1e-2]), grey=st.booleans(),
-       seed=st.integers(0, 999))
+@given(
+    H=st.integers(1, 48),
+    W=st.integers(1, 48),
+    fy=st.integers(1, 4),
+    fx=st.integers(1, 4),
+    radius=st.integers(1, 5),
+    eps=st.sampled_from([1e-4, 1e-3, 1e-2]),
+    grey=st.booleans(),
+    seed=st.integers(0, 999),
+)
 def test_matches_reference(H, W, fy, fx, radius, eps, grey, seed):
     rng = np.random.default_rng(seed)
     img = rng.integers(0, 256, (H, W) if grey else (H, W, 3), dtype=np.uint8)
@@ -131,5 +139,6 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="guide"):
         fc.kernels.guided_upsample(np.zeros((20, 20, 4), np.uint8), low)
     with pytest.raises(ValueError):  # the C++ checks, directly
-        fc._core.guided_upsample_f32(img, np.zeros((30, 5), np.float32), 1, 1e-3,
-                                     np.empty((20, 20), np.float32))
+        fc._core.guided_upsample_f32(
+            img, np.zeros((30, 5), np.float32), 1, 1e-3, np.empty((20, 20), np.float32)
+        )

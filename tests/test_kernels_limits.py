@@ -14,17 +14,28 @@ M = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]] * 100)
 
 
 def test_huge_warp_outputs_are_value_errors_with_the_size():
-    with pytest.raises(ValueError, match=r"shape: the output \(100, 32767, 32767, 3\) uint8 would take 300"):
+    with pytest.raises(
+        ValueError, match=r"shape: the output \(100, 32767, 32767, 3\) uint8 would take 300"
+    ):
         fc.kernels.warp_crops(IMG, M, 32767)
-    with pytest.raises(ValueError, match=r"shape: the output \(100, 3, 32767, 32767\) float32 .* GiB"):
+    with pytest.raises(
+        ValueError, match=r"shape: the output \(100, 3, 32767, 32767\) float32 .* GiB"
+    ):
         fc.kernels.warp_crops(IMG, M, 32767, tensor=True)
-    with pytest.raises(ValueError, match=r"shape: the output \(1, 32767, 32767, 3\) float32 would take 12.0 GiB"):
+    with pytest.raises(
+        ValueError, match=r"shape: the output \(1, 32767, 32767, 3\) float32 would take 12.0 GiB"
+    ):
         fc.kernels.warp_affine(IMG.astype(np.float32), M[0], (32767, 32767))
-    assert fc.kernels.warp_affine(IMG[:, :, 0], M[0], (4000, 1000)).shape == (4000, 1000)  # a normal size works
+    assert fc.kernels.warp_affine(IMG[:, :, 0], M[0], (4000, 1000)).shape == (
+        4000,
+        1000,
+    )  # a normal size works
 
 
 def test_huge_accumulate_is_a_value_error_with_the_size():
-    with pytest.raises(ValueError, match=r"image_shape: the output \(100000, 100000\) float32 would take 37.3 GiB"):
+    with pytest.raises(
+        ValueError, match=r"image_shape: the output \(100000, 100000\) float32 would take 37.3 GiB"
+    ):
         fc.kernels.accumulate_windows(np.zeros(1, np.float32), (100000, 100000), 100000)
 
 
@@ -39,9 +50,13 @@ def test_blend_out_may_alias_base_only_as_the_same_array():
     base, shifted = big[:64], big[1:65]
     alpha = np.full(IMG.shape[:2], 0.5, np.float32)
     with pytest.raises(ValueError, match="out: overlaps an input"):
-        fc.kernels.blend(base, shifted, alpha, out=base)  # `out is base` let this through, silently wrong
+        fc.kernels.blend(
+            base, shifted, alpha, out=base
+        )  # `out is base` let this through, silently wrong
     with pytest.raises(ValueError, match="out: .*overlap"):
-        fc.kernels.blend(big[:63], big[1:64], alpha[:-1], out=big[:63])  # another view object of base
+        fc.kernels.blend(
+            big[:63], big[1:64], alpha[:-1], out=big[:63]
+        )  # another view object of base
     # the same array in place is fine, and equals the out-of-place result
     effect = 255 - IMG
     want = fc.kernels.blend(IMG, effect, alpha)

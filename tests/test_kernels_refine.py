@@ -8,11 +8,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import reference as ref
 from hypothesis import given
 from hypothesis import strategies as st
 
 import facecore as fc
-import reference as ref
 
 
 def test_smoke():
@@ -53,8 +53,12 @@ def test_iterations_zero_copies_and_in_place_works():
 
 
 @given(
-    h=st.integers(1, 40), w=st.integers(1, 40), k=st.sampled_from([1, 3, 5]),
-    power=st.sampled_from([1.0, 2.0, 2.5, 4.0]), iterations=st.integers(1, 3), seed=st.integers(0, 999),
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    k=st.sampled_from([1, 3, 5]),
+    power=st.sampled_from([1.0, 2.0, 2.5, 4.0]),
+    iterations=st.integers(1, 3),
+    seed=st.integers(0, 999),
 )
 def test_matches_reference_and_opencv(h, w, k, power, iterations, seed):
     rng = np.random.default_rng(seed)

@@ -12,11 +12,11 @@ import hashlib
 import cv2
 import numpy as np
 import pytest
+import reference as ref
 from hypothesis import given
 from hypothesis import strategies as st
 
 import facecore as fc
-import reference as ref
 
 BORDERS = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE}
 
@@ -141,11 +141,22 @@ matrices = st.builds(
     seed=st.integers(0, 2**16),
 )
 def test_matches_opencv(M, h, w, out_h, out_w, channels, border, fill, seed):
-    img = textured(h, w, channels, seed) if min(h, w) >= 4 else np.random.default_rng(seed).integers(
-        0, 256, (h, w, channels) if channels > 1 else (h, w), dtype=np.uint8)
+    img = (
+        textured(h, w, channels, seed)
+        if min(h, w) >= 4
+        else np.random.default_rng(seed).integers(
+            0, 256, (h, w, channels) if channels > 1 else (h, w), dtype=np.uint8
+        )
+    )
     got = fc.kernels.warp_crops(img, M[None], (out_h, out_w), border=border, fill=fill)[0]
-    want = cv2.warpAffine(img, M, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                          borderMode=BORDERS[border], borderValue=(fill,) * 4)
+    want = cv2.warpAffine(
+        img,
+        M,
+        (out_w, out_h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=BORDERS[border],
+        borderValue=(fill,) * 4,
+    )
     want = want.reshape(got.shape)
     diff = np.abs(got.astype(int) - want)
     assert diff.max() <= 1
@@ -167,8 +178,9 @@ def test_matches_float64_reference(M, border, seed):
 def test_float_maps_match_opencv(M, seed, border):
     p = np.random.default_rng(seed).random((45, 55), dtype=np.float32)
     got = fc.kernels.warp_affine(p, M, (40, 30), border=border, fill=0.25)
-    want = cv2.warpAffine(p, M, (30, 40), flags=cv2.INTER_LINEAR, borderMode=BORDERS[border],
-                          borderValue=0.25)
+    want = cv2.warpAffine(
+        p, M, (30, 40), flags=cv2.INTER_LINEAR, borderMode=BORDERS[border], borderValue=0.25
+    )
     np.testing.assert_allclose(got, want, atol=2e-5)
 
 
@@ -219,7 +231,9 @@ def test_out_argument_is_filled():
     ],
 )
 def test_bad_inputs(kwargs, exc, word):
-    args = dict(image=np.zeros((10, 10, 3), np.uint8), matrices=similarity(1, 0, 0, 0)[None], shape=8)
+    args = dict(
+        image=np.zeros((10, 10, 3), np.uint8), matrices=similarity(1, 0, 0, 0)[None], shape=8
+    )
     args.update(kwargs)
     with pytest.raises(exc, match=word):
         fc.kernels.warp_crops(args.pop("image"), args.pop("matrices"), args.pop("shape"), **args)

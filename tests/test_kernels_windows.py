@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import reference as ref
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 import facecore as fc
-import reference as ref
 
 
 def image(h, w, c=3, seed=0):
@@ -33,14 +33,22 @@ def test_smoke():
 
 
 # 2. cardinality
-@pytest.mark.parametrize("shape, window, stride, grid", [
-    ((10, 12), 3, 1, (8, 10)), ((10, 12), (2, 5), (3, 2), (3, 4)), ((5, 5), 5, 1, (1, 1)),
-    ((9, 9), 2, 20, (1, 1)), ((1, 1), 1, 1, (1, 1)),
-])
+@pytest.mark.parametrize(
+    "shape, window, stride, grid",
+    [
+        ((10, 12), 3, 1, (8, 10)),
+        ((10, 12), (2, 5), (3, 2), (3, 4)),
+        ((5, 5), 5, 1, (1, 1)),
+        ((9, 9), 2, 20, (1, 1)),
+        ((1, 1), 1, 1, (1, 1)),
+    ],
+)
 def test_grid_and_batches(shape, window, stride, grid):
     assert fc.kernels.window_grid(shape, window, stride=stride) == grid
     img = image(*shape)
-    sizes = [b.tensor.shape[0] for b in fc.kernels.iter_windows(img, window, stride=stride, batch_size=3)]
+    sizes = [
+        b.tensor.shape[0] for b in fc.kernels.iter_windows(img, window, stride=stride, batch_size=3)
+    ]
     assert sum(sizes) == grid[0] * grid[1] and max(sizes) <= 3
 
 
@@ -52,14 +60,18 @@ def test_origins_and_values():
     for k in range(gh * gw):
         x, y = o[k]
         assert (x, y) == ((k % gw) * 3, (k // gw) * 2)
-        want = (img[y : y + 2, x : x + 3, ::-1].astype(np.float32) - np.float32([1, 2, 3])) / np.float32([2, 4, 8])
+        want = (
+            img[y : y + 2, x : x + 3, ::-1].astype(np.float32) - np.float32([1, 2, 3])
+        ) / np.float32([2, 4, 8])
         np.testing.assert_array_equal(t[k], want.transpose(2, 0, 1))
 
 
 def test_constant_scores_give_constant_map():
     for reduce in ("mean", "centre"):
         grid = fc.kernels.window_grid((20, 30), (5, 7), stride=2)
-        m = fc.kernels.accumulate_windows(np.full(grid, 0.3, np.float32), (20, 30), (5, 7), stride=2, reduce=reduce)
+        m = fc.kernels.accumulate_windows(
+            np.full(grid, 0.3, np.float32), (20, 30), (5, 7), stride=2, reduce=reduce
+        )
         np.testing.assert_allclose(m[:17, :29], 0.3, rtol=1e-6)
 
 
@@ -92,7 +104,9 @@ def test_extraction_matches_reference(h, w, data, c, seed):
     np.testing.assert_allclose(got, want, rtol=1e-6)
     # and against NumPy's sliding_window_view (the user's alternative)
     view = sliding_window_view(img if c > 1 else img[..., None], (wh, ww), axis=(0, 1))[::sy, ::sx]
-    np.testing.assert_allclose(got, (view.reshape(-1, c, wh, ww).astype(np.float32) - 10) / 3, rtol=1e-6)
+    np.testing.assert_allclose(
+        got, (view.reshape(-1, c, wh, ww).astype(np.float32) - 10) / 3, rtol=1e-6
+    )
 
 
 @given(h=dims, w=dims, data=st.data(), seed=st.integers(0, 999))
@@ -102,9 +116,15 @@ def test_accumulation_matches_reference(h, w, data, seed):
     grid = fc.kernels.window_grid((h, w), (wh, ww), stride=(sy, sx))
     scores = np.random.default_rng(seed).random(grid, dtype=np.float32)
     got = fc.kernels.accumulate_windows(scores, (h, w), (wh, ww), stride=(sy, sx), fill=0.5)
-    np.testing.assert_allclose(got, ref.accumulate_mean(scores, (h, w), (wh, ww), (sy, sx), 0.5), atol=1e-5)
-    got = fc.kernels.accumulate_windows(scores.ravel(), (h, w), (wh, ww), stride=(sy, sx), reduce="centre")
-    np.testing.assert_allclose(got, ref.accumulate_centre(scores, (h, w), (wh, ww), (sy, sx)), atol=1e-5)
+    np.testing.assert_allclose(
+        got, ref.accumulate_mean(scores, (h, w), (wh, ww), (sy, sx), 0.5), atol=1e-5
+    )
+    got = fc.kernels.accumulate_windows(
+        scores.ravel(), (h, w), (wh, ww), stride=(sy, sx), reduce="centre"
+    )
+    np.testing.assert_allclose(
+        got, ref.accumulate_centre(scores, (h, w), (wh, ww), (sy, sx)), atol=1e-5
+    )
 
 
 def test_probability_map_stride1_512_in_bounded_memory():
@@ -126,8 +146,12 @@ def test_probability_map_matches_manual_chain():
     w = np.random.default_rng(1).random((3, 9, 9), dtype=np.float32)
     classify = lambda b: (b * w).sum(axis=(1, 2, 3))[:, None] / 1e5
     p = fc.probability_map(img, classify, 9, stride=2, batch_size=7, reduce="centre")
-    scores = classify(ref.extract_windows(img, (9, 9), (2, 2))).reshape(fc.kernels.window_grid(img.shape, 9, stride=2))
-    np.testing.assert_allclose(p, ref.accumulate_centre(scores, img.shape, (9, 9), (2, 2)), rtol=1e-4, atol=1e-6)
+    scores = classify(ref.extract_windows(img, (9, 9), (2, 2))).reshape(
+        fc.kernels.window_grid(img.shape, 9, stride=2)
+    )
+    np.testing.assert_allclose(
+        p, ref.accumulate_centre(scores, img.shape, (9, 9), (2, 2)), rtol=1e-4, atol=1e-6
+    )
 
 
 # 5. bad inputs
@@ -157,4 +181,6 @@ def test_bad_inputs():
         fc.probability_map(img, lambda b: np.zeros(3), 3)
     with pytest.raises(ValueError, match="first/count"):
         out = np.empty((1, 3, 3, 3), np.float32)
-        fc._core.extract_windows_nchw_f32(img, 3, 3, 1, 1, 64, 1, np.zeros(3, np.float32), np.ones(3, np.float32), False, out)
+        fc._core.extract_windows_nchw_f32(
+            img, 3, 3, 1, 1, 64, 1, np.zeros(3, np.float32), np.ones(3, np.float32), False, out
+        )

@@ -22,11 +22,17 @@ LM = ARCFACE_112 * 2.0 + 48.0
 
 def _canvas(seed: int = 0, size: int = 320) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    base = cv2.resize(rng.integers(60, 200, (10, 10, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
+    base = cv2.resize(
+        rng.integers(60, 200, (10, 10, 3), dtype=np.uint8),
+        (size, size),
+        interpolation=cv2.INTER_CUBIC,
+    )
     return base
 
 
-def _similarity(angle_deg: float, scale: float, t: tuple[float, float], centre=(160.0, 160.0)) -> np.ndarray:
+def _similarity(
+    angle_deg: float, scale: float, t: tuple[float, float], centre=(160.0, 160.0)
+) -> np.ndarray:
     m = cv2.getRotationMatrix2D(centre, angle_deg, scale)
     m[:, 2] += t
     return m
@@ -49,7 +55,9 @@ def _inside(mask: np.ndarray, pt) -> bool:
 
 
 @pytest.mark.parametrize("style", occlusion.STYLES)
-@pytest.mark.parametrize("angle, scale", [(0.0, 1.0), (30.0, 1.0), (-45.0, 0.7), (15.0, 1.4), (90.0, 0.9)])
+@pytest.mark.parametrize(
+    "angle, scale", [(0.0, 1.0), (30.0, 1.0), (-45.0, 0.7), (15.0, 1.4), (90.0, 0.9)]
+)
 def test_mask_follows_landmarks_under_similarity(style, angle, scale):
     """Drawing on S(landmarks) gives S(mask drawn on landmarks), for a known similarity S.
 
@@ -192,8 +200,11 @@ def _tiny_lama(path, side: int = 64, scale255: bool = True):
     img = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, side, side])
     msk = helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, side, side])
     out = helper.make_tensor_value_info("inpainted", TensorProto.FLOAT, [1, 3, side, side])
-    inits = [helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]), helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
-             helper.make_tensor("k", TensorProto.FLOAT, [], [255.0 if scale255 else 1.0])]
+    inits = [
+        helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
+        helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
+        helper.make_tensor("k", TensorProto.FLOAT, [], [255.0 if scale255 else 1.0]),
+    ]
     nodes = [
         helper.make_node("Sub", ["one", "mask"], ["keep"]),
         helper.make_node("Mul", ["image", "keep"], ["kept"]),
@@ -218,7 +229,9 @@ def test_restore_external_lama_style_onnx(tmp_path, scale255):
     # the hole (where the 64 x 64 chip reaches it) is the model's mid grey, in either output range
     inner = cv2.erode(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     assert abs(float(np.median(out[inner])) - 128) <= 2
-    out2 = occlusion.restore(occ, mask, method=str(path))  # str path, no landmarks: square around the hole
+    out2 = occlusion.restore(
+        occ, mask, method=str(path)
+    )  # str path, no landmarks: square around the hole
     assert np.array_equal(out2[~mask], occ[~mask])
 
 
@@ -266,7 +279,10 @@ def test_learned_restorer_beats_naive_fill_on_real_faces(utk_faces):
         ref = big[mask].astype(np.float64)
         err_learned.append(np.abs(out[mask] - ref).mean())
         err_naive.append(np.abs(naive[mask] - ref).mean())
-    assert np.mean(err_learned) < 0.8 * np.mean(err_naive), (np.mean(err_learned), np.mean(err_naive))
+    assert np.mean(err_learned) < 0.8 * np.mean(err_naive), (
+        np.mean(err_learned),
+        np.mean(err_naive),
+    )
 
 
 def test_mask_worn_on_real_photos(data_dir, models_dir):
@@ -305,7 +321,11 @@ _LM64 = ARCFACE_112 * 0.5 + 4
     "kwargs, exc, name",
     [
         ({"image": np.zeros((64, 64, 3), np.float32)}, TypeError, "image"),
-        ({"image": np.zeros((64, 64, 2), np.uint8)}, ValueError, "image"),  # grey is taken (issue 21)
+        (
+            {"image": np.zeros((64, 64, 2), np.uint8)},
+            ValueError,
+            "image",
+        ),  # grey is taken (issue 21)
         ({"image": "face.jpg"}, TypeError, "image"),
         ({"face": np.zeros((4, 2))}, ValueError, "face"),
         ({"face": "eyes"}, TypeError, "face"),
@@ -358,8 +378,10 @@ def test_restore_rejects_a_non_inpainting_onnx_bad_input(tmp_path):
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])
-    model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
-                              opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(
+        helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "relu.onnx"))
     hole = np.zeros((64, 64), bool)
@@ -371,7 +393,11 @@ def test_restore_rejects_a_non_inpainting_onnx_bad_input(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, exc, name",
     [
-        ({"image": np.zeros((64, 64, 5), np.uint8)}, ValueError, "image"),  # BGRA is taken (issue 21)
+        (
+            {"image": np.zeros((64, 64, 5), np.uint8)},
+            ValueError,
+            "image",
+        ),  # BGRA is taken (issue 21)
         ({"face": [[1, 2]]}, ValueError, "face"),
         ({"threshold": 2.0}, ValueError, "threshold"),
         ({"threshold": None}, TypeError, "threshold"),

@@ -20,14 +20,35 @@ from facecore.parsing import CLASSES, PARSING_TEMPLATE, FaceParsing, parsing_mat
 from facecore.types import Attributes
 
 #: masks of data/parsing/celebamask use CelebAMask-HQ's own label order (see scripts/eval_parsing.py)
-MASK_ORDER = ("background", "skin", "nose", "eyeglasses", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
-              "mouth", "u_lip", "l_lip", "hair", "hat", "earring", "necklace", "neck", "cloth")
+MASK_ORDER = (
+    "background",
+    "skin",
+    "nose",
+    "eyeglasses",
+    "l_eye",
+    "r_eye",
+    "l_brow",
+    "r_brow",
+    "l_ear",
+    "r_ear",
+    "mouth",
+    "u_lip",
+    "l_lip",
+    "hair",
+    "hat",
+    "earring",
+    "necklace",
+    "neck",
+    "cloth",
+)
 GT_TO_MODEL = np.array([CLASSES.index(c) for c in MASK_ORDER], np.uint8)
 
 
 def _random_parse(S=64, seed=0, M=None):
     rng = np.random.default_rng(seed)
-    logits = cv2.resize(rng.normal(size=(8, 8, 19)).astype(np.float32), (S, S), interpolation=cv2.INTER_CUBIC)
+    logits = cv2.resize(
+        rng.normal(size=(8, 8, 19)).astype(np.float32), (S, S), interpolation=cv2.INTER_CUBIC
+    )
     p = np.exp(logits * 3).transpose(2, 0, 1)
     p = (p / p.sum(0, keepdims=True)).astype(np.float32)
     if M is None:
@@ -39,8 +60,9 @@ def test_parsing_matrices_match_opencv():
     rng = np.random.default_rng(1)
     lm = PARSING_TEMPLATE * 180 + np.array([40.0, 25.0]) + rng.normal(0, 2, (5, 2))
     M = parsing_matrices(lm[None], 512)[0]
-    ref, _ = cv2.estimateAffinePartial2D(lm.astype(np.float32), (PARSING_TEMPLATE * 511).astype(np.float32),
-                                         method=cv2.LMEDS)
+    ref, _ = cv2.estimateAffinePartial2D(
+        lm.astype(np.float32), (PARSING_TEMPLATE * 511).astype(np.float32), method=cv2.LMEDS
+    )
     np.testing.assert_allclose(M, ref, rtol=2e-2, atol=0.5)
     with pytest.raises(ValueError, match="landmarks"):
         parsing_matrices(np.zeros((1, 4, 2)), 512)
@@ -51,21 +73,42 @@ def test_paste_labels_match_opencv_inverse_warp():
     H, W = 120, 150
     lab = paste([fp], (H, W))
     # reference: every class map warped back by OpenCV (bilinear, WARP_INVERSE_MAP), then argmax
-    ref_p = np.stack([cv2.warpAffine(fp.probabilities[k], fp.matrix, (W, H),
-                                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) for k in range(19)], axis=2)
+    ref_p = np.stack(
+        [
+            cv2.warpAffine(
+                fp.probabilities[k],
+                fp.matrix,
+                (W, H),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            )
+            for k in range(19)
+        ],
+        axis=2,
+    )
     ref = ref_p.argmax(2)
-    inside = cv2.warpAffine(np.ones((64, 64), np.float32), fp.matrix, (W, H),
-                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) >= 0.5
+    inside = (
+        cv2.warpAffine(
+            np.ones((64, 64), np.float32),
+            fp.matrix,
+            (W, H),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        )
+        >= 0.5
+    )
     assert inside.sum() > 2000
     agree = (lab[inside] == ref[inside]).mean()
-    assert agree > 0.995, agree                   # measured 1.0 (ties at fixed-point rounding aside)
+    assert agree > 0.995, agree  # measured 1.0 (ties at fixed-point rounding aside)
     # outside the crop: background (the 0.5 coverage edge may fall either side of a pixel)
     edge = cv2.dilate(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     assert (lab[~edge] == 0).all()
     # a class map pasted equals OpenCV's bilinear inverse warp of that map
     hair = paste([fp], (H, W), what="hair")
-    ref_h = cv2.warpAffine(fp.probabilities[CLASSES.index("hair")], fp.matrix, (W, H),
-                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    ref_h = cv2.warpAffine(
+        fp.probabilities[CLASSES.index("hair")],
+        fp.matrix,
+        (W, H),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    )
     assert np.abs(hair - ref_h).max() < 2e-3
     probs = fp.paste((H, W), what="probabilities")
     assert probs.shape == (H, W, 19) and probs.dtype == np.float32
@@ -74,11 +117,13 @@ def test_paste_labels_match_opencv_inverse_warp():
 
 def test_paste_merges_faces_and_clips_to_the_frame():
     a = _random_parse(seed=1, M=np.array([[1.0, 0, 0], [0, 1.0, 0]]))
-    b = _random_parse(seed=2, M=np.array([[1.0, 0, -100], [0, 1.0, -30]]))   # partly outside a 120 x 150 frame
+    b = _random_parse(
+        seed=2, M=np.array([[1.0, 0, -100], [0, 1.0, -30]])
+    )  # partly outside a 120 x 150 frame
     lab = paste([a, b], (120, 150))
     np.testing.assert_array_equal(lab[:64, :64], a.labels)
     np.testing.assert_array_equal(lab[30:94, 100:150], b.labels[:, :50])
-    off = _random_parse(seed=3, M=np.array([[1.0, 0, -1000], [0, 1.0, 0]]))   # entirely outside
+    off = _random_parse(seed=3, M=np.array([[1.0, 0, -1000], [0, 1.0, 0]]))  # entirely outside
     assert paste([off], (120, 150)).max() == 0
     assert paste([], (10, 10)).shape == (10, 10)
 
@@ -95,7 +140,9 @@ def test_paste_and_parsing_bad_inputs():
         FaceParsing(np.eye(2, 3), np.zeros((18, 8, 8), np.float32))
     assert fp.probabilities.flags.writeable is False
     assert set(fp.to_dict()["fractions"]) == set(CLASSES)
-    np.testing.assert_allclose(fp.probability("lips"), fp.probabilities[12] + fp.probabilities[13], atol=1e-6)
+    np.testing.assert_allclose(
+        fp.probability("lips"), fp.probabilities[12] + fp.probabilities[13], atol=1e-6
+    )
 
 
 def test_attribute_chain_is_a_distribution():
@@ -109,7 +156,16 @@ def test_attribute_chain_is_a_distribution():
     q = fc.Quality(blur=1.0, size=50, brightness=0.5, contrast=0.2, frontalness=1.0, score=0.5)
     assert fattr.blur_probability(q) > 0.9
     with pytest.raises(ValueError, match="probability"):
-        Attributes(glasses=2.0, sunglasses=0, hat=0, mask=0, occlusion={}, blur=0, label="Normal", probabilities={})
+        Attributes(
+            glasses=2.0,
+            sunglasses=0,
+            hat=0,
+            mask=0,
+            occlusion={},
+            blur=0,
+            label="Normal",
+            probabilities={},
+        )
     with pytest.raises(TypeError, match="parsing"):
         fattr.features(np.zeros((19, 8, 8), np.float32))
 
@@ -121,10 +177,19 @@ def test_attribute_chain_is_a_distribution():
 def analyzer():
     try:
         fc.models.find("bisenet_parsing")
-        return fc.FaceAnalyzer(parsing=True, attributes=True, embedder=False, age=False, gender=False,
-                               det_threshold=0.5, device="cpu")
+        return fc.FaceAnalyzer(
+            parsing=True,
+            attributes=True,
+            embedder=False,
+            age=False,
+            gender=False,
+            det_threshold=0.5,
+            device="cpu",
+        )
     except ModelNotFoundError as exc:
-        pytest.skip(f"model missing ({str(exc).splitlines()[0]}); run `facecore models fetch bisenet_parsing`")
+        pytest.skip(
+            f"model missing ({str(exc).splitlines()[0]}); run `facecore models fetch bisenet_parsing`"
+        )
 
 
 def _f1(pred, gt, cls):
@@ -148,7 +213,9 @@ def test_analyzer_parsing_against_hand_masks(analyzer, data_dir):
         assert faces[0].attributes is not None and faces[0].attributes.label in fattr.LABELS
     # batched over images == one image at a time
     single = analyzer.analyze(images[0])
-    np.testing.assert_allclose(single[0].parsing.probabilities, batch[0][0].parsing.probabilities, atol=1e-4)
+    np.testing.assert_allclose(
+        single[0].parsing.probabilities, batch[0][0].parsing.probabilities, atol=1e-4
+    )
     d = single[0].to_dict()
     assert d["attributes"]["label"] == single[0].attributes.label and "fractions" in d["parsing"]
 

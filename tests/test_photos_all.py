@@ -14,22 +14,40 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _env import data_dir, models_dir
 
 MODELS = models_dir()
 DATA = data_dir()
 PHOTOS = DATA / "photos" if DATA is not None else None
-pytestmark = pytest.mark.skipif(MODELS is None or PHOTOS is None or not (PHOTOS / "crowd_01.jpg").is_file(),
-                                reason="needs the real models and ../shared/data/photos")
+pytestmark = pytest.mark.skipif(
+    MODELS is None or PHOTOS is None or not (PHOTOS / "crowd_01.jpg").is_file(),
+    reason="needs the real models and ../shared/data/photos",
+)
 HARD = ["crowd_01.jpg", "single_07_gray.jpg", "partial_01.jpg", "masked_02.jpg", "noface_04.jpg"]
 
 
 def analyze(paths, tmp_path, *extra):
     out = tmp_path / "out.jsonl"
     env = dict(os.environ, FACECORE_MODEL_DIR=str(MODELS), OMP_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, "-m", "facecore", "analyze", *map(str, paths), "--jsonl", str(out), "-q",
-                        "--threads", "1", *extra], capture_output=True, text=True, env=env, timeout=1800)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facecore",
+            "analyze",
+            *map(str, paths),
+            "--jsonl",
+            str(out),
+            "-q",
+            "--threads",
+            "1",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     rows = [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else []
     return r, [x for x in rows if "faces" in x], [x for x in rows if "error" in x]
 

@@ -14,7 +14,10 @@ H, W = 480, 640
 K = np.array([[max(H, W), 0, (W - 1) / 2], [0, max(H, W), (H - 1) / 2], [0, 0, 1]], np.float64)
 
 
-@pytest.mark.parametrize("pitch,yaw,roll", list(itertools.product((-30, -10, 0, 15, 30), (-50, -20, 0, 25, 50), (-40, 0, 30))))
+@pytest.mark.parametrize(
+    "pitch,yaw,roll",
+    list(itertools.product((-30, -10, 0, 15, 30), (-50, -20, 0, 25, 50), (-40, 0, 30))),
+)
 def test_recovers_known_angles(pitch, yaw, roll):
     lm = project(pitch, yaw, roll, camera=K, distance=500.0)
     p = estimate_pose(lm, image_shape=(H, W, 3))
@@ -26,7 +29,9 @@ def test_noise_costs_little():
     errs = []
     for _ in range(50):
         a = rng.uniform([-20, -40, -30], [20, 40, 30])
-        lm = project(*a, camera=K, distance=600.0) + rng.normal(0, 0.5, (5, 2))  # eye distance ~67 px
+        lm = project(*a, camera=K, distance=600.0) + rng.normal(
+            0, 0.5, (5, 2)
+        )  # eye distance ~67 px
         p = estimate_pose(lm, image_shape=(H, W))
         errs.append(np.abs(np.array([p.pitch, p.yaw, p.roll]) - a))
     errs = np.array(errs)
@@ -63,7 +68,9 @@ def test_off_axis_face_looking_into_the_lens_is_frontal():
 
 
 def test_without_image_shape_and_batch():
-    lm = project(0, 20, 10, camera=np.array([[3000.0, 0, 300], [0, 3000.0, 300], [0, 0, 1]]), distance=3000.0)
+    lm = project(
+        0, 20, 10, camera=np.array([[3000.0, 0, 300], [0, 3000.0, 300], [0, 0, 1]]), distance=3000.0
+    )
     p = estimate_pose(lm)
     assert p.yaw == pytest.approx(20, abs=2) and p.roll == pytest.approx(10, abs=1)
     ps = estimate_poses(np.stack([lm, lm]))
@@ -113,16 +120,25 @@ def test_degenerate_points_give_none():
     same = np.full((5, 2), 100.0)
     assert estimate_pose(same, image_shape=(480, 640)) is None
     line = np.stack([np.linspace(0, 40, 5), np.full(5, 50.0)], axis=1)
-    assert estimate_pose(line, image_shape=(480, 640)) is None or isinstance(estimate_pose(line), Pose)
-    assert estimate_poses(np.stack([same, project(0, 0, 0, camera=K)]), image_shape=(H, W))[0] is None
+    assert estimate_pose(line, image_shape=(480, 640)) is None or isinstance(
+        estimate_pose(line), Pose
+    )
+    assert (
+        estimate_poses(np.stack([same, project(0, 0, 0, camera=K)]), image_shape=(H, W))[0] is None
+    )
 
 
-from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays  # noqa: E402
 
 
-@given(arrays(np.float64, (5, 2), elements=st.floats(-1e4, 1e4, allow_nan=False)),
-       st.integers(1, 5000), st.integers(1, 5000), st.booleans())
+@given(
+    arrays(np.float64, (5, 2), elements=st.floats(-1e4, 1e4, allow_nan=False)),
+    st.integers(1, 5000),
+    st.integers(1, 5000),
+    st.booleans(),
+)
 def test_any_finite_points_give_a_pose_or_none(lm, h, w, with_shape):
     p = estimate_pose(lm, image_shape=(h, w) if with_shape else None)
     assert p is None or (isinstance(p, Pose) and np.isfinite([p.pitch, p.yaw, p.roll]).all())

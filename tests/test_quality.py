@@ -14,7 +14,11 @@ LM = np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92
 
 def _chip(seed=0):
     rng = np.random.default_rng(seed)
-    base = cv2.resize(rng.integers(40, 220, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC)
+    base = cv2.resize(
+        rng.integers(40, 220, (14, 14, 3), dtype=np.uint8),
+        (112, 112),
+        interpolation=cv2.INTER_CUBIC,
+    )
     edges = (rng.random((112, 112, 1)) > 0.97) * 60
     return np.clip(base.astype(int) + edges, 0, 255).astype(np.uint8)
 

@@ -34,8 +34,10 @@ def every_kernel():
     fc.kernels.refine_map(MAP, iterations=2)
     fc.kernels.blend(IMG, IMG, MAP)
     fc.kernels.recolor(IMG, MAP, "red")
-    for bad in (lambda: fc.kernels.warp_crops(IMG, np.zeros((1, 2, 3)), 8),  # errors too
-                lambda: fc._core.refine_map_f32(MAP, 2.0, np.ones((2, 2), np.float32), 1, MAP.copy())):
+    for bad in (
+        lambda: fc.kernels.warp_crops(IMG, np.zeros((1, 2, 3)), 8),  # errors too
+        lambda: fc._core.refine_map_f32(MAP, 2.0, np.ones((2, 2), np.float32), 1, MAP.copy()),
+    ):
         with pytest.raises(ValueError):
             bad()
 

@@ -20,9 +20,13 @@ M = np.stack([np.array([[0.8, 0.1, -10.0 - i], [-0.1, 0.8, -5.0]]) for i in rang
 
 CALLS = {
     "warp_crops": lambda: fc.kernels.warp_crops(IMG, M, 64),
-    "warp_tensor": lambda: fc.kernels.warp_crops(IMG, M, 64, tensor=True, mean=127.5, std=128, swap_rb=True),
+    "warp_tensor": lambda: fc.kernels.warp_crops(
+        IMG, M, 64, tensor=True, mean=127.5, std=128, swap_rb=True
+    ),
     "warp_affine": lambda: fc.kernels.warp_affine(MAP, M[0], (200, 200), inverse=True),
-    "windows": lambda: np.concatenate([b.tensor for b in fc.kernels.iter_windows(IMG[:60, :60], 15, stride=2)]),
+    "windows": lambda: np.concatenate(
+        [b.tensor for b in fc.kernels.iter_windows(IMG[:60, :60], 15, stride=2)]
+    ),
     "accumulate": lambda: fc.kernels.accumulate_windows(MAP[:226, :306], (240, 320), 15),
     "refine": lambda: fc.kernels.refine_map(MAP, iterations=2),
     "blend": lambda: fc.kernels.blend(IMG, IMG[::-1].copy(), MAP),
@@ -71,6 +75,10 @@ def test_shared_model_sessions_from_threads(photo, models_dir):
     serial = [[f.to_dict(embedding=True) for f in fa.analyze(im)] for im in images]
     assert all(serial)
     with ThreadPoolExecutor(6) as pool:
-        got = list(pool.map(lambda k: [f.to_dict(embedding=True) for f in fa.analyze(images[k % 2])], range(12)))
+        got = list(
+            pool.map(
+                lambda k: [f.to_dict(embedding=True) for f in fa.analyze(images[k % 2])], range(12)
+            )
+        )
     for k, faces in enumerate(got):
         assert faces == serial[k % 2]

@@ -31,8 +31,14 @@ CHILD = textwrap.dedent("""
 def _run(args, env=None, preexec=None):
     e = dict(os.environ, OMP_NUM_THREADS="1")
     e.update(env or {})
-    return subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, env=e,
-                          timeout=120, preexec_fn=preexec)
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=120,
+        preexec_fn=preexec,
+    )
 
 
 def test_set_num_threads_2000_is_capped_and_does_not_abort():
@@ -69,8 +75,13 @@ AS_CHILD = textwrap.dedent("""
 def test_refused_thread_starts_degrade_to_fewer_threads():
     """The system refuses thread stacks after a few (RLIMIT_AS; ``ulimit -u`` acts alike but
     does not bind root): the pool runs on the threads it got instead of std::terminate."""
-    r = subprocess.run([sys.executable, "-c", AS_CHILD], capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    r = subprocess.run(
+        [sys.executable, "-c", AS_CHILD],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     configured, started = map(int, r.stdout.split())
     assert configured == 64 and 1 <= started < 64

@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 
 from facecore.types import Verification
-from facecore.verify import DEFAULT_THRESHOLD, MASK_PROBABILITY, MASKED_THRESHOLDS, PAIR_TYPES, verify
+from facecore.verify import (
+    DEFAULT_THRESHOLD,
+    MASK_PROBABILITY,
+    MASKED_THRESHOLDS,
+    PAIR_TYPES,
+    verify,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +30,10 @@ from _env import models_dir  # noqa: E402
 MODELS = models_dir()
 _data = Path(os.environ.get("FACECORE_DATA_DIR") or REPO.parent / "shared" / "data")
 DATA = _data if (_data / "photos" / "single_01.jpg").is_file() else None
-needs_models = pytest.mark.skipif(MODELS is None or DATA is None, reason="needs ../shared/models and ../shared/data (or $FACECORE_MODEL_DIR / $FACECORE_DATA_DIR)")
+needs_models = pytest.mark.skipif(
+    MODELS is None or DATA is None,
+    reason="needs ../shared/models and ../shared/data (or $FACECORE_MODEL_DIR / $FACECORE_DATA_DIR)",
+)
 
 
 def test_pair_type_is_forced_and_chooses_the_threshold():
@@ -33,11 +42,19 @@ def test_pair_type_is_forced_and_chooses_the_threshold():
     assert (v.pair, v.threshold) == ("unmasked-unmasked", DEFAULT_THRESHOLD)
     for pt in PAIR_TYPES:
         v = verify(a, b, pair=pt)
-        assert v.pair == pt and v.threshold == MASKED_THRESHOLDS[pt] and v.similarity == pytest.approx(0.8)
-        assert v.is_same == (0.8 >= MASKED_THRESHOLDS[pt])
+        assert (
+            v.pair == pt
+            and v.threshold == MASKED_THRESHOLDS[pt]
+            and v.similarity == pytest.approx(0.8)
+        )
+        assert v.is_same == (MASKED_THRESHOLDS[pt] <= 0.8)
     assert verify(a, b, pair="masked-masked", threshold=0.9).threshold == 0.9
     # measured on glint24: one mask lowers every similarity, two masks raise the impostors'
-    assert MASKED_THRESHOLDS["masked-unmasked"] < DEFAULT_THRESHOLD < MASKED_THRESHOLDS["masked-masked"]
+    assert (
+        MASKED_THRESHOLDS["masked-unmasked"]
+        < DEFAULT_THRESHOLD
+        < MASKED_THRESHOLDS["masked-masked"]
+    )
     assert 0.5 <= MASK_PROBABILITY < 1
     with pytest.raises(ValueError, match="^pair: expected one of"):
         verify(a, b, pair="masked")
@@ -46,7 +63,11 @@ def test_pair_type_is_forced_and_chooses_the_threshold():
 
 
 def test_verification_to_dict_keeps_the_old_keys():
-    assert Verification(0.5, True, 0.4).to_dict() == {"similarity": 0.5, "is_same": True, "threshold": 0.4}
+    assert Verification(0.5, True, 0.4).to_dict() == {
+        "similarity": 0.5,
+        "is_same": True,
+        "threshold": 0.4,
+    }
     assert Verification(0.5, True, 0.4, pair="masked-masked").to_dict()["pair"] == "masked-masked"
 
 
@@ -84,10 +105,14 @@ def _cv_similarity(fa, a: np.ndarray, b: np.ndarray) -> float:
     feats = []
     for img in (a, b):
         h, w = img.shape[:2]
-        det = cv2.FaceDetectorYN.create(str(MODELS / "face_detection_yunet_2023mar_int8bq.onnx"), "", (w, h), 0.6, 0.3, 5000)
+        det = cv2.FaceDetectorYN.create(
+            str(MODELS / "face_detection_yunet_2023mar_int8bq.onnx"), "", (w, h), 0.6, 0.3, 5000
+        )
         _, rows = det.detect(img)
         row = max(rows, key=lambda r: r[2] * r[3])
-        rec = cv2.FaceRecognizerSF.create(str(MODELS / "face_recognition_sface_2021dec_int8bq.onnx"), "")
+        rec = cv2.FaceRecognizerSF.create(
+            str(MODELS / "face_recognition_sface_2021dec_int8bq.onnx"), ""
+        )
         feats.append(fa.embedder.embed_aligned(rec.alignCrop(img, row))[0])
     return float(feats[0] @ feats[1])
 
@@ -97,11 +122,15 @@ def test_masked_images_get_the_masked_threshold(fa):
     from facecore.occlusion import mask_worn
 
     biden, biden2, obama, masked = _photos(fa)
-    probs = [mask_worn(im, max(fa.analyze(im), key=lambda g: g.box.width * g.box.height)).probability
-             for im in (biden, biden2, obama, masked)]
+    probs = [
+        mask_worn(im, max(fa.analyze(im), key=lambda g: g.box.width * g.box.height)).probability
+        for im in (biden, biden2, obama, masked)
+    ]
     np.testing.assert_allclose(probs, RECORDED["mask_worn"], atol=2e-3)
     plain = verify(biden, biden2, analyzer=fa)
-    assert plain.pair == "unmasked-unmasked" and plain.threshold == DEFAULT_THRESHOLD and plain.is_same
+    assert (
+        plain.pair == "unmasked-unmasked" and plain.threshold == DEFAULT_THRESHOLD and plain.is_same
+    )
     same = verify(masked, biden2, analyzer=fa)
     other = verify(masked, obama, analyzer=fa)
     assert same.pair == other.pair == "masked-unmasked"  # mask_worn found the mask

@@ -39,7 +39,9 @@ def register(name: str, src: Path, entry: dict[str, Any] | None = None) -> dict:
     raw = dst.read_bytes()
     sha, size = hashlib.sha256(raw).hexdigest(), len(raw)
     text = MANIFEST.read_text(encoding="utf-8")
-    pat = re.compile(rf'("{name}": \{{\s*"file": "{name}\.onnx",\s*"sha256": ")[0-9a-f]{{64}}(",\s*"bytes": )\d+')
+    pat = re.compile(
+        rf'("{name}": \{{\s*"file": "{name}\.onnx",\s*"sha256": ")[0-9a-f]{{64}}(",\s*"bytes": )\d+'
+    )
     text, n = pat.subn(rf"\g<1>{sha}\g<2>{size}", text)
     if n == 0:
         if entry is None:

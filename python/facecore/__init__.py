@@ -75,7 +75,19 @@ def set_num_threads(n: int) -> None:
 
 
 # submodules and classes loaded on first access (PEP 562)
-_LAZY_MODULES = ("attributes", "cluster", "hair", "parsing", "io", "jobs", "pose", "quality", "types", "errors", "cli")
+_LAZY_MODULES = (
+    "attributes",
+    "cluster",
+    "hair",
+    "parsing",
+    "io",
+    "jobs",
+    "pose",
+    "quality",
+    "types",
+    "errors",
+    "cli",
+)
 _LAZY_ATTRS = {"HairRecolor": ("hair", "HairRecolor"), "Clustering": ("cluster", "Clustering")}
 
 
@@ -91,40 +103,40 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "__version__",
-    "align",
-    "attributes",
-    "cluster",
-    "hair",
-    "parsing",
-    "kernels",
-    "models",
-    "occlusion",
-    "probability_map",
-    "FaceAnalyzer",
-    "HairRecolor",
-    "Clustering",
-    "draw",
-    "drawing",
-    "read_image",
-    "write_image",
-    "best_face",
-    "verify",
+    "Attributes",
     "Box",
+    "Clustering",
+    "CudaUnavailableError",
+    "Expression",
     "Face",
+    "FaceAnalyzer",
+    "FacecoreError",
+    "HairRecolor",
     "Landmarks",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
     "Pose",
     "Quality",
     "Verification",
-    "Expression",
-    "Attributes",
+    "__version__",
+    "align",
+    "attributes",
+    "best_face",
+    "cluster",
     "cuda_available",
+    "draw",
+    "drawing",
+    "hair",
+    "kernels",
+    "models",
     "num_threads",
+    "occlusion",
+    "parsing",
+    "probability_map",
+    "read_image",
     "set_num_threads",
-    "FacecoreError",
-    "ModelNotFoundError",
-    "ModelIntegrityError",
-    "CudaUnavailableError",
+    "verify",
+    "write_image",
 ]
 
 

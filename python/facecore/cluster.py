@@ -65,16 +65,16 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "cluster",
-    "Clustering",
-    "cluster_metrics",
-    "ClusterMetrics",
-    "choose_threshold",
-    "ThresholdChoice",
-    "knn_graph",
-    "KnnInfo",
-    "METHODS",
     "DEFAULT_THRESHOLDS",
+    "METHODS",
+    "ClusterMetrics",
+    "Clustering",
+    "KnnInfo",
+    "ThresholdChoice",
+    "choose_threshold",
+    "cluster",
+    "cluster_metrics",
+    "knn_graph",
 ]
 
 logger = logging.getLogger(__name__)
@@ -83,8 +83,14 @@ METHODS = ("graph", "agglomerative", "chinese_whispers", "components", "infomap"
 
 #: Default cosine thresholds for SFace embeddings, chosen on the dev half of
 #: identity/glint24 (see docs/accuracy.md, "Identity clustering").
-DEFAULT_THRESHOLDS = {"graph": 0.40, "agglomerative": 0.42, "chinese_whispers": 0.40, "components": 0.58,
-                      "infomap": 0.40, "leiden": 0.40}
+DEFAULT_THRESHOLDS = {
+    "graph": 0.40,
+    "agglomerative": 0.42,
+    "chinese_whispers": 0.40,
+    "components": 0.58,
+    "infomap": 0.40,
+    "leiden": 0.40,
+}
 _EXACT_LIMIT = 20_000
 _INDEXES = ("auto", "flat", "ivf", "hnsw")
 _GRAPH_SLACK = 0.1
@@ -98,19 +104,23 @@ def _embeddings(x: Any, name: str = "embeddings") -> np.ndarray:
         raise TypeError(f"{name}: expected a (N, D) float array; got {type(x).__name__}")
     try:
         a = np.asarray(x)
-    except Exception:  # noqa: BLE001 - ragged input and the like
+    except Exception:
         raise TypeError(f"{name}: expected a (N, D) float array; got {type(x).__name__}") from None
     if a.dtype.kind not in "fiu" or a.dtype == bool:
         raise TypeError(f"{name}: expected a (N, D) float array; got dtype {a.dtype}")
     if a.ndim != 2 or a.shape[1] < 1:
         raise ValueError(f"{name}: expected a (N, D) array with D >= 1; got shape {a.shape}")
-    a = np.asarray(a, dtype=np.float64)  # float64: squares of 1e20 or 1e-30 neither overflow nor vanish
+    a = np.asarray(
+        a, dtype=np.float64
+    )  # float64: squares of 1e20 or 1e-30 neither overflow nor vanish
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name}: values must be finite")
     zero = ~np.any(a != 0, axis=1)
     if np.any(zero):
         raise ValueError(f"{name}: row {int(np.flatnonzero(zero)[0])} is a zero vector")
-    a = a / np.max(np.abs(a), axis=1, keepdims=True)  # scale first (a new array: the input stays as given)
+    a = a / np.max(
+        np.abs(a), axis=1, keepdims=True
+    )  # scale first (a new array: the input stays as given)
     return np.ascontiguousarray(a / np.linalg.norm(a, axis=1, keepdims=True), dtype=np.float32)
 
 
@@ -141,7 +151,9 @@ def _labels(x: Any, name: str) -> np.ndarray:
         if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
             raise TypeError(f"{name}: float labels must be whole numbers")
         if a.size and float(np.max(np.abs(a.astype(np.float64)))) >= 2.0**53:
-            raise ValueError(f"{name}: float labels must be below 2**53 in magnitude (exact integers)")
+            raise ValueError(
+                f"{name}: float labels must be below 2**53 in magnitude (exact integers)"
+            )
         a = a.astype(np.int64)
     if a.dtype.kind in "iu":
         return a.astype(np.int64)
@@ -159,7 +171,7 @@ def _labels(x: Any, name: str) -> np.ndarray:
 
 def _have_faiss() -> bool:
     try:
-        import faiss  # noqa: F401, PLC0415
+        import faiss  # noqa: F401
     except ImportError:
         return False
     return True
@@ -171,7 +183,7 @@ def _faiss_gpus(faiss: Any) -> int:
         return 0
     try:
         return int(faiss.get_num_gpus())
-    except Exception:  # noqa: BLE001 - a broken CUDA runtime means no GPU
+    except Exception:
         return 0
 
 
@@ -219,16 +231,37 @@ class KnnInfo:
     edge_recall: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "exact": self.exact, "device": self.device, "n_items": self.n_items,
-                "k": self.k, "recall": None if math.isnan(self.recall) else round(self.recall, 6),
-                "recall_queries": self.recall_queries,
-                "edge_recall": None if math.isnan(self.edge_recall) else round(self.edge_recall, 6), "seconds": round(self.seconds, 3), "params": dict(self.params)}
+        return {
+            "index": self.index,
+            "exact": self.exact,
+            "device": self.device,
+            "n_items": self.n_items,
+            "k": self.k,
+            "recall": None if math.isnan(self.recall) else round(self.recall, 6),
+            "recall_queries": self.recall_queries,
+            "edge_recall": None if math.isnan(self.edge_recall) else round(self.edge_recall, 6),
+            "seconds": round(self.seconds, 3),
+            "params": dict(self.params),
+        }
 
 
-def knn_graph(embeddings: Any, k: int = 16, *, backend: str = "auto", index: str = "auto",
-              exact_limit: int = _EXACT_LIMIT, block_size: int = 2048, nprobe: int = 8, hnsw_m: int = 32,
-              ef_search: int | None = None, refine: int = 1, recall_sample: int = 1000, device: str = "auto",
-              seed: int = 0, return_info: bool = False) -> Any:
+def knn_graph(
+    embeddings: Any,
+    k: int = 16,
+    *,
+    backend: str = "auto",
+    index: str = "auto",
+    exact_limit: int = _EXACT_LIMIT,
+    block_size: int = 2048,
+    nprobe: int = 8,
+    hnsw_m: int = 32,
+    ef_search: int | None = None,
+    refine: int = 1,
+    recall_sample: int = 1000,
+    device: str = "auto",
+    seed: int = 0,
+    return_info: bool = False,
+) -> Any:
     """The ``k`` most cosine-similar other items of every item.
 
     Parameters
@@ -324,20 +357,25 @@ def knn_graph(embeddings: Any, k: int = 16, *, backend: str = "auto", index: str
     k = min(k, n - 1)
     t0 = time.perf_counter()
     if backend == "numpy" and index in ("ivf", "hnsw"):
-        raise ValueError(f"index: {index!r} needs backend 'faiss' or 'auto'; backend 'numpy' is exact only")
+        raise ValueError(
+            f"index: {index!r} needs backend 'faiss' or 'auto'; backend 'numpy' is exact only"
+        )
     need_faiss = backend == "faiss" or index in ("ivf", "hnsw")
     have = _have_faiss()
     if need_faiss and backend != "numpy" and not have:
-        raise ImportError(f"knn_graph: index={index!r} / backend={backend!r} needs faiss; "
-                          'install it with: pip install "facecore[cluster]" (or faiss-gpu for a GPU index)')
+        raise ImportError(
+            f"knn_graph: index={index!r} / backend={backend!r} needs faiss; "
+            'install it with: pip install "facecore[cluster]" (or faiss-gpu for a GPU index)'
+        )
     use_faiss = backend == "faiss" or (backend == "auto" and have)
     if k <= 0:
         idx, sim = np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
         info = KnnInfo("flat" if use_faiss else "numpy", True, "cpu", n, 0, 1.0, 0, 0.0, {})
     elif use_faiss:
         kind = index if index != "auto" else ("flat" if n <= exact_limit else "ivf")
-        idx, sim, dev, params = _knn_faiss(x, k, kind, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search,
-                                           device=device, seed=seed)
+        idx, sim, dev, params = _knn_faiss(
+            x, k, kind, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search, device=device, seed=seed
+        )
         if kind != "flat" and refine:
             for _ in range(refine):
                 idx, sim = _refine(x, idx, sim, k)
@@ -345,19 +383,31 @@ def knn_graph(embeddings: Any, k: int = 16, *, backend: str = "auto", index: str
         secs = time.perf_counter() - t0
         recall, edge, nq = 1.0, 1.0, 0
         if kind != "flat":
-            recall, edge, nq = (_sample_recall(x, idx, k, recall_sample, seed) if recall_sample
-                                else (math.nan, math.nan, 0))
+            recall, edge, nq = (
+                _sample_recall(x, idx, k, recall_sample, seed)
+                if recall_sample
+                else (math.nan, math.nan, 0)
+            )
         info = KnnInfo(kind, kind == "flat", dev, n, k, recall, nq, secs, params, edge)
     else:
         if device == "cuda":
-            from .errors import CudaUnavailableError  # noqa: PLC0415
+            from .errors import CudaUnavailableError
 
             raise CudaUnavailableError("device: 'cuda' k-NN needs faiss-gpu with a visible GPU")
         idx, sim = _knn_numpy(x, k, block_size)
-        info = KnnInfo("numpy", True, "cpu", n, k, 1.0, 0, time.perf_counter() - t0, {"block_size": block_size})
+        info = KnnInfo(
+            "numpy", True, "cpu", n, k, 1.0, 0, time.perf_counter() - t0, {"block_size": block_size}
+        )
     if not info.exact:
-        logger.info("knn_graph: %s index over %d items, k=%d, %.1f s, recall@k %.4f on %d queries",
-                    info.index, n, k, info.seconds, info.recall, info.recall_queries)
+        logger.info(
+            "knn_graph: %s index over %d items, k=%d, %.1f s, recall@k %.4f on %d queries",
+            info.index,
+            n,
+            k,
+            info.seconds,
+            info.recall,
+            info.recall_queries,
+        )
     if return_info:
         return idx, sim, info
     return idx, sim
@@ -381,7 +431,7 @@ def _topk_numpy(q: np.ndarray, x: np.ndarray, kk: int) -> tuple[np.ndarray, np.n
     n = x.shape[0]
     S = q @ x.T
     if kk < n:
-        p = np.argpartition(S, n - kk, axis=1)[:, n - kk:]
+        p = np.argpartition(S, n - kk, axis=1)[:, n - kk :]
     else:
         p = np.broadcast_to(np.arange(n), S.shape).copy()
     v = np.take_along_axis(S, p, axis=1)
@@ -400,7 +450,9 @@ def _knn_numpy(x: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarra
     return _drop_self(idx, sim, k)
 
 
-def _refine(x: np.ndarray, idx: np.ndarray, sim: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def _refine(
+    x: np.ndarray, idx: np.ndarray, sim: np.ndarray, k: int, block: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """One round of neighbour-of-neighbour refinement: the best ``k`` of each item's
     neighbours and their neighbours, by exact cosine (never worse than the input)."""
     n = x.shape[0]
@@ -427,8 +479,9 @@ def _refine(x: np.ndarray, idx: np.ndarray, sim: np.ndarray, k: int, block: int 
     return out_i, out_s
 
 
-def _sample_recall(x: np.ndarray, idx: np.ndarray, k: int, sample: int, seed: int,
-                   strong: float = 0.3) -> tuple[float, float, int]:
+def _sample_recall(
+    x: np.ndarray, idx: np.ndarray, k: int, sample: int, seed: int, strong: float = 0.3
+) -> tuple[float, float, int]:
     """Mean recall@k of ``idx`` against exact search on ``sample`` random items, and the
     recall of the exact links with cosine ``>= strong`` in either direction."""
     n = x.shape[0]
@@ -448,17 +501,28 @@ def _sample_recall(x: np.ndarray, idx: np.ndarray, k: int, sample: int, seed: in
     return hits / (q.size * k), (strong_hits / strong_n if strong_n else 1.0), int(q.size)
 
 
-def _knn_faiss(x: np.ndarray, k: int, kind: str, *, nprobe: int, hnsw_m: int, ef_search: int | None,
-               device: str, seed: int) -> tuple[np.ndarray, np.ndarray, str, dict[str, Any]]:
-    import faiss  # noqa: PLC0415
+def _knn_faiss(
+    x: np.ndarray,
+    k: int,
+    kind: str,
+    *,
+    nprobe: int,
+    hnsw_m: int,
+    ef_search: int | None,
+    device: str,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, str, dict[str, Any]]:
+    import faiss
 
     n, d = x.shape
     gpus = _faiss_gpus(faiss)
     if device == "cuda" and gpus == 0:
-        from .errors import CudaUnavailableError  # noqa: PLC0415
+        from .errors import CudaUnavailableError
 
-        raise CudaUnavailableError("device: 'cuda' k-NN needs faiss-gpu with a visible GPU "
-                                   "(faiss-cpu is installed, or no GPU is visible)")
+        raise CudaUnavailableError(
+            "device: 'cuda' k-NN needs faiss-gpu with a visible GPU "
+            "(faiss-cpu is installed, or no GPU is visible)"
+        )
     on_gpu = gpus > 0 and device != "cpu" and kind in ("flat", "ivf")
     params: dict[str, Any] = {}
     if kind == "flat":
@@ -471,7 +535,9 @@ def _knn_faiss(x: np.ndarray, k: int, kind: str, *, nprobe: int, hnsw_m: int, ef
         index = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = 8
         index.cp.seed = seed
-        index.cp.spherical = True  # unit centroids: inner-product assignment is then cosine assignment
+        index.cp.spherical = (
+            True  # unit centroids: inner-product assignment is then cosine assignment
+        )
         index.cp.min_points_per_centroid = 1  # no warning for 32 per cell
         params = {"nlist": nlist, "nprobe": min(nprobe, nlist), "train": min(n, nlist * 32)}
     else:
@@ -503,7 +569,9 @@ def _knn_faiss(x: np.ndarray, k: int, kind: str, *, nprobe: int, hnsw_m: int, ef
     return idx, sim, "cuda" if on_gpu else "cpu", params
 
 
-def _edges(idx: np.ndarray, sim: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _edges(
+    idx: np.ndarray, sim: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Undirected edges ``(u < v)`` with similarity ``>= threshold``, each once."""
     n, k = idx.shape
     u = np.repeat(np.arange(n, dtype=np.int64), k)
@@ -540,7 +608,9 @@ def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         lab = new
 
 
-def _chinese_whispers(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, iterations: int, seed: int) -> np.ndarray:
+def _chinese_whispers(
+    n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, iterations: int, seed: int
+) -> np.ndarray:
     lab = np.arange(n, dtype=np.int64)
     if u.size == 0:
         return lab
@@ -578,8 +648,10 @@ def _chinese_whispers(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, it
     return lab
 
 
-_METHOD_PACKAGES = {"infomap": (("infomap",), "the 'infomap' package"),
-                    "leiden": (("leidenalg", "igraph"), "the 'leidenalg' and 'igraph' packages")}
+_METHOD_PACKAGES = {
+    "infomap": (("infomap",), "the 'infomap' package"),
+    "leiden": (("leidenalg", "igraph"), "the 'leidenalg' and 'igraph' packages"),
+}
 
 
 def check_method(method: str) -> None:
@@ -595,7 +667,7 @@ def check_method(method: str) -> None:
     if method not in METHODS:
         raise ValueError(f"method: expected one of {list(METHODS)}; got {method!r}")
     if method in _METHOD_PACKAGES:
-        import importlib  # noqa: PLC0415
+        import importlib
 
         mods, what = _METHOD_PACKAGES[method]
         for m in mods:
@@ -606,46 +678,63 @@ def check_method(method: str) -> None:
 
 
 def _missing(method: str, packages: str) -> ImportError:
-    return ImportError(f"method={method!r} needs {packages}; install them with: pip install \"facecore[cluster]\"")
+    return ImportError(
+        f'method={method!r} needs {packages}; install them with: pip install "facecore[cluster]"'
+    )
 
 
-def _infomap(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, trials: int) -> np.ndarray:
+def _infomap(
+    n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, trials: int
+) -> np.ndarray:
     """Two-level Infomap modules of the weighted undirected graph (isolated items: own label)."""
     try:
-        from infomap import Infomap  # noqa: PLC0415
+        from infomap import Infomap
     except ImportError:
         raise _missing("infomap", "the 'infomap' package") from None
     lab = np.arange(n, dtype=np.int64)
     if u.size == 0:
         return lab
-    im = Infomap(two_level=True, silent=True, seed=seed + 1, num_trials=trials)  # links are undirected
+    im = Infomap(
+        two_level=True, silent=True, seed=seed + 1, num_trials=trials
+    )  # links are undirected
     im.add_links(zip(u.tolist(), v.tolist(), w.astype(np.float64).tolist()))
     res = im.run()
     # node id -> module id, only for nodes with links (infomap >= 2.16 returns a Result)
     mods = res.modules() if res is not None and hasattr(res, "modules") else im.get_modules()
     if mods:
         ids = np.fromiter(mods.keys(), np.int64, len(mods))
-        lab[ids] = n + np.fromiter(mods.values(), np.int64, len(mods))  # clear of the singleton labels
+        lab[ids] = n + np.fromiter(
+            mods.values(), np.int64, len(mods)
+        )  # clear of the singleton labels
     return lab
 
 
-def _leiden(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, resolution: float) -> np.ndarray:
+def _leiden(
+    n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, seed: int, resolution: float
+) -> np.ndarray:
     """Leiden communities (CPM with ``resolution``) of the weighted undirected graph."""
     try:
-        import igraph  # noqa: PLC0415
-        import leidenalg  # noqa: PLC0415
+        import igraph
+        import leidenalg
     except ImportError:
         raise _missing("leiden", "the 'leidenalg' and 'igraph' packages") from None
     if u.size == 0:
         return np.arange(n, dtype=np.int64)
     g = igraph.Graph(n=n, edges=np.column_stack([u, v]).tolist(), directed=False)
-    part = leidenalg.find_partition(g, leidenalg.CPMVertexPartition, weights=w.astype(np.float64).tolist(),
-                                    resolution_parameter=resolution, seed=seed, n_iterations=2)
+    part = leidenalg.find_partition(
+        g,
+        leidenalg.CPMVertexPartition,
+        weights=w.astype(np.float64).tolist(),
+        resolution_parameter=resolution,
+        seed=seed,
+        n_iterations=2,
+    )
     return np.asarray(part.membership, dtype=np.int64)
 
 
-def _average_linkage(x: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float,
-                     init: np.ndarray | None = None) -> np.ndarray:
+def _average_linkage(
+    x: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float, init: np.ndarray | None = None
+) -> np.ndarray:
     """UPGMA on cosine similarity restricted to pairs joined by a graph edge.
 
     ``init`` (labels ``0..M-1``, every item labelled) starts from those clusters instead
@@ -730,7 +819,9 @@ def _relabel(lab: np.ndarray, min_size: int) -> np.ndarray:
     m = lab >= 0
     if not m.any():
         return out
-    uniq, first, inv, counts = np.unique(lab[m], return_index=True, return_inverse=True, return_counts=True)
+    uniq, first, inv, counts = np.unique(
+        lab[m], return_index=True, return_inverse=True, return_counts=True
+    )
     keep = counts >= min_size
     order = np.lexsort((first, -counts))
     order = order[keep[order]]
@@ -901,7 +992,9 @@ def cluster(
     min_size = _int(min_size, "min_size", 1)
     iterations = _int(iterations, "iterations", 1)
     seed = _int(seed, "seed", 0)
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, float, np.integer, np.floating)):
+    if isinstance(resolution, bool) or not isinstance(
+        resolution, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"resolution: expected a positive number; got {type(resolution).__name__}")
     if not (math.isfinite(float(resolution)) and resolution > 0):
         raise ValueError(f"resolution: expected a positive number; got {resolution}")
@@ -948,10 +1041,23 @@ def cluster(
         for s in range(0, un.size, 4096):
             part = un[s : s + 4096]
             dist[part] = 1.0 - (x[part] @ centres.T).max(axis=1)
-    logger.debug("cluster: %s threshold=%.3f -> %d clusters, %d unassigned of %d", method, thr, nk,
-                 int(np.count_nonzero(lab < 0)), n)
-    return Clustering(labels=_ro(lab), centres=_ro(centres), distances=_ro(dist), method=method,
-                      threshold=thr, k=k, knn=info)
+    logger.debug(
+        "cluster: %s threshold=%.3f -> %d clusters, %d unassigned of %d",
+        method,
+        thr,
+        nk,
+        int(np.count_nonzero(lab < 0)),
+        n,
+    )
+    return Clustering(
+        labels=_ro(lab),
+        centres=_ro(centres),
+        distances=_ro(dist),
+        method=method,
+        threshold=thr,
+        k=k,
+        knn=info,
+    )
 
 
 def _check_graph(graph: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -990,8 +1096,14 @@ class ClusterMetrics:
     nmi: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {f: (round(getattr(self, f), 6) if isinstance(getattr(self, f), float) else getattr(self, f))
-                for f in self.__dataclass_fields__}
+        return {
+            f: (
+                round(getattr(self, f), 6)
+                if isinstance(getattr(self, f), float)
+                else getattr(self, f)
+            )
+            for f in self.__dataclass_fields__
+        }
 
 
 def _f(p: float, r: float) -> float:
@@ -1079,10 +1191,20 @@ def cluster_metrics(true: Any, pred: Any) -> ClusterMetrics:
     mi = float(np.sum(nij / n * np.log(nij * n / (a[ci] * b[cj]))))
     nmi = 1.0 if ht + hp == 0 else max(0.0, min(1.0, 2 * mi / (ht + hp)))
     return ClusterMetrics(
-        n_items=n, n_classes=nc, n_clusters=nk, n_unassigned=n_unassigned, purity=purity,
-        compactness=nk / n, ideal_compactness=nc / n,
-        pairwise_precision=pw_p, pairwise_recall=pw_r, pairwise_f=_f(pw_p, pw_r),
-        bcubed_precision=bc_p, bcubed_recall=bc_r, bcubed_f=_f(bc_p, bc_r), nmi=nmi,
+        n_items=n,
+        n_classes=nc,
+        n_clusters=nk,
+        n_unassigned=n_unassigned,
+        purity=purity,
+        compactness=nk / n,
+        ideal_compactness=nc / n,
+        pairwise_precision=pw_p,
+        pairwise_recall=pw_r,
+        pairwise_f=_f(pw_p, pw_r),
+        bcubed_precision=bc_p,
+        bcubed_recall=bc_r,
+        bcubed_f=_f(bc_p, bc_r),
+        nmi=nmi,
     )
 
 
@@ -1176,7 +1298,9 @@ def choose_threshold(
         def score_of(m: ClusterMetrics) -> float:
             return float(getattr(m, obj_name))
     else:
-        raise ValueError(f"objective: expected one of {', '.join(_OBJECTIVES)} or a callable; got {objective!r}")
+        raise ValueError(
+            f"objective: expected one of {', '.join(_OBJECTIVES)} or a callable; got {objective!r}"
+        )
     if thresholds is None:
         ts = np.round(np.arange(0.20, 0.8001, 0.02), 4)
     else:
@@ -1197,7 +1321,16 @@ def choose_threshold(
         if min_purity is None or m.purity >= min_purity:
             scores[i] = score_of(m)
     if np.all(np.isnan(scores)):
-        raise ValueError(f"min_purity: no threshold of {ts.min():.2f}..{ts.max():.2f} reaches purity {min_purity}")
+        raise ValueError(
+            f"min_purity: no threshold of {ts.min():.2f}..{ts.max():.2f} reaches purity {min_purity}"
+        )
     best = max(range(ts.size), key=lambda i: (-np.inf if np.isnan(scores[i]) else scores[i], ts[i]))
-    return ThresholdChoice(threshold=float(ts[best]), metrics=sweep[best], method=method, objective=obj_name,
-                           thresholds=_ro(ts), scores=_ro(scores), sweep=tuple(sweep))
+    return ThresholdChoice(
+        threshold=float(ts[best]),
+        metrics=sweep[best],
+        method=method,
+        objective=obj_name,
+        thresholds=_ro(ts),
+        scores=_ro(scores),
+        sweep=tuple(sweep),
+    )

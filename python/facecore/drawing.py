@@ -17,7 +17,7 @@ import numpy as np
 from ._validate import as_bgr, as_color
 from .types import Face
 
-__all__ = ["draw", "label_text", "FIELDS"]
+__all__ = ["FIELDS", "draw", "label_text"]
 
 #: What a label can show, in this order: ``index`` (#3), ``score`` (0.93), ``gender`` (F/M),
 #: ``age`` (34), ``pose`` (yaw+12), ``quality`` (q0.81), ``expression`` (happy),
@@ -137,8 +137,11 @@ def draw(
     for i, f in enumerate(faces):
         if not isinstance(f, Face):
             raise TypeError(f"faces[{i}]: expected a Face; got {type(f).__name__}")
-    if not callable(show) and (isinstance(show, str) or not isinstance(show, Sequence)
-                               or any(s not in FIELDS for s in show)):
+    if not callable(show) and (
+        isinstance(show, str)
+        or not isinstance(show, Sequence)
+        or any(s not in FIELDS for s in show)
+    ):
         raise ValueError(f"show: expected a sequence of {list(FIELDS)} or a callable; got {show!r}")
     if crowded not in ("skip", "overlap"):
         raise ValueError(f"crowded: expected 'skip' or 'overlap'; got {crowded!r}")
@@ -162,7 +165,14 @@ def draw(
         if landmarks and f.box.width >= 24:
             r = max(1, round(f.box.width / 40))
             for j, (px, py) in enumerate(f.landmarks.points):
-                cv2.circle(out, (int(round(px)), int(round(py))), r, (0, 0, 255) if j < 2 else bgr, -1, cv2.LINE_AA)
+                cv2.circle(
+                    out,
+                    (int(round(px)), int(round(py))),
+                    r,
+                    (0, 0, 255) if j < 2 else bgr,
+                    -1,
+                    cv2.LINE_AA,
+                )
     placed: list[tuple[int, int, int, int]] = []
     for k in order:
         f = faces[k]
@@ -192,5 +202,7 @@ def draw(
             spot = (cx, cy, cx + bw, cy + bh)
         placed.append(spot)
         cv2.rectangle(out, spot[:2], (spot[2] - 1, spot[3] - 1), bgr, -1)
-        cv2.putText(out, text, (spot[0] + pad, spot[1] + pad + tht), _FONT, scale, ink, tt, cv2.LINE_AA)
+        cv2.putText(
+            out, text, (spot[0] + pad, spot[1] + pad + tht), _FONT, scale, ink, tt, cv2.LINE_AA
+        )
     return out

@@ -8,11 +8,11 @@ mixin lets them catch facecore's own classes at once.
 from __future__ import annotations
 
 __all__ = [
-    "FacecoreError",
-    "ModelNotFoundError",
-    "ModelIntegrityError",
     "CudaUnavailableError",
+    "FacecoreError",
     "ModelFetchError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
     "OutputError",
 ]
 
@@ -35,6 +35,8 @@ class CudaUnavailableError(FacecoreError, RuntimeError):
 
 class ModelFetchError(FacecoreError, OSError):
     """``facecore models fetch`` could not get a model's source file (download, archive)."""
+
+
 class OutputError(FacecoreError, OSError):
     """A batch job cannot write its output (disk full, read-only folder, store unwritable).
 
@@ -44,7 +46,7 @@ class OutputError(FacecoreError, OSError):
     """
 
     @classmethod
-    def of(cls, message: str, errno: int | None = None) -> "OutputError":
+    def of(cls, message: str, errno: int | None = None) -> OutputError:
         """An OutputError whose str() is ``message`` alone (no "[Errno N]" prefix)."""
         exc = cls(message)
         exc.errno = errno

@@ -69,7 +69,9 @@ _SEED = (-1.8, 2.1, 2.2)
 _CROWN = (-2.4, 1.3, 0.9)
 
 
-def head_matrix(landmarks: np.ndarray, shape: int | tuple[int, int], *, scale: float = 1.0) -> np.ndarray:
+def head_matrix(
+    landmarks: np.ndarray, shape: int | tuple[int, int], *, scale: float = 1.0
+) -> np.ndarray:
     """Forward 2x3 matrix from the frame to a head crop framed like the training images.
 
     The crop is rotated upright (eye line horizontal); the eye-to-mouth distance becomes
@@ -108,7 +110,9 @@ def letterbox_matrix(image_shape: tuple[int, ...], shape: int) -> np.ndarray:
     """Forward 2x3 matrix placing a whole ``(H, W)`` image centred in a ``shape`` square, aspect kept."""
     H, W = int(image_shape[0]), int(image_shape[1])
     s = shape / max(H, W)
-    return np.array([[s, 0, (shape - s * W) / 2 + 0.5 * s - 0.5], [0, s, (shape - s * H) / 2 + 0.5 * s - 0.5]])
+    return np.array(
+        [[s, 0, (shape - s * W) / 2 + 0.5 * s - 0.5], [0, s, (shape - s * H) / 2 + 0.5 * s - 0.5]]
+    )
 
 
 def _hex(bgr: tuple[int, int, int]) -> str:
@@ -116,7 +120,9 @@ def _hex(bgr: tuple[int, int, int]) -> str:
     return "#{2:02x}{1:02x}{0:02x}".format(*bgr)
 
 
-def person_prior(shape: tuple[int, int], centre: tuple[float, float], unit: float, *, border: float = 8.0) -> np.ndarray:
+def person_prior(
+    shape: tuple[int, int], centre: tuple[float, float], unit: float, *, border: float = 8.0
+) -> np.ndarray:
     """Where a face's hair can be, as a soft (H, W) float32 map in [0, 1] over an upright crop.
 
     1 inside a head ellipse (around and above the face, ``_HEAD``) and a band below it for
@@ -160,7 +166,7 @@ def _colour_gate(p: np.ndarray, crown: np.ndarray, crop: np.ndarray) -> np.ndarr
     3, falling to 0 at 5. Curtains, paintings, fur collars and hedges next to a head are
     mostly a different colour from its hair. Fewer than 30 crown hair pixels (bald, hat): no gate.
     """
-    import cv2  # noqa: PLC0415
+    import cv2
 
     sel = (crown >= 0.5) & (p >= 0.5)
     if np.count_nonzero(sel) < 30:
@@ -179,7 +185,7 @@ def _connected(p: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """Keep hair connected to the head: ``p`` inside ``seed``, and outside it only the parts of
     ``p >= 0.5`` (grown by a few pixels, softly) that touch the seed zone. Hanging hair is
     joined to the hair on the head; a shirt, a wall or a neighbour's head is not."""
-    import cv2  # noqa: PLC0415
+    import cv2
 
     hard = (p >= 0.5).astype(np.uint8)
     n, labels = cv2.connectedComponents(hard, connectivity=8)
@@ -277,22 +283,30 @@ class HairRecolor:
         device: str = "cpu",
         threads: int | None = None,
     ) -> None:
-        from .models.hair import HairPatchClassifier, open_hair_model  # noqa: PLC0415
+        from .models.hair import HairPatchClassifier, open_hair_model
 
         if not isinstance(model, (str, os.PathLike)):
-            raise TypeError(f"model: expected 'dense', 'patch' or a path; got {type(model).__name__}")
+            raise TypeError(
+                f"model: expected 'dense', 'patch' or a path; got {type(model).__name__}"
+            )
         self.detect = as_bool(detect, "detect")
         self.det_threshold = as_float(det_threshold, "det_threshold", minimum=0.0, maximum=1.0)
         self.max_faces = as_int(max_faces, "max_faces", minimum=1)
-        self.det_max_side = None if det_max_side is None else as_int(det_max_side, "det_max_side", minimum=32)
+        self.det_max_side = (
+            None if det_max_side is None else as_int(det_max_side, "det_max_side", minimum=32)
+        )
         self.head_scale = as_float(head_scale, "head_scale", minimum=0.25, maximum=4.0)
         self.stride = as_int(stride, "stride", minimum=1)
-        self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", minimum=1)
+        self.batch_size = (
+            None if batch_size is None else as_int(batch_size, "batch_size", minimum=1)
+        )
         self.smoothing = as_float(smoothing, "smoothing", minimum=0.0, maximum=1.0)
         if self.smoothing == 0:
             raise ValueError("smoothing: must be > 0 (1 = no smoothing)")
         if region is not None and not callable(region):
-            raise TypeError(f"region: expected a callable image -> (H, W) map or None; got {type(region).__name__}")
+            raise TypeError(
+                f"region: expected a callable image -> (H, W) map or None; got {type(region).__name__}"
+            )
         self.region = region
         self.power = as_float(power, "power")
         if self.power <= 0:
@@ -314,13 +328,19 @@ class HairRecolor:
         self.last_video_note: str | None = None
         self.detector_missing: str | None = None
         if self.detect:
-            from . import models as _models  # noqa: PLC0415
-            from .errors import ModelNotFoundError  # noqa: PLC0415
+            from . import models as _models
+            from .errors import ModelNotFoundError
 
             try:
-                self._detector = _models.load(detector, kind="detector", providers=providers, device=device,
-                                              threads=threads, score_threshold=self.det_threshold,
-                                              max_side=self.det_max_side)
+                self._detector = _models.load(
+                    detector,
+                    kind="detector",
+                    providers=providers,
+                    device=device,
+                    threads=threads,
+                    score_threshold=self.det_threshold,
+                    max_side=self.det_max_side,
+                )
             except ModelNotFoundError as exc:
                 # The hair models ship in the wheel, the detector does not (facecore[models]):
                 # without it the effect still works, on the whole image. A detector the caller
@@ -330,12 +350,17 @@ class HairRecolor:
                 self.detector_missing = str(exc).splitlines()[0].removesuffix(" Searched:")
                 # info, not warning: the CLI prints its own note (said once), and Python callers
                 # have ``detector_missing``
-                logger.info("hair: %s; segmenting whole images (%s for per-face head crops)",
-                               self.detector_missing, _models.zoo.install_hint())
+                logger.info(
+                    "hair: %s; segmenting whole images (%s for per-face head crops)",
+                    self.detector_missing,
+                    _models.zoo.install_hint(),
+                )
 
     def __repr__(self) -> str:
-        return (f"HairRecolor(model={self.method!r}, crop={self.crop}, detect={self.detect}, "
-                f"stride={self.stride}, power={self.power}, kernel={self.kernel!r}, iterations={self.iterations})")
+        return (
+            f"HairRecolor(model={self.method!r}, crop={self.crop}, detect={self.detect}, "
+            f"stride={self.stride}, power={self.power}, kernel={self.kernel!r}, iterations={self.iterations})"
+        )
 
     # -- maps -----------------------------------------------------------------------------
 
@@ -360,8 +385,12 @@ class HairRecolor:
             return np.zeros((0, 2, 3))
         order = np.argsort(-(det.boxes[:, 2] * det.boxes[:, 3]))[: self.max_faces]
         x0, y0 = -_REGION[0] * self.crop, -_REGION[1] * self.crop
-        return np.stack([_shift(head_matrix(det.landmarks[i], self.crop, scale=self.head_scale), x0, y0)
-                         for i in order])
+        return np.stack(
+            [
+                _shift(head_matrix(det.landmarks[i], self.crop, scale=self.head_scale), x0, y0)
+                for i in order
+            ]
+        )
 
     def prior(self) -> np.ndarray:
         """The person prior over one region (:func:`person_prior` at this framing), cached."""
@@ -369,7 +398,9 @@ class HairRecolor:
             x0, y0 = -_REGION[0] * self.crop, -_REGION[1] * self.crop
             centre = ((self.crop - 1) / 2 + x0, _CENTRE_Y * self.crop + y0)
             unit = _EM_FRACTION * self.crop / self.head_scale
-            self._prior = person_prior(self.region_shape, centre, unit, border=max(4.0, self.crop / 16))
+            self._prior = person_prior(
+                self.region_shape, centre, unit, border=max(4.0, self.crop / 16)
+            )
         return self._prior
 
     def crown_zone(self) -> np.ndarray:
@@ -407,24 +438,32 @@ class HairRecolor:
         pix = kernels.warp_crops(image, matrices, self.region_shape)
         return np.stack([_connected(_colour_gate(c, crown, px), seed) for c, px in zip(crops, pix)])
 
-    def crop_probability(self, image: np.ndarray, matrices: np.ndarray,
-                         shape: int | tuple[int, int] | None = None) -> np.ndarray:
+    def crop_probability(
+        self, image: np.ndarray, matrices: np.ndarray, shape: int | tuple[int, int] | None = None
+    ) -> np.ndarray:
         """Hair probability of each crop: ``(N, h, w)`` float32, crop ``i`` = ``warp(image, matrices[i], shape)``.
 
         ``shape`` defaults to ``crop`` (square); :meth:`probability` passes :attr:`region_shape`.
         """
         spec = self.model.spec
-        S = (self.crop, self.crop) if shape is None else ((shape, shape) if isinstance(shape, int) else tuple(shape))
+        S = (
+            (self.crop, self.crop)
+            if shape is None
+            else ((shape, shape) if isinstance(shape, int) else tuple(shape))
+        )
         if self.method == "dense":
-            x = kernels.warp_crops(image, matrices, S, tensor=True, mean=spec.mean, std=spec.std,
-                                   swap_rb=spec.swap_rb)
+            x = kernels.warp_crops(
+                image, matrices, S, tensor=True, mean=spec.mean, std=spec.std, swap_rb=spec.swap_rb
+            )
             return self.model(x)
         w = self.model.window
         r = w // 2
         out = np.empty((len(matrices), *S), np.float32)
         for i, M in enumerate(matrices):
             # a margin of r pixels so every crop pixel is a window centre (or between two)
-            padded = kernels.warp_crops(image, _shift(M, r, r)[None], (S[0] + 2 * r, S[1] + 2 * r))[0]
+            padded = kernels.warp_crops(image, _shift(M, r, r)[None], (S[0] + 2 * r, S[1] + 2 * r))[
+                0
+            ]
             p = self.patch_map(padded)
             out[i] = p[r : r + S[0], r : r + S[1]]
         return out
@@ -439,14 +478,23 @@ class HairRecolor:
         -------
         (H, W) float32 ndarray
         """
-        from .models.hair import HairPatchClassifier  # noqa: PLC0415
+        from .models.hair import HairPatchClassifier
 
         if not isinstance(self.model, HairPatchClassifier):
             raise ValueError("model: patch_map needs the patch model (HairRecolor('patch'))")
         s = self.stride if stride is None else as_int(stride, "stride", minimum=1)
         spec = self.model.spec
-        return kernels.probability_map(image, self.model, self.model.window, stride=s, batch_size=self.batch_size,
-                                       reduce="centre", mean=spec.mean, std=spec.std, swap_rb=spec.swap_rb)
+        return kernels.probability_map(
+            image,
+            self.model,
+            self.model.window,
+            stride=s,
+            batch_size=self.batch_size,
+            reduce="centre",
+            mean=spec.mean,
+            std=spec.std,
+            swap_rb=spec.swap_rb,
+        )
 
     def probability(self, image: np.ndarray, *, region: np.ndarray | None = None) -> np.ndarray:
         """Per-pixel hair probability of a BGR image (unrefined).
@@ -485,17 +533,29 @@ class HairRecolor:
             else:
                 crops = self.region_maps(image, mats)
             for M, p in zip(mats, crops):
-                np.maximum(out, kernels.warp_affine(np.ascontiguousarray(p), M, (H, W), inverse=True), out=out)
+                np.maximum(
+                    out,
+                    kernels.warp_affine(np.ascontiguousarray(p), M, (H, W), inverse=True),
+                    out=out,
+                )
         if region is None and self.region is not None and len(mats):
             region = as_map(np.asarray(self.region(image), np.float32), "region")
             if region.shape != (H, W):
-                raise ValueError(f"region: the callable returned shape {region.shape}; expected {(H, W)}")
+                raise ValueError(
+                    f"region: the callable returned shape {region.shape}; expected {(H, W)}"
+                )
         if region is not None:
             np.multiply(out, np.clip(region, 0.0, 1.0), out=out)
         return out
 
-    def refine(self, p: np.ndarray, *, power: float | None = None, kernel: str | np.ndarray | None = None,
-               iterations: int | None = None) -> np.ndarray:
+    def refine(
+        self,
+        p: np.ndarray,
+        *,
+        power: float | None = None,
+        kernel: str | np.ndarray | None = None,
+        iterations: int | None = None,
+    ) -> np.ndarray:
         """Refine a map with :func:`facecore.kernels.refine_map` (the instance's settings by default).
 
         Parameters
@@ -522,9 +582,18 @@ class HairRecolor:
 
     # -- the effect -----------------------------------------------------------------------
 
-    def apply(self, image: np.ndarray, color: Any = RECOLOR_COLOR, *, strength: float = RECOLOR_STRENGTH, mode: str = "transfer",
-              softness: float = 1.0, alpha: np.ndarray | None = None, region: np.ndarray | None = None,
-              source: tuple[float, float] | None = None) -> np.ndarray:
+    def apply(
+        self,
+        image: np.ndarray,
+        color: Any = RECOLOR_COLOR,
+        *,
+        strength: float = RECOLOR_STRENGTH,
+        mode: str = "transfer",
+        softness: float = 1.0,
+        alpha: np.ndarray | None = None,
+        region: np.ndarray | None = None,
+        source: tuple[float, float] | None = None,
+    ) -> np.ndarray:
         """Recolour the hair of a BGR image, keeping its texture.
 
         Parameters
@@ -583,10 +652,19 @@ class HairRecolor:
             out = np.concatenate([out, raw[:, :, 3:]], axis=2)
         return out
 
-    def apply_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], color: Any = RECOLOR_COLOR, *,
-                    strength: float = RECOLOR_STRENGTH, mode: str = "transfer", softness: float = 1.0,
-                    progress: bool = True, audio: bool = True,
-                    on_frame: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> int:
+    def apply_video(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str],
+        color: Any = RECOLOR_COLOR,
+        *,
+        strength: float = RECOLOR_STRENGTH,
+        mode: str = "transfer",
+        softness: float = 1.0,
+        progress: bool = True,
+        audio: bool = True,
+        on_frame: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+    ) -> int:
         """Recolour every frame of a video, smoothed over time so the hair does not flicker.
 
         Each frame is segmented as :meth:`probability` does; the map and the hair's colour
@@ -615,9 +693,9 @@ class HairRecolor:
         int
             Frames written.
         """
-        import cv2  # noqa: PLC0415
+        import cv2
 
-        from .io import VideoOut, iter_frames  # noqa: PLC0415
+        from .io import VideoOut, iter_frames
 
         s, d = Path(os.fspath(src)), Path(os.fspath(dst))
         if s.resolve() == d.resolve():
@@ -633,7 +711,7 @@ class HairRecolor:
         bar = None
         if progress:
             try:
-                from tqdm import tqdm  # noqa: PLC0415
+                from tqdm import tqdm
 
                 bar = tqdm(total=total, unit="frame", desc=s.name)
             except ImportError:  # pragma: no cover
@@ -644,16 +722,28 @@ class HairRecolor:
             with VideoOut(d, fps, audio_from=s if audio else None) as vo:
                 for i, frame in iter_frames(s):
                     p = self.probability(frame)
-                    ema = p if ema is None or ema.shape != p.shape else self.smoothing * p + (1 - self.smoothing) * ema
+                    ema = (
+                        p
+                        if ema is None or ema.shape != p.shape
+                        else self.smoothing * p + (1 - self.smoothing) * ema
+                    )
                     a = soften(self.refine(np.ascontiguousarray(ema, np.float32)), softness)
                     source = None
                     if mode in ("transfer", "natural"):
                         w, m, sd = kernels.lab_stats(frame, a)
                         if w > 0:
                             cur = np.array([m, sd])
-                            stats = cur if stats is None else self.smoothing * cur + (1 - self.smoothing) * stats
+                            stats = (
+                                cur
+                                if stats is None
+                                else self.smoothing * cur + (1 - self.smoothing) * stats
+                            )
                         source = None if stats is None else (float(stats[0]), float(stats[1]))
-                    vo.write(kernels.recolor(frame, a, color, mode=mode, strength=strength, source=source))
+                    vo.write(
+                        kernels.recolor(
+                            frame, a, color, mode=mode, strength=strength, source=source
+                        )
+                    )
                     if on_frame is not None:
                         on_frame(i, frame, a)
                     if bar is not None:
@@ -663,7 +753,9 @@ class HairRecolor:
                 bar.close()
         n = vo.frames
         if n:
-            self.last_video_note = f"audio {vo.audio}" if audio else "audio not copied (audio=False)"
+            self.last_video_note = (
+                f"audio {vo.audio}" if audio else "audio not copied (audio=False)"
+            )
         return n
 
 

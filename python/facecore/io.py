@@ -14,25 +14,42 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "read_image",
-    "decode_image",
-    "probe_size",
-    "MAX_PIXELS",
-    "write_image",
-    "iter_frames",
-    "collect_inputs",
     "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
     "VIDEO_SUFFIXES",
     "InputItem",
-    "ffmpeg_exe",
-    "mux_audio",
     "VideoOut",
+    "collect_inputs",
+    "decode_image",
+    "ffmpeg_exe",
+    "iter_frames",
+    "mux_audio",
+    "probe_size",
+    "read_image",
+    "write_image",
 ]
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pbm", ".pnm"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".bmp",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".jp2",
+        ".pgm",
+        ".ppm",
+        ".pbm",
+        ".pnm",
+    }
+)
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+)
 
 
 def _path(path, name: str) -> Path:
@@ -41,7 +58,9 @@ def _path(path, name: str) -> Path:
     return Path(path)
 
 
-def read_image(path: str | os.PathLike[str], *, grey: bool = False, max_pixels: int | None = None) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike[str], *, grey: bool = False, max_pixels: int | None = None
+) -> np.ndarray:
     """Read an image file as BGR uint8 ``(H, W, 3)`` (or ``(H, W)`` with ``grey=True``).
 
     Unlike ``cv2.imread`` this reads non-ASCII paths on every platform (the bytes are
@@ -80,23 +99,36 @@ def read_image(path: str | os.PathLike[str], *, grey: bool = False, max_pixels: 
     if stat.S_ISDIR(st.st_mode):
         raise ValueError(f"path: {p} is a directory, not an image")
     if not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"path: {p} is not a regular file (a FIFO, socket or device); only files are read")
+        raise ValueError(
+            f"path: {p} is not a regular file (a FIFO, socket or device); only files are read"
+        )
     # O_NONBLOCK: if the name was swapped for a FIFO after the stat, open does not wait for a writer
     fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise ValueError(f"path: {p} is not a regular file (a FIFO, socket or device); only files are read")
+            raise ValueError(
+                f"path: {p} is not a regular file (a FIFO, socket or device); only files are read"
+            )
         data = np.frombuffer(f.read(), dtype=np.uint8)
     try:
         return decode_image(data, grey=grey, max_pixels=max_pixels)
     except ValueError as exc:
-        if not str(exc).startswith("data: not a readable image"):  # e.g. a size limit: keep its words
+        if not str(exc).startswith(
+            "data: not a readable image"
+        ):  # e.g. a size limit: keep its words
             raise ValueError(f"path: {p}: {str(exc).removeprefix('data: ')}") from None
         raise ValueError(f"path: {p} is {_why_unreadable(data)}") from None
 
 
-_SIGNATURES = [(b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
-               (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x00\x00\x00\x0cjP", "JPEG 2000")]
+_SIGNATURES = [
+    (b"\xff\xd8", "JPEG"),
+    (b"\x89PNG", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"\x00\x00\x00\x0cjP", "JPEG 2000"),
+]
 
 
 def _why_unreadable(data: np.ndarray) -> str:
@@ -112,7 +144,9 @@ def _why_unreadable(data: np.ndarray) -> str:
     return f"not an image (no known image format in its first bytes; {data.size} bytes)"
 
 
-def decode_image(data: bytes | np.ndarray, *, grey: bool = False, max_pixels: int | None = None) -> np.ndarray:
+def decode_image(
+    data: bytes | np.ndarray, *, grey: bool = False, max_pixels: int | None = None
+) -> np.ndarray:
     """Decode an encoded image (JPEG, PNG, BMP, WebP, TIFF, PNM, ...) held in memory.
 
     The header's width x height (:func:`probe_size`) is checked against ``max_pixels``
@@ -150,7 +184,9 @@ def decode_image(data: bytes | np.ndarray, *, grey: bool = False, max_pixels: in
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = np.frombuffer(data, dtype=np.uint8)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 1:
-        raise TypeError(f"data: expected bytes or a 1-d uint8 array; got {getattr(data, 'dtype', type(data).__name__)}")
+        raise TypeError(
+            f"data: expected bytes or a 1-d uint8 array; got {getattr(data, 'dtype', type(data).__name__)}"
+        )
     if max_pixels is None:
         max_pixels = _default_max_pixels()
     elif isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
@@ -167,7 +203,9 @@ def decode_image(data: bytes | np.ndarray, *, grey: bool = False, max_pixels: in
     if img is None or img.size == 0:
         raise ValueError(f"data: not a readable image ({data.size} bytes)")
     if img.shape[0] * img.shape[1] > max_pixels:  # a format whose header said otherwise
-        raise ValueError(f"data: a {img.shape[1]} x {img.shape[0]} image exceeds the limit of {max_pixels:,} pixels")
+        raise ValueError(
+            f"data: a {img.shape[1]} x {img.shape[0]} image exceeds the limit of {max_pixels:,} pixels"
+        )
     if img.dtype != np.uint8:  # not seen with these flags; keep the contract if a codec differs
         img = cv2.convertScaleAbs(img, alpha=255.0 if img.dtype.kind == "f" else 1.0)
     # the documented layout whatever the codec did: OpenCV 5 returns a grey PFM ("Pf") as
@@ -206,9 +244,13 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
     """
     p = _path(path, "path")
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise TypeError(f"image: expected uint8 array of shape (H, W, 3) or (H, W); got {getattr(image, 'dtype', type(image).__name__)}")
+        raise TypeError(
+            f"image: expected uint8 array of shape (H, W, 3) or (H, W); got {getattr(image, 'dtype', type(image).__name__)}"
+        )
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
-        raise ValueError(f"image: expected uint8 array of shape (H, W, 3) or (H, W); got {image.shape}")
+        raise ValueError(
+            f"image: expected uint8 array of shape (H, W, 3) or (H, W); got {image.shape}"
+        )
     if not 1 <= int(quality) <= 100:
         raise ValueError(f"quality: expected 1..100; got {quality}")
     ext = p.suffix.lower() or ".png"
@@ -226,7 +268,7 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
         # the cleanup must not replace the real cause (a read-only folder refuses the unlink too)
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        from .errors import OutputError  # noqa: PLC0415
+        from .errors import OutputError
 
         raise OutputError.of(f"path: cannot write {p}: {exc.strerror or exc}", exc.errno) from exc
     except BaseException:
@@ -236,7 +278,9 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
     return p
 
 
-def iter_frames(path: str | os.PathLike[str], *, every: int = 1, max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def iter_frames(
+    path: str | os.PathLike[str], *, every: int = 1, max_frames: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_index, frame)`` for every ``every``-th frame of a video (BGR uint8).
 
     Raises
@@ -278,7 +322,9 @@ class InputItem:
     kind: str  # "image" | "video" | "unknown"
 
 
-def collect_inputs(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True) -> tuple[list[InputItem], list[tuple[str, str]]]:
+def collect_inputs(
+    paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True
+) -> tuple[list[InputItem], list[tuple[str, str]]]:
     """Expand files and folders into image/video inputs, sorted within each folder.
 
     Returns
@@ -301,7 +347,13 @@ def collect_inputs(paths: Iterable[str | os.PathLike[str]], *, recursive: bool =
                     items.append(InputItem(f, "video"))
         elif p.is_file():
             suf = p.suffix.lower()
-            kind = "video" if suf in VIDEO_SUFFIXES else "image" if suf in IMAGE_SUFFIXES else "unknown"
+            kind = (
+                "video"
+                if suf in VIDEO_SUFFIXES
+                else "image"
+                if suf in IMAGE_SUFFIXES
+                else "unknown"
+            )
             items.append(InputItem(p, kind))
         else:
             problems.append((os.fspath(p), "no such file or folder"))
@@ -329,11 +381,11 @@ def _default_max_pixels() -> int:
 
 
 def _u16(b: bytes, i: int, order: str = ">") -> int:
-    return int.from_bytes(b[i:i + 2], "big" if order == ">" else "little")
+    return int.from_bytes(b[i : i + 2], "big" if order == ">" else "little")
 
 
 def _u32(b: bytes, i: int, order: str = ">") -> int:
-    return int.from_bytes(b[i:i + 4], "big" if order == ">" else "little")
+    return int.from_bytes(b[i : i + 4], "big" if order == ">" else "little")
 
 
 def _pnm_tokens(b: bytes, start: int, n: int) -> list[int]:
@@ -341,7 +393,7 @@ def _pnm_tokens(b: bytes, start: int, n: int) -> list[int]:
     out: list[int] = []
     i = start
     while len(out) < n and i < len(b) and i < 4096:
-        c = b[i:i + 1]
+        c = b[i : i + 1]
         if c == b"#":
             j = b.find(b"\n", i)
             i = len(b) if j < 0 else j + 1
@@ -349,7 +401,7 @@ def _pnm_tokens(b: bytes, start: int, n: int) -> list[int]:
             i += 1
         else:
             j = i
-            while j < len(b) and not b[j:j + 1].isspace() and b[j:j + 1] != b"#":
+            while j < len(b) and not b[j : j + 1].isspace() and b[j : j + 1] != b"#":
                 j += 1
             tok = b[i:j]
             if not tok.isdigit():
@@ -366,7 +418,7 @@ def _tiff_size(b: bytes) -> tuple[int, int]:
     big = _u16(b, 2, order) == 43
     off = int.from_bytes(b[8:16], "big" if order == ">" else "little") if big else _u32(b, 4, order)
     if big:
-        n = int.from_bytes(b[off:off + 8], "big" if order == ">" else "little")
+        n = int.from_bytes(b[off : off + 8], "big" if order == ">" else "little")
         base, step = off + 8, 20
     else:
         n = _u16(b, off, order)
@@ -377,7 +429,11 @@ def _tiff_size(b: bytes) -> tuple[int, int]:
         if e + step > len(b):
             break
         tag, typ = _u16(b, e, order), _u16(b, e + 2, order)
-        val = _u16(b, e + (12 if big else 8), order) if typ == 3 else _u32(b, e + (12 if big else 8), order)
+        val = (
+            _u16(b, e + (12 if big else 8), order)
+            if typ == 3
+            else _u32(b, e + (12 if big else 8), order)
+        )
         if tag == 256:
             w = val
         elif tag == 257:
@@ -459,10 +515,13 @@ def probe_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
                 v = _u32(b, 21, "<")
                 return (v & 0x3FFF) + 1, ((v >> 14) & 0x3FFF) + 1
             if kind == b"VP8X":
-                return (int.from_bytes(b[24:27], "little") + 1, int.from_bytes(b[27:30], "little") + 1)
+                return (
+                    int.from_bytes(b[24:27], "little") + 1,
+                    int.from_bytes(b[27:30], "little") + 1,
+                )
             raise ValueError("unknown WebP chunk")
         if b[4:8] == b"ftyp":
-            return _isobmff_size(b if len(data) <= 65536 else bytes(memoryview(data)[:1 << 20]))
+            return _isobmff_size(b if len(data) <= 65536 else bytes(memoryview(data)[: 1 << 20]))
         if b[:6] in (b"GIF87a", b"GIF89a"):
             return _u16(b, 6, "<"), _u16(b, 8, "<")
         if b[:2] == b"BM":
@@ -472,7 +531,7 @@ def probe_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
             h = int.from_bytes(b[22:26], "little", signed=True)
             return abs(w), abs(h)
         if b[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-            return _tiff_size(b if len(data) <= 65536 else bytes(memoryview(data)[:1 << 20]))
+            return _tiff_size(b if len(data) <= 65536 else bytes(memoryview(data)[: 1 << 20]))
         if b[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n":
             i = b.find(b"ihdr")
             if i < 0:
@@ -484,7 +543,11 @@ def probe_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
         if b[:1] == b"P" and b[1:2] in b"1234567" and len(b) > 2 and b[2:3].isspace():
             if b[1:2] == b"7":  # PAM: WIDTH / HEIGHT lines
                 head = b[: b.find(b"ENDHDR") if b"ENDHDR" in b else 4096]
-                vals = dict(line.split(None, 1) for line in head.splitlines()[1:] if len(line.split(None, 1)) == 2)
+                vals = dict(
+                    line.split(None, 1)
+                    for line in head.splitlines()[1:]
+                    if len(line.split(None, 1)) == 2
+                )
                 return int(vals[b"WIDTH"]), int(vals[b"HEIGHT"])
             w, h = _pnm_tokens(b, 2, 2)
             return w, h
@@ -513,8 +576,10 @@ def _check_pixels(data: np.ndarray, max_pixels: int) -> None:
         raise ValueError(f"data: not a readable image ({data.size} bytes): {exc}") from None
     if size is not None and size[0] * size[1] > max_pixels:
         w, h = size
-        raise ValueError(f"data: a {w} x {h} image ({w * h:,} pixels) exceeds the limit of {max_pixels:,} pixels "
-                         "(max_pixels=, or FACECORE_MAX_IMAGE_PIXELS)")
+        raise ValueError(
+            f"data: a {w} x {h} image ({w * h:,} pixels) exceeds the limit of {max_pixels:,} pixels "
+            "(max_pixels=, or FACECORE_MAX_IMAGE_PIXELS)"
+        )
 
 
 # -- audio of written videos ----------------------------------------------------------------
@@ -523,20 +588,22 @@ def _check_pixels(data: np.ndarray, max_pixels: int) -> None:
 def ffmpeg_exe() -> str | None:
     """The ``ffmpeg`` program: on PATH, else the binary of the optional ``imageio-ffmpeg``
     package (``facecore[video]``), else None."""
-    import shutil  # noqa: PLC0415
+    import shutil
 
     exe = shutil.which("ffmpeg")
     if exe:
         return exe
     try:  # imageio-ffmpeg ships a static binary
-        import imageio_ffmpeg  # type: ignore[import-not-found]  # noqa: PLC0415
+        import imageio_ffmpeg  # type: ignore[import-not-found]
 
         return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:  # noqa: BLE001 - not installed, or no binary for this platform
+    except Exception:
         return None
 
 
-def mux_audio(video_only: str | os.PathLike[str], src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> str:
+def mux_audio(
+    video_only: str | os.PathLike[str], src: str | os.PathLike[str], dst: str | os.PathLike[str]
+) -> str:
     """Move a written (silent) video to ``dst`` with ``src``'s audio track muxed in, if any.
 
     OpenCV writes frames only; the video effects (hair recolour, background) write their
@@ -551,7 +618,7 @@ def mux_audio(video_only: str | os.PathLike[str], src: str | os.PathLike[str], d
         What happened to the audio: ``"kept"``, ``"none in the input"`` or
         ``"dropped: <why>"`` (no ffmpeg, or ffmpeg's last error line).
     """
-    import subprocess  # noqa: PLC0415
+    import subprocess
 
     video_only, src, dst = os.fspath(video_only), os.fspath(src), os.fspath(dst)
     exe = ffmpeg_exe()
@@ -559,12 +626,33 @@ def mux_audio(video_only: str | os.PathLike[str], src: str | os.PathLike[str], d
         os.replace(video_only, dst)
         return "dropped: no ffmpeg on PATH (pip install imageio-ffmpeg to keep it)"
     try:
-        probe = subprocess.run([exe, "-hide_banner", "-i", src], capture_output=True, text=True, timeout=60)
+        probe = subprocess.run(
+            [exe, "-hide_banner", "-i", src], capture_output=True, text=True, timeout=60
+        )
         if "Audio:" not in probe.stderr:
             os.replace(video_only, dst)
             return "none in the input"
-        cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-i", video_only, "-i", src,
-               "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-shortest", dst]
+        cmd = [
+            exe,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            video_only,
+            "-i",
+            src,
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-shortest",
+            dst,
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     except (OSError, subprocess.SubprocessError) as exc:
         os.replace(video_only, dst)
@@ -596,8 +684,14 @@ class VideoOut:
     (3, True, None)
     """
 
-    def __init__(self, dst: str | os.PathLike[str], fps: float, *, audio_from: str | os.PathLike[str] | None = None):
-        import tempfile  # noqa: PLC0415
+    def __init__(
+        self,
+        dst: str | os.PathLike[str],
+        fps: float,
+        *,
+        audio_from: str | os.PathLike[str] | None = None,
+    ):
+        import tempfile
 
         self.dst = Path(os.fspath(dst))
         self.fps = float(fps)
@@ -606,7 +700,9 @@ class VideoOut:
         #: what happened to the audio (:func:`mux_audio`), None without ``audio_from``
         self.audio: str | None = None
         self.dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=self.dst.suffix or ".mp4", prefix=".facecore-", dir=os.fspath(self.dst.parent))
+        fd, tmp = tempfile.mkstemp(
+            suffix=self.dst.suffix or ".mp4", prefix=".facecore-", dir=os.fspath(self.dst.parent)
+        )
         os.close(fd)
         self._tmp = Path(tmp)
         self._writer: cv2.VideoWriter | None = None
@@ -614,8 +710,12 @@ class VideoOut:
     def write(self, frame: np.ndarray) -> None:
         """Append one BGR uint8 frame (every frame the size of the first)."""
         if self._writer is None:
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.dst.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
-            self._writer = cv2.VideoWriter(os.fspath(self._tmp), fourcc, self.fps, (frame.shape[1], frame.shape[0]))
+            fourcc = cv2.VideoWriter_fourcc(
+                *("mp4v" if self.dst.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG")
+            )
+            self._writer = cv2.VideoWriter(
+                os.fspath(self._tmp), fourcc, self.fps, (frame.shape[1], frame.shape[0])
+            )
             if not self._writer.isOpened():
                 self.abort()
                 raise ValueError(f"dst: cannot write a video to {self.dst}")
@@ -641,7 +741,7 @@ class VideoOut:
             self._writer = None
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "VideoOut":
+    def __enter__(self) -> VideoOut:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

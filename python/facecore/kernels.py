@@ -46,19 +46,19 @@ from ._validate import (
 )
 
 __all__ = [
-    "warp_crops",
-    "warp_affine",
-    "WindowBatch",
-    "window_grid",
-    "iter_windows",
-    "accumulate_windows",
-    "probability_map",
     "KERNELS",
-    "refine_map",
-    "guided_upsample",
+    "WindowBatch",
+    "accumulate_windows",
     "blend",
-    "recolor",
+    "guided_upsample",
+    "iter_windows",
     "lab_stats",
+    "probability_map",
+    "recolor",
+    "refine_map",
+    "warp_affine",
+    "warp_crops",
+    "window_grid",
 ]
 
 _BORDERS = {"constant": 0, "replicate": 1}
@@ -73,20 +73,30 @@ MAX_OUTPUT_BYTES = 1 << 32
 def _alloc(dims: tuple[int, ...], dtype: type, name: str) -> np.ndarray:
     nbytes = int(np.prod(dims, dtype=object)) * np.dtype(dtype).itemsize
     if nbytes > MAX_OUTPUT_BYTES:
-        raise ValueError(f"{name}: the output {tuple(int(d) for d in dims)} {np.dtype(dtype)} would take "
-                         f"{nbytes / 2**30:,.1f} GiB; facecore allocates at most {MAX_OUTPUT_BYTES / 2**30:.0f} GiB "
-                         "per call (pass out= to use your own buffer)")
+        raise ValueError(
+            f"{name}: the output {tuple(int(d) for d in dims)} {np.dtype(dtype)} would take "
+            f"{nbytes / 2**30:,.1f} GiB; facecore allocates at most {MAX_OUTPUT_BYTES / 2**30:.0f} GiB "
+            "per call (pass out= to use your own buffer)"
+        )
     return np.empty(dims, dtype)
 
 
 def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
     """The same elements in the same order (in-place use is then element-wise safe)."""
-    return (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
-            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+    return (
+        a.shape == b.shape
+        and a.strides == b.strides
+        and a.dtype == b.dtype
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
 
 
-def _inplace_out(out: object, shape: tuple[int, ...], inputs: tuple[np.ndarray, ...],
-                 aliases: tuple[np.ndarray, ...]) -> np.ndarray:
+def _inplace_out(
+    out: object,
+    shape: tuple[int, ...],
+    inputs: tuple[np.ndarray, ...],
+    aliases: tuple[np.ndarray, ...],
+) -> np.ndarray:
     """``out=`` that may be exactly one of ``aliases`` (in place) but must not otherwise
     overlap any input: decided by memory overlap, not by identity, so a shifted view of
     the base passed as the effect with ``out=base`` is refused."""
@@ -98,11 +108,13 @@ def _inplace_out(out: object, shape: tuple[int, ...], inputs: tuple[np.ndarray, 
                 continue
             try:
                 overlap = np.shares_memory(out, a, max_work=10**6)
-            except Exception:  # noqa: BLE001 - numpy's TooHardError: assume the worst
+            except Exception:
                 overlap = True
             if overlap:
-                raise ValueError("out: overlaps an input other than as the very same array (e.g. a shifted "
-                                 "view of it); pass a copy")
+                raise ValueError(
+                    "out: overlaps an input other than as the very same array (e.g. a shifted "
+                    "view of it); pass a copy"
+                )
         return out
     return as_out(out, "out", shape, np.uint8, *inputs)
 
@@ -212,9 +224,20 @@ def warp_crops(
     (4, 3, 64, 48)
     """
     if _gpu.wants_gpu(device, image=image, out=out):
-        return _gpu.warp_crops(image, matrices, shape, border=border, fill=fill, tensor=tensor,
-                               mean=mean, std=std, swap_rb=swap_rb, out=out, device=device,
-                               stream=stream)
+        return _gpu.warp_crops(
+            image,
+            matrices,
+            shape,
+            border=border,
+            fill=fill,
+            tensor=tensor,
+            mean=mean,
+            std=std,
+            swap_rb=swap_rb,
+            out=out,
+            device=device,
+            stream=stream,
+        )
     image = as_image(image, "image")
     m = as_matrices(matrices, "matrices")
     h, w = as_shape(shape, "shape")
@@ -232,13 +255,21 @@ def warp_crops(
         if (sd == 0).any():
             raise ValueError("std: must be non-zero")
         dims = (n, c, h, w)
-        res = _alloc(dims, np.float32, "shape") if out is None else as_out(out, "out", dims, np.float32, image)
+        res = (
+            _alloc(dims, np.float32, "shape")
+            if out is None
+            else as_out(out, "out", dims, np.float32, image)
+        )
         _core.warp_affine_to_nchw_f32(image, m, h, w, False, b, f, mu, sd, swap_rb, res)
         return res
     if swap_rb:
         raise ValueError("swap_rb: only applies with tensor=True")
     dims = (n, h, w, c) if image.ndim == 3 else (n, h, w)
-    res = _alloc(dims, np.uint8, "shape") if out is None else as_out(out, "out", dims, np.uint8, image)
+    res = (
+        _alloc(dims, np.uint8, "shape")
+        if out is None
+        else as_out(out, "out", dims, np.uint8, image)
+    )
     _core.warp_affine_u8(image, m, h, w, False, b, f, res)
     return res
 
@@ -300,8 +331,17 @@ def warp_affine(
     ((480, 640), dtype('float32'))
     """
     if _gpu.wants_gpu(device, src=src, out=out):
-        return _gpu.warp_affine(src, matrix, shape, border=border, fill=fill, inverse=inverse,
-                                out=out, device=device, stream=stream)
+        return _gpu.warp_affine(
+            src,
+            matrix,
+            shape,
+            border=border,
+            fill=fill,
+            inverse=inverse,
+            out=out,
+            device=device,
+            stream=stream,
+        )
     is_float = isinstance(src, np.ndarray) and src.dtype == np.float32
     m = as_matrices(matrix, "matrix", single=True)
     h, w = as_shape(shape, "shape")
@@ -313,14 +353,22 @@ def warp_affine(
             raise ValueError(f"src: expected float32 (H, W) or (H, W, C); got {a.shape}")
         fv = as_float(fill, "fill")
         dims = (1, h, w) + a.shape[2:]
-        res = _alloc(dims, np.float32, "shape") if out is None else as_out(out, "out", dims[1:], np.float32, a)[None]
+        res = (
+            _alloc(dims, np.float32, "shape")
+            if out is None
+            else as_out(out, "out", dims[1:], np.float32, a)[None]
+        )
         _core.warp_affine_f32(a, m, h, w, inverse, b, fv, res)
         return res[0]
     a = as_image(src, "src")
     c = a.shape[2] if a.ndim == 3 else 1
     f = _fill_u8(fill, c)
     dims = (1, h, w) + a.shape[2:]
-    res = _alloc(dims, np.uint8, "shape") if out is None else as_out(out, "out", dims[1:], np.uint8, a)[None]
+    res = (
+        _alloc(dims, np.uint8, "shape")
+        if out is None
+        else as_out(out, "out", dims[1:], np.uint8, a)[None]
+    )
     _core.warp_affine_u8(a, m, h, w, inverse, b, f, res)
     return res[0]
 
@@ -348,7 +396,10 @@ class WindowBatch:
 
 
 def window_grid(
-    image_shape: tuple[int, ...], window: int | tuple[int, int], *, stride: int | tuple[int, int] = 1
+    image_shape: tuple[int, ...],
+    window: int | tuple[int, int],
+    *,
+    stride: int | tuple[int, int] = 1,
 ) -> tuple[int, int]:
     """Rows and columns of the window grid: ``((H - wh) // sy + 1, (W - ww) // sx + 1)``.
 
@@ -360,7 +411,10 @@ def window_grid(
     """
     if not isinstance(image_shape, (tuple, list)) or len(image_shape) < 2:
         raise TypeError("image_shape: expected a tuple (H, W, ...)")
-    H, W = as_int(image_shape[0], "image_shape", minimum=1), as_int(image_shape[1], "image_shape", minimum=1)
+    H, W = (
+        as_int(image_shape[0], "image_shape", minimum=1),
+        as_int(image_shape[1], "image_shape", minimum=1),
+    )
     wh, ww = as_pair(window, "window")
     sy, sx = as_pair(stride, "stride")
     if wh > H or ww > W:
@@ -423,8 +477,17 @@ def iter_windows(
     ((500, 3, 35, 35), 2)
     """
     if _gpu.wants_gpu(device, image=image):
-        return _gpu.iter_windows(image, window, stride=stride, batch_size=batch_size, mean=mean,
-                                 std=std, swap_rb=swap_rb, device=device, stream=stream)
+        return _gpu.iter_windows(
+            image,
+            window,
+            stride=stride,
+            batch_size=batch_size,
+            mean=mean,
+            std=std,
+            swap_rb=swap_rb,
+            device=device,
+            stream=stream,
+        )
     image = as_image(image, "image")
     wh, ww = as_pair(window, "window")
     sy, sx = as_pair(stride, "stride")
@@ -441,9 +504,11 @@ def iter_windows(
     if (sd == 0).any():
         raise ValueError("std: must be non-zero")
     if min(batch_size, gh * gw) * c * wh * ww * 4 > MAX_OUTPUT_BYTES:
-        raise ValueError(f"batch_size: {min(batch_size, gh * gw)} windows of {c} x {wh} x {ww} float32 would take "
-                         f"{min(batch_size, gh * gw) * c * wh * ww * 4 / 2**30:,.1f} GiB a batch; the limit is "
-                         f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB")
+        raise ValueError(
+            f"batch_size: {min(batch_size, gh * gw)} windows of {c} x {wh} x {ww} float32 would take "
+            f"{min(batch_size, gh * gw) * c * wh * ww * 4 / 2**30:,.1f} GiB a batch; the limit is "
+            f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB"
+        )
     return _window_batches(image, wh, ww, sy, sx, gh * gw, gw, batch_size, mu, sd, swap_rb)
 
 
@@ -518,8 +583,17 @@ def accumulate_windows(
     (1.0, 1.0)
     """
     if _gpu.wants_gpu(device, scores=scores, out=out):
-        return _gpu.accumulate_windows(scores, image_shape, window, stride=stride, reduce=reduce,
-                                       fill=fill, out=out, device=device, stream=stream)
+        return _gpu.accumulate_windows(
+            scores,
+            image_shape,
+            window,
+            stride=stride,
+            reduce=reduce,
+            fill=fill,
+            out=out,
+            device=device,
+            stream=stream,
+        )
     gh, gw = window_grid(image_shape, window, stride=stride)
     H, W = int(image_shape[0]), int(image_shape[1])
     wh, ww = as_pair(window, "window")
@@ -530,9 +604,15 @@ def accumulate_windows(
     if s.dtype != np.float32:
         raise TypeError(f"scores: expected float32 array; got {s.dtype}")
     if s.size != gh * gw or s.ndim not in (1, 2) or (s.ndim == 2 and s.shape != (gh, gw)):
-        raise ValueError(f"scores: expected {(gh, gw)} or ({gh * gw},) for this grid; got {s.shape}")
+        raise ValueError(
+            f"scores: expected {(gh, gw)} or ({gh * gw},) for this grid; got {s.shape}"
+        )
     s = np.ascontiguousarray(s.reshape(gh, gw))
-    res = _alloc((H, W), np.float32, "image_shape") if out is None else as_out(out, "out", (H, W), np.float32, s)
+    res = (
+        _alloc((H, W), np.float32, "image_shape")
+        if out is None
+        else as_out(out, "out", (H, W), np.float32, s)
+    )
     _core.accumulate_windows_f32(s, H, W, wh, ww, sy, sx, red, fv, res)
     return res
 
@@ -590,9 +670,19 @@ def probability_map(
     ((48, 48), 0.784)
     """
     if _gpu.wants_gpu(device, image=image):
-        return _gpu.probability_map(image, classify, window, stride=stride, batch_size=batch_size,
-                                    reduce=reduce, mean=mean, std=std, swap_rb=swap_rb,
-                                    device=device, stream=stream)
+        return _gpu.probability_map(
+            image,
+            classify,
+            window,
+            stride=stride,
+            batch_size=batch_size,
+            reduce=reduce,
+            mean=mean,
+            std=std,
+            swap_rb=swap_rb,
+            device=device,
+            stream=stream,
+        )
     if not callable(classify):
         raise TypeError(f"classify: expected a callable; got {type(classify).__name__}")
     image = as_image(image, "image")
@@ -675,8 +765,15 @@ def refine_map(
     0.75
     """
     if _gpu.wants_gpu(device, p=p, out=out):
-        return _gpu.refine_map(p, power=power, kernel=kernel, iterations=iterations, out=out,
-                               device=device, stream=stream)
+        return _gpu.refine_map(
+            p,
+            power=power,
+            kernel=kernel,
+            iterations=iterations,
+            out=out,
+            device=device,
+            stream=stream,
+        )
     p = as_map(p, "p")
     power = as_float(power, "power")
     if power <= 0:
@@ -771,13 +868,15 @@ def guided_upsample(
     ((8, 8), True, True)
     """
     if _gpu.wants_gpu(device, guide=guide, alpha=alpha, out=out):
-        return _gpu.guided_upsample(guide, alpha, radius=radius, eps=eps, out=out, device=device,
-                                    stream=stream)
+        return _gpu.guided_upsample(
+            guide, alpha, radius=radius, eps=eps, out=out, device=device, stream=stream
+        )
     guide = as_image(guide, "guide", channels=(3,))
     a = as_map(alpha, "alpha")
     if a.shape[0] > guide.shape[0] or a.shape[1] > guide.shape[1]:
-        raise ValueError(f"alpha: expected a map no larger than the guide {guide.shape[:2]}; "
-                         f"got {a.shape}")
+        raise ValueError(
+            f"alpha: expected a map no larger than the guide {guide.shape[:2]}; got {a.shape}"
+        )
     radius = as_int(radius, "radius", minimum=1)
     if radius > 255:
         raise ValueError(f"radius: must be in 1..255; got {radius}")
@@ -785,8 +884,11 @@ def guided_upsample(
     if not eps > 0:
         raise ValueError(f"eps: must be > 0; got {eps}")
     shape = guide.shape[:2]
-    res = (np.empty(shape, np.float32) if out is None
-           else as_out(out, "out", shape, np.float32, a, guide))
+    res = (
+        np.empty(shape, np.float32)
+        if out is None
+        else as_out(out, "out", shape, np.float32, a, guide)
+    )
     _core.guided_upsample_f32(guide, a, radius, eps, res)
     return res
 
@@ -939,8 +1041,17 @@ def recolor(
     True
     """
     if _gpu.wants_gpu(device, image=image, alpha=alpha, out=out):
-        return _gpu.recolor(image, alpha, color, mode=mode, strength=strength, out=out,
-                            device=device, stream=stream, source=_source(source))
+        return _gpu.recolor(
+            image,
+            alpha,
+            color,
+            mode=mode,
+            strength=strength,
+            out=out,
+            device=device,
+            stream=stream,
+            source=_source(source),
+        )
     image = as_image(image, "image", channels=(3,), gray=False)
     a = _alpha(alpha, image.shape[:2])
     bgr = np.asarray(as_color(color, "color"), np.float32)
@@ -961,7 +1072,9 @@ def _source(source: object) -> np.ndarray | None:
     try:
         v = np.asarray(source, np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise TypeError(f"source: expected (mean L, std L) numbers; got {type(source).__name__}") from None
+        raise TypeError(
+            f"source: expected (mean L, std L) numbers; got {type(source).__name__}"
+        ) from None
     if v.shape != (2,) or not np.all(np.isfinite(v)):
         raise ValueError(f"source: expected two finite numbers (mean L, std L); got {source!r}")
     return v.astype(np.float32)

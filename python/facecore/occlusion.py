@@ -56,22 +56,22 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ._validate import as_color, as_float, as_image, as_int
+from ._validate import as_color, as_float, as_int
 from .align import ARCFACE_112, estimate_similarity
 
 __all__ = [
-    "STYLES",
     "MASK_STYLES",
     "METHODS",
     "RESTORE_CHIP_UNIT",
-    "Occluder",
+    "STYLES",
     "MaskScore",
-    "synthesize",
+    "Occluder",
+    "face_landmarks",
+    "mask_worn",
     "occluder_outline",
     "restore",
     "restore_chip_matrix",
-    "mask_worn",
-    "face_landmarks",
+    "synthesize",
 ]
 
 logger = logging.getLogger(__name__)
@@ -96,25 +96,55 @@ RESTORE_CHIP_UNIT.setflags(write=False)
 # mouth corners y~92.3, chin about y~122, cheeks at x~12 / x~100).
 _FACE_MASK = np.array(
     [  # closed loop, clockwise from the nose bridge
-        [56.0, 58.5], [75.0, 61.0], [93.0, 64.5], [101.5, 72.0], [101.0, 86.0], [96.0, 101.0],
-        [85.0, 114.0], [70.0, 122.5], [56.0, 125.0], [42.0, 122.5], [27.0, 114.0], [16.0, 101.0],
-        [11.0, 86.0], [10.5, 72.0], [19.0, 64.5], [37.0, 61.0],
+        [56.0, 58.5],
+        [75.0, 61.0],
+        [93.0, 64.5],
+        [101.5, 72.0],
+        [101.0, 86.0],
+        [96.0, 101.0],
+        [85.0, 114.0],
+        [70.0, 122.5],
+        [56.0, 125.0],
+        [42.0, 122.5],
+        [27.0, 114.0],
+        [16.0, 101.0],
+        [11.0, 86.0],
+        [10.5, 72.0],
+        [19.0, 64.5],
+        [37.0, 61.0],
     ]
 )
 _MASK_CENTRE_X = 56.0
 _PLEATS_Y = (75.0, 89.0, 103.0)
 _EAR_LOOPS = (  # (mask anchor, ear point): top and bottom loop on each side
-    ([10.5, 72.0], [1.0, 60.0]), ([16.0, 101.0], [2.0, 66.0]),
-    ([101.5, 72.0], [111.0, 60.0]), ([96.0, 101.0], [110.0, 66.0]),
+    ([10.5, 72.0], [1.0, 60.0]),
+    ([16.0, 101.0], [2.0, 66.0]),
+    ([101.5, 72.0], [111.0, 60.0]),
+    ([96.0, 101.0], [110.0, 66.0]),
 )
 _LENS = np.array(  # one sunglasses lens around the origin (eye at 0, 0), clockwise
-    [[-15.0, -8.0], [-5.0, -10.5], [8.0, -10.0], [15.0, -6.0], [15.5, 2.0], [11.0, 9.5],
-     [0.0, 11.5], [-10.0, 9.0], [-15.5, 2.0]]
+    [
+        [-15.0, -8.0],
+        [-5.0, -10.5],
+        [8.0, -10.0],
+        [15.0, -6.0],
+        [15.5, 2.0],
+        [11.0, 9.5],
+        [0.0, 11.5],
+        [-10.0, 9.0],
+        [-15.5, 2.0],
+    ]
 )
 
 _CLOTH_COLOURS = {
-    "black": (38, 36, 36), "navy": (80, 45, 30), "grey": (120, 118, 115), "red": (40, 40, 170),
-    "pink": (170, 150, 230), "beige": (150, 185, 210), "green": (60, 100, 50), "denim": (140, 100, 70),
+    "black": (38, 36, 36),
+    "navy": (80, 45, 30),
+    "grey": (120, 118, 115),
+    "red": (40, 40, 170),
+    "pink": (170, 150, 230),
+    "beige": (150, 185, 210),
+    "green": (60, 100, 50),
+    "denim": (140, 100, 70),
 }
 _SURGICAL = {"surgical_blue": (222, 196, 150), "surgical_white": (236, 238, 238)}
 _SKIN = ((140, 170, 220), (110, 140, 195), (80, 110, 160), (55, 80, 120), (160, 185, 225))
@@ -144,7 +174,12 @@ class Occluder:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"style": self.style, "color": list(self.color), "pattern": self.pattern, "seed": self.seed}
+        return {
+            "style": self.style,
+            "color": list(self.color),
+            "pattern": self.pattern,
+            "seed": self.seed,
+        }
 
 
 # -- argument checks -----------------------------------------------------------------------
@@ -169,12 +204,18 @@ def face_landmarks(face: Any, name: str = "face") -> np.ndarray:
     lm = getattr(face, "landmarks", face)
     lm = getattr(lm, "points", lm)
     if isinstance(lm, (str, bytes)) or lm is None or isinstance(lm, (int, float)):
-        raise TypeError(f"{name}: expected a Face, Landmarks or a (5, 2) array of (x, y); got {type(face).__name__}")
+        raise TypeError(
+            f"{name}: expected a Face, Landmarks or a (5, 2) array of (x, y); got {type(face).__name__}"
+        )
     try:
         a = np.asarray(lm)
     except (TypeError, ValueError) as exc:  # pragma: no cover - exotic objects
-        raise TypeError(f"{name}: expected a Face, Landmarks or a (5, 2) array; got {type(face).__name__}") from exc
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise TypeError(
+            f"{name}: expected a Face, Landmarks or a (5, 2) array; got {type(face).__name__}"
+        ) from exc
+    if a.dtype == np.bool_ or not (
+        np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+    ):
         raise TypeError(f"{name}: expected numeric (5, 2) landmarks; got {a.dtype}")
     if a.shape != (5, 2):
         raise ValueError(f"{name}: expected (5, 2) landmarks (x, y); got shape {a.shape}")
@@ -188,7 +229,7 @@ def face_landmarks(face: Any, name: str = "face") -> np.ndarray:
 
 def _bgr_image(image: Any, name: str = "image") -> np.ndarray:
     """facecore's input contract (grey, (H, W, 1), BGR, BGRA with the alpha ignored) -> BGR."""
-    from ._validate import as_bgr  # noqa: PLC0415
+    from ._validate import as_bgr
 
     return as_bgr(image, name)
 
@@ -202,7 +243,9 @@ def _as_mask(mask: Any, shape: tuple[int, int], name: str = "mask") -> np.ndarra
     if m.ndim == 3 and m.shape[2] == 1:
         m = m[:, :, 0]
     if m.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)} (the image's height, width); got {m.shape}")
+        raise ValueError(
+            f"{name}: expected shape {tuple(shape)} (the image's height, width); got {m.shape}"
+        )
     return m != 0
 
 
@@ -229,7 +272,12 @@ def _catmull_rom(ctrl: np.ndarray, *, closed: bool = True, per_segment: int = 12
         p0, p1, p2, p3 = ext[:-3], ext[1:-2], ext[2:-1], ext[3:]
     t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[None, :, None]
     a, b, c, d = (x[:, None, :] for x in (p0, p1, p2, p3))
-    pts = 0.5 * ((2 * b) + (-a + c) * t + (2 * a - 5 * b + 4 * c - d) * t**2 + (-a + 3 * b - 3 * c + d) * t**3)
+    pts = 0.5 * (
+        (2 * b)
+        + (-a + c) * t
+        + (2 * a - 5 * b + 4 * c - d) * t**2
+        + (-a + 3 * b - 3 * c + d) * t**3
+    )
     pts = pts.reshape(-1, 2)
     if not closed:
         pts = np.concatenate([pts, p[-1:]])
@@ -262,8 +310,8 @@ def _to_image(pts: np.ndarray, m: np.ndarray) -> np.ndarray:
 def _jittered_face_mask(rng: np.random.Generator | None, jitter: float) -> np.ndarray:
     ctrl = _FACE_MASK.copy()
     if rng is not None and jitter > 0:
-        top = rng.normal(0.0, 2.5 * jitter)       # whole top edge up or down
-        bottom = rng.normal(0.0, 3.0 * jitter)    # chin part lower or higher
+        top = rng.normal(0.0, 2.5 * jitter)  # whole top edge up or down
+        bottom = rng.normal(0.0, 3.0 * jitter)  # chin part lower or higher
         width = 1.0 + rng.normal(0.0, 0.04 * jitter)
         ctrl[:, 0] = _MASK_CENTRE_X + (ctrl[:, 0] - _MASK_CENTRE_X) * width
         upper = ctrl[:, 1] < 70
@@ -274,7 +322,9 @@ def _jittered_face_mask(rng: np.random.Generator | None, jitter: float) -> np.nd
     return ctrl
 
 
-def occluder_outline(face: Any, *, style: str = "surgical_blue", seed: Any = None, jitter: float = 1.0) -> list[np.ndarray]:
+def occluder_outline(
+    face: Any, *, style: str = "surgical_blue", seed: Any = None, jitter: float = 1.0
+) -> list[np.ndarray]:
     """The outline polygons of an occluder in image coordinates (what :func:`synthesize` fills).
 
     Parameters
@@ -330,14 +380,33 @@ def _outline_canon(lm: np.ndarray, style: str, rng: np.random.Generator, jitter:
         ang = np.deg2rad(rng.uniform(-25.0, 25.0) * max(jitter, 0.0) + side * 20.0)
         cx = _MASK_CENTRE_X + side * rng.uniform(0.0, 8.0) * min(jitter, 1.0) + dxm
         cy = 101.0 + rng.uniform(-3.0, 3.0) * min(jitter, 1.0)
-        palm = np.array([[-20.0, -6.0], [0.0, -12.0], [20.0, -6.0], [24.0, 12.0], [12.0, 28.0],
-                         [-12.0, 28.0], [-24.0, 12.0]])
+        palm = np.array(
+            [
+                [-20.0, -6.0],
+                [0.0, -12.0],
+                [20.0, -6.0],
+                [24.0, 12.0],
+                [12.0, 28.0],
+                [-12.0, 28.0],
+                [-24.0, 12.0],
+            ]
+        )
         # four fingers rising from the palm's top edge
         fingers = []
         for k, (fx, length) in enumerate(((-15.0, 26.0), (-5.0, 31.0), (5.0, 30.0), (15.0, 24.0))):
             length *= 1.0 + rng.normal(0.0, 0.05 * jitter)
-            fingers.append(np.array([[fx - 5.2, 0.0], [fx - 4.6, -length + 3], [fx, -length], [fx + 4.6, -length + 3],
-                                     [fx + 5.2, 0.0]]) + [0.0, -6.0 + abs(k - 1.5) * 2])
+            fingers.append(
+                np.array(
+                    [
+                        [fx - 5.2, 0.0],
+                        [fx - 4.6, -length + 3],
+                        [fx, -length],
+                        [fx + 4.6, -length + 3],
+                        [fx + 5.2, 0.0],
+                    ]
+                )
+                + [0.0, -6.0 + abs(k - 1.5) * 2]
+            )
         c, s = np.cos(ang), np.sin(ang)
         rot = np.array([[c, -s], [s, c]])
         polys = [_catmull_rom(palm)] + [_catmull_rom(f) for f in fingers]
@@ -370,7 +439,9 @@ def _coverage(polys: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     return cov
 
 
-def _lines_coverage(lines: list[np.ndarray], shape: tuple[int, int], thickness: float) -> np.ndarray:
+def _lines_coverage(
+    lines: list[np.ndarray], shape: tuple[int, int], thickness: float
+) -> np.ndarray:
     h, w = shape
     big = np.zeros((h * _SS, w * _SS), np.uint8)
     th = max(1, int(round(thickness * _SS)))
@@ -390,8 +461,16 @@ def _canon_grid(m: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.n
     return u, v
 
 
-def _texture(style: str, base: np.ndarray, u: np.ndarray, v: np.ndarray, rng: np.random.Generator,
-             second: np.ndarray, pattern: str, scale: float) -> np.ndarray:
+def _texture(
+    style: str,
+    base: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    rng: np.random.Generator,
+    second: np.ndarray,
+    pattern: str,
+    scale: float,
+) -> np.ndarray:
     """(H, W, 3) float32 colour field of the occluder (before shading)."""
     h, w = u.shape
     col = np.broadcast_to(base.astype(np.float32), (h, w, 3)).copy()
@@ -399,7 +478,9 @@ def _texture(style: str, base: np.ndarray, u: np.ndarray, v: np.ndarray, rng: np
         # pleats: darker horizontal folds with a lighter edge above each
         for y0 in _PLEATS_Y:
             d = v - (y0 + 0.02 * (u - _MASK_CENTRE_X) ** 2 / 10.0)
-            col *= (1.0 - 0.16 * np.exp(-(d / 1.3) ** 2) + 0.06 * np.exp(-((d + 2.2) / 1.3) ** 2))[..., None]
+            col *= (
+                1.0 - 0.16 * np.exp(-((d / 1.3) ** 2)) + 0.06 * np.exp(-(((d + 2.2) / 1.3) ** 2))
+            )[..., None]
     elif style == "patterned":
         if pattern == "stripes":
             sel = (np.floor((u + v * 0.6) / 7.0) % 2) == 0
@@ -514,12 +595,17 @@ def synthesize(
         names = list(_CLOTH_COLOURS)
         i, j = rng.choice(len(names), 2, replace=False)
         base = np.array(main or _CLOTH_COLOURS[names[int(i)]], np.float64)
-        second = np.array(_CLOTH_COLOURS[names[int(j)]], np.float64) * 0.5 + np.array([230.0, 230.0, 230.0]) * 0.5
+        second = (
+            np.array(_CLOTH_COLOURS[names[int(j)]], np.float64) * 0.5
+            + np.array([230.0, 230.0, 230.0]) * 0.5
+        )
         pattern = ("stripes", "dots", "checks")[int(rng.integers(3))]
     elif style == "sunglasses":
         base = np.array(main or (22, 20, 20), np.float64) + rng.normal(0.0, 3.0, 3)
     else:  # hand
-        base = np.array(main or _SKIN[int(rng.integers(len(_SKIN)))], np.float64) + rng.normal(0.0, 6.0, 3)
+        base = np.array(main or _SKIN[int(rng.integers(len(_SKIN)))], np.float64) + rng.normal(
+            0.0, 6.0, 3
+        )
     base = np.clip(base, 0, 255)
 
     # thin extras: ear loops (masks) or the bridge and temples (sunglasses)
@@ -529,16 +615,24 @@ def synthesize(
         _, dxn, dxm = _frame(lm)
         for a, b in _EAR_LOOPS:
             line = np.array([a, [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2 - 2.0], b], np.float64)
-            loops.append(_to_image(_yaw_shift(_catmull_rom(line, closed=False, per_segment=6), dxn, dxm), m))
+            loops.append(
+                _to_image(_yaw_shift(_catmull_rom(line, closed=False, per_segment=6), dxn, dxm), m)
+            )
         extra = _lines_coverage(loops, shape, max(1.0, 1.2 * scale))
         extra_col = np.clip(base * 0.92, 0, 255)
     elif style == "sunglasses":
         _, dxn, _ = _frame(lm)
-        bridge = np.array([[ARCFACE_112[0, 0] + 14, 47.0], [_MASK_CENTRE_X, 45.0], [ARCFACE_112[1, 0] - 14, 47.0]])
-        temples = [np.array([[ARCFACE_112[0, 0] - 15, 48.0], [0.0, 50.0]]),
-                   np.array([[ARCFACE_112[1, 0] + 15, 48.0], [112.0, 50.0]])]
-        lines = [_to_image(_yaw_shift(_catmull_rom(x, closed=False, per_segment=6), dxn, dxn), m)
-                 for x in [bridge] + temples]
+        bridge = np.array(
+            [[ARCFACE_112[0, 0] + 14, 47.0], [_MASK_CENTRE_X, 45.0], [ARCFACE_112[1, 0] - 14, 47.0]]
+        )
+        temples = [
+            np.array([[ARCFACE_112[0, 0] - 15, 48.0], [0.0, 50.0]]),
+            np.array([[ARCFACE_112[1, 0] + 15, 48.0], [112.0, 50.0]]),
+        ]
+        lines = [
+            _to_image(_yaw_shift(_catmull_rom(x, closed=False, per_segment=6), dxn, dxn), m)
+            for x in [bridge] + temples
+        ]
         extra = _lines_coverage(lines, shape, max(1.0, 2.0 * scale))
         extra_col = base
 
@@ -558,7 +652,9 @@ def synthesize(
         bulge = np.exp(-(((u - _MASK_CENTRE_X) / 22.0) ** 2)) * np.exp(-(((v - 90.0) / 30.0) ** 2))
         col *= (0.93 + 0.1 * bulge)[..., None]
     elif style == "sunglasses":
-        glint = np.exp(-(((u - 30) / 5.0) ** 2 + ((v - 46) / 2.5) ** 2)) + np.exp(-(((u - 66) / 5.0) ** 2 + ((v - 46) / 2.5) ** 2))
+        glint = np.exp(-(((u - 30) / 5.0) ** 2 + ((v - 46) / 2.5) ** 2)) + np.exp(
+            -(((u - 66) / 5.0) ** 2 + ((v - 46) / 2.5) ** 2)
+        )
         col += (90.0 * glint)[..., None]
     col *= light[..., None]
 
@@ -608,7 +704,9 @@ def _session(path: Path, device: str):
             from .models.session import make_session
 
             mi = zoo.info(LEARNED_MODEL) if path.name == zoo.info(LEARNED_MODEL).file else None
-            s = make_session(zoo.read_verified(path, mi), device=device)  # the hashed bytes are the ones run
+            s = make_session(
+                zoo.read_verified(path, mi), device=device
+            )  # the hashed bytes are the ones run
             names = [i.name for i in s.get_inputs()]
             if len(names) != 2 or len(s.get_outputs()) < 1:
                 raise ValueError(
@@ -659,14 +757,24 @@ def _fallback_matrix(mask: np.ndarray, side: int) -> np.ndarray:
     return np.array([[s, 0.0, side / 2.0 - 0.5 - s * cx], [0.0, s, side / 2.0 - 0.5 - s * cy]])
 
 
-def _restore_learned(img: np.ndarray, hole: np.ndarray, method: Any, face: Any, chip: int | None, device: str) -> np.ndarray:
+def _restore_learned(
+    img: np.ndarray, hole: np.ndarray, method: Any, face: Any, chip: int | None, device: str
+) -> np.ndarray:
     sess = _session(_model_path(method), device)
     in_img, in_mask, static = _io_order(sess)
     side = static or chip or 128
     m = restore_chip_matrix(face, side) if face is not None else _fallback_matrix(hole, side)
-    c = cv2.warpAffine(img, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    ch = cv2.warpAffine(hole.astype(np.float32), m, (side, side), flags=cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    c = cv2.warpAffine(
+        img, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+    ch = cv2.warpAffine(
+        hole.astype(np.float32),
+        m,
+        (side, side),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
     ch = cv2.dilate((ch > 0.01).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
     x = c[:, :, ::-1].astype(np.float32).transpose(2, 0, 1)[None] / 255.0
     y = sess.run(None, {in_img: np.ascontiguousarray(x), in_mask: ch[None, None]})[0]
@@ -677,12 +785,29 @@ def _restore_learned(img: np.ndarray, hole: np.ndarray, method: Any, face: Any, 
         raise ValueError(f"method: the model returned {y.shape}; expected (1, 3, {side}, {side})")
     if float(y.max()) > 1.5:  # LaMa's own exports return 0..255
         y = y / 255.0
-    out_chip = np.clip(np.rint(y[0].transpose(1, 2, 0)[:, :, ::-1] * 255.0), 0, 255).astype(np.uint8)
+    out_chip = np.clip(np.rint(y[0].transpose(1, 2, 0)[:, :, ::-1] * 255.0), 0, 255).astype(
+        np.uint8
+    )
     h, w = img.shape[:2]
-    back = cv2.warpAffine(out_chip, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    cover = cv2.warpAffine(np.ones((side, side), np.float32), m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.999
+    back = cv2.warpAffine(
+        out_chip,
+        m,
+        (w, h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    cover = (
+        cv2.warpAffine(
+            np.ones((side, side), np.float32),
+            m,
+            (w, h),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        > 0.999
+    )
     out = img.copy()
     inside = hole & cover
     out[inside] = back[inside]
@@ -775,10 +900,19 @@ def restore(
         kind = method
     elif isinstance(method, (str, os.PathLike)) and not isinstance(method, bytes):
         kind = "onnx"
-        if isinstance(method, str) and method != "learned" and not method.lower().endswith(".onnx") and not Path(method).is_file():
-            raise ValueError(f"method: expected one of {list(METHODS)} or the path of an .onnx file; got {method!r}")
+        if (
+            isinstance(method, str)
+            and method != "learned"
+            and not method.lower().endswith(".onnx")
+            and not Path(method).is_file()
+        ):
+            raise ValueError(
+                f"method: expected one of {list(METHODS)} or the path of an .onnx file; got {method!r}"
+            )
     else:
-        raise TypeError(f"method: expected one of {list(METHODS)} or a path; got {type(method).__name__}")
+        raise TypeError(
+            f"method: expected one of {list(METHODS)} or a path; got {type(method).__name__}"
+        )
     if face is not None:
         face = face_landmarks(face, "face")
     if not hole.any():
@@ -822,8 +956,13 @@ class MaskScore:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"probability": round(self.probability, 4), "worn": self.worn, "skin_ratio": round(self.skin_ratio, 4),
-                "color_distance": round(self.color_distance, 3), "texture_ratio": round(self.texture_ratio, 4)}
+        return {
+            "probability": round(self.probability, 4),
+            "worn": self.worn,
+            "skin_ratio": round(self.skin_ratio, 4),
+            "color_distance": round(self.color_distance, 3),
+            "texture_ratio": round(self.texture_ratio, 4),
+        }
 
 
 # Regions in ArcFace-template units (x0, y0, x1, y1): the lower face every face mask covers,
@@ -855,8 +994,13 @@ def mask_features(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     8-bit scale) between the lower-face region and the upper-face skin reference.
     """
     m = estimate_similarity(landmarks, ARCFACE_112 * (_FEATURE_SIDE / 112.0))
-    chip = cv2.warpAffine(image, m, (_FEATURE_SIDE, _FEATURE_SIDE), flags=cv2.INTER_AREA if abs(m[0, 0]) < 0.8 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    chip = cv2.warpAffine(
+        image,
+        m,
+        (_FEATURE_SIDE, _FEATURE_SIDE),
+        flags=cv2.INTER_AREA if abs(m[0, 0]) < 0.8 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     lab = cv2.cvtColor(cv2.GaussianBlur(chip, (3, 3), 0), cv2.COLOR_BGR2LAB).astype(np.float32)
     lo, up = lab[_LOWER_MASK], lab[_UPPER_MASK]
     ref = np.median(up, axis=0)
@@ -872,7 +1016,9 @@ def mask_features(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
 def _design(f: np.ndarray) -> np.ndarray:
     f = np.atleast_2d(f)
-    return np.column_stack([np.ones(len(f)), f[:, 0], f[:, 1] / 50.0, np.log(np.maximum(f[:, 2], 1e-3))])
+    return np.column_stack(
+        [np.ones(len(f)), f[:, 0], f[:, 1] / 50.0, np.log(np.maximum(f[:, 2], 1e-3))]
+    )
 
 
 def mask_worn(image: Any, face: Any, *, threshold: float = 0.5) -> MaskScore:
@@ -921,5 +1067,10 @@ def mask_worn(image: Any, face: Any, *, threshold: float = 0.5) -> MaskScore:
     f = mask_features(img, lm)
     z = float(_design(f)[0] @ MASK_WORN_COEF)
     p = float(1.0 / (1.0 + np.exp(-z)))
-    return MaskScore(probability=p, worn=p >= threshold, skin_ratio=float(f[0]), color_distance=float(f[1]),
-                     texture_ratio=float(f[2]))
+    return MaskScore(
+        probability=p,
+        worn=p >= threshold,
+        skin_ratio=float(f[0]),
+        color_distance=float(f[1]),
+        texture_ratio=float(f[2]),
+    )

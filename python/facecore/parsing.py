@@ -42,8 +42,16 @@ from . import kernels
 from ._validate import as_image, as_int
 from .models.bisenet import CLASSES
 
-__all__ = ["CLASSES", "GROUPS", "PARSING_TEMPLATE", "FaceParser", "FaceParsing", "parsing_matrices", "paste",
-           "recolor_lips"]
+__all__ = [
+    "CLASSES",
+    "GROUPS",
+    "PARSING_TEMPLATE",
+    "FaceParser",
+    "FaceParsing",
+    "parsing_matrices",
+    "paste",
+    "recolor_lips",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +61,27 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "eyes": ("l_eye", "r_eye"),
     "ears": ("l_ear", "r_ear"),
     "lips": ("u_lip", "l_lip"),
-    "face": ("skin", "l_brow", "r_brow", "l_eye", "r_eye", "eyeglasses", "nose", "mouth", "u_lip", "l_lip"),
+    "face": (
+        "skin",
+        "l_brow",
+        "r_brow",
+        "l_eye",
+        "r_eye",
+        "eyeglasses",
+        "nose",
+        "mouth",
+        "u_lip",
+        "l_lip",
+    ),
 }
 
 #: Where YuNet's 5 landmarks (right eye, left eye, nose, right and left mouth corner) lie in
 #: the CelebAMask-HQ crops the parser was trained on, as fractions of the crop side: the
 #: median over 400 of data/parsing/celebamask (spread 0.015-0.036).
-PARSING_TEMPLATE = np.array([[0.3771, 0.4736], [0.6188, 0.4776], [0.4921, 0.6205], [0.3871, 0.7291],
-                             [0.5953, 0.7363]], np.float64)
+PARSING_TEMPLATE = np.array(
+    [[0.3771, 0.4736], [0.6188, 0.4776], [0.4921, 0.6205], [0.3871, 0.7291], [0.5953, 0.7363]],
+    np.float64,
+)
 
 
 def _class_indices(what: str | Sequence[str]) -> list[int]:
@@ -74,7 +95,9 @@ def _class_indices(what: str | Sequence[str]) -> list[int]:
         elif n in CLASSES:
             out.append(CLASSES.index(n))
         else:
-            raise ValueError(f"what: unknown class {n!r}; classes: {list(CLASSES)}, groups: {list(GROUPS)}")
+            raise ValueError(
+                f"what: unknown class {n!r}; classes: {list(CLASSES)}, groups: {list(GROUPS)}"
+            )
     return sorted(set(out))
 
 
@@ -92,7 +115,7 @@ def parsing_matrices(landmarks: np.ndarray, shape: int = 512) -> np.ndarray:
     -------
     (N, 2, 3) float64 ndarray
     """
-    from .models import _warp  # noqa: PLC0415
+    from .models import _warp
 
     lm = np.asarray(landmarks, np.float64)
     if lm.ndim == 2:
@@ -127,10 +150,10 @@ def _paste_channels(maps: np.ndarray, M: np.ndarray, image_shape: tuple[int, int
         return None
     x0, y0, x1, y1 = r
     Mr = M.copy()
-    Mr[:, 2] += Mr[:, :2] @ np.array([x0, y0], np.float64)    # frame ROI -> crop
+    Mr[:, 2] += Mr[:, :2] @ np.array([x0, y0], np.float64)  # frame ROI -> crop
     out = np.empty((y1 - y0, x1 - x0, K), np.float32)
     hwc = np.ascontiguousarray(maps.transpose(1, 2, 0))
-    for k0 in range(0, K, 4):                                  # the kernel takes 1, 3 or 4 channels
+    for k0 in range(0, K, 4):  # the kernel takes 1, 3 or 4 channels
         k1 = min(k0 + 4, K)
         part = hwc[..., k0:k1]
         if part.shape[2] == 2:
@@ -161,8 +184,15 @@ class FaceParsing:
     def __post_init__(self) -> None:
         m = np.array(self.matrix, np.float64).reshape(2, 3)
         p = np.asarray(self.probabilities)
-        if p.dtype != np.float32 or p.ndim != 3 or p.shape[0] != len(self.classes) or p.shape[1] != p.shape[2]:
-            raise ValueError(f"probabilities: expected float32 ({len(self.classes)}, S, S); got {p.dtype} {p.shape}")
+        if (
+            p.dtype != np.float32
+            or p.ndim != 3
+            or p.shape[0] != len(self.classes)
+            or p.shape[1] != p.shape[2]
+        ):
+            raise ValueError(
+                f"probabilities: expected float32 ({len(self.classes)}, S, S); got {p.dtype} {p.shape}"
+            )
         m.flags.writeable = False
         if p.flags.writeable:
             p = p.copy()
@@ -190,7 +220,9 @@ class FaceParsing:
         n = np.bincount(self.labels.ravel(), minlength=len(self.classes)) / float(self.labels.size)
         return {c: float(n[i]) for i, c in enumerate(self.classes)}
 
-    def paste(self, image_shape: Sequence[int], *, what: str | Sequence[str] = "labels") -> np.ndarray:
+    def paste(
+        self, image_shape: Sequence[int], *, what: str | Sequence[str] = "labels"
+    ) -> np.ndarray:
         """This face's parse in frame coordinates (inverse warp, face region only).
 
         Parameters
@@ -209,12 +241,18 @@ class FaceParsing:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the crop matrix and the fraction of the crop per class (no maps)."""
-        return {"matrix": [[round(float(v), 6) for v in row] for row in self.matrix],
-                "fractions": {k: round(v, 4) for k, v in self.fractions().items()}}
+        return {
+            "matrix": [[round(float(v), 6) for v in row] for row in self.matrix],
+            "fractions": {k: round(v, 4) for k, v in self.fractions().items()},
+        }
 
 
-def paste(parsings: Sequence[FaceParsing], image_shape: Sequence[int], *,
-          what: str | Sequence[str] = "labels") -> np.ndarray:
+def paste(
+    parsings: Sequence[FaceParsing],
+    image_shape: Sequence[int],
+    *,
+    what: str | Sequence[str] = "labels",
+) -> np.ndarray:
     """Paste the parses of several faces into one frame; overlaps keep the larger probability.
 
     Parameters
@@ -245,7 +283,10 @@ def paste(parsings: Sequence[FaceParsing], image_shape: Sequence[int], *,
     """
     if not isinstance(image_shape, (tuple, list)) or len(image_shape) not in (2, 3):
         raise ValueError(f"image_shape: expected (H, W) or (H, W, C); got {image_shape!r}")
-    H, W = as_int(image_shape[0], "image_shape[0]", minimum=1), as_int(image_shape[1], "image_shape[1]", minimum=1)
+    H, W = (
+        as_int(image_shape[0], "image_shape[0]", minimum=1),
+        as_int(image_shape[1], "image_shape[1]", minimum=1),
+    )
     items = list(parsings)
     for i, p in enumerate(items):
         if not isinstance(p, FaceParsing):
@@ -315,10 +356,18 @@ class FaceParser:
     >>> parses = parser.parse(image, landmarks)        # one FaceParsing per face  # doctest: +SKIP
     """
 
-    def __init__(self, model: Any = "bisenet_parsing", *, shape: int = 512, batch_size: int = 4,
-                 providers: Any = None, device: str = "cpu", threads: int | None = None) -> None:
-        from .models import zoo  # noqa: PLC0415
-        from .models.bisenet import BiSeNetParser  # noqa: PLC0415
+    def __init__(
+        self,
+        model: Any = "bisenet_parsing",
+        *,
+        shape: int = 512,
+        batch_size: int = 4,
+        providers: Any = None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
+        from .models import zoo
+        from .models.bisenet import BiSeNetParser
 
         self.shape = as_int(shape, "shape", minimum=32)
         if self.shape % 32:
@@ -331,13 +380,16 @@ class FaceParser:
             spec = zoo.info("bisenet_parsing").input
             path = zoo.find(s) if s in zoo.available() else s
             if not os.path.isfile(path):
-                from .errors import ModelNotFoundError  # noqa: PLC0415
+                from .errors import ModelNotFoundError
 
                 raise ModelNotFoundError(f"model: {s!r} is neither a zoo name nor a file")
-            self.model = BiSeNetParser(os.fspath(path), spec=spec, providers=providers, device=device,
-                                       threads=threads)
+            self.model = BiSeNetParser(
+                os.fspath(path), spec=spec, providers=providers, device=device, threads=threads
+            )
         else:
-            raise TypeError(f"model: expected a zoo name, a path or a BiSeNetParser; got {type(model).__name__}")
+            raise TypeError(
+                f"model: expected a zoo name, a path or a BiSeNetParser; got {type(model).__name__}"
+            )
 
     def __repr__(self) -> str:
         return f"FaceParser(shape={self.shape}, batch_size={self.batch_size})"
@@ -345,13 +397,27 @@ class FaceParser:
     def tensor(self, image: np.ndarray, matrices: np.ndarray) -> np.ndarray:
         """All crops of one frame as the model's normalised NCHW tensor: ONE warp call."""
         spec = self.model.spec
-        return kernels.warp_crops(image, matrices, self.shape, tensor=True, mean=spec.mean, std=spec.std,
-                                  swap_rb=spec.swap_rb)
+        return kernels.warp_crops(
+            image,
+            matrices,
+            self.shape,
+            tensor=True,
+            mean=spec.mean,
+            std=spec.std,
+            swap_rb=spec.swap_rb,
+        )
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """``(N, 3, S, S)`` -> ``(N, 19, S, S)`` float32 probabilities, ``batch_size`` faces per call."""
-        outs = [_softmax(self.model(tensor[i : i + self.batch_size])) for i in range(0, len(tensor), self.batch_size)]
-        return np.concatenate(outs) if outs else np.zeros((0, len(CLASSES), self.shape, self.shape), np.float32)
+        outs = [
+            _softmax(self.model(tensor[i : i + self.batch_size]))
+            for i in range(0, len(tensor), self.batch_size)
+        ]
+        return (
+            np.concatenate(outs)
+            if outs
+            else np.zeros((0, len(CLASSES), self.shape, self.shape), np.float32)
+        )
 
     def parse(self, image: np.ndarray, landmarks: np.ndarray) -> list[FaceParsing]:
         """Parse every face of ``image`` given its 5 landmarks.
@@ -381,9 +447,17 @@ class FaceParser:
         return [FaceParsing(mats[i], probs[i]) for i in range(len(mats))]
 
 
-def recolor_lips(image: np.ndarray, color: str = "#b0203c", *, strength: float = 0.6,
-                 parser: FaceParser | None = None, landmarks: np.ndarray | None = None,
-                 detector: Any = None, mode: str = "lab", feather: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+def recolor_lips(
+    image: np.ndarray,
+    color: str = "#b0203c",
+    *,
+    strength: float = 0.6,
+    parser: FaceParser | None = None,
+    landmarks: np.ndarray | None = None,
+    detector: Any = None,
+    mode: str = "lab",
+    feather: float = 1.5,
+) -> tuple[np.ndarray, np.ndarray]:
     """Lip colour: the parser's lip probability drives the fused recolour + blend kernel.
 
     ``alpha = blur(P(upper lip) + P(lower lip))`` pasted from every face's crop into the
@@ -419,9 +493,9 @@ def recolor_lips(image: np.ndarray, color: str = "#b0203c", *, strength: float =
     ModelNotFoundError
         If a model is missing.
     """
-    import cv2  # noqa: PLC0415
+    import cv2
 
-    from ._validate import as_color, as_float  # noqa: PLC0415
+    from ._validate import as_color, as_float
 
     image = as_image(image, "image", channels=(3,), gray=False)
     as_color(color, "color")
@@ -431,7 +505,7 @@ def recolor_lips(image: np.ndarray, color: str = "#b0203c", *, strength: float =
     if not isinstance(parser, FaceParser):
         raise TypeError(f"parser: expected FaceParser or None; got {type(parser).__name__}")
     if landmarks is None:
-        from .models import load  # noqa: PLC0415
+        from .models import load
 
         det = detector if detector is not None else load("yunet", score_threshold=0.6)
         landmarks = det.detect(image).landmarks

@@ -31,7 +31,7 @@ import numpy as np
 
 from .types import Pose
 
-__all__ = ["FACE_3D", "estimate_pose", "estimate_poses", "rotation_matrix", "project"]
+__all__ = ["FACE_3D", "estimate_pose", "estimate_poses", "project", "rotation_matrix"]
 
 #: Generic 3D positions (mm) of right eye, left eye, nose tip, right and left mouth corner;
 #: x to the image right, y down, z away from the camera, nose tip at the origin.
@@ -74,7 +74,15 @@ def _camera(landmarks: np.ndarray, image_shape: tuple[int, ...] | None) -> np.nd
     return np.array([[f, 0, cx], [0, f, cy], [0, 0, 1]], dtype=np.float64)
 
 
-def project(pitch: float, yaw: float, roll: float, *, camera: np.ndarray, distance: float = 600.0, center=(0.0, 0.0)) -> np.ndarray:
+def project(
+    pitch: float,
+    yaw: float,
+    roll: float,
+    *,
+    camera: np.ndarray,
+    distance: float = 600.0,
+    center=(0.0, 0.0),
+) -> np.ndarray:
     """Image points (5, 2) of :data:`FACE_3D` at a pose (for tests and demos).
 
     Parameters

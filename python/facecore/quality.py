@@ -28,7 +28,7 @@ import numpy as np
 
 from .types import Face, Pose, Quality
 
-__all__ = ["assess", "assess_tensor", "best_face", "TEMPLATE_EYE_DISTANCE"]
+__all__ = ["TEMPLATE_EYE_DISTANCE", "assess", "assess_tensor", "best_face"]
 
 #: Inter-ocular distance of the ArcFace 112x112 template, pixels.
 TEMPLATE_EYE_DISTANCE = 35.24
@@ -37,7 +37,9 @@ _ROI = (slice(20, 100), slice(20, 92))
 _GREY_RGB = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def _score(blur: float, size: float, brightness: float, contrast: float, frontalness: float) -> float:
+def _score(
+    blur: float, size: float, brightness: float, contrast: float, frontalness: float
+) -> float:
     parts = (
         blur / (blur + _BLUR_HALF),
         min(1.0, size / TEMPLATE_EYE_DISTANCE),
@@ -50,7 +52,9 @@ def _score(blur: float, size: float, brightness: float, contrast: float, frontal
     return float(math.exp(sum(math.log(p) for p in parts) / len(parts)))
 
 
-def assess_tensor(tensor: np.ndarray, eye_distances: Sequence[float], poses: Sequence[Pose | None]) -> list[Quality]:
+def assess_tensor(
+    tensor: np.ndarray, eye_distances: Sequence[float], poses: Sequence[Pose | None]
+) -> list[Quality]:
     """Quality of N faces from their aligned RGB crops as a float32 NCHW tensor (0..255).
 
     This is the tensor the embedder consumes, so quality costs no extra warp.
@@ -73,7 +77,9 @@ def assess_tensor(tensor: np.ndarray, eye_distances: Sequence[float], poses: Seq
         raise ValueError(f"tensor: expected float32 (N, 3, H, W); got {t.dtype} {t.shape}")
     n = t.shape[0]
     if len(eye_distances) != n or len(poses) != n:
-        raise ValueError(f"eye_distances, poses: expected {n} values each; got {len(eye_distances)}, {len(poses)}")
+        raise ValueError(
+            f"eye_distances, poses: expected {n} values each; got {len(eye_distances)}, {len(poses)}"
+        )
     grey = np.tensordot(_GREY_RGB, t, axes=([0], [1]))  # (N, H, W)
     out = []
     for i in range(n):
@@ -85,8 +91,16 @@ def assess_tensor(tensor: np.ndarray, eye_distances: Sequence[float], poses: Seq
         pose = poses[i]
         front = 1.0 if pose is None else pose.frontalness
         size = float(eye_distances[i])
-        out.append(Quality(blur=blur, size=size, brightness=brightness, contrast=contrast, frontalness=front,
-                           score=_score(blur, size, brightness, contrast, front)))
+        out.append(
+            Quality(
+                blur=blur,
+                size=size,
+                brightness=brightness,
+                contrast=contrast,
+                frontalness=front,
+                score=_score(blur, size, brightness, contrast, front),
+            )
+        )
     return out
 
 
@@ -106,7 +120,9 @@ def assess(chip: np.ndarray, *, eye_distance: float, pose: Pose | None = None) -
     Quality
     """
     if not isinstance(chip, np.ndarray) or chip.dtype != np.uint8:
-        raise TypeError(f"chip: expected a uint8 (112, 112, 3) array; got {getattr(chip, 'dtype', type(chip).__name__)}")
+        raise TypeError(
+            f"chip: expected a uint8 (112, 112, 3) array; got {getattr(chip, 'dtype', type(chip).__name__)}"
+        )
     if chip.shape != (112, 112, 3):
         raise ValueError(f"chip: expected shape (112, 112, 3); got {chip.shape}")
     ed = float(eye_distance)
@@ -139,7 +155,11 @@ def best_face(faces: Iterable[Face]) -> Face | None:
     for i, f in enumerate(faces):
         if not isinstance(f, Face):
             raise TypeError(f"faces: item {i} is {type(f).__name__}, not Face")
-        key = (1, f.quality.score) if f.quality is not None else (0, f.score * f.landmarks.eye_distance)
+        key = (
+            (1, f.quality.score)
+            if f.quality is not None
+            else (0, f.score * f.landmarks.eye_distance)
+        )
         a = getattr(f, "attributes", None)
         if a is not None:
             visible = (1.0 - a.sunglasses) * math.prod(1.0 - v for v in a.occlusion.values())

@@ -15,8 +15,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Box", "Landmarks", "Pose", "Quality", "Attributes", "Face", "Verification", "Expression",
-           "LANDMARK_NAMES", "EXPRESSIONS"]
+__all__ = [
+    "EXPRESSIONS",
+    "LANDMARK_NAMES",
+    "Attributes",
+    "Box",
+    "Expression",
+    "Face",
+    "Landmarks",
+    "Pose",
+    "Quality",
+    "Verification",
+]
 
 #: Order of the five landmarks, "right" meaning the subject's right (image left).
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth", "left_mouth")
@@ -127,7 +137,12 @@ class Box:
         return inter / union if union > 0 else 0.0
 
     def to_dict(self) -> dict[str, float]:
-        return {"x": _round(self.x, 2), "y": _round(self.y, 2), "width": _round(self.width, 2), "height": _round(self.height, 2)}
+        return {
+            "x": _round(self.x, 2),
+            "y": _round(self.y, 2),
+            "width": _round(self.width, 2),
+            "height": _round(self.height, 2),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +218,11 @@ class Pose:
         return max(0.0, min(1.0, c))
 
     def to_dict(self) -> dict[str, float]:
-        return {"pitch": _round(self.pitch, 2), "yaw": _round(self.yaw, 2), "roll": _round(self.roll, 2)}
+        return {
+            "pitch": _round(self.pitch, 2),
+            "yaw": _round(self.yaw, 2),
+            "roll": _round(self.roll, 2),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +285,9 @@ class Expression:
     def __post_init__(self) -> None:
         p = _readonly(self.probabilities, np.float32, (len(EXPRESSIONS),), "probabilities")
         if p.min() < 0 or abs(float(p.sum()) - 1.0) > 1e-3:
-            raise ValueError(f"probabilities: expected {len(EXPRESSIONS)} non-negative values summing to 1; got sum {float(p.sum())}")
+            raise ValueError(
+                f"probabilities: expected {len(EXPRESSIONS)} non-negative values summing to 1; got sum {float(p.sum())}"
+            )
         object.__setattr__(self, "probabilities", p)
 
     @property
@@ -280,7 +301,10 @@ class Expression:
         return float(self.probabilities.max())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "probabilities": {c: _round(float(v)) for c, v in zip(EXPRESSIONS, self.probabilities)}}
+        return {
+            "label": self.label,
+            "probabilities": {c: _round(float(v)) for c, v in zip(EXPRESSIONS, self.probabilities)},
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,15 +342,23 @@ class Attributes:
             d = getattr(self, n)
             if not isinstance(d, Mapping):
                 raise TypeError(f"{n}: expected a mapping of str to float; got {type(d).__name__}")
-            object.__setattr__(self, n, MappingProxyType({str(k): _finite(v, f"{n}[{k!r}]") for k, v in d.items()}))
+            object.__setattr__(
+                self, n, MappingProxyType({str(k): _finite(v, f"{n}[{k!r}]") for k, v in d.items()})
+            )
         if not isinstance(self.label, str):
             raise TypeError(f"label: expected str; got {type(self.label).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "glasses": _round(self.glasses), "sunglasses": _round(self.sunglasses),
-                "hat": _round(self.hat), "mask": _round(self.mask), "blur": _round(self.blur),
-                "occlusion": {k: _round(v) for k, v in self.occlusion.items()},
-                "probabilities": {k: _round(v) for k, v in self.probabilities.items()}}
+        return {
+            "label": self.label,
+            "glasses": _round(self.glasses),
+            "sunglasses": _round(self.sunglasses),
+            "hat": _round(self.hat),
+            "mask": _round(self.mask),
+            "blur": _round(self.blur),
+            "occlusion": {k: _round(v) for k, v in self.occlusion.items()},
+            "probabilities": {k: _round(v) for k, v in self.probabilities.items()},
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +403,9 @@ class Face:
 
     def __post_init__(self) -> None:
         if self.attributes is not None and not isinstance(self.attributes, Attributes):
-            raise TypeError(f"attributes: expected Attributes or None; got {type(self.attributes).__name__}")
+            raise TypeError(
+                f"attributes: expected Attributes or None; got {type(self.attributes).__name__}"
+            )
         if not isinstance(self.box, Box):
             raise TypeError(f"box: expected Box; got {type(self.box).__name__}")
         if not isinstance(self.landmarks, Landmarks):
@@ -395,7 +429,9 @@ class Face:
             emb.flags.writeable = False
             object.__setattr__(self, "embedding", emb)
         if self.expression is not None and not isinstance(self.expression, Expression):
-            raise TypeError(f"expression: expected Expression or None; got {type(self.expression).__name__}")
+            raise TypeError(
+                f"expression: expected Expression or None; got {type(self.expression).__name__}"
+            )
 
     @property
     def gender(self) -> str | None:
@@ -459,7 +495,11 @@ class Verification:
         return self.is_same
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"similarity": _round(self.similarity), "is_same": bool(self.is_same), "threshold": _round(self.threshold)}
+        d = {
+            "similarity": _round(self.similarity),
+            "is_same": bool(self.is_same),
+            "threshold": _round(self.threshold),
+        }
         if self.pair is not None:
             d["pair"] = self.pair
         return d

@@ -21,7 +21,14 @@ import numpy as np
 
 from .types import Face, Verification
 
-__all__ = ["verify", "similarity", "DEFAULT_THRESHOLD", "PAIR_TYPES", "MASKED_THRESHOLDS", "MASK_PROBABILITY"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "MASKED_THRESHOLDS",
+    "MASK_PROBABILITY",
+    "PAIR_TYPES",
+    "similarity",
+    "verify",
+]
 
 #: Cosine threshold for SFace at FAR = 1e-3 on glint24 (0.4221 measured; scripts/eval_accuracy.py).
 DEFAULT_THRESHOLD = 0.42
@@ -40,19 +47,26 @@ PAIR_TYPES = ("unmasked-unmasked", "masked-unmasked", "masked-masked")
 #: docs/accuracy.md "Masked verification"; dev-half values 0.3904 and 0.4450). The unmasked
 #: one stays :data:`DEFAULT_THRESHOLD`. Two masked faces look alike to SFace whoever wears
 #: them, so their threshold is *higher* than the unmasked one.
-MASKED_THRESHOLDS = {"unmasked-unmasked": DEFAULT_THRESHOLD, "masked-unmasked": 0.39, "masked-masked": 0.445}
-
+MASKED_THRESHOLDS = {
+    "unmasked-unmasked": DEFAULT_THRESHOLD,
+    "masked-unmasked": 0.39,
+    "masked-masked": 0.445,
+}
 
 
 def _embedding(x, name: str) -> np.ndarray:
     if isinstance(x, Face):
         if x.embedding is None:
-            raise ValueError(f"{name}: this Face has no embedding (run FaceAnalyzer with an embedder)")
+            raise ValueError(
+                f"{name}: this Face has no embedding (run FaceAnalyzer with an embedder)"
+            )
         v = x.embedding
     else:
         v = np.asarray(x)
         if v.dtype.kind not in "fiu":
-            raise TypeError(f"{name}: expected a Face or a numeric embedding vector; got {type(x).__name__}")
+            raise TypeError(
+                f"{name}: expected a Face or a numeric embedding vector; got {type(x).__name__}"
+            )
     v = np.asarray(v, np.float64)
     if v.ndim != 1:
         raise ValueError(f"{name}: expected a 1-d embedding; got shape {v.shape}")
@@ -92,7 +106,7 @@ def _shared_analyzer(analyzer):
     if analyzer is not None:
         return analyzer
     if _ANALYZER is None:
-        from .analyzer import FaceAnalyzer  # noqa: PLC0415
+        from .analyzer import FaceAnalyzer
 
         _ANALYZER = FaceAnalyzer(age=False, gender=False)
     return _ANALYZER
@@ -100,19 +114,21 @@ def _shared_analyzer(analyzer):
 
 def _largest_face(x, name: str, analyzer) -> tuple[Face, np.ndarray]:
     """The largest face of an image or path, and the BGR pixels it was found in."""
-    from ._validate import as_bgr  # noqa: PLC0415
+    from ._validate import as_bgr
 
     analyzer = _shared_analyzer(analyzer)
     try:
         if not isinstance(x, np.ndarray):
-            from .io import read_image  # noqa: PLC0415
+            from .io import read_image
 
             x = read_image(x)
         image = as_bgr(x, "image")
         faces = analyzer.analyze(image)
     except (TypeError, ValueError) as exc:  # name the argument the caller passed
         msg = str(exc)
-        raise type(exc)(msg.replace("image:", f"{name}:", 1) if msg.startswith("image:") else f"{name}: {msg}") from exc
+        raise type(exc)(
+            msg.replace("image:", f"{name}:", 1) if msg.startswith("image:") else f"{name}: {msg}"
+        ) from exc
     if not faces:
         raise ValueError(f"{name}: no face found in the image")
     return max(faces, key=lambda f: f.box.width * f.box.height), image
@@ -127,13 +143,15 @@ def _mask_state(face, image) -> bool | None:
     if p is not None:
         return float(p) >= MASK_PROBABILITY
     if image is not None and isinstance(face, Face):
-        from .occlusion import mask_worn  # noqa: PLC0415
+        from .occlusion import mask_worn
 
         return mask_worn(image, face).probability >= MASK_PROBABILITY
     return None
 
 
-def verify(face_a, face_b, *, threshold: float | None = None, analyzer=None, pair: str | None = None) -> Verification:
+def verify(
+    face_a, face_b, *, threshold: float | None = None, analyzer=None, pair: str | None = None
+) -> Verification:
     """Decide whether two faces show the same person, knowing about face masks.
 
     The pair's type (:data:`PAIR_TYPES`: ``"unmasked-unmasked"``, ``"masked-unmasked"``,
@@ -204,4 +222,3 @@ def verify(face_a, face_b, *, threshold: float | None = None, analyzer=None, pai
     if threshold is None:
         threshold = MASKED_THRESHOLDS[pair]
     return Verification(similarity=s, is_same=s >= threshold, threshold=threshold, pair=pair)
-

@@ -24,7 +24,8 @@ void box_cols(const double* in, int h, int w, int r, double* out) {
         if (i + r < h)
             for (std::size_t x = 0; x < W; ++x) s[x] += in[static_cast<std::size_t>(i + r) * W + x];
         if (i - r - 1 >= 0)
-            for (std::size_t x = 0; x < W; ++x) s[x] -= in[static_cast<std::size_t>(i - r - 1) * W + x];
+            for (std::size_t x = 0; x < W; ++x)
+                s[x] -= in[static_cast<std::size_t>(i - r - 1) * W + x];
         std::copy(s.begin(), s.end(), out + static_cast<std::size_t>(i) * W);
     }
 }
@@ -49,7 +50,8 @@ T* sized(std::vector<T>& v, std::size_t n) {
 // Box sums of `planes` (k planes of h x w doubles, in place), rows then columns. Serial: the
 // low-resolution maps are small (256 x 144: ~0.2 ms), and a thread hand-off costs more.
 void box_planes(double* planes, int k, int h, int w, int r) {
-    double* tmp = sized(scratch().tmp, static_cast<std::size_t>(k) * static_cast<std::size_t>(h * w));
+    double* tmp =
+        sized(scratch().tmp, static_cast<std::size_t>(k) * static_cast<std::size_t>(h * w));
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(k) * h; ++i)
         px::box_line(planes + i * w, 1, w, r, tmp + i * w);
     for (int p = 0; p < k; ++p) {
@@ -64,7 +66,8 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
                          std::int64_t h64, std::int64_t w64, int radius, float eps, float* out) {
     check_guided_args(guide.height, guide.width, guide.channels, h64, w64, radius, eps);
     const int H = static_cast<int>(guide.height), W = static_cast<int>(guide.width);
-    const int C = static_cast<int>(guide.channels), h = static_cast<int>(h64), w = static_cast<int>(w64);
+    const int C = static_cast<int>(guide.channels), h = static_cast<int>(h64),
+              w = static_cast<int>(w64);
     const std::size_t n = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
     // 1. the low-resolution guide, and the four planes I, p, I*p, I*I
     double* planes = sized(scratch().planes, 4 * n);
@@ -81,21 +84,26 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
                 if (C == 3) {
                     for (int xx = 0; xx < W; ++xx) {
                         const std::uint8_t* p = row + 3 * static_cast<std::int64_t>(xx);
-                        luma[static_cast<std::size_t>(xx)] = px::guide_luma(
-                            static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]));
+                        luma[static_cast<std::size_t>(xx)] =
+                            px::guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]),
+                                           static_cast<float>(p[2]));
                     }
                 } else {
-                    for (int xx = 0; xx < W; ++xx) luma[static_cast<std::size_t>(xx)] = px::pixel_luma(row + xx, 1);
+                    for (int xx = 0; xx < W; ++xx)
+                        luma[static_cast<std::size_t>(xx)] = px::pixel_luma(row + xx, 1);
                 }
-                for (std::size_t xx = 0; xx < col.size(); ++xx) col[xx] += static_cast<double>(luma[xx]);
+                for (std::size_t xx = 0; xx < col.size(); ++xx)
+                    col[xx] += static_cast<double>(luma[xx]);
             }
             for (int x = 0; x < w; ++x) {
                 long long x0, x1;
                 px::footprint(x, w, W, x0, x1);
                 double acc = 0.0;
                 for (long long xx = x0; xx < x1; ++xx) acc += col[static_cast<std::size_t>(xx)];
-                const float I = static_cast<float>(acc / static_cast<double>((y1 - y0) * (x1 - x0)));
-                const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x);
+                const float I =
+                    static_cast<float>(acc / static_cast<double>((y1 - y0) * (x1 - x0)));
+                const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) +
+                                      static_cast<std::size_t>(x);
                 const double di = I, dp = px::clamp01(alpha[i]);
                 planes[i] = di;
                 planes[n + i] = dp;
@@ -109,7 +117,8 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
     double* ab = sized(scratch().ab, 2 * n);
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
-            const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x);
+            const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) +
+                                  static_cast<std::size_t>(x);
             const double cnt = static_cast<double>(px::box_count(y, h, radius)) *
                                static_cast<double>(px::box_count(x, w, radius));
             px::guided_ab(planes[i], planes[n + i], planes[2 * n + i], planes[3 * n + i], cnt,
@@ -121,7 +130,8 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
     float* mb = sized(scratch().mb, n);
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
-            const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x);
+            const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) +
+                                  static_cast<std::size_t>(x);
             const double cnt = static_cast<double>(px::box_count(y, h, radius)) *
                                static_cast<double>(px::box_count(x, w, radius));
             ma[i] = static_cast<float>(ab[i] / cnt);
@@ -162,16 +172,23 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
             if (C == 3) {
                 for (int x = 0; x < W; ++x) {
                     const std::uint8_t* p = row + 3 * static_cast<std::int64_t>(x);
-                    const float I = px::guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]),
-                                                   static_cast<float>(p[2]));
-                    o[x] = px::guided_combine(px::lerp1(ta[static_cast<std::size_t>(x)], ba[static_cast<std::size_t>(x)], fy),
-                                              px::lerp1(tb[static_cast<std::size_t>(x)], bb[static_cast<std::size_t>(x)], fy), I);
+                    const float I =
+                        px::guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]),
+                                       static_cast<float>(p[2]));
+                    o[x] = px::guided_combine(px::lerp1(ta[static_cast<std::size_t>(x)],
+                                                        ba[static_cast<std::size_t>(x)], fy),
+                                              px::lerp1(tb[static_cast<std::size_t>(x)],
+                                                        bb[static_cast<std::size_t>(x)], fy),
+                                              I);
                 }
             } else {
                 for (int x = 0; x < W; ++x) {
                     const float I = px::pixel_luma(row + x, 1);
-                    o[x] = px::guided_combine(px::lerp1(ta[static_cast<std::size_t>(x)], ba[static_cast<std::size_t>(x)], fy),
-                                              px::lerp1(tb[static_cast<std::size_t>(x)], bb[static_cast<std::size_t>(x)], fy), I);
+                    o[x] = px::guided_combine(px::lerp1(ta[static_cast<std::size_t>(x)],
+                                                        ba[static_cast<std::size_t>(x)], fy),
+                                              px::lerp1(tb[static_cast<std::size_t>(x)],
+                                                        bb[static_cast<std::size_t>(x)], fy),
+                                              I);
                 }
             }
         }

@@ -43,8 +43,8 @@ ImageView<T> image_view(const py::array& a, const char* name, bool writable = fa
     const bool pixels_contiguous =
         (a.ndim() == 2 || C == 1 || a.strides(2) == item) && (W == 1 || a.strides(1) == C * item);
     // A single row's stride is never used (NumPy gives size-1 axes any stride, even negative).
-    const bool rows_ok = H == 1 || (a.strides(0) > 0 && a.strides(0) % item == 0 &&
-                                    a.strides(0) >= W * C * item);
+    const bool rows_ok =
+        H == 1 || (a.strides(0) > 0 && a.strides(0) % item == 0 && a.strides(0) >= W * C * item);
     if (!pixels_contiguous || !rows_ok)
         throw py::value_error(std::string(name) +
                               ": pixels must be contiguous and rows positively strided "
@@ -82,17 +82,18 @@ void warp_affine_u8(const py::array& image, const py::array& matrices, std::int6
     const int* f = contiguous_in<std::int32_t>(fill, "fill", 1);
     if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
     std::uint8_t* o = contiguous_out<std::uint8_t>(
-        out, "out", image.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
-                                      : std::initializer_list<std::int64_t>{n, out_h, out_w});
+        out, "out",
+        image.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
+                          : std::initializer_list<std::int64_t>{n, out_h, out_w});
     const Border b = border_of(border);
     py::gil_scoped_release nogil;
     facecore::cpu::warp_affine_u8(src, m, n, inverse, out_h, out_w, b, f, o);
 }
 
-void warp_affine_to_nchw_f32(const py::array& image, const py::array& matrices,
-                             std::int64_t out_h, std::int64_t out_w, bool inverse, int border,
-                             const py::array& fill, const py::array& mean, const py::array& std,
-                             bool swap_rb, py::array out) {
+void warp_affine_to_nchw_f32(const py::array& image, const py::array& matrices, std::int64_t out_h,
+                             std::int64_t out_w, bool inverse, int border, const py::array& fill,
+                             const py::array& mean, const py::array& std, bool swap_rb,
+                             py::array out) {
     const auto src = image_view<const std::uint8_t>(image, "image");
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
@@ -113,20 +114,22 @@ void warp_affine_f32(const py::array& image, const py::array& matrices, std::int
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
     float* o = contiguous_out<float>(
-        out, "out", image.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
-                                      : std::initializer_list<std::int64_t>{n, out_h, out_w});
+        out, "out",
+        image.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
+                          : std::initializer_list<std::int64_t>{n, out_h, out_w});
     const Border b = border_of(border);
     py::gil_scoped_release nogil;
     facecore::cpu::warp_affine_f32(src, m, n, inverse, out_h, out_w, b, fill, o);
 }
 
 // ---------------------------------------------------------------------------------- windows
-void extract_windows_nchw_f32(const py::array& image, std::int64_t window_h,
-                              std::int64_t window_w, std::int64_t stride_y, std::int64_t stride_x,
-                              std::int64_t first, std::int64_t count, const py::array& mean,
-                              const py::array& std, bool swap_rb, py::array out) {
+void extract_windows_nchw_f32(const py::array& image, std::int64_t window_h, std::int64_t window_w,
+                              std::int64_t stride_y, std::int64_t stride_x, std::int64_t first,
+                              std::int64_t count, const py::array& mean, const py::array& std,
+                              bool swap_rb, py::array out) {
     const auto src = image_view<const std::uint8_t>(image, "image");
-    const auto g = facecore::make_grid(src.height, src.width, window_h, window_w, stride_y, stride_x);
+    const auto g =
+        facecore::make_grid(src.height, src.width, window_h, window_w, stride_y, stride_x);
     if (first < 0 || count < 0 || first > g.count() || count > g.count() - first)
         throw py::value_error("first/count: outside the window grid of " +
                               std::to_string(g.count()) + " windows");
@@ -249,10 +252,9 @@ PYBIND11_MODULE(_core, m) {
           py::arg("window_h"), py::arg("window_w"), py::arg("stride_y"), py::arg("stride_x"),
           py::arg("first"), py::arg("count"), py::arg("mean"), py::arg("std"), py::arg("swap_rb"),
           py::arg("out"));
-    m.def("accumulate_windows_f32", &accumulate_windows_f32, py::arg("scores"),
-          py::arg("image_h"), py::arg("image_w"), py::arg("window_h"), py::arg("window_w"),
-          py::arg("stride_y"), py::arg("stride_x"), py::arg("reduce"), py::arg("fill"),
-          py::arg("out"));
+    m.def("accumulate_windows_f32", &accumulate_windows_f32, py::arg("scores"), py::arg("image_h"),
+          py::arg("image_w"), py::arg("window_h"), py::arg("window_w"), py::arg("stride_y"),
+          py::arg("stride_x"), py::arg("reduce"), py::arg("fill"), py::arg("out"));
 
     m.def("refine_map_f32", &refine_map_f32, py::arg("p"), py::arg("power"), py::arg("kernel"),
           py::arg("iterations"), py::arg("out"));

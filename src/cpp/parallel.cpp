@@ -26,7 +26,8 @@ int default_threads() {
     }
 #if defined(__linux__)
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::clamp(CPU_COUNT(&set), 1, kMaxThreads);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        return std::clamp(CPU_COUNT(&set), 1, kMaxThreads);
 #endif
     return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads);
 }
@@ -36,7 +37,7 @@ thread_local bool in_worker = false;
 // One job at a time: `chunks` pieces handed out through an atomic counter. The caller works
 // too, then waits until every piece is done.
 class Pool {
-public:
+  public:
     // Starts up to `workers` threads. A thread the system refuses (RLIMIT_NPROC, cgroup pids
     // limit, no memory for a stack) ends the loop: the pool works with the ones it got. An
     // exception must not escape here, since the vector's destructor would meet joinable
@@ -80,7 +81,7 @@ public:
         if (error_) std::rethrow_exception(error_);
     }
 
-private:
+  private:
     void work() {
         std::int64_t finished = 0;
         for (std::int64_t i; (i = next_.fetch_add(1)) < chunks_;) {
@@ -126,12 +127,12 @@ private:
     bool stop_ = false;
 };
 
-std::mutex config_mutex;   // guards the pointer and the settings below
-std::mutex pool_mutex;     // held by the one caller using the pool
+std::mutex config_mutex;  // guards the pointer and the settings below
+std::mutex pool_mutex;    // held by the one caller using the pool
 std::shared_ptr<Pool> pool;
-int requested = 0;         // 0: default
+int requested = 0;  // 0: default
 #if defined(__linux__)
-pid_t pool_pid = 0;        // a forked child has no workers: it builds a pool of its own
+pid_t pool_pid = 0;  // a forked child has no workers: it builds a pool of its own
 #endif
 
 std::shared_ptr<Pool> get_pool() {

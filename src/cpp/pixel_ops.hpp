@@ -23,7 +23,7 @@ struct Affine {
 };
 
 struct SamplePos {
-    int x, y;    // top-left neighbour (clamped far outside the image: no int overflow)
+    int x, y;      // top-left neighbour (clamped far outside the image: no int overflow)
     float fx, fy;  // fractions in [0, 1)
 };
 
@@ -51,7 +51,9 @@ FACECORE_HD SamplePos sample_pos(const Affine& m, int x, int y) {
     return p;
 }
 
-FACECORE_HD int clamp_index(int v, int n) { return v < 0 ? 0 : (v >= n ? n - 1 : v); }
+FACECORE_HD int clamp_index(int v, int n) {
+    return v < 0 ? 0 : (v >= n ? n - 1 : v);
+}
 
 // The 4 neighbours' offsets into the image (-1: outside, the border value is used), in the
 // order top-left, top-right, bottom-left, bottom-right.
@@ -99,7 +101,9 @@ FACECORE_HD std::uint8_t saturate_u8(float v) {
 }
 
 // ----------------------------------------------------------------------------------- refine
-FACECORE_HD float clamp01(float v) { return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; }  // NaN -> 0
+FACECORE_HD float clamp01(float v) {
+    return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;
+}  // NaN -> 0
 
 // p -> 1 - (1 - p)^power, p clamped to [0, 1] first. Integer powers multiply (exact, fast).
 FACECORE_HD float sharpen(float p, float power, int int_power) {
@@ -121,12 +125,13 @@ FACECORE_HD float guide_luma(float b, float g, float r) {
     return (0.114f * b + 0.587f * g + 0.299f * r) * (1.0f / 255.0f);
 }
 
-
 // Source coordinate of destination index `d` when resizing n_src -> n_dst samples, as
 // cv2.resize INTER_LINEAR: s = (d + 0.5) * n_src / n_dst - 0.5, clamped to [0, n_src - 1];
 // returns the left index and the weight of the right one.
 FACECORE_HD void resize_coord(int d, int n_src, int n_dst, int& i0, int& i1, float& f) {
-    float s = (static_cast<float>(d) + 0.5f) * (static_cast<float>(n_src) / static_cast<float>(n_dst)) - 0.5f;
+    float s =
+        (static_cast<float>(d) + 0.5f) * (static_cast<float>(n_src) / static_cast<float>(n_dst)) -
+        0.5f;
     s = s < 0.0f ? 0.0f : s;
     int i = static_cast<int>(s);
     if (i >= n_src - 1) {
@@ -141,7 +146,8 @@ FACECORE_HD void resize_coord(int d, int n_src, int n_dst, int& i0, int& i1, flo
 
 // A guide pixel's intensity in [0, 1]: the luma of BGR, or the grey value.
 FACECORE_HD float pixel_luma(const std::uint8_t* p, int C) {
-    return C >= 3 ? guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]))
+    return C >= 3 ? guide_luma(static_cast<float>(p[0]), static_cast<float>(p[1]),
+                               static_cast<float>(p[2]))
                   : static_cast<float>(p[0]) * (1.0f / 255.0f);
 }
 
@@ -203,12 +209,18 @@ FACECORE_HD void guided_ab(double s_i, double s_p, double s_ip, double s_ii, dou
 // The guided filter's output at one full-resolution pixel: q = A * I + B, clamped to [0, 1],
 // A and B bilinearly upsampled from the low-resolution coefficient maps (lerp2's order:
 // horizontal, then vertical; the CPU kernel caches the horizontal step per low row).
-FACECORE_HD float lerp1(float a, float b, float f) { return a + f * (b - a); }
-FACECORE_HD float guided_combine(float A, float B, float luma) { return clamp01(A * luma + B); }
-FACECORE_HD float guided_px(const float* a, const float* b, int w, int y0, int y1, float fy,
-                            int x0, int x1, float fx, float luma) {
-    const float A = lerp1(lerp1(a[y0 * w + x0], a[y0 * w + x1], fx), lerp1(a[y1 * w + x0], a[y1 * w + x1], fx), fy);
-    const float B = lerp1(lerp1(b[y0 * w + x0], b[y0 * w + x1], fx), lerp1(b[y1 * w + x0], b[y1 * w + x1], fx), fy);
+FACECORE_HD float lerp1(float a, float b, float f) {
+    return a + f * (b - a);
+}
+FACECORE_HD float guided_combine(float A, float B, float luma) {
+    return clamp01(A * luma + B);
+}
+FACECORE_HD float guided_px(const float* a, const float* b, int w, int y0, int y1, float fy, int x0,
+                            int x1, float fx, float luma) {
+    const float A = lerp1(lerp1(a[y0 * w + x0], a[y0 * w + x1], fx),
+                          lerp1(a[y1 * w + x0], a[y1 * w + x1], fx), fy);
+    const float B = lerp1(lerp1(b[y0 * w + x0], b[y0 * w + x1], fx),
+                          lerp1(b[y1 * w + x0], b[y1 * w + x1], fx), fy);
     return guided_combine(A, B, luma);
 }
 
@@ -227,7 +239,9 @@ FACECORE_HD std::uint8_t blend_u8(std::uint8_t base, float effect, float a) {
 // The cube root is a bit-level first guess refined by two Halley steps (float accuracy),
 // and the sRGB encode x^(1/2.4) = c * sqrt(sqrt(c)) with c = cbrt(x) (5/12 = 1/3 + 1/12).
 
-FACECORE_HD float select(bool c, float a, float b) { return c ? a : b; }
+FACECORE_HD float select(bool c, float a, float b) {
+    return c ? a : b;
+}
 
 FACECORE_HD float cbrt_pos(float x) {  // x in [1e-7, 8]
 #if defined(__CUDA_ARCH__)
@@ -243,7 +257,9 @@ FACECORE_HD float cbrt_pos(float x) {  // x in [1e-7, 8]
     return y;
 }
 
-FACECORE_HD float clamp_range(float v, float lo, float hi) { return v > lo ? (v < hi ? v : hi) : lo; }
+FACECORE_HD float clamp_range(float v, float lo, float hi) {
+    return v > lo ? (v < hi ? v : hi) : lo;
+}
 
 // sRGB uint8 -> linear, filled on the host (powf) and shared with the device.
 struct ColourTables {
@@ -275,7 +291,8 @@ constexpr float kInv903 = 1.0f / 903.3f, kInv116 = 1.0f / 116.0f, kInv7787 = 1.0
 constexpr float kInv500 = 1.0f / 500.0f, kInv200 = 1.0f / 200.0f;
 
 FACECORE_HD float lab_f(float v) {
-    return select(v > kLabThresh, cbrt_pos(clamp_range(v, 1e-7f, 8.0f)), 7.787f * v + 16.0f / 116.0f);
+    return select(v > kLabThresh, cbrt_pos(clamp_range(v, 1e-7f, 8.0f)),
+                  7.787f * v + 16.0f / 116.0f);
 }
 
 FACECORE_HD float lab_f_inv(float f) {
@@ -360,7 +377,8 @@ FACECORE_HD float linear_rgb_to_okL(float r, float g, float b) {
 }
 
 // Oklab (x 100) -> linear RGB (unclipped) and its luminance Y.
-FACECORE_HD void oklab_to_linear(float L, float A, float B, float& r, float& g, float& b, float& Y) {
+FACECORE_HD void oklab_to_linear(float L, float A, float B, float& r, float& g, float& b,
+                                 float& Y) {
     const float Lf = L * 0.01f, Af = A * 0.01f, Bf = B * 0.01f;
     const float l_ = Lf + 0.3963377774f * Af + 0.2158037573f * Bf;
     const float m_ = Lf - 0.1055613458f * Af - 0.0638541728f * Bf;
@@ -384,11 +402,11 @@ FACECORE_HD void oklab_to_linear(float L, float A, float B, float& r, float& g, 
 // the same luminance Y (hue kept, Y exact) instead of clipping channels (which turns an
 // out-of-gamut blue violet).
 struct Transfer {
-    float mu, sd;      // the hair's mean and spread of Oklab L x 100 (alpha-weighted)
+    float mu, sd;       // the hair's mean and spread of Oklab L x 100 (alpha-weighted)
     float m, k, inv_m;  // the new mean, the detail gain, 1 / max(m, 1)
-    float inv_sd1;     // 1 / (sd + 1): the highlight ramp's scale (no division per pixel)
-    float ta, tb;      // the target's Oklab a/b x 100
-    float natural;     // 1 natural, 0 transfer
+    float inv_sd1;      // 1 / (sd + 1): the highlight ramp's scale (no division per pixel)
+    float ta, tb;       // the target's Oklab a/b x 100
+    float natural;      // 1 natural, 0 transfer
 };
 
 // Host (and device) set-up from the hair's statistics and the target's Lab.
@@ -505,7 +523,8 @@ inline LabStats lab_stats_total(const double* partial, long long rows) {
 // Host: the transfer's parameters for a target colour (B, G, R 0..255), same on CPU and GPU.
 inline Transfer transfer_for(float mu, float sd, const float* target_bgr, bool natural) {
     float tl, ta, tb;
-    linear_rgb_to_oklab(srgb_to_linear(target_bgr[2] / 255.0f), srgb_to_linear(target_bgr[1] / 255.0f),
+    linear_rgb_to_oklab(srgb_to_linear(target_bgr[2] / 255.0f),
+                        srgb_to_linear(target_bgr[1] / 255.0f),
                         srgb_to_linear(target_bgr[0] / 255.0f), tl, ta, tb);
     return make_transfer(mu, sd, tl, ta, tb, natural);
 }
@@ -518,7 +537,8 @@ FACECORE_HD void rgb_to_hsv(float r, float g, float b, float& h, float& s, float
     v = mx;
     s = select(mx > 0.0f, diff / select(mx > 0.0f, mx, 1.0f), 0.0f);
     const float k = 60.0f / select(diff > 0.0f, diff, 1.0f);
-    float hh = select(mx == r, (g - b) * k, select(mx == g, (b - r) * k + 120.0f, (r - g) * k + 240.0f));
+    float hh =
+        select(mx == r, (g - b) * k, select(mx == g, (b - r) * k + 120.0f, (r - g) * k + 240.0f));
     hh = select(hh < 0.0f, hh + 360.0f, hh);
     h = select(diff > 0.0f, hh, 0.0f);
 }

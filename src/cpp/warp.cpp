@@ -29,9 +29,8 @@ inline void for_each_sample(const px::Affine& m, std::int64_t y, std::int64_t ou
 constexpr int kChunk = 64;
 
 template <int C>
-void sample_chunk_u8(const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
-                     int x0, int n, Border border, const float* fill,
-                     std::uint8_t (*planes)[kChunk]) {
+void sample_chunk_u8(const ImageView<const std::uint8_t>& src, const px::Affine& m, int y, int x0,
+                     int n, Border border, const float* fill, std::uint8_t (*planes)[kChunk]) {
     const int W = static_cast<int>(src.width), H = static_cast<int>(src.height);
     int ix[kChunk], iy[kChunk];
     float fx[kChunk], fy[kChunk];
@@ -77,8 +76,8 @@ void sample_chunk_u8(const ImageView<const std::uint8_t>& src, const px::Affine&
             px::neighbour_offsets(p, H, W, src.row_stride, C, border, off);
             for (int j = 0; j < 4; ++j)
                 for (int c = 0; c < C; ++c)
-                    v[j][c][k] = off[j] >= 0 ? src.data[off[j] + c]
-                                             : static_cast<std::uint8_t>(fill[c]);
+                    v[j][c][k] =
+                        off[j] >= 0 ? src.data[off[j] + c] : static_cast<std::uint8_t>(fill[c]);
         }
     }
     for (int c = 0; c < C; ++c)
@@ -118,13 +117,24 @@ void sample_row(const ImageView<const std::uint8_t>& src, const px::Affine& m, i
 void sample_row_any(int C, const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
                     std::int64_t out_w, Border border, const float* fill, std::uint8_t* row_u8,
                     const float* mean = nullptr, const float* std_dev = nullptr,
-                    const int* source_channel = nullptr,
-                    float* const* planes_f32 = nullptr) {
+                    const int* source_channel = nullptr, float* const* planes_f32 = nullptr) {
     switch (C) {
-        case 1: sample_row<1>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel, planes_f32); break;
-        case 3: sample_row<3>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel, planes_f32); break;
-        case 4: sample_row<4>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel, planes_f32); break;
-        default: sample_row<2>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel, planes_f32); break;
+        case 1:
+            sample_row<1>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel,
+                          planes_f32);
+            break;
+        case 3:
+            sample_row<3>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel,
+                          planes_f32);
+            break;
+        case 4:
+            sample_row<4>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel,
+                          planes_f32);
+            break;
+        default:
+            sample_row<2>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel,
+                          planes_f32);
+            break;
     }
 }
 
@@ -160,8 +170,8 @@ void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matr
 
 void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const double* matrices,
                              std::int64_t n, bool inverse_given, std::int64_t out_h,
-                             std::int64_t out_w, Border border, const int* fill,
-                             const float* mean, const float* std, bool swap_rb, float* out) {
+                             std::int64_t out_w, Border border, const int* fill, const float* mean,
+                             const float* std, bool swap_rb, float* out) {
     check_common(n, out_h, out_w, src.height, src.width, src.channels);
     const int C = static_cast<int>(src.channels);
     require(!swap_rb || C >= 3, "swap_rb: needs an image with 3 or 4 channels");
@@ -195,13 +205,12 @@ void warp_affine_f32(const ImageView<const float>& src, const double* matrices, 
         for (std::int64_t r = begin; r < end; ++r) {
             const std::int64_t i = r / out_h, y = r % out_h;
             float* dst = out + r * out_w * C;
-            for_each_sample(maps[static_cast<std::size_t>(i)], y, out_w, src.height, src.width,
-                            src.row_stride, C, border,
-                            [&](std::int64_t x, const px::SamplePos& p, const long long* off) {
-                                for (int c = 0; c < C; ++c)
-                                    dst[x * C + c] =
-                                        px::bilinear(src.data, off, p.fx, p.fy, c, fill);
-                            });
+            for_each_sample(
+                maps[static_cast<std::size_t>(i)], y, out_w, src.height, src.width, src.row_stride,
+                C, border, [&](std::int64_t x, const px::SamplePos& p, const long long* off) {
+                    for (int c = 0; c < C; ++c)
+                        dst[x * C + c] = px::bilinear(src.data, off, p.fx, p.fy, c, fill);
+                });
         }
     });
 }

@@ -14,15 +14,16 @@ namespace facecore {
 
 // Forward source->destination matrices (cv2.warpAffine without WARP_INVERSE_MAP) to the
 // destination->source maps the kernels sample with; `inverse_given` means they already are.
-// Inverted in double, then rounded to float32 as OpenCV does. Refuses non-finite and singular matrices.
+// Inverted in double, then rounded to float32 as OpenCV does. Refuses non-finite and singular
+// matrices.
 inline std::vector<px::Affine> sampling_maps(const double* matrices, std::int64_t n,
                                              bool inverse_given) {
     std::vector<px::Affine> maps(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
         const double* m = matrices + 6 * i;
         for (int k = 0; k < 6; ++k)
-            require(std::isfinite(m[k]), "matrices: matrix " + std::to_string(i) +
-                                             " has a non-finite entry");
+            require(std::isfinite(m[k]),
+                    "matrices: matrix " + std::to_string(i) + " has a non-finite entry");
         const double det = m[0] * m[4] - m[1] * m[3];
         require(std::isfinite(det) && std::fabs(det) > 1e-12,
                 "matrices: matrix " + std::to_string(i) + " is singular (determinant " +
@@ -34,9 +35,12 @@ inline std::vector<px::Affine> sampling_maps(const double* matrices, std::int64_
         } else {
             const double d = 1.0 / det;
             const double a00 = m[4] * d, a01 = -m[1] * d, a10 = -m[3] * d, a11 = m[0] * d;
-            a = {static_cast<float>(a00), static_cast<float>(a01),
-                 static_cast<float>(-a00 * m[2] - a01 * m[5]), static_cast<float>(a10),
-                 static_cast<float>(a11), static_cast<float>(-a10 * m[2] - a11 * m[5])};
+            a = {static_cast<float>(a00),
+                 static_cast<float>(a01),
+                 static_cast<float>(-a00 * m[2] - a01 * m[5]),
+                 static_cast<float>(a10),
+                 static_cast<float>(a11),
+                 static_cast<float>(-a10 * m[2] - a11 * m[5])};
         }
         maps[static_cast<std::size_t>(i)] = a;
     }
@@ -55,8 +59,8 @@ void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matr
 // channels). The warped value is the one warp_affine_u8 gives, so both outputs agree.
 void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const double* matrices,
                              std::int64_t n, bool inverse_given, std::int64_t out_h,
-                             std::int64_t out_w, Border border, const int* fill,
-                             const float* mean, const float* std, bool swap_rb, float* out);
+                             std::int64_t out_w, Border border, const int* fill, const float* mean,
+                             const float* std, bool swap_rb, float* out);
 
 // Float maps / images: out (n, out_h, out_w, channels) float32, contiguous.
 void warp_affine_f32(const ImageView<const float>& src, const double* matrices, std::int64_t n,

@@ -53,7 +53,8 @@ void extract_windows_nchw_f32(const ImageView<const std::uint8_t>& src, const Wi
     parallel_for(count, 8, [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t k = begin; k < end; ++k) {
             const std::int64_t index = first + k;
-            const std::int64_t oy = (index / gw) * g.stride_y - y_lo, ox = (index % gw) * g.stride_x;
+            const std::int64_t oy = (index / gw) * g.stride_y - y_lo,
+                               ox = (index % gw) * g.stride_x;
             float* dst = out + k * C * plane;
             for (int c = 0; c < C; ++c) {
                 const float* src_plane = planes.data() + (c * rows + oy) * W + ox;
@@ -84,13 +85,14 @@ void accumulate_windows_f32(const float* scores, const WindowGrid& g, int reduce
                     prefix[static_cast<std::size_t>(i * (gw + 1) + j + 1)] + run;
             }
         }
-        auto range = [](std::int64_t p, std::int64_t window, std::int64_t stride,
-                        std::int64_t n, std::int64_t& lo, std::int64_t& hi) {
+        auto range = [](std::int64_t p, std::int64_t window, std::int64_t stride, std::int64_t n,
+                        std::int64_t& lo, std::int64_t& hi) {
             // windows i with i*stride <= p <= i*stride + window - 1
             lo = p - window + 1 <= 0 ? 0 : (p - window + 1 + stride - 1) / stride;
             hi = std::min(n - 1, p / stride);
         };
-        std::vector<std::int64_t> x_lo(static_cast<std::size_t>(W)), x_hi(static_cast<std::size_t>(W));
+        std::vector<std::int64_t> x_lo(static_cast<std::size_t>(W)),
+            x_hi(static_cast<std::size_t>(W));
         for (std::int64_t x = 0; x < W; ++x)
             range(x, g.window_w, g.stride_x, gw, x_lo[static_cast<std::size_t>(x)],
                   x_hi[static_cast<std::size_t>(x)]);

@@ -49,7 +49,8 @@ __global__ void recolor_kernel(ImageView<const std::uint8_t> image, ImageView<co
                                ImageView<std::uint8_t> out) {
     __shared__ float lut[256];
     const int tid = static_cast<int>(threadIdx.y * blockDim.x + threadIdx.x);
-    for (int i = tid; i < 256; i += static_cast<int>(blockDim.x * blockDim.y)) lut[i] = to_linear[i];
+    for (int i = tid; i < 256; i += static_cast<int>(blockDim.x * blockDim.y))
+        lut[i] = to_linear[i];
     __syncthreads();
     const long long x = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
     const long long y = static_cast<long long>(blockIdx.y) * blockDim.y + threadIdx.y;
@@ -68,8 +69,8 @@ __global__ void recolor_kernel(ImageView<const std::uint8_t> image, ImageView<co
     if (P.space >= 2) {
         const float in0 = lut[p0], in1 = lut[p1], in2 = lut[p2];
         if (P.strength == 1.0f) {
-            px::recolor_transfer_px(px::linear_rgb_to_okL(in2, in1, in0), 0.0f, 0.0f, P.tr, 1.0f, l0,
-                                    l1, l2);
+            px::recolor_transfer_px(px::linear_rgb_to_okL(in2, in1, in0), 0.0f, 0.0f, P.tr, 1.0f,
+                                    l0, l1, l2);
         } else {
             float L, A, B;
             px::linear_rgb_to_oklab(in2, in1, in0, L, A, B);

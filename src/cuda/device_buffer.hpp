@@ -19,7 +19,7 @@ namespace cuda {
 
 template <typename T>
 class DeviceBuffer {
-public:
+  public:
     DeviceBuffer() = default;
 
     // `count` elements of T, owned by `stream`: freed there, after the work queued before.
@@ -74,7 +74,7 @@ public:
         count_ = 0;
     }
 
-private:
+  private:
     void swap(DeviceBuffer& o) noexcept {
         std::swap(data_, o.data_);
         std::swap(count_, o.count_);
@@ -93,7 +93,7 @@ private:
 // The owner must keep it alive until the copies that use it have completed.
 template <typename T>
 class PinnedBuffer {
-public:
+  public:
     PinnedBuffer() = default;
     explicit PinnedBuffer(std::size_t count) : count_(count) {
         if (count == 0) return;
@@ -124,14 +124,14 @@ public:
         count_ = 0;
     }
 
-private:
+  private:
     T* data_ = nullptr;
     std::size_t count_ = 0;
 };
 
 // Makes `device` current for a scope and restores the previous one.
 class DeviceGuard {
-public:
+  public:
     explicit DeviceGuard(int device) {
         FACECORE_CUDA_CHECK(cudaGetDevice(&previous_));
         if (previous_ != device)
@@ -145,7 +145,7 @@ public:
         if (previous_ >= 0) cudaSetDevice(previous_);
     }
 
-private:
+  private:
     int previous_ = -1;
 };
 

@@ -15,17 +15,19 @@ namespace {
 
 constexpr int kThreads = 128, kBlockX = 32, kBlockY = 8;
 
-unsigned blocks_for(long long n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+unsigned blocks_for(long long n) {
+    return static_cast<unsigned>((n + kThreads - 1) / kThreads);
+}
 
-__global__ void planes_kernel(ImageView<const std::uint8_t> guide, const float* alpha, int h,
-                              int w, double* planes) {
+__global__ void planes_kernel(ImageView<const std::uint8_t> guide, const float* alpha, int h, int w,
+                              double* planes) {
     const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
     const long long n = static_cast<long long>(h) * w;
     if (i >= n) return;
     const int y = static_cast<int>(i / w), x = static_cast<int>(i % w);
-    const float I = px::area_luma(guide.data, guide.row_stride, static_cast<int>(guide.channels),
-                                  static_cast<int>(guide.height), static_cast<int>(guide.width),
-                                  h, w, y, x);
+    const float I =
+        px::area_luma(guide.data, guide.row_stride, static_cast<int>(guide.channels),
+                      static_cast<int>(guide.height), static_cast<int>(guide.width), h, w, y, x);
     const double di = I, dp = px::clamp01(alpha[i]);
     planes[i] = di;
     planes[n + i] = dp;
@@ -51,9 +53,10 @@ __global__ void ab_kernel(const double* sums, int h, int w, int r, double eps, d
     const long long n = static_cast<long long>(h) * w;
     if (i >= n) return;
     const int y = static_cast<int>(i / w), x = static_cast<int>(i % w);
-    const double cnt = static_cast<double>(px::box_count(y, h, r)) *
-                       static_cast<double>(px::box_count(x, w, r));
-    px::guided_ab(sums[i], sums[n + i], sums[2 * n + i], sums[3 * n + i], cnt, eps, ab[i], ab[n + i]);
+    const double cnt =
+        static_cast<double>(px::box_count(y, h, r)) * static_cast<double>(px::box_count(x, w, r));
+    px::guided_ab(sums[i], sums[n + i], sums[2 * n + i], sums[3 * n + i], cnt, eps, ab[i],
+                  ab[n + i]);
 }
 
 __global__ void mean_kernel(const double* sums, int h, int w, int r, float* ma, float* mb) {
@@ -61,8 +64,8 @@ __global__ void mean_kernel(const double* sums, int h, int w, int r, float* ma, 
     const long long n = static_cast<long long>(h) * w;
     if (i >= n) return;
     const int y = static_cast<int>(i / w), x = static_cast<int>(i % w);
-    const double cnt = static_cast<double>(px::box_count(y, h, r)) *
-                       static_cast<double>(px::box_count(x, w, r));
+    const double cnt =
+        static_cast<double>(px::box_count(y, h, r)) * static_cast<double>(px::box_count(x, w, r));
     ma[i] = static_cast<float>(sums[i] / cnt);
     mb[i] = static_cast<float>(sums[n + i] / cnt);
 }
@@ -96,12 +99,18 @@ void guided_upsample_f32(const ImageView<const std::uint8_t>& guide, const float
     DeviceBuffer<float> ma(un, stream), mb(un, stream);
     planes_kernel<<<blocks_for(n), kThreads, 0, stream>>>(guide, alpha, h, w, planes.data());
     FACECORE_CUDA_CHECK(cudaGetLastError());
-    box_rows_kernel<<<blocks_for(4LL * h), kThreads, 0, stream>>>(planes.data(), 4 * h, w, radius, tmp.data());
-    box_cols_kernel<<<blocks_for(4LL * w), kThreads, 0, stream>>>(tmp.data(), 4, h, w, radius, planes.data());
-    ab_kernel<<<blocks_for(n), kThreads, 0, stream>>>(planes.data(), h, w, radius, static_cast<double>(eps), ab.data());
-    box_rows_kernel<<<blocks_for(2LL * h), kThreads, 0, stream>>>(ab.data(), 2 * h, w, radius, tmp.data());
-    box_cols_kernel<<<blocks_for(2LL * w), kThreads, 0, stream>>>(tmp.data(), 2, h, w, radius, ab.data());
-    mean_kernel<<<blocks_for(n), kThreads, 0, stream>>>(ab.data(), h, w, radius, ma.data(), mb.data());
+    box_rows_kernel<<<blocks_for(4LL * h), kThreads, 0, stream>>>(planes.data(), 4 * h, w, radius,
+                                                                  tmp.data());
+    box_cols_kernel<<<blocks_for(4LL * w), kThreads, 0, stream>>>(tmp.data(), 4, h, w, radius,
+                                                                  planes.data());
+    ab_kernel<<<blocks_for(n), kThreads, 0, stream>>>(planes.data(), h, w, radius,
+                                                      static_cast<double>(eps), ab.data());
+    box_rows_kernel<<<blocks_for(2LL * h), kThreads, 0, stream>>>(ab.data(), 2 * h, w, radius,
+                                                                  tmp.data());
+    box_cols_kernel<<<blocks_for(2LL * w), kThreads, 0, stream>>>(tmp.data(), 2, h, w, radius,
+                                                                  ab.data());
+    mean_kernel<<<blocks_for(n), kThreads, 0, stream>>>(ab.data(), h, w, radius, ma.data(),
+                                                        mb.data());
     FACECORE_CUDA_CHECK(cudaGetLastError());
     const dim3 block(kBlockX, kBlockY);
     const dim3 grid(static_cast<unsigned>((guide.width + kBlockX - 1) / kBlockX),

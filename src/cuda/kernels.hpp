@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "blend.hpp"    // ColourSpace
+#include "blend.hpp"  // ColourSpace
 #include "common.hpp"
 #include "windows.hpp"  // WindowGrid
 
@@ -25,9 +25,8 @@ void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matr
 
 void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const double* matrices,
                              std::int64_t n, bool inverse_given, std::int64_t out_h,
-                             std::int64_t out_w, Border border, const int* fill,
-                             const float* mean, const float* std, bool swap_rb, float* out,
-                             cudaStream_t stream);
+                             std::int64_t out_w, Border border, const int* fill, const float* mean,
+                             const float* std, bool swap_rb, float* out, cudaStream_t stream);
 
 void warp_affine_f32(const ImageView<const float>& src, const double* matrices, std::int64_t n,
                      bool inverse_given, std::int64_t out_h, std::int64_t out_w, Border border,

@@ -74,11 +74,13 @@ int pointer_device(std::uintptr_t ptr, const std::string& name) {
     const cudaError_t err = cudaPointerGetAttributes(&attr, reinterpret_cast<const void*>(ptr));
     if (err != cudaSuccess) {
         cudaGetLastError();
-        throw py::value_error(name + ": not a CUDA device pointer (" + cudaGetErrorString(err) + ")");
+        throw py::value_error(name + ": not a CUDA device pointer (" + cudaGetErrorString(err) +
+                              ")");
     }
     if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
-        throw py::value_error(name + ": is host memory, not device memory (pass a NumPy array, "
-                                     "or device='cuda' to copy it)");
+        throw py::value_error(name +
+                              ": is host memory, not device memory (pass a NumPy array, "
+                              "or device='cuda' to copy it)");
     return attr.device;
 }
 
@@ -111,11 +113,15 @@ struct CudaArray {
     }
     std::string shape_str() const {
         std::string s = "(";
-        for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+        for (std::size_t i = 0; i < shape.size(); ++i)
+            s += (i ? ", " : "") + std::to_string(shape[i]);
         return s + (shape.size() == 1 ? ",)" : ")");
     }
     std::string dtype_str() const {
-        return (kind == 'u' ? "uint" : kind == 'f' ? "float" : kind == 'i' ? "int" : "?") +
+        return (kind == 'u'   ? "uint"
+                : kind == 'f' ? "float"
+                : kind == 'i' ? "int"
+                              : "?") +
                std::to_string(8 * itemsize);
     }
 };
@@ -127,9 +133,10 @@ CudaArray cuda_array(const py::handle& obj, const char* name) {
     } else if (py::hasattr(obj, "__cuda_array_interface__")) {
         iface = obj.attr("__cuda_array_interface__");
     } else {
-        throw py::type_error(std::string(name) +
-                             ": expected a CUDA array (an object with __cuda_array_interface__); got " +
-                             std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+        throw py::type_error(
+            std::string(name) +
+            ": expected a CUDA array (an object with __cuda_array_interface__); got " +
+            std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
     }
     if (!py::isinstance<py::dict>(iface))
         throw py::type_error(std::string(name) + ": __cuda_array_interface__ is not a dict");
@@ -147,7 +154,8 @@ CudaArray cuda_array(const py::handle& obj, const char* name) {
         a.kind = typestr[1];
         a.itemsize = std::stoll(typestr.substr(2));
         if (d.contains("strides") && !d["strides"].is_none())
-            for (auto v : d["strides"].cast<py::tuple>()) a.strides.push_back(v.cast<std::int64_t>());
+            for (auto v : d["strides"].cast<py::tuple>())
+                a.strides.push_back(v.cast<std::int64_t>());
         if (d.contains("mask") && !d["mask"].is_none())
             throw py::value_error(std::string(name) + ": masked CUDA arrays are not supported");
         if (d.contains("stream") && !d["stream"].is_none()) {
@@ -190,15 +198,16 @@ template <typename T>
 ImageView<T> image_view(const CudaArray& a, bool writable = false) {
     require_dtype<typename std::remove_const<T>::type>(a);
     if (a.ndim() != 2 && a.ndim() != 3)
-        throw py::value_error(a.name + ": expected (H, W) or (H, W, C); got shape " + a.shape_str());
+        throw py::value_error(a.name + ": expected (H, W) or (H, W, C); got shape " +
+                              a.shape_str());
     if (writable && a.readonly) throw py::value_error(a.name + ": array is read-only");
     const std::int64_t item = static_cast<std::int64_t>(sizeof(T));
     const std::int64_t H = a.shape[0], W = a.shape[1], C = a.ndim() == 3 ? a.shape[2] : 1;
     if (H < 1 || W < 1) throw py::value_error(a.name + ": image is empty");
     const bool pixels_contiguous =
         (a.ndim() == 2 || C == 1 || a.strides[2] == item) && (W == 1 || a.strides[1] == C * item);
-    const bool rows_ok = a.strides[0] > 0 && a.strides[0] % item == 0 &&
-                         (H == 1 || a.strides[0] >= W * C * item);
+    const bool rows_ok =
+        a.strides[0] > 0 && a.strides[0] % item == 0 && (H == 1 || a.strides[0] >= W * C * item);
     if (!pixels_contiguous || !rows_ok)
         throw py::value_error(a.name +
                               ": pixels must be contiguous and rows positively strided "
@@ -239,7 +248,7 @@ const T* contiguous_in(const CudaArray& a, std::int64_t ndim) {
 // without the GIL, makes that device current and orders the caller's stream after every
 // producer stream the arrays name.
 class Launch {
-public:
+  public:
     explicit Launch(std::uintptr_t stream) : stream_(as_stream(stream)) {}
 
     void add(const CudaArray& a) {
@@ -252,7 +261,8 @@ public:
             throw py::value_error(a.name + ": on CUDA device " + std::to_string(d) + ", but " +
                                   first_ + " is on device " + std::to_string(device_));
         }
-        if (a.has_stream && as_stream(a.stream) != stream_) producers_.push_back(as_stream(a.stream));
+        if (a.has_stream && as_stream(a.stream) != stream_)
+            producers_.push_back(as_stream(a.stream));
     }
 
     cudaStream_t stream() const { return stream_; }
@@ -271,7 +281,7 @@ public:
         return guard;
     }
 
-private:
+  private:
     cudaStream_t stream_;
     int device_ = -1;
     std::string first_;
@@ -301,10 +311,10 @@ void warp_affine_u8(const py::object& image, const py::array& matrices, std::int
     facecore::cuda::warp_affine_u8(src, m, n, inverse, out_h, out_w, b, f, o, launch.stream());
 }
 
-void warp_affine_to_nchw_f32(const py::object& image, const py::array& matrices,
-                             std::int64_t out_h, std::int64_t out_w, bool inverse, int border,
-                             const py::array& fill, const py::array& mean, const py::array& std,
-                             bool swap_rb, const py::object& out, std::uintptr_t stream) {
+void warp_affine_to_nchw_f32(const py::object& image, const py::array& matrices, std::int64_t out_h,
+                             std::int64_t out_w, bool inverse, int border, const py::array& fill,
+                             const py::array& mean, const py::array& std, bool swap_rb,
+                             const py::object& out, std::uintptr_t stream) {
     const CudaArray ia = cuda_array(image, "image");
     const CudaArray oa = cuda_array(out, "out");
     const auto src = image_view<const std::uint8_t>(ia);
@@ -321,8 +331,8 @@ void warp_affine_to_nchw_f32(const py::object& image, const py::array& matrices,
     launch.add(oa);
     py::gil_scoped_release nogil;
     const auto guard = launch.begin();
-    facecore::cuda::warp_affine_to_nchw_f32(src, m, n, inverse, out_h, out_w, b, f, mu, sd,
-                                            swap_rb, o, launch.stream());
+    facecore::cuda::warp_affine_to_nchw_f32(src, m, n, inverse, out_h, out_w, b, f, mu, sd, swap_rb,
+                                            o, launch.stream());
 }
 
 void warp_affine_f32(const py::object& image, const py::array& matrices, std::int64_t out_h,
@@ -359,15 +369,15 @@ void register_warp(py::module_& m) {
 }
 
 // ---------------------------------------------------------------------------------- windows
-void extract_windows_nchw_f32(const py::object& image, std::int64_t window_h,
-                              std::int64_t window_w, std::int64_t stride_y, std::int64_t stride_x,
-                              std::int64_t first, std::int64_t count, const py::array& mean,
-                              const py::array& std, bool swap_rb, const py::object& out,
-                              std::uintptr_t stream) {
+void extract_windows_nchw_f32(const py::object& image, std::int64_t window_h, std::int64_t window_w,
+                              std::int64_t stride_y, std::int64_t stride_x, std::int64_t first,
+                              std::int64_t count, const py::array& mean, const py::array& std,
+                              bool swap_rb, const py::object& out, std::uintptr_t stream) {
     const CudaArray ia = cuda_array(image, "image");
     const CudaArray oa = cuda_array(out, "out");
     const auto src = image_view<const std::uint8_t>(ia);
-    const auto g = facecore::make_grid(src.height, src.width, window_h, window_w, stride_y, stride_x);
+    const auto g =
+        facecore::make_grid(src.height, src.width, window_h, window_w, stride_y, stride_x);
     if (first < 0 || count < 0 || first > g.count() || count > g.count() - first)
         throw py::value_error("first/count: outside the window grid of " +
                               std::to_string(g.count()) + " windows");
@@ -410,10 +420,10 @@ void register_windows(py::module_& m) {
           py::arg("window_h"), py::arg("window_w"), py::arg("stride_y"), py::arg("stride_x"),
           py::arg("first"), py::arg("count"), py::arg("mean"), py::arg("std"), py::arg("swap_rb"),
           py::arg("out"), py::arg("stream") = 0);
-    m.def("accumulate_windows_f32", &accumulate_windows_f32, py::arg("scores"),
-          py::arg("image_h"), py::arg("image_w"), py::arg("window_h"), py::arg("window_w"),
-          py::arg("stride_y"), py::arg("stride_x"), py::arg("reduce"), py::arg("fill"),
-          py::arg("out"), py::arg("stream") = 0);
+    m.def("accumulate_windows_f32", &accumulate_windows_f32, py::arg("scores"), py::arg("image_h"),
+          py::arg("image_w"), py::arg("window_h"), py::arg("window_w"), py::arg("stride_y"),
+          py::arg("stride_x"), py::arg("reduce"), py::arg("fill"), py::arg("out"),
+          py::arg("stream") = 0);
 }
 
 // ----------------------------------------------------------------------------------- refine
@@ -468,7 +478,8 @@ void register_guided(py::module_& m) {
 
 // ------------------------------------------------------------------------------------ blend
 ImageView<const float> alpha_view(const CudaArray& alpha) {
-    if (alpha.ndim() != 2) throw py::value_error("alpha: expected (H, W); got " + alpha.shape_str());
+    if (alpha.ndim() != 2)
+        throw py::value_error("alpha: expected (H, W); got " + alpha.shape_str());
     return image_view<const float>(alpha);
 }
 
@@ -526,7 +537,7 @@ void register_blend(py::module_& m) {
 // Device memory owned by Python (facecore.DeviceArray's storage): allocated and freed in
 // the stream given at creation (stream-ordered: no device-wide synchronisation).
 class DeviceMemory {
-public:
+  public:
     DeviceMemory(std::size_t nbytes, int device, std::uintptr_t stream) : device_(device) {
         if (device < 0 || device >= device_count())
             throw py::value_error("device: no CUDA device " + std::to_string(device));
@@ -547,7 +558,7 @@ public:
     int device() const { return device_; }
     std::uintptr_t stream() const { return reinterpret_cast<std::uintptr_t>(buffer_.stream()); }
 
-private:
+  private:
     int device_;
     DeviceBuffer<unsigned char> buffer_;
 };
@@ -609,12 +620,14 @@ void stream_synchronize(std::uintptr_t stream) {
 
 // A timing event (for the benchmarks when neither CuPy nor PyTorch is installed).
 class Event {
-public:
+  public:
     Event() { FACECORE_CUDA_CHECK(cudaEventCreate(&event_)); }
     Event(const Event&) = delete;
     Event& operator=(const Event&) = delete;
     ~Event() { cudaEventDestroy(event_); }
-    void record(std::uintptr_t stream) { FACECORE_CUDA_CHECK(cudaEventRecord(event_, as_stream(stream))); }
+    void record(std::uintptr_t stream) {
+        FACECORE_CUDA_CHECK(cudaEventRecord(event_, as_stream(stream)));
+    }
     void synchronize() {
         py::gil_scoped_release nogil;
         FACECORE_CUDA_CHECK(cudaEventSynchronize(event_));
@@ -625,7 +638,7 @@ public:
         return ms;
     }
 
-private:
+  private:
     cudaEvent_t event_{};
 };
 
@@ -638,8 +651,9 @@ void register_memory(py::module_& m) {
         .def_property_readonly("nbytes", &DeviceMemory::nbytes)
         .def_property_readonly("device", &DeviceMemory::device)
         .def_property_readonly("stream", &DeviceMemory::stream);
-    m.def("pointer_device", [](std::uintptr_t ptr) { return pointer_device(ptr, "ptr"); },
-          py::arg("ptr"), "The CUDA device holding `ptr` (ValueError if it is not device memory).");
+    m.def(
+        "pointer_device", [](std::uintptr_t ptr) { return pointer_device(ptr, "ptr"); },
+        py::arg("ptr"), "The CUDA device holding `ptr` (ValueError if it is not device memory).");
     m.def("copy_htod", &copy_htod, py::arg("dst"), py::arg("src"), py::arg("stream") = 0);
     m.def("copy_dtoh", &copy_dtoh, py::arg("dst"), py::arg("src"), py::arg("stream") = 0);
     m.def("copy_dtod", &copy_dtod, py::arg("dst"), py::arg("src"), py::arg("nbytes"),

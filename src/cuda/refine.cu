@@ -55,13 +55,14 @@ void refine_map_f32(const float* in, std::int64_t height, std::int64_t width, fl
                     int iterations, float* out, cudaStream_t stream) {
     const int int_power =
         check_refine_args(height, width, power, kernel, kernel_h, kernel_w, iterations);
-    require(height <= 0x7fffffff && width <= 0x7fffffff && (height + kBlockY - 1) / kBlockY <= 65535,
-            "p: too many rows for one launch");
+    require(
+        height <= 0x7fffffff && width <= 0x7fffffff && (height + kBlockY - 1) / kBlockY <= 65535,
+        "p: too many rows for one launch");
     const std::size_t size = static_cast<std::size_t>(height * width);
     if (iterations == 0) {
         if (out != in)
-            FACECORE_CUDA_CHECK(cudaMemcpyAsync(out, in, size * sizeof(float),
-                                                cudaMemcpyDeviceToDevice, stream));
+            FACECORE_CUDA_CHECK(
+                cudaMemcpyAsync(out, in, size * sizeof(float), cudaMemcpyDeviceToDevice, stream));
         return;
     }
     const std::size_t kcount = static_cast<std::size_t>(kernel_h * kernel_w);
@@ -82,8 +83,8 @@ void refine_map_f32(const float* in, std::int64_t height, std::int64_t width, fl
     const dim3 grid(static_cast<unsigned>((width + kBlockX - 1) / kBlockX),
                     static_cast<unsigned>((height + kBlockY - 1) / kBlockY));
     const int kh = static_cast<int>(kernel_h), kw = static_cast<int>(kernel_w);
-    const std::size_t shared = sizeof(float) * static_cast<std::size_t>(
-                                                   (kBlockX + kw - 1) * (kBlockY + kh - 1) + kh * kw);
+    const std::size_t shared =
+        sizeof(float) * static_cast<std::size_t>((kBlockX + kw - 1) * (kBlockY + kh - 1) + kh * kw);
     // Write the last iteration to `out`: start in `out` when the count is odd.
     float* dst = (iterations % 2 == 1) ? out : scratch.data();
     for (int it = 0; it < iterations; ++it) {

@@ -43,8 +43,8 @@ __global__ void warp_u8_kernel(ImageView<const std::uint8_t> src, const px::Affi
 #pragma unroll
         for (int c = 0; c < C; ++c)
             v[c] = px::saturate_u8(px::bilinear(src.data, off, p.fx, p.fy, c, pc.fill[c]));
-        const long long pixel = static_cast<long long>(i) * plane +
-                                static_cast<long long>(y) * out_w + x;
+        const long long pixel =
+            static_cast<long long>(i) * plane + static_cast<long long>(y) * out_w + x;
         if (out_u8 != nullptr) {
             std::uint8_t* o = out_u8 + pixel * C;
 #pragma unroll
@@ -71,8 +71,9 @@ __global__ void warp_f32_kernel(ImageView<const float> src, const px::Affine* ma
         const px::SamplePos p = px::sample_pos(maps[i], x, y);
         long long off[4];
         px::neighbour_offsets(p, src.height, src.width, src.row_stride, channels, border, off);
-        float* o = out + (static_cast<long long>(i) * plane + static_cast<long long>(y) * out_w + x) *
-                             channels;
+        float* o =
+            out +
+            (static_cast<long long>(i) * plane + static_cast<long long>(y) * out_w + x) * channels;
         for (int c = 0; c < channels; ++c) o[c] = px::bilinear(src.data, off, p.fx, p.fy, c, fill);
     }
 }
@@ -124,10 +125,22 @@ void launch_u8(const ImageView<const std::uint8_t>& src, const px::Affine* maps,
     const dim3 grid = grid_for(n, out_h, out_w);
     const int ni = static_cast<int>(n), h = static_cast<int>(out_h), w = static_cast<int>(out_w);
     switch (src.channels) {
-        case 1: warp_u8_kernel<1><<<grid, block, 0, stream>>>(src, maps, ni, h, w, border, pc, out_u8, out_f32); break;
-        case 2: warp_u8_kernel<2><<<grid, block, 0, stream>>>(src, maps, ni, h, w, border, pc, out_u8, out_f32); break;
-        case 3: warp_u8_kernel<3><<<grid, block, 0, stream>>>(src, maps, ni, h, w, border, pc, out_u8, out_f32); break;
-        default: warp_u8_kernel<4><<<grid, block, 0, stream>>>(src, maps, ni, h, w, border, pc, out_u8, out_f32); break;
+        case 1:
+            warp_u8_kernel<1>
+                <<<grid, block, 0, stream>>>(src, maps, ni, h, w, border, pc, out_u8, out_f32);
+            break;
+        case 2:
+            warp_u8_kernel<2>
+                <<<grid, block, 0, stream>>>(src, maps, ni, h, w, border, pc, out_u8, out_f32);
+            break;
+        case 3:
+            warp_u8_kernel<3>
+                <<<grid, block, 0, stream>>>(src, maps, ni, h, w, border, pc, out_u8, out_f32);
+            break;
+        default:
+            warp_u8_kernel<4>
+                <<<grid, block, 0, stream>>>(src, maps, ni, h, w, border, pc, out_u8, out_f32);
+            break;
     }
     FACECORE_CUDA_CHECK(cudaGetLastError());
 }
@@ -148,9 +161,8 @@ void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matr
 
 void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const double* matrices,
                              std::int64_t n, bool inverse_given, std::int64_t out_h,
-                             std::int64_t out_w, Border border, const int* fill,
-                             const float* mean, const float* std, bool swap_rb, float* out,
-                             cudaStream_t stream) {
+                             std::int64_t out_w, Border border, const int* fill, const float* mean,
+                             const float* std, bool swap_rb, float* out, cudaStream_t stream) {
     check_common(n, out_h, out_w, src.height, src.width, src.channels);
     require(n <= 0x7fffffff, "matrices: too many matrices");
     const int C = static_cast<int>(src.channels);

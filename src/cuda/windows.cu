@@ -27,8 +27,8 @@ struct Normalise {
 
 unsigned blocks_for(std::int64_t total) {
     // Grid-stride loops cover the rest; 2^20 blocks of 256 keep every SM busy.
-    return static_cast<unsigned>(
-        std::max<std::int64_t>(1, std::min<std::int64_t>((total + kThreads - 1) / kThreads, 1 << 20)));
+    return static_cast<unsigned>(std::max<std::int64_t>(
+        1, std::min<std::int64_t>((total + kThreads - 1) / kThreads, 1 << 20)));
 }
 
 // out[k][c][r][q] = (image[oy + r][ox + q][source[c]] - mean[c]) / std[c], window k = first + k.
@@ -190,15 +190,16 @@ void accumulate_windows_f32(const float* scores, const WindowGrid& g, int reduce
     }
     const std::int64_t cells = checked_size({gh + 1, gw + 1}, "scores");
     DeviceBuffer<double> prefix(static_cast<std::size_t>(cells), stream);
-    FACECORE_CUDA_CHECK(cudaMemsetAsync(prefix.data(), 0, prefix.bytes(), stream));  // 0.0 is all-zero bits
+    FACECORE_CUDA_CHECK(
+        cudaMemsetAsync(prefix.data(), 0, prefix.bytes(), stream));  // 0.0 is all-zero bits
     row_scan_kernel<<<static_cast<unsigned>((gh + 127) / 128), 128, 0, stream>>>(scores, gh, gw,
-                                                                                prefix.data());
+                                                                                 prefix.data());
     FACECORE_CUDA_CHECK(cudaGetLastError());
     column_scan_kernel<<<static_cast<unsigned>((gw + 127) / 128), 128, 0, stream>>>(gh, gw,
-                                                                                   prefix.data());
+                                                                                    prefix.data());
     FACECORE_CUDA_CHECK(cudaGetLastError());
-    mean_kernel<<<grid, block, 0, stream>>>(prefix.data(), H, W, g.window_h, g.window_w,
-                                            g.stride_y, g.stride_x, gh, gw, fill, out);
+    mean_kernel<<<grid, block, 0, stream>>>(prefix.data(), H, W, g.window_h, g.window_w, g.stride_y,
+                                            g.stride_x, gh, gw, fill, out);
     FACECORE_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -13,18 +13,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from strategies import arrays, scalars
+from test_fuzz_kernels import CALLS, call
 
 import facecore.align as falign
 import facecore.cluster as fcluster
 from facecore.io import decode_image
-from strategies import arrays, scalars
-
-from test_fuzz_kernels import CALLS, call
 
 pytestmark = pytest.mark.fuzz
 
-HEADERS = [b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"P5\n3 2\n255\n", b"RIFF\x00\x00\x00\x00WEBP",
-           b"II*\x00", b"P6\n100000 1\n255\n"]
+HEADERS = [
+    b"",
+    b"\xff\xd8\xff\xe0",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF89a",
+    b"BM",
+    b"P5\n3 2\n255\n",
+    b"RIFF\x00\x00\x00\x00WEBP",
+    b"II*\x00",
+    b"P6\n100000 1\n255\n",
+]
 
 
 @given(head=st.sampled_from(HEADERS), body=st.binary(max_size=1024), grey=st.booleans())
@@ -42,20 +50,31 @@ def test_decode_image_any_argument(data):
 # small clouds of points with duplicates, zeros, NaN and inf; any method and threshold
 embeddings = st.one_of(
     arrays(max_dims=3, prefer=np.float32),
-    hnp.arrays(np.float32, st.tuples(st.integers(0, 40), st.integers(1, 8)),
-               elements=st.floats(-2, 2, width=32) | st.sampled_from([0.0, np.nan, np.inf])),
+    hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(0, 40), st.integers(1, 8)),
+        elements=st.floats(-2, 2, width=32) | st.sampled_from([0.0, np.nan, np.inf]),
+    ),
 )
 
 
-@given(x=embeddings, method=st.sampled_from(["graph", "agglomerative", "chinese_whispers", "components", "nope"]),
-       threshold=st.one_of(st.none(), scalars), k=st.integers(-1, 50), min_size=st.integers(-1, 5))
+@given(
+    x=embeddings,
+    method=st.sampled_from(["graph", "agglomerative", "chinese_whispers", "components", "nope"]),
+    threshold=st.one_of(st.none(), scalars),
+    k=st.integers(-1, 50),
+    min_size=st.integers(-1, 5),
+)
 def test_cluster(x, method, threshold, k, min_size):
     res = call(fcluster.cluster, x, method=method, threshold=threshold, k=k, min_size=min_size)
     if res is not None:
         assert res.labels.shape == (np.asarray(x).shape[0],) and res.labels.min(initial=-1) >= -1
 
 
-labels = st.one_of(arrays(max_dims=2, prefer=np.int64), hnp.arrays(np.int64, st.integers(0, 30), elements=st.integers(-1, 4)))
+labels = st.one_of(
+    arrays(max_dims=2, prefer=np.int64),
+    hnp.arrays(np.int64, st.integers(0, 30), elements=st.integers(-1, 4)),
+)
 
 
 @given(true=labels, pred=labels)
@@ -65,8 +84,12 @@ def test_cluster_metrics(true, pred):
         assert 0.0 <= m.purity <= 1.0 and 0.0 <= m.bcubed_f <= 1.0
 
 
-@given(shape=st.one_of(st.integers(-5, 600), st.tuples(st.integers(-5, 300), st.integers(-5, 300)), scalars),
-       padding=scalars)
+@given(
+    shape=st.one_of(
+        st.integers(-5, 600), st.tuples(st.integers(-5, 300), st.integers(-5, 300)), scalars
+    ),
+    padding=scalars,
+)
 def test_templates(shape, padding):
     t = call(falign.arcface_template, shape)
     if t is not None:
@@ -76,7 +99,10 @@ def test_templates(shape, padding):
         assert t.shape == (5, 2) and np.isfinite(t).all()
 
 
-@given(lm=arrays(max_dims=3, prefer=np.float32), shape=st.one_of(st.integers(-2, 300), st.just((112, 96))))
+@given(
+    lm=arrays(max_dims=3, prefer=np.float32),
+    shape=st.one_of(st.integers(-2, 300), st.just((112, 96))),
+)
 def test_arcface_matrices(lm, shape):
     m = call(falign.arcface_matrices, lm, shape)
     if m is not None:

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import images, maps, matrices, scalars, shapes
 
 import facecore as fc
-from strategies import images, maps, matrices, scalars, shapes
 
 ALLOWED = (TypeError, ValueError)
 pytestmark = pytest.mark.fuzz
@@ -33,11 +33,30 @@ def call(fn, *args, **kwargs):
         return None
 
 
-@given(image=images(), m=matrices, shape=shapes, border=st.sampled_from(["constant", "replicate", "wrap"]),
-       fill=scalars, tensor=st.booleans(), mean=scalars, std=scalars, swap_rb=st.booleans())
+@given(
+    image=images(),
+    m=matrices,
+    shape=shapes,
+    border=st.sampled_from(["constant", "replicate", "wrap"]),
+    fill=scalars,
+    tensor=st.booleans(),
+    mean=scalars,
+    std=scalars,
+    swap_rb=st.booleans(),
+)
 def test_warp_crops(image, m, shape, border, fill, tensor, mean, std, swap_rb):
-    out = call(fc.kernels.warp_crops, image, m, shape, border=border, fill=fill, tensor=tensor,
-               mean=mean, std=std, swap_rb=swap_rb)
+    out = call(
+        fc.kernels.warp_crops,
+        image,
+        m,
+        shape,
+        border=border,
+        fill=fill,
+        tensor=tensor,
+        mean=mean,
+        std=std,
+        swap_rb=swap_rb,
+    )
     if out is not None:
         assert out.dtype == (np.float32 if tensor else np.uint8)
         assert out.shape[0] == np.asarray(m).shape[0]
@@ -51,7 +70,12 @@ def test_warp_affine(src, m, shape, inverse, fill):
         assert out.dtype == src.dtype
 
 
-@given(image=images(), window=shapes, stride=shapes, batch_size=st.one_of(st.none(), st.integers(-1, 5000)))
+@given(
+    image=images(),
+    window=shapes,
+    stride=shapes,
+    batch_size=st.one_of(st.none(), st.integers(-1, 5000)),
+)
 def test_iter_windows(image, window, stride, batch_size):
     it = call(fc.kernels.iter_windows, image, window, stride=stride, batch_size=batch_size)
     if it is not None:
@@ -61,15 +85,36 @@ def test_iter_windows(image, window, stride, batch_size):
                 break
 
 
-@given(scores=maps, image_shape=st.one_of(st.tuples(st.integers(-1, 40), st.integers(-1, 40)), st.just((5,)), st.none()),
-       window=shapes, stride=shapes, reduce=st.sampled_from(["mean", "centre", "max"]), fill=scalars)
+@given(
+    scores=maps,
+    image_shape=st.one_of(
+        st.tuples(st.integers(-1, 40), st.integers(-1, 40)), st.just((5,)), st.none()
+    ),
+    window=shapes,
+    stride=shapes,
+    reduce=st.sampled_from(["mean", "centre", "max"]),
+    fill=scalars,
+)
 def test_accumulate_windows(scores, image_shape, window, stride, reduce, fill):
-    out = call(fc.kernels.accumulate_windows, scores, image_shape, window, stride=stride, reduce=reduce, fill=fill)
+    out = call(
+        fc.kernels.accumulate_windows,
+        scores,
+        image_shape,
+        window,
+        stride=stride,
+        reduce=reduce,
+        fill=fill,
+    )
     if out is not None:
         assert out.dtype == np.float32 and out.shape == tuple(image_shape[:2])
 
 
-@given(p=maps, power=scalars, kernel=st.one_of(st.sampled_from(["lbp3", "nope"]), maps), iterations=st.integers(-2, 3))
+@given(
+    p=maps,
+    power=scalars,
+    kernel=st.one_of(st.sampled_from(["lbp3", "nope"]), maps),
+    iterations=st.integers(-2, 3),
+)
 def test_refine_map(p, power, kernel, iterations):
     out = call(fc.kernels.refine_map, p, power=power, kernel=kernel, iterations=iterations)
     if out is not None:
@@ -85,8 +130,13 @@ def test_blend(base, effect, alpha):
         assert out.dtype == np.uint8 and out.shape == base.shape
 
 
-@given(image=images(), alpha=maps, color=st.one_of(st.sampled_from(["red", "#8a2be2", "#zzzzzz", ""]), scalars),
-       mode=st.sampled_from(["lab", "hsv", "rgb"]), strength=scalars)
+@given(
+    image=images(),
+    alpha=maps,
+    color=st.one_of(st.sampled_from(["red", "#8a2be2", "#zzzzzz", ""]), scalars),
+    mode=st.sampled_from(["lab", "hsv", "rgb"]),
+    strength=scalars,
+)
 def test_recolor(image, alpha, color, mode, strength):
     out = call(fc.kernels.recolor, image, alpha, color, mode=mode, strength=strength)
     if out is not None:
@@ -95,22 +145,36 @@ def test_recolor(image, alpha, color, mode, strength):
 
 # Not st.from_type(object): it draws range(10**11) now and then, a legitimate MemoryError of
 # np.asarray that says nothing about facecore.
-@given(src=st.one_of(images(prefer=np.float64), st.lists(st.lists(st.floats(), max_size=3), max_size=6),
-                     st.none(), st.text(max_size=5), st.integers()),
-       dst=images(prefer=np.float64))
+@given(
+    src=st.one_of(
+        images(prefer=np.float64),
+        st.lists(st.lists(st.floats(), max_size=3), max_size=6),
+        st.none(),
+        st.text(max_size=5),
+        st.integers(),
+    ),
+    dst=images(prefer=np.float64),
+)
 def test_estimate_similarity(src, dst):
     call(fc.align.estimate_similarity, src, dst)
 
 
 CORRUPT = [
-    b"", b"\x00" * 10, b"\xff\xd8\xff\xe0" + b"\x00" * 50,  # JPEG header, nothing after
-    b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, b"GIF89a" + b"\x01" * 20, b"BM" + b"\xff" * 60,
+    b"",
+    b"\x00" * 10,
+    b"\xff\xd8\xff\xe0" + b"\x00" * 50,  # JPEG header, nothing after
+    b"\x89PNG\r\n\x1a\n" + b"\x00" * 30,
+    b"GIF89a" + b"\x01" * 20,
+    b"BM" + b"\xff" * 60,
     b"P5\n100000 1\n255\n" + b"\x00" * 10,  # a 100000x1 PGM that ends early
 ]
 
 
-@given(data=st.one_of(st.sampled_from(CORRUPT), st.binary(max_size=2048)), cut=st.integers(0, 4096),
-       suffix=st.sampled_from([".jpg", ".png", ".bmp", ".pgm", ".txt", ""]))
+@given(
+    data=st.one_of(st.sampled_from(CORRUPT), st.binary(max_size=2048)),
+    cut=st.integers(0, 4096),
+    suffix=st.sampled_from([".jpg", ".png", ".bmp", ".pgm", ".txt", ""]),
+)
 @settings(max_examples=60)
 def test_read_image_corrupt_files(tmp_path_factory, data, cut, suffix):
     path = tmp_path_factory.mktemp("corrupt") / f"f{suffix}"

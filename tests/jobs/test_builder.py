@@ -68,9 +68,18 @@ def test_build_resume_outputs(sources, tmp_path, analyzer_cls):
     assert not (out / "manifest.jsonl").exists()  # nothing half-written in place
 
     analyzer_cls.calls, fa.fail_at = 0, None
-    urls = sources.parent / "urls.txt"  # a URL list is named on the command line, not found in folders
-    r = build_dataset([sources, urls], out, analyzer=fa, progress=False, video_fps=5.0, labels="folders",
-                      url_timeout=2)
+    urls = (
+        sources.parent / "urls.txt"
+    )  # a URL list is named on the command line, not found in folders
+    r = build_dataset(
+        [sources, urls],
+        out,
+        analyzer=fa,
+        progress=False,
+        video_fps=5.0,
+        labels="folders",
+        url_timeout=2,
+    )
     # 12 images + 2 distinct video frames; the 5 analysed before the crash are not analysed again
     assert r.n_images == 12 and r.n_frames == 2
     assert analyzer_cls.calls == 14 - 5
@@ -90,15 +99,28 @@ def test_build_resume_outputs(sources, tmp_path, analyzer_cls):
     elon = {f["cluster"] for f in faces if "/elon_musk/" in f["source"] and f.get("labelled")}
     assert len(video) == 2 and {f["cluster"] for f in video} == elon
     for f in faces:
-        assert set(f) >= {"source", "frame", "box", "landmarks", "quality", "status", "cluster", "distance"}
+        assert set(f) >= {
+            "source",
+            "frame",
+            "box",
+            "landmarks",
+            "quality",
+            "status",
+            "cluster",
+            "distance",
+        }
         if f["status"] == "ok":
             crop = out / f["crop"]
             assert crop.is_file() and cv2.imread(str(crop)).shape == (112, 112, 3)
-    assert any(x.get("status") == "error" for x in lines) and any(x.get("status") == "duplicate" for x in lines)
+    assert any(x.get("status") == "error" for x in lines) and any(
+        x.get("status") == "duplicate" for x in lines
+    )
     report = (out / "report.html").read_text()
     assert "identity_0000" in report and "purity" in report and "download failed" in report
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["clusters"] == 3 and sum(summary["rejected"].values()) == r.n_faces - r.n_accepted
+    assert (
+        summary["clusters"] == 3 and sum(summary["rejected"].values()) == r.n_faces - r.n_accepted
+    )
     assert _tree_hash(sources) == before  # inputs untouched
 
     # a third run: everything from the store, same result
@@ -107,8 +129,10 @@ def test_build_resume_outputs(sources, tmp_path, analyzer_cls):
     assert analyzer_cls.calls == 0 and r3.n_embedded == 0 and r3.n_cached == r.n_faces
     assert r3.n_clusters == r.n_clusters
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
-        [f"identity_{i:04d}" for i in range(3)] + ["manifest.jsonl", "report.html", "summary.json"]
-        + (["unassigned"] if r3.n_unassigned else []))
+        [f"identity_{i:04d}" for i in range(3)]
+        + ["manifest.jsonl", "report.html", "summary.json"]
+        + (["unassigned"] if r3.n_unassigned else [])
+    )
 
 
 @pytest.mark.parametrize(
@@ -151,13 +175,47 @@ def test_cli_build_dataset(tmp_path, data_dir, models_dir):
     src = tmp_path / "in" / "serena_williams"
     src.mkdir(parents=True)
     for n in range(3):
-        shutil.copy(data_dir / "photos" / "celebs13" / "serena_williams" / f"{n}.jpg", src / f"{n}.jpg")
+        shutil.copy(
+            data_dir / "photos" / "celebs13" / "serena_williams" / f"{n}.jpg", src / f"{n}.jpg"
+        )
     env = dict(os.environ, FACECORE_MODEL_DIR=str(models_dir))
-    r = subprocess.run([sys.executable, "-m", "facecore", "build-dataset", str(tmp_path / "in"), "-o",
-                        str(tmp_path / "out"), "--labels", "folders", "-q"], capture_output=True, text=True,
-                       env=env, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facecore",
+            "build-dataset",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "out"),
+            "--labels",
+            "folders",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "out" / "identity_0000").is_dir() and (tmp_path / "out" / "report.html").is_file()
-    r = subprocess.run([sys.executable, "-m", "facecore", "build-dataset", str(tmp_path / "in"), "-o",
-                        str(tmp_path / "out"), "--k", "0"], capture_output=True, text=True, env=env, timeout=60)
+    assert (tmp_path / "out" / "identity_0000").is_dir() and (
+        tmp_path / "out" / "report.html"
+    ).is_file()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facecore",
+            "build-dataset",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "out"),
+            "--k",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert r.returncode == 2 and "k:" in r.stderr

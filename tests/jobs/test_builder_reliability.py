@@ -18,7 +18,6 @@ import urllib.parse
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 pytestmark = pytest.mark.data
@@ -31,7 +30,9 @@ def analyzer(models_dir):
     return FaceAnalyzer(age=False, gender=False, threads=1)
 
 
-def _photos(data_dir: Path, folder: Path, names: list[str | bytes], person: str = "serena_williams") -> list[Path]:
+def _photos(
+    data_dir: Path, folder: Path, names: list[str | bytes], person: str = "serena_williams"
+) -> list[Path]:
     root = data_dir / "photos" / "celebs13" / person
     if not root.is_dir():
         pytest.skip("needs photos/celebs13")
@@ -47,12 +48,17 @@ def _photos(data_dir: Path, folder: Path, names: list[str | bytes], person: str 
 def _build(src, out, analyzer, **kw):
     from facecore.jobs import build_dataset
 
-    return build_dataset([src], out, analyzer=analyzer, progress=False, image_dup_bits=-1, min_size=1, **kw)
+    return build_dataset(
+        [src], out, analyzer=analyzer, progress=False, image_dup_bits=-1, min_size=1, **kw
+    )
 
 
 def _tree(root: Path) -> dict[str, str]:
-    return {os.fspath(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in root.rglob("*") if p.is_file() and ".facecore" not in p.parts}
+    return {
+        os.fspath(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and ".facecore" not in p.parts
+    }
 
 
 # -- 2: per-input isolation ------------------------------------------------------------------
@@ -68,7 +74,9 @@ def test_any_exception_for_one_input_is_recorded_and_the_job_goes_on(tmp_path, d
 
     def analyze(image, **kw):
         if image.shape == bad_shape:
-            raise cv2.error("OpenCV(4.x) solvepnp.cpp: error: (-215:Assertion failed) in function 'solvePnP'")
+            raise cv2.error(
+                "OpenCV(4.x) solvepnp.cpp: error: (-215:Assertion failed) in function 'solvePnP'"
+            )
         return real(image, **kw)
 
     analyzer.analyze = analyze
@@ -77,7 +85,7 @@ def test_any_exception_for_one_input_is_recorded_and_the_job_goes_on(tmp_path, d
     finally:
         del analyzer.analyze
     assert len(r.errors) == 1
-    (where, why), = r.errors
+    ((where, why),) = r.errors
     assert where.endswith("b.jpg") and why.startswith("cv2.error: ") and "solvePnP" in why
     rows = [json.loads(x) for x in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     assert [x for x in rows if x.get("status") == "error"][0]["source"].endswith("b.jpg")
@@ -95,7 +103,12 @@ def test_ray_actor_records_any_exception_as_an_error_row(tmp_path, data_dir, ana
 
     paths = _photos(data_dir, tmp_path, ["a.jpg", b"\xff\xfe_latin1_\xe9.jpg"])
     stage = _FaceStage.__new__(_FaceStage)
-    stage.analyzer, stage.known, stage.video_fps, stage.frame_dup_bits = analyzer, frozenset(), 1.0, 6
+    stage.analyzer, stage.known, stage.video_fps, stage.frame_dup_bits = (
+        analyzer,
+        frozenset(),
+        1.0,
+        6,
+    )
 
     class Boom:
         def analyze(self, image, **kw):
@@ -104,13 +117,21 @@ def test_ray_actor_records_any_exception_as_an_error_row(tmp_path, data_dir, ana
     import pyarrow as pa
 
     good = stage(pa.table({"src": [0], "path": [os.fsencode(paths[1])], "kind": ["image"]}))
-    assert good.column("error").to_pylist() == [""] and os.fsdecode(good.column("path")[0].as_py()) == str(paths[1])
+    assert good.column("error").to_pylist() == [""] and os.fsdecode(
+        good.column("path")[0].as_py()
+    ) == str(paths[1])
     stage.analyzer = Boom()
-    bad = stage(pa.table({"src": [0, 1], "path": [os.fsencode(p) for p in paths], "kind": ["image", "image"]}))
+    bad = stage(
+        pa.table(
+            {"src": [0, 1], "path": [os.fsencode(p) for p in paths], "kind": ["image", "image"]}
+        )
+    )
     assert all("solvePnP failed" in e for e in bad.column("error").to_pylist())
 
 
-def test_cli_exit_statuses_tell_skipped_inputs_from_failures(tmp_path, data_dir, models_dir, monkeypatch, capsys):
+def test_cli_exit_statuses_tell_skipped_inputs_from_failures(
+    tmp_path, data_dir, models_dir, monkeypatch, capsys
+):
     """1: some inputs skipped; 3: the output cannot be written (one line, real cause); 70: a bug."""
     from facecore import cli
     from facecore.jobs import builder, store
@@ -125,7 +146,9 @@ def test_cli_exit_statuses_tell_skipped_inputs_from_failures(tmp_path, data_dir,
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(store.EmbeddingStore, "put", full)
-    shutil.copy(data_dir / "photos" / "celebs13" / "roger_federer" / "0.jpg", src / "c.jpg")  # a new item to store
+    shutil.copy(
+        data_dir / "photos" / "celebs13" / "roger_federer" / "0.jpg", src / "c.jpg"
+    )  # a new item to store
     capsys.readouterr()
     assert cli.main(args) == cli.EXIT_OUTPUT
     err = capsys.readouterr().err.strip().splitlines()
@@ -140,7 +163,9 @@ def test_cli_exit_statuses_tell_skipped_inputs_from_failures(tmp_path, data_dir,
     assert "a bug outside any one input" in capsys.readouterr().err
 
 
-def test_disk_full_while_writing_outputs_is_one_line_and_keeps_the_old_output(tmp_path, data_dir, analyzer, monkeypatch):
+def test_disk_full_while_writing_outputs_is_one_line_and_keeps_the_old_output(
+    tmp_path, data_dir, analyzer, monkeypatch
+):
     from facecore.errors import OutputError
     from facecore.jobs import builder
 
@@ -152,7 +177,9 @@ def test_disk_full_while_writing_outputs_is_one_line_and_keeps_the_old_output(tm
     real = builder.write_report if hasattr(builder, "write_report") else None  # noqa: F841
 
     def enospc(*a, **k):
-        raise OSError(28, "No space left on device", str(out / ".facecore" / "staging-1" / "report.html"))
+        raise OSError(
+            28, "No space left on device", str(out / ".facecore" / "staging-1" / "report.html")
+        )
 
     import facecore.jobs.report as report
 
@@ -162,7 +189,9 @@ def test_disk_full_while_writing_outputs_is_one_line_and_keeps_the_old_output(tm
     assert "\n" not in str(ei.value)
     monkeypatch.undo()
     assert _tree(out) == before  # the earlier output stays whole
-    _build(src.parent, out, analyzer, min_face=1.0)  # and the next run completes (leftovers cleaned)
+    _build(
+        src.parent, out, analyzer, min_face=1.0
+    )  # and the next run completes (leftovers cleaned)
     assert not list((out / ".facecore").glob("staging-*"))
 
 
@@ -180,14 +209,18 @@ def test_hostile_file_names_round_trip_into_every_output(tmp_path, data_dir, ana
     r = _build(src.parent, out, analyzer, labels="folders")
     assert not r.errors and r.n_images == 4
     # manifest (JSON): every source name is the OS's bytes again
-    rows = [json.loads(x) for x in (out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(x) for x in (out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert {os.fsencode(x["source"]) for x in rows} == want
     crops = [x["crop"] for x in rows if x.get("crop")]
     assert crops and all((out / x).is_file() for x in crops)
     # sources.csv: the raw bytes of each name, read back with the OS's decoding
     got = set()
     for f in out.glob("*/sources.csv"):
-        for row in list(csv.reader(io.StringIO(f.read_bytes().decode("utf-8", "surrogateescape"))))[1:]:
+        for row in list(csv.reader(io.StringIO(f.read_bytes().decode("utf-8", "surrogateescape"))))[
+            1:
+        ]:
             got.add(os.fsencode(row[1]))
             assert (f.parent / row[0]).is_file()
     assert got == {os.fsencode(x["source"]) for x in rows if x.get("crop")}
@@ -202,7 +235,8 @@ def test_hostile_file_names_round_trip_into_every_output(tmp_path, data_dir, ana
     _build(src.parent, out, analyzer, labels="folders")
     counts = ("summary.json", "report.html")  # they say "from the store" now
     assert {k: v for k, v in _tree(out).items() if k not in counts} == {
-        k: v for k, v in before.items() if k not in counts}
+        k: v for k, v in before.items() if k not in counts
+    }
 
 
 def test_a_file_named_twice_is_one_input(tmp_path, data_dir, monkeypatch):
@@ -211,7 +245,9 @@ def test_a_file_named_twice_is_one_input(tmp_path, data_dir, monkeypatch):
     src = tmp_path / "ksrc"
     _photos(data_dir, src, ["a.jpg", "b.jpg"])
     monkeypatch.chdir(tmp_path)
-    items, problems = collect_sources(["ksrc", str(tmp_path / "ksrc"), "ksrc/a.jpg", "./ksrc/../ksrc/b.jpg"])
+    items, problems = collect_sources(
+        ["ksrc", str(tmp_path / "ksrc"), "ksrc/a.jpg", "./ksrc/../ksrc/b.jpg"]
+    )
     assert not problems and sorted(Path(s.location).name for s in items) == ["a.jpg", "b.jpg"]
 
 
@@ -232,10 +268,14 @@ def test_rerun_keeps_user_files_and_review_decisions(tmp_path, data_dir, analyze
     crops0 = sorted(p for p in (out / "identity_0000").glob("*.jpg"))
     crops1 = sorted(p for p in (out / "identity_0001").glob("*.jpg"))
     moved = out / "identity_0001" / crops0[0].name
-    shutil.move(crops0[0], moved)          # a reviewer's fix: this face belongs to the other identity
-    crops1[0].unlink()                     # and this one is no good
+    shutil.move(crops0[0], moved)  # a reviewer's fix: this face belongs to the other identity
+    crops1[0].unlink()  # and this one is no good
     moved_bytes = moved.read_bytes()
-    user = {k: v for k, v in _tree(out).items() if k.endswith(".txt") or k == os.fspath(moved.relative_to(out))}
+    user = {
+        k: v
+        for k, v in _tree(out).items()
+        if k.endswith(".txt") or k == os.fspath(moved.relative_to(out))
+    }
 
     _build(src, out, analyzer, min_face=1.0)  # a rerun with other settings rewrites everything else
     after = _tree(out)
@@ -263,8 +303,9 @@ def test_an_edited_output_is_refused_not_overwritten(tmp_path, data_dir, analyze
     assert (out / "report.html").read_text() == "my annotated report"
 
 
-def test_leftovers_of_a_killed_run_are_removed_and_an_interrupted_swap_completed(tmp_path, data_dir, analyzer,
-                                                                               monkeypatch, caplog):
+def test_leftovers_of_a_killed_run_are_removed_and_an_interrupted_swap_completed(
+    tmp_path, data_dir, analyzer, monkeypatch, caplog
+):
     from facecore.jobs import builder
 
     src = tmp_path / "in" / "p"
@@ -291,12 +332,19 @@ def test_leftovers_of_a_killed_run_are_removed_and_an_interrupted_swap_completed
     with pytest.raises(Kill):
         _build(src.parent, out, analyzer, min_face=1.0)
     monkeypatch.undo()
-    assert (out / ".facecore" / "swap.json").is_file()  # killed mid-swap: the journal says what to finish
+    assert (
+        out / ".facecore" / "swap.json"
+    ).is_file()  # killed mid-swap: the journal says what to finish
     with caplog.at_level("WARNING", logger="facecore.jobs.builder"):
         _build(src.parent, out, analyzer, min_face=1.0)
     msgs = " ".join(r.getMessage() for r in caplog.records)
-    assert "completed the output swap of an interrupted run" in msgs and "removed staging-99999" in msgs
-    assert not list((out / ".facecore").glob("staging-*")) and not list((out / ".facecore").glob("trash-*"))
+    assert (
+        "completed the output swap of an interrupted run" in msgs
+        and "removed staging-99999" in msgs
+    )
+    assert not list((out / ".facecore").glob("staging-*")) and not list(
+        (out / ".facecore").glob("trash-*")
+    )
     assert not (out / ".facecore" / "swap.json").exists()
     assert _tree(out)["identity_0000/NOTES.txt"] == want_user
     rows = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]

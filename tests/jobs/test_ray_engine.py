@@ -15,12 +15,17 @@ import numpy as np
 import pytest
 
 
-
 @pytest.fixture(scope="module")
 def ray_local():
-    ray = pytest.importorskip("ray", reason="engine='ray' needs Ray: pip install 'facecore[distributed]'")
-    pytest.importorskip("ray.data", reason="engine='ray' needs Ray Data: pip install 'facecore[distributed]'")
-    pytest.importorskip("pyarrow", reason="engine='ray' needs pyarrow: pip install 'facecore[distributed]'")
+    ray = pytest.importorskip(
+        "ray", reason="engine='ray' needs Ray: pip install 'facecore[distributed]'"
+    )
+    pytest.importorskip(
+        "ray.data", reason="engine='ray' needs Ray Data: pip install 'facecore[distributed]'"
+    )
+    pytest.importorskip(
+        "pyarrow", reason="engine='ray' needs pyarrow: pip install 'facecore[distributed]'"
+    )
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     yield ray
     ray.shutdown()
@@ -55,14 +60,28 @@ def test_ray_engine_matches_local(ray_local, sources, local_build, tmp_path):
 
     rl, out_l = local_build
     out_r = tmp_path / "ray"
-    rr = build_dataset([sources], out_r, labels="folders", video_fps=5.0, progress=False, engine="ray", workers=2)
+    rr = build_dataset(
+        [sources], out_r, labels="folders", video_fps=5.0, progress=False, engine="ray", workers=2
+    )
     assert rr.engine == "ray" and rr.workers == 2 and rl.engine == "local"
     # the same counts, errors, clusters and metrics
-    for f in ("n_inputs", "n_images", "n_frames", "n_duplicates", "n_faces", "n_accepted", "rejected", "n_clusters",
-              "n_unassigned", "errors"):
+    for f in (
+        "n_inputs",
+        "n_images",
+        "n_frames",
+        "n_duplicates",
+        "n_faces",
+        "n_accepted",
+        "rejected",
+        "n_clusters",
+        "n_unassigned",
+        "errors",
+    ):
         assert getattr(rr, f) == getattr(rl, f), f
     assert rr.n_embedded == rl.n_embedded == rl.n_faces and rr.n_cached == 0
-    assert rl.n_images == 12 and rl.n_frames == 2 and rl.n_duplicates == 1 + 8 and rl.n_clusters == 3
+    assert (
+        rl.n_images == 12 and rl.n_frames == 2 and rl.n_duplicates == 1 + 8 and rl.n_clusters == 3
+    )
     assert any("broken.jpg" in s for s, _ in rr.errors)
     assert rr.metrics == rl.metrics and rl.metrics.purity >= 0.97
     np.testing.assert_array_equal(rr.clustering.labels, rl.clustering.labels)
@@ -90,16 +109,23 @@ def test_ray_engine_resumes_from_the_store(ray_local, sources, local_build, tmp_
     rl, out_l = local_build
     out = tmp_path / "resume"
     shutil.copytree(out_l / ".facecore", out / ".facecore")  # the local run's store
-    r = build_dataset([sources], out, labels="folders", video_fps=5.0, progress=False, engine="ray", workers=1)
+    r = build_dataset(
+        [sources], out, labels="folders", video_fps=5.0, progress=False, engine="ray", workers=1
+    )
     assert r.n_embedded == 0 and r.n_cached == rl.n_faces
     assert _canon(_manifest(out)) == _canon(_manifest(out_l))
-    rows = [row for s in (out / ".facecore" / "parquet").glob("run-*/*.parquet")
-            for row in __import__("pyarrow.parquet").parquet.read_table(s).to_pylist()]
+    rows = [
+        row
+        for s in (out / ".facecore" / "parquet").glob("run-*/*.parquet")
+        for row in __import__("pyarrow.parquet").parquet.read_table(s).to_pylist()
+    ]
     assert rows and all(row["cached"] or row["dup"] or row["error"] for row in rows)
 
 
 @pytest.mark.data
-def test_leftover_shards_of_an_interrupted_run_go_into_the_store(ray_local, sources, tmp_path, models_dir):
+def test_leftover_shards_of_an_interrupted_run_go_into_the_store(
+    ray_local, sources, tmp_path, models_dir
+):
     from facecore.jobs import build_dataset
     from facecore.jobs.ray_engine import run_ray_stage
     from facecore.jobs.sources import collect_sources
@@ -114,7 +140,16 @@ def test_leftover_shards_of_an_interrupted_run_go_into_the_store(ray_local, sour
     cfg = _config(FaceAnalyzer(age=False, gender=False, det_threshold=0.6))
     # a run whose driver died after the Ray stage wrote its shards: the store is empty
     with EmbeddingStore(tmp_path / "elsewhere.sqlite", config=cfg) as other:
-        run_ray_stage(items, state, other, det_threshold=0.6, video_fps=1.0, frame_dup_bits=6, address=None, workers=1)
+        run_ray_stage(
+            items,
+            state,
+            other,
+            det_threshold=0.6,
+            video_fps=1.0,
+            frame_dup_bits=6,
+            address=None,
+            workers=1,
+        )
     assert list((state / "parquet").glob("run-*/*.parquet"))
     r = build_dataset([sources / "maria_sharapova"], out, progress=False, engine="ray", workers=1)
     assert r.n_images == 4 and r.n_embedded == 0 and r.n_cached == r.n_faces > 0
@@ -156,18 +191,47 @@ def test_missing_ray_says_which_extra(monkeypatch, tmp_path):
     from facecore.jobs.store import EmbeddingStore
 
     monkeypatch.setitem(sys.modules, "ray", None)
-    with EmbeddingStore(tmp_path / "s.sqlite", config="x") as store, pytest.raises(
-            ImportError, match=r"facecore\[distributed\]"):
-        run_ray_stage([], tmp_path, store, det_threshold=0.6, video_fps=1.0, frame_dup_bits=6, address=None,
-                      workers=1)
+    with (
+        EmbeddingStore(tmp_path / "s.sqlite", config="x") as store,
+        pytest.raises(ImportError, match=r"facecore\[distributed\]"),
+    ):
+        run_ray_stage(
+            [],
+            tmp_path,
+            store,
+            det_threshold=0.6,
+            video_fps=1.0,
+            frame_dup_bits=6,
+            address=None,
+            workers=1,
+        )
 
 
 def test_cli_engine_flags_are_validated(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "facecore", "build-dataset", str(tmp_path), "-o", str(tmp_path / "o"),
-                          "--workers", "2", "-q"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facecore",
+            "build-dataset",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "o"),
+            "--workers",
+            "2",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "workers" in res.stderr
-    res = subprocess.run([sys.executable, "-m", "facecore", "build-dataset", "--help"], capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "facecore", "build-dataset", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "--engine" in res.stdout and "--address" in res.stdout and "--workers" in res.stdout
 
 

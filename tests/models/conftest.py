@@ -99,7 +99,7 @@ def reference_images(reference: dict, data_dir: Path):
     out = []
     for e in reference["images"]:
         if e["image"].startswith("data/"):
-            p = data_dir / e["image"][len("data/"):]
+            p = data_dir / e["image"][len("data/") :]
         else:  # scikit-image's astronaut.png: the packaged JPEG is not the same bytes
             continue
         if not p.is_file() or hashlib.sha256(p.read_bytes()).hexdigest() != e["sha256"]:

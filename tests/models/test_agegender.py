@@ -44,8 +44,13 @@ def _reference_chips(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
             src, lv, ratio = cv2.pyrDown(src), lv + 1, ratio / 2
         ml = m.copy()
         ml[:, :2] *= 2.0**lv
-        chip = cv2.warpAffine(src, ml, (64, 64), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        x = (chip[:, :, ::-1].astype(np.float32) - np.array([122.781998, 117.000999, 104.297997], np.float32)) / 256
+        chip = cv2.warpAffine(
+            src, ml, (64, 64), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        x = (
+            chip[:, :, ::-1].astype(np.float32)
+            - np.array([122.781998, 117.000999, 104.297997], np.float32)
+        ) / 256
         out.append(x.transpose(2, 0, 1))
     return np.ascontiguousarray(np.stack(out))
 
@@ -65,8 +70,12 @@ def record(data: Path) -> dict:
         bins = np.arange(prob.shape[1])
         mean = prob @ bins
         std = np.sqrt(np.maximum(prob @ bins**2 - mean**2, 0))
-        out["images"][name] = {"landmarks": lm.round(3).tolist(), "age": mean.round(3).tolist(),
-                               "age_std": std.round(3).tolist(), "p_male": pm.round(4).tolist()}
+        out["images"][name] = {
+            "landmarks": lm.round(3).tolist(),
+            "age": mean.round(3).tolist(),
+            "age_std": std.round(3).tolist(),
+            "p_male": pm.round(4).tolist(),
+        }
     return out
 
 
@@ -99,7 +108,9 @@ def test_zoo_entry_and_package_data():
 def test_adapter_matches_recorded_reference(agegender, ag_reference, data_dir):
     import facecore.models as fm
 
-    assert ag_reference["model_sha256"] == fm.info("agegender").sha256, "re-record the reference for the new model"
+    assert ag_reference["model_sha256"] == fm.info("agegender").sha256, (
+        "re-record the reference for the new model"
+    )
     n = 0
     for name, ref in ag_reference["images"].items():
         img = cv2.imread(str(data_dir / "photos" / name))
@@ -134,10 +145,20 @@ def test_analyzer_default_is_the_joint_model(model_dir, data_dir):
     direct = fa.age.predict(img, np.stack([f.landmarks.points for f in faces]))
     np.testing.assert_allclose([f.age for f in faces], direct.age, atol=1e-4)
     np.testing.assert_allclose([f.p_male for f in faces], direct.p_male, atol=1e-5)
-    old = FaceAnalyzer(detector=fa.detector, embedder=False, quality=False, pose=False, age="age", gender="gender", threads=1)
+    old = FaceAnalyzer(
+        detector=fa.detector,
+        embedder=False,
+        quality=False,
+        pose=False,
+        age="age",
+        gender="gender",
+        threads=1,
+    )
     assert isinstance(old.age, AgeModel) and isinstance(old.gender, GenderModel)
     # only one stage of the joint model: the other off
-    only_age = FaceAnalyzer(detector=fa.detector, embedder=False, quality=False, pose=False, gender=False, threads=1)
+    only_age = FaceAnalyzer(
+        detector=fa.detector, embedder=False, quality=False, pose=False, gender=False, threads=1
+    )
     f0 = only_age.analyze(img)[0]
     assert f0.p_male is None and f0.age == pytest.approx(faces[0].age, abs=1e-4)
 

@@ -13,7 +13,9 @@ def test_age_gender_match_reference(age_model, gender_model, ref_images):
     for entry, img, rows in ref_images:
         lm = rows[:, 4:14].reshape(-1, 5, 2)
         da += list(np.abs(age_model.predict(img, lm) - [f["age_yunet"] for f in entry["faces"]]))
-        dg += list(np.abs(gender_model.predict(img, lm) - [f["p_male_yunet"] for f in entry["faces"]]))
+        dg += list(
+            np.abs(gender_model.predict(img, lm) - [f["p_male_yunet"] for f in entry["faces"]])
+        )
     # measured: age max |diff| 0.033 y, P(male) 0.0006 (bilinear rounding vs cv2.warpAffine)
     assert max(da) < 0.15 and max(dg) < 0.01
     assert len(da) >= 10

@@ -27,7 +27,7 @@ def test_converted_model_matches_the_original_framework(onnx_path):
     mi = zoo.info("bisenet_parsing")
     # logits recorded from face-parsing.PyTorch on the demo photo, to 1e-3 + 1e-4 |v|
     worst = fetch.check_reference(onnx_path.read_bytes(), mi.input, mi.fetch.reference)
-    assert worst < 0.2   # measured 0.003 (max |diff| 4.5e-5 over 5 real images)
+    assert worst < 0.2  # measured 0.003 (max |diff| 4.5e-5 over 5 real images)
 
 
 def test_parser_adapter_and_labels(onnx_path):
@@ -36,7 +36,7 @@ def test_parser_adapter_and_labels(onnx_path):
     x = np.concatenate([fetch.reference_input(mi.input)] * 2)
     y = p(x)
     assert y.shape == (2, 19, 512, 512)
-    np.testing.assert_allclose(y[0], y[1], atol=1e-5)          # batched == single
+    np.testing.assert_allclose(y[0], y[1], atol=1e-5)  # batched == single
     lab = y[0].argmax(0)
     # the whole astronaut photo squeezed to 512 x 512 (not a face crop): face-parsing.PyTorch
     # labels 43,469 pixels skin and 24,305 cloth (torch 2.13.0, recorded in the scratch check)

@@ -8,6 +8,7 @@ import pytest
 
 from facecore.models.detector import Detections, decode_yunet, nms
 
+
 def _opencv_rows(model_path, image, threshold=0.9):
     h, w = image.shape[:2]
     det = cv2.FaceDetectorYN.create(str(model_path), "", (w, h), threshold, 0.3, 5000)
@@ -28,7 +29,11 @@ def _check_photos(yunet, model_dir, data_dir, names):
         if not p.is_file():
             pytest.skip(f"{p} absent")
         img = cv2.imread(str(p))
-        _compare(yunet.detect(img).rows(), _opencv_rows(model_dir / "face_detection_yunet_2023mar_int8bq.onnx", img), name)
+        _compare(
+            yunet.detect(img).rows(),
+            _opencv_rows(model_dir / "face_detection_yunet_2023mar_int8bq.onnx", img),
+            name,
+        )
 
 
 def test_matches_opencv_on_all_photos(yunet, model_dir, data_dir):
@@ -43,7 +48,9 @@ def test_matches_reference_rows(yunet, ref_images):
     for entry, img, rows in ref_images:
         ours = yunet.detect(img).rows()
         assert ours.shape == rows.shape, entry["image"]
-        np.testing.assert_allclose(ours, rows, atol=2e-3, err_msg=entry["image"])  # JSON keeps 3 decimals
+        np.testing.assert_allclose(
+            ours, rows, atol=2e-3, err_msg=entry["image"]
+        )  # JSON keeps 3 decimals
 
 
 def test_grey_and_max_side(yunet, data_dir):
@@ -51,7 +58,9 @@ def test_grey_and_max_side(yunet, data_dir):
     full = yunet.detect(img)
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     g = yunet.detect(grey)
-    np.testing.assert_allclose(g.rows(), yunet.detect(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)).rows(), atol=1e-4)
+    np.testing.assert_allclose(
+        g.rows(), yunet.detect(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)).rows(), atol=1e-4
+    )
     import facecore.models as fm
 
     small = fm.load("yunet", score_threshold=0.9, max_side=480, threads=1).detect(img)

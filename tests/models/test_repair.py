@@ -17,9 +17,15 @@ def _session(model: onnx.ModelProto) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
-def _dq_model(q: np.ndarray, scale: np.ndarray, zp: np.ndarray, *, axis: int, block_size: int) -> onnx.ModelProto:
+def _dq_model(
+    q: np.ndarray, scale: np.ndarray, zp: np.ndarray, *, axis: int, block_size: int
+) -> onnx.ModelProto:
     """y = x + DequantizeLinear(q, scale, zp) with everything constant but x."""
-    inits = [numpy_helper.from_array(q, "q"), numpy_helper.from_array(scale, "s"), numpy_helper.from_array(zp, "z")]
+    inits = [
+        numpy_helper.from_array(q, "q"),
+        numpy_helper.from_array(scale, "s"),
+        numpy_helper.from_array(zp, "z"),
+    ]
     attrs = {"axis": axis}
     if block_size:
         attrs["block_size"] = block_size
@@ -68,7 +74,9 @@ def test_one_element_scale_with_block_size_is_repaired():
     for fix in (repair.fold_dequantize, repair.scalarize_dequantize_scales):
         got = _session(fix(m)).run(None, {"x": x})[0]
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
-    m2 = _dq_model(q[None], np.array([[0.02]], np.float32), np.array([[1]], np.int8), axis=1, block_size=64)
+    m2 = _dq_model(
+        q[None], np.array([[0.02]], np.float32), np.array([[1]], np.int8), axis=1, block_size=64
+    )
     for fix in (repair.fold_dequantize, repair.scalarize_dequantize_scales):
         got = _session(fix(m2)).run(None, {"x": x[None]})[0]
         np.testing.assert_allclose(got, expected[None], rtol=0, atol=1e-6)
@@ -77,8 +85,12 @@ def test_one_element_scale_with_block_size_is_repaired():
 def test_fold_per_axis_and_per_tensor():
     q = np.arange(-6, 6, dtype=np.int8).reshape(3, 4)
     for scale, zp, axis, expected in [
-        (np.array([0.5, 1.0, 2.0], np.float32), np.array([0, 1, 2], np.int8), 0,
-         (q.astype(np.float32) - [[0], [1], [2]]) * [[0.5], [1.0], [2.0]]),
+        (
+            np.array([0.5, 1.0, 2.0], np.float32),
+            np.array([0, 1, 2], np.int8),
+            0,
+            (q.astype(np.float32) - [[0], [1], [2]]) * [[0.5], [1.0], [2.0]],
+        ),
         (np.array(0.25, np.float32), np.array(3, np.int8), 1, (q.astype(np.float32) - 3) * 0.25),
     ]:
         m = _dq_model(q, scale, zp, axis=axis, block_size=0)
@@ -113,7 +125,10 @@ def test_drop_unread_inputs():
     out = _session(fixed).run(None, {"x": np.array([1.0, 1.0], np.float32)})[0]
     np.testing.assert_array_equal(out, [2.0, 3.0])
     # keep the initializer input when asked, and for IR < 4 where it must be listed
-    assert [i.name for i in repair.drop_unread_inputs(m, drop_initializers=False).graph.input] == ["x", "b"]
+    assert [i.name for i in repair.drop_unread_inputs(m, drop_initializers=False).graph.input] == [
+        "x",
+        "b",
+    ]
     old = _dangling_inputs_model()
     old.ir_version = 3
     assert [i.name for i in repair.drop_unread_inputs(old).graph.input] == ["x", "b"]
@@ -140,7 +155,9 @@ def test_make_dims_symbolic():
     x = -np.ones((2, 3, 8, 8), np.float32)
     with pytest.raises(Exception, match="dimensions|Got"):
         _session(m).run(None, {"x": x})
-    r = repair.make_dims_symbolic(m, {"x": {0: "n", 2: "h", 3: "w"}}, all_outputs={0: "n", 2: "h", 3: "w"})
+    r = repair.make_dims_symbolic(
+        m, {"x": {0: "n", 2: "h", 3: "w"}}, all_outputs={0: "n", 2: "h", 3: "w"}
+    )
     assert _session(r).run(None, {"x": x})[0].shape == (2, 3, 8, 8)
     with pytest.raises(ValueError, match="inputs"):
         repair.make_dims_symbolic(m, {"nope": {0: "n"}})
@@ -149,10 +166,18 @@ def test_make_dims_symbolic():
 
 
 def test_read_names_sees_subgraphs():
-    then_g = helper.make_graph([helper.make_node("Identity", ["a"], ["t"])], "then", [],
-                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1])])
-    else_g = helper.make_graph([helper.make_node("Identity", ["b"], ["e"])], "else", [],
-                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, [1])])
+    then_g = helper.make_graph(
+        [helper.make_node("Identity", ["a"], ["t"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1])],
+    )
+    else_g = helper.make_graph(
+        [helper.make_node("Identity", ["b"], ["e"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, [1])],
+    )
     g = helper.make_graph(
         [helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)],
         "g",

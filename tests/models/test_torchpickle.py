@@ -8,7 +8,6 @@ strided views of one shared storage, float16, an int64 scalar, an ``nn.Parameter
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import struct
@@ -40,7 +39,7 @@ def _expected() -> dict[str, np.ndarray]:
 def test_reads_real_torch_files(layout):
     sd = load_state_dict(DATA / f"tiny_state_dict_{layout}.pth")
     exp = _expected()
-    assert list(sd) == list(exp)                     # order kept (OrderedDict)
+    assert list(sd) == list(exp)  # order kept (OrderedDict)
     for k, v in exp.items():
         assert sd[k].dtype == v.dtype and sd[k].shape == v.shape, k
         np.testing.assert_array_equal(sd[k], v, err_msg=k)
@@ -49,7 +48,9 @@ def test_reads_real_torch_files(layout):
 
 def _legacy_file(main_pickle: bytes, keys: list[str] | None = None, data: bytes = b"") -> bytes:
     head = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2)
-    head += pickle.dumps({"protocol_version": 1001, "little_endian": True, "type_sizes": {}}, protocol=2)
+    head += pickle.dumps(
+        {"protocol_version": 1001, "little_endian": True, "type_sizes": {}}, protocol=2
+    )
     return head + main_pickle + pickle.dumps(keys or [], protocol=2) + data
 
 
@@ -81,8 +82,16 @@ def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("module,name", [("builtins", "eval"), ("torch", "load"), ("torch._utils", "_rebuild_qtensor"),
-                                         ("collections", "Counter"), ("numpy", "frombuffer")])
+@pytest.mark.parametrize(
+    "module,name",
+    [
+        ("builtins", "eval"),
+        ("torch", "load"),
+        ("torch._utils", "_rebuild_qtensor"),
+        ("collections", "Counter"),
+        ("numpy", "frombuffer"),
+    ],
+)
 def test_any_other_global_is_refused(tmp_path, module, name):
     # GLOBAL 'module name', EMPTY_TUPLE, REDUCE, STOP
     p = b"\x80\x02c" + f"{module}\n{name}\n".encode() + b")R."
@@ -99,16 +108,28 @@ def test_malformed_files(tmp_path):
         f.write_bytes(bad)
         with pytest.raises(UnsafePickleError):
             load_state_dict(f)
+
     # a tensor record that reaches past its storage, written opcode by opcode:
     # OrderedDict(w=_rebuild_tensor_v2(storage(k, 4 floats), offset 2, size (5,), stride (1,), False))
     def u(t: str) -> bytes:
         return b"X" + struct.pack("<I", len(t)) + t.encode()
 
-    main = (b"\x80\x02ccollections\nOrderedDict\n)R(" + u("w") + b"ctorch._utils\n_rebuild_tensor_v2\n("
-            + b"(" + u("storage") + b"ctorch\nFloatStorage\n" + u("k") + u("cpu") + b"K\x04tQ"
-            + b"K\x02K\x05\x85K\x01\x85\x89tRu.")
+    main = (
+        b"\x80\x02ccollections\nOrderedDict\n)R("
+        + u("w")
+        + b"ctorch._utils\n_rebuild_tensor_v2\n("
+        + b"("
+        + u("storage")
+        + b"ctorch\nFloatStorage\n"
+        + u("k")
+        + u("cpu")
+        + b"K\x04tQ"
+        + b"K\x02K\x05\x85K\x01\x85\x89tRu."
+    )
     f = tmp_path / "oob.pth"
-    f.write_bytes(_legacy_file(main, ["k"], struct.pack("<q", 4) + np.zeros(4, np.float32).tobytes()))
+    f.write_bytes(
+        _legacy_file(main, ["k"], struct.pack("<q", 4) + np.zeros(4, np.float32).tobytes())
+    )
     with pytest.raises(UnsafePickleError, match="past the end"):
         load_state_dict(f)
     with pytest.raises(TypeError, match="path"):

@@ -28,16 +28,32 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_manifest_entries_are_complete():
     names = zoo.available()
-    assert set(names) >= {"yunet", "sface", "age", "gender", "agegender", "hair_dense", "hair_patch", "restore_unet",
-                          "bisenet_parsing", "fer_expression", "face_mask", "expression_fc",
-                          "selfie_segmentation", "selfie_segmentation_landscape", "modnet"}
+    assert set(names) >= {
+        "yunet",
+        "sface",
+        "age",
+        "gender",
+        "agegender",
+        "hair_dense",
+        "hair_patch",
+        "restore_unet",
+        "bisenet_parsing",
+        "fer_expression",
+        "face_mask",
+        "expression_fc",
+        "selfie_segmentation",
+        "selfie_segmentation_landscape",
+        "modnet",
+    }
     for mi in names.values():
         # third-party models name the distributions that ship them; facecore's own hair
         # models ship as facecore package data (facecore/models/data)
         assert len(mi.sha256) == 64 and mi.licence and mi.file.endswith(".onnx")
         shipped = (zoo._PACKAGE_DATA / mi.file).is_file()
         fetched = mi.fetch is not None  # a member of a pinned distribution: `facecore models fetch`
-        assert bool(mi.packages) == (not (mi.source.startswith("facecore training/") or shipped or fetched))
+        assert bool(mi.packages) == (
+            not (mi.source.startswith("facecore training/") or shipped or fetched)
+        )
         assert mi.to_dict()["input"]["layout"] == "NCHW"
 
 
@@ -127,9 +143,12 @@ def test_load_bad_arguments(model_dir):
 def test_route_rejects_unknown_graph():
     from onnx import TensorProto, helper
 
-    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])],
+    )
     with pytest.raises(ValueError, match="kind="):
         fm.route(helper.make_model(g))
 
@@ -166,7 +185,11 @@ def test_install_hint_works_for_how_facecore_was_installed():
     if m:  # installed from a folder: that folder is a facecore checkout
         assert (Path(m.group(1)) / "pyproject.toml").read_text().count('name = "facecore"') == 1
     else:
-        wanted = {r.split(";")[0].replace(" ", "") for r in md.requires("facecore") if "extra == \"models\"" in r}
+        wanted = {
+            r.split(";")[0].replace(" ", "")
+            for r in md.requires("facecore")
+            if 'extra == "models"' in r
+        }
         assert set(re.findall(r'"([^"]+)"', hint)) == wanted
 
 

@@ -75,9 +75,12 @@ def test_the_model_file_is_read_once_and_the_session_gets_those_bytes(one_dir, m
 
 
 def _graph_model(op="Relu"):
-    g = helper.make_graph([helper.make_node(op, ["x"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 81])])
+    g = helper.make_graph(
+        [helper.make_node(op, ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 81])],
+    )
     return helper.make_model(g)
 
 

@@ -33,7 +33,12 @@ def build(checkpoint: Path, models: Path) -> AgeGenderNet:
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     tail.load_state_dict(ck["model"])
     if "gender_head" in ck:
-        return AgeGenderNet(dlib, tail, gender=onnx.load(str(models / "gender-v1.onnx")), gender_head=ck["gender_head"]).eval()
+        return AgeGenderNet(
+            dlib,
+            tail,
+            gender=onnx.load(str(models / "gender-v1.onnx")),
+            gender_head=ck["gender_head"],
+        ).eval()
     return AgeGenderNet(dlib, tail).eval()
 
 
@@ -46,7 +51,11 @@ def half_weights(model: onnx.ModelProto, *, min_size: int = 1024) -> onnx.ModelP
         if a.dtype == np.float32 and a.size >= min_size:
             h = numpy_helper.from_array(a.astype(np.float16), init.name + "_f16")
             new_inits.append(h)
-            casts.append(helper.make_node("Cast", [h.name], [init.name], to=TensorProto.FLOAT, name=init.name + "_cast"))
+            casts.append(
+                helper.make_node(
+                    "Cast", [h.name], [init.name], to=TensorProto.FLOAT, name=init.name + "_cast"
+                )
+            )
         else:
             new_inits.append(init)
     del g.initializer[:]
@@ -61,13 +70,23 @@ def half_weights(model: onnx.ModelProto, *, min_size: int = 1024) -> onnx.ModelP
 def export(net: AgeGenderNet, path: Path) -> dict:
     x = torch.from_numpy(np.random.default_rng(0).normal(0, 0.4, (4, 3, 64, 64)).astype(np.float32))
     path = Path(path)
-    torch.onnx.export(net, (x,), str(path), input_names=["images"], output_names=["age_prob", "p_male"],
-                      dynamic_axes={"images": {0: "n"}, "age_prob": {0: "n"}, "p_male": {0: "n"}},
-                      opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    torch.onnx.export(
+        net,
+        (x,),
+        str(path),
+        input_names=["images"],
+        output_names=["age_prob", "p_male"],
+        dynamic_axes={"images": {0: "n"}, "age_prob": {0: "n"}, "p_male": {0: "n"}},
+        opset_version=OPSET,
+        do_constant_folding=True,
+        dynamo=False,
+    )
     m = half_weights(onnx.load(str(path)))
     m.producer_name = "facecore training/agegender"
-    m.doc_string = ("facecore agegender: age distribution over 0..120 years and P(male) of a 64x64 dlib-style chip; "
-                    "fine-tuned from dlib dnn_age_predictor_v1 (CC0) on UTKFace (non-commercial research only)")
+    m.doc_string = (
+        "facecore agegender: age distribution over 0..120 years and P(male) of a 64x64 dlib-style chip; "
+        "fine-tuned from dlib dnn_age_predictor_v1 (CC0) on UTKFace (non-commercial research only)"
+    )
     onnx.save(m, str(path))
     import onnxruntime as ort
 
@@ -80,7 +99,12 @@ def export(net: AgeGenderNet, path: Path) -> dict:
     d_pm = float(np.abs(pm - rm.numpy()).max())
     if d_age > 0.05 or d_pm > 1e-3:
         raise RuntimeError(f"ONNX differs from PyTorch: age {d_age:.4f} y, p_male {d_pm:.5f}")
-    return {"file": str(path), "bytes": path.stat().st_size, "max_age_diff": d_age, "max_p_male_diff": d_pm}
+    return {
+        "file": str(path),
+        "bytes": path.stat().st_size,
+        "max_age_diff": d_age,
+        "max_p_male_diff": d_pm,
+    }
 
 
 def main(argv=None):

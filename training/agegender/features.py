@@ -44,7 +44,9 @@ def jitter(chip80: np.ndarray, rng: np.random.Generator, *, strength: float = 1.
     c64 = (CHIP - 1) / 2
     r = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * s
     m = np.concatenate([r, (np.array([c64, c64]) + t - r @ np.array([c80, c80]))[:, None]], axis=1)
-    out = cv2.warpAffine(chip80, m, (CHIP, CHIP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    out = cv2.warpAffine(
+        chip80, m, (CHIP, CHIP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101
+    )
     if rng.random() < 0.5:
         out = out[:, ::-1]
     return np.ascontiguousarray(out)
@@ -69,7 +71,9 @@ def photometric(chip: np.ndarray, rng: np.random.Generator, *, strong: bool) -> 
     return np.clip(x.astype(np.float32) * c + b + (1 - c) * 128, 0, 255).astype(np.uint8)
 
 
-def variants(chips: np.ndarray, masked: np.ndarray, rng: np.random.Generator, *, train: bool) -> np.ndarray:
+def variants(
+    chips: np.ndarray, masked: np.ndarray, rng: np.random.Generator, *, train: bool
+) -> np.ndarray:
     """(V, N, 64, 64, 3) uint8 BGR chips."""
     m0, m1 = MARGIN, MARGIN + CHIP
     if not train:
@@ -112,12 +116,14 @@ def compute(cache: Path, models: Path, name: str, *, seed: int = 0, batch: int =
     inp = sess.get_inputs()[0].name
     n = len(z["age"])
     nv = 4 if train else 2
-    out = np.lib.format.open_memmap(cache / f"feats_{name}.tmp.npy", mode="w+", dtype=np.float16, shape=(nv, n, 128, 7, 7))
+    out = np.lib.format.open_memmap(
+        cache / f"feats_{name}.tmp.npy", mode="w+", dtype=np.float16, shape=(nv, n, 128, 7, 7)
+    )
     t0 = time.time()
     for s in range(0, n, batch):
-        v = variants(z["chips"][s:s + batch], z["masked"][s:s + batch], rng, train=train)
+        v = variants(z["chips"][s : s + batch], z["masked"][s : s + batch], rng, train=train)
         for k in range(nv):
-            out[k, s:s + batch] = sess.run(None, {inp: normalise(v[k])})[0].astype(np.float16)
+            out[k, s : s + batch] = sess.run(None, {inp: normalise(v[k])})[0].astype(np.float16)
         if (s // batch) % 10 == 0:
             log.info("%s: %d/%d (%.0f s)", name, s, n, time.time() - t0)
     out.flush()

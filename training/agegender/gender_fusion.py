@@ -49,7 +49,9 @@ def pool2(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5)))
 
 
-def features(cache: Path, name: str, sess, tail: Tail, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def features(
+    cache: Path, name: str, sess, tail: Tail, batch: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
     z = np.load(cache / f"chips_{name}.npz")
     fr = np.load(cache / f"feats_{name}.npy", mmap_mode="r")[0]
     inp = sess.get_inputs()[0].name
@@ -58,13 +60,17 @@ def features(cache: Path, name: str, sess, tail: Tail, batch: int = 512) -> tupl
     out, gs = [], []
     for s in range(0, len(z["age"]), batch):
         if gall is None:
-            x = normalise(z["chips"][s:s + batch, MARGIN:MARGIN + CHIP, MARGIN:MARGIN + CHIP])
+            x = normalise(z["chips"][s : s + batch, MARGIN : MARGIN + CHIP, MARGIN : MARGIN + CHIP])
             g = sess.run(None, {inp: pool2(x)})[0].reshape(len(x), -1).astype(np.float16)
             gs.append(g)
         else:
-            g = gall[s:s + batch]
+            g = gall[s : s + batch]
         with torch.no_grad():
-            gap = tail.body(torch.from_numpy(np.asarray(fr[s:s + batch], np.float32))).mean(dim=(2, 3)).numpy()
+            gap = (
+                tail.body(torch.from_numpy(np.asarray(fr[s : s + batch], np.float32)))
+                .mean(dim=(2, 3))
+                .numpy()
+            )
         out.append(np.concatenate([g.astype(np.float32), gap], 1))
     if gall is None:
         np.save(gpath, np.concatenate(gs))
@@ -115,15 +121,27 @@ def main(argv=None) -> None:
         z = Xvs @ w + b
         nll = float(np.mean(np.logaddexp(0, z) - yv * z))
         acc = float(((z > 0) == yv).mean())
-        log.info("L2 %g: val accuracy %.4f, NLL %.4f, train accuracy %.4f", lam, acc, nll, float(((Xs @ w + b > 0) == y).mean()))
+        log.info(
+            "L2 %g: val accuracy %.4f, NLL %.4f, train accuracy %.4f",
+            lam,
+            acc,
+            nll,
+            float(((Xs @ w + b > 0) == y).mean()),
+        )
         if best is None or nll < best[0]:
             best = (nll, lam, w, b, acc)
     _, lam, w, b, acc = best
     wf = w / sd  # fold the standardisation into the weights
     bf = b - float((w * mu / sd).sum())
     t = fit_temperature(Xv @ wf + bf, yv)
-    head = {"w_gender": torch.from_numpy(wf[:-256].astype(np.float32)), "w_gap": torch.from_numpy(wf[-256:].astype(np.float32)),
-            "b": bf, "temperature": t, "l2": lam, "val_accuracy": acc}
+    head = {
+        "w_gender": torch.from_numpy(wf[:-256].astype(np.float32)),
+        "w_gap": torch.from_numpy(wf[-256:].astype(np.float32)),
+        "b": bf,
+        "temperature": t,
+        "l2": lam,
+        "val_accuracy": acc,
+    }
     ck["gender_head"] = head
     out = Path(args.checkpoint).with_name("fused.pt")
     torch.save(ck, out)

@@ -70,15 +70,26 @@ class OnnxGraph(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         env = {self.start: x}
         for op, ins, outs, a in self.nodes:
-            g = lambda k: self._get(env, ins[k])  # noqa: E731
+            g = lambda k: self._get(env, ins[k])
             if op == "Conv":
                 p = a.get("pads", [0, 0, 0, 0])
-                if p[0] == p[2] and p[1] == p[3]:  # symmetric: the conv's own padding (no Pad node in the export)
-                    y = F.conv2d(g(0), g(1), g(2) if len(ins) > 2 else None, stride=a.get("strides", [1, 1]),
-                                 padding=(p[0], p[1]))
+                if (
+                    p[0] == p[2] and p[1] == p[3]
+                ):  # symmetric: the conv's own padding (no Pad node in the export)
+                    y = F.conv2d(
+                        g(0),
+                        g(1),
+                        g(2) if len(ins) > 2 else None,
+                        stride=a.get("strides", [1, 1]),
+                        padding=(p[0], p[1]),
+                    )
                 else:
-                    y = F.conv2d(F.pad(g(0), (p[1], p[3], p[0], p[2])), g(1), g(2) if len(ins) > 2 else None,
-                                 stride=a.get("strides", [1, 1]))
+                    y = F.conv2d(
+                        F.pad(g(0), (p[1], p[3], p[0], p[2])),
+                        g(1),
+                        g(2) if len(ins) > 2 else None,
+                        stride=a.get("strides", [1, 1]),
+                    )
             elif op == "Mul":
                 y = g(0) * g(1)
             elif op == "Add":
@@ -89,7 +100,12 @@ class OnnxGraph(torch.nn.Module):
                 if any(a.get("pads", [0, 0, 0, 0])):
                     raise NotImplementedError("padded pooling")
                 fn = F.max_pool2d if op == "MaxPool" else F.avg_pool2d
-                y = fn(g(0), a["kernel_shape"], a.get("strides", a["kernel_shape"]), ceil_mode=bool(a.get("ceil_mode", 0)))
+                y = fn(
+                    g(0),
+                    a["kernel_shape"],
+                    a.get("strides", a["kernel_shape"]),
+                    ceil_mode=bool(a.get("ceil_mode", 0)),
+                )
             elif op == "Pad":
                 pads = [int(v) for v in getattr(self, self.names[ins[1]]).tolist()]
                 r = len(pads) // 2
@@ -150,14 +166,22 @@ class AgeGenderNet(torch.nn.Module):
     without them, the tail's own gender head.
     """
 
-    def __init__(self, dlib: onnx.ModelProto, tail: Tail, *, gender: onnx.ModelProto | None = None,
-                 gender_head: dict | None = None) -> None:
+    def __init__(
+        self,
+        dlib: onnx.ModelProto,
+        tail: Tail,
+        *,
+        gender: onnx.ModelProto | None = None,
+        gender_head: dict | None = None,
+    ) -> None:
         super().__init__()
         self.front = OnnxGraph(dlib, dlib.graph.input[0].name, CUT, trainable=False)
         self.tail = tail
         self.fused = gender is not None and gender_head is not None
         if self.fused:
-            self.gfront = OnnxGraph(gender, gender.graph.input[0].name, "layer_5_multiply", trainable=False)
+            self.gfront = OnnxGraph(
+                gender, gender.graph.input[0].name, "layer_5_multiply", trainable=False
+            )
             t = float(gender_head["temperature"])
             self.register_buffer("w_gender", gender_head["w_gender"].float()[:, None] / t)
             self.register_buffer("w_gap", gender_head["w_gap"].float()[:, None] / t)

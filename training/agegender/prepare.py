@@ -95,8 +95,14 @@ def cut(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         ml[:, :, :2] *= 2.0 ** int(lv)
         src = pyr[int(lv)]
         for k, mk in zip(idx, ml):
-            out[k] = cv2.warpAffine(src, mk, (FULL, FULL), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            out[k] = cv2.warpAffine(
+                src,
+                mk,
+                (FULL, FULL),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
     return out
 
 
@@ -128,7 +134,13 @@ def prepare(data: Path, cache: Path, name: str, *, seed: int = 0) -> Path:
             log.info("%s: detect %d/%d (%.0f s)", name, i, n, time.time() - t0)
     rel = (lms[found] / sides[found, None, None]).mean(axis=0)
     lms[~found] = rel[None] * sides[~found, None, None]
-    log.info("%s: YuNet found %d of %d faces; %d use the mean layout", name, found.sum(), n, (~found).sum())
+    log.info(
+        "%s: YuNet found %d of %d faces; %d use the mean layout",
+        name,
+        found.sum(),
+        n,
+        (~found).sum(),
+    )
     chips = np.zeros((n, FULL, FULL, 3), np.uint8)
     masked = np.zeros_like(chips)
     for i, (p, _, _) in enumerate(items):
@@ -138,19 +150,34 @@ def prepare(data: Path, cache: Path, name: str, *, seed: int = 0) -> Path:
         lm = lms[i] + pad
         chips[i] = cut(big, lm[None])[0]
         u = rng.random()
-        style = "hand" if u < 0.10 else "sunglasses" if u < 0.15 else STYLES[int(rng.integers(len(STYLES)))]
+        style = (
+            "hand"
+            if u < 0.10
+            else "sunglasses"
+            if u < 0.15
+            else STYLES[int(rng.integers(len(STYLES)))]
+        )
         m = chip_matrices_margin(lm[None])[0]
         lc = np.c_[lm, np.ones(5)] @ m.T  # the landmarks in the chip
         try:
-            masked[i] = occlusion.synthesize(chips[i], lc, style=style, seed=int(rng.integers(1 << 31)))[0]
+            masked[i] = occlusion.synthesize(
+                chips[i], lc, style=style, seed=int(rng.integers(1 << 31))
+            )[0]
         except ValueError:
             masked[i] = chips[i]
         if i % 2000 == 0:
             log.info("%s: chips %d/%d (%.0f s)", name, i, n, time.time() - t0)
     out = cache / f"chips_{name}.npz"
-    np.savez(out, chips=chips, masked=masked, age=np.array([a for _, a, _ in items]),
-             male=np.array([m for _, _, m in items]), detected=found, landmarks=lms,
-             files=np.array([p.name for p, _, _ in items]))
+    np.savez(
+        out,
+        chips=chips,
+        masked=masked,
+        age=np.array([a for _, a, _ in items]),
+        male=np.array([m for _, _, m in items]),
+        detected=found,
+        landmarks=lms,
+        files=np.array([p.name for p, _, _ in items]),
+    )
     log.info("%s: wrote %s (%.0f s)", name, out, time.time() - t0)
     return out
 

@@ -20,12 +20,17 @@ NAME = "agegender"
 ENTRY = {
     "kind": "agegender",
     "task": "age (distribution over 0..120 years: mean and uncertainty) and gender (calibrated P(male)) of a 64x64 "
-            "dlib-style chip, one graph (dlib's age ResNet fine-tuned by facecore with new heads)",
+    "dlib-style chip, one graph (dlib's age ResNet fine-tuned by facecore with new heads)",
     "licence": "non-commercial research (trained on UTKFace; starts from dlib dnn_age_predictor_v1, CC0-1.0)",
     "source": "facecore training/agegender (see docs/models/agegender.md)",
     "packages": [],
-    "input": {"shape": [64, 64], "mean": [122.781998, 117.000999, 104.297997], "std": [256, 256, 256], "color": "rgb",
-              "layout": "NCHW"},
+    "input": {
+        "shape": [64, 64],
+        "mean": [122.781998, 117.000999, 104.297997],
+        "std": [256, 256, 256],
+        "color": "rgb",
+        "layout": "NCHW",
+    },
     "repairs": [],
 }
 

@@ -21,7 +21,12 @@ PHOTOS = ("group_05.jpg", "masked_01.jpg", "pair_03.jpg")
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("FACECORE_DATA_DIR", str(Path(__file__).resolve().parents[3] / "shared" / "data")))
+    ap.add_argument(
+        "--data",
+        default=os.environ.get(
+            "FACECORE_DATA_DIR", str(Path(__file__).resolve().parents[3] / "shared" / "data")
+        ),
+    )
     ap.add_argument("--out", required=True)
     ap.add_argument("--width", type=int, default=560, help="width of each half")
     args = ap.parse_args(argv)
@@ -29,7 +34,15 @@ def main(argv=None) -> None:
     from facecore.cli import draw_faces
 
     new = FaceAnalyzer(embedder=False, quality=False, pose=False, threads=1)
-    old = FaceAnalyzer(detector=new.detector, embedder=False, quality=False, pose=False, age="age", gender="gender", threads=1)
+    old = FaceAnalyzer(
+        detector=new.detector,
+        embedder=False,
+        quality=False,
+        pose=False,
+        age="age",
+        gender="gender",
+        threads=1,
+    )
     rows = []
     font = cv2.FONT_HERSHEY_SIMPLEX
     for name in PHOTOS:
@@ -39,13 +52,25 @@ def main(argv=None) -> None:
             faces = fa.analyze(img)
             d = draw_faces(img, faces)
             s = args.width / d.shape[1]
-            d = cv2.resize(d, (args.width, int(round(d.shape[0] * s))), interpolation=cv2.INTER_AREA)
+            d = cv2.resize(
+                d, (args.width, int(round(d.shape[0] * s))), interpolation=cv2.INTER_AREA
+            )
             cv2.rectangle(d, (0, 0), (args.width, 22), (255, 255, 255), -1)
             cv2.putText(d, f"{name}  {title}", (6, 16), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
             halves.append(d)
-            print(name, title, [(round(f.age), f.gender[0].upper(), round(f.p_male, 2)) for f in faces])
-        rows.append(np.concatenate([halves[0], np.full((halves[0].shape[0], 6, 3), 255, np.uint8), halves[1]], 1))
-    sheet = np.concatenate([np.concatenate([r, np.full((6, r.shape[1], 3), 255, np.uint8)], 0) for r in rows], 0)
+            print(
+                name,
+                title,
+                [(round(f.age), f.gender[0].upper(), round(f.p_male, 2)) for f in faces],
+            )
+        rows.append(
+            np.concatenate(
+                [halves[0], np.full((halves[0].shape[0], 6, 3), 255, np.uint8), halves[1]], 1
+            )
+        )
+    sheet = np.concatenate(
+        [np.concatenate([r, np.full((6, r.shape[1], 3), 255, np.uint8)], 0) for r in rows], 0
+    )
     cv2.imwrite(args.out, sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(args.out, Path(args.out).stat().st_size)
 

@@ -86,7 +86,7 @@ def predict(tail: Tail, feats: np.ndarray, batch: int = 512):
     tail.eval()
     ages, logits = [], []
     for s in range(0, len(feats), batch):
-        a, g = tail(torch.from_numpy(np.asarray(feats[s:s + batch], np.float32)))
+        a, g = tail(torch.from_numpy(np.asarray(feats[s : s + batch], np.float32)))
         p = F.softmax(a, 1)
         ages.append((p * torch.arange(AGES, dtype=torch.float32)).sum(1).numpy())
         logits.append(g.numpy() * float(tail.heads.temperature))  # raw logit (before temperature)
@@ -148,12 +148,19 @@ def main(argv=None) -> int:
     tail = Tail(onnx.load(str(models / "age-v1.onnx")))
     head_params = list(tail.heads.parameters())
     ids = {id(p) for p in head_params}
-    opt = torch.optim.AdamW([{"params": [p for p in tail.parameters() if id(p) not in ids], "lr": 2e-4},
-                             {"params": head_params, "lr": 1e-3}], weight_decay=1e-4)
+    opt = torch.optim.AdamW(
+        [
+            {"params": [p for p in tail.parameters() if id(p) not in ids], "lr": 2e-4},
+            {"params": head_params, "lr": 1e-3},
+        ],
+        weight_decay=1e-4,
+    )
     steps_per_epoch = args.epoch_size // args.batch
     total = steps_per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+        opt,
+        lambda s: min(1.0, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)),
+    )
     start, history, best = 0, [], np.inf
     if args.resume and (out / "last.pt").is_file():
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
@@ -162,7 +169,14 @@ def main(argv=None) -> int:
         sched.load_state_dict(ck["sched"])
         start, history, best = ck["epoch"] + 1, ck["history"], ck["best"]
         log.info("resumed after epoch %d", ck["epoch"])
-    log.info("train %d faces, val %d; %d steps/epoch; epochs %d..%d", n, len(val[1]), steps_per_epoch, start, args.epochs - 1)
+    log.info(
+        "train %d faces, val %d; %d steps/epoch; epochs %d..%d",
+        n,
+        len(val[1]),
+        steps_per_epoch,
+        start,
+        args.epochs - 1,
+    )
     for ep in range(start, args.epochs):
         rng = np.random.default_rng([args.seed, ep])
         idx = rng.choice(n, size=steps_per_epoch * args.batch, p=w)
@@ -189,30 +203,65 @@ def main(argv=None) -> int:
             for k in agg:
                 agg[k] += parts[k]
             if st % 40 == 0:
-                log.info("epoch %d step %d/%d %s (%.0f s)", ep, st, steps_per_epoch,
-                         " ".join(f"{k} {v / (st + 1):.3f}" for k, v in agg.items()), time.time() - t0)
+                log.info(
+                    "epoch %d step %d/%d %s (%.0f s)",
+                    ep,
+                    st,
+                    steps_per_epoch,
+                    " ".join(f"{k} {v / (st + 1):.3f}" for k, v in agg.items()),
+                    time.time() - t0,
+                )
         ev = evaluate(tail, val)
-        ev.update(epoch=ep, seconds=time.time() - t0, **{k: v / steps_per_epoch for k, v in agg.items()})
+        ev.update(
+            epoch=ep, seconds=time.time() - t0, **{k: v / steps_per_epoch for k, v in agg.items()}
+        )
         history.append(ev)
         log.info("epoch %d: %s", ep, json.dumps(ev))
         if ev["score"] < best:
             best = ev["score"]
             torch.save({"model": tail.state_dict(), "epoch": ep, "val": ev}, out / "best.pt")
-        torch.save({"model": tail.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": ep,
-                    "history": history, "best": best}, out / "last.pt.tmp")
+        torch.save(
+            {
+                "model": tail.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "epoch": ep,
+                "history": history,
+                "best": best,
+            },
+            out / "last.pt.tmp",
+        )
         os.replace(out / "last.pt.tmp", out / "last.pt")
     ck = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
     tail.load_state_dict(ck["model"])
     _, lg = predict(tail, val[0][0])
     t = fit_temperature(lg, val[2])
     tail.heads.temperature.fill_(t)
-    torch.save({"model": tail.state_dict(), "epoch": ck["epoch"], "val": ck["val"], "temperature": t,
-                "history": history}, out / "final.pt")
-    (out / "history.json").write_text(json.dumps({"history": history, "best_epoch": ck["epoch"], "temperature": t}, indent=1))
-    log.info("best epoch %d %s; gender temperature %.2f; wrote %s", ck["epoch"], json.dumps(ck["val"]), t, out / "final.pt")
+    torch.save(
+        {
+            "model": tail.state_dict(),
+            "epoch": ck["epoch"],
+            "val": ck["val"],
+            "temperature": t,
+            "history": history,
+        },
+        out / "final.pt",
+    )
+    (out / "history.json").write_text(
+        json.dumps({"history": history, "best_epoch": ck["epoch"], "temperature": t}, indent=1)
+    )
+    log.info(
+        "best epoch %d %s; gender temperature %.2f; wrote %s",
+        ck["epoch"],
+        json.dumps(ck["val"]),
+        t,
+        out / "final.pt",
+    )
     from . import gender_fusion  # the shipped gender head (see its module notes) -> fused.pt
 
-    gender_fusion.main(["--checkpoint", str(out / "final.pt"), "--cache", str(cache), "--models", str(models)])
+    gender_fusion.main(
+        ["--checkpoint", str(out / "final.pt"), "--cache", str(cache), "--models", str(models)]
+    )
     return 0
 
 

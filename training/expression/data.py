@@ -40,7 +40,9 @@ def load_part(part: str, root: Path | None = None) -> tuple[np.ndarray, np.ndarr
     return np.stack(xs), np.asarray(ys, np.int64), names
 
 
-def split_train_val(y: np.ndarray, frac: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split_train_val(
+    y: np.ndarray, frac: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeded per-class split of indices into (train, val)."""
     rng = np.random.default_rng(seed)
     tr, va = [], []

@@ -49,9 +49,17 @@ def export(net: torch.nn.Module, path: Path) -> float:
     x = torch.randn(4, 1, 48, 48)
     with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["probabilities"],
-                          dynamic_axes={"input": {0: "N"}, "probabilities": {0: "N"}}, opset_version=OPSET,
-                          do_constant_folding=True, dynamo=False)
+        torch.onnx.export(
+            model,
+            (x,),
+            str(path),
+            input_names=["input"],
+            output_names=["probabilities"],
+            dynamic_axes={"input": {0: "N"}, "probabilities": {0: "N"}},
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
     m = onnx.load(str(path))
     m.producer_name = "facecore training/expression"
     onnx.save(m, str(path))
@@ -63,7 +71,9 @@ def export(net: torch.nn.Module, path: Path) -> float:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
@@ -72,7 +82,9 @@ def main(argv=None):
     if err > 1e-5:
         raise SystemExit(f"ONNX differs from PyTorch by {err}")
     data = out.read_bytes()
-    print(f"{out}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}, max |onnx - torch| {err:.2g}")
+    print(
+        f"{out}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}, max |onnx - torch| {err:.2g}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ MEAN, STD = 128.0, 64.0
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class ExpressionNet(nn.Module):
@@ -22,10 +24,16 @@ class ExpressionNet(nn.Module):
         super().__init__()
         w = width
         self.features = nn.Sequential(
-            _block(1, w), nn.MaxPool2d(2),
-            _block(w, 2 * w), _block(2 * w, 2 * w), nn.MaxPool2d(2),
-            _block(2 * w, 4 * w), _block(4 * w, 4 * w), nn.MaxPool2d(2),
-            _block(4 * w, 8 * w), _block(8 * w, 8 * w),
+            _block(1, w),
+            nn.MaxPool2d(2),
+            _block(w, 2 * w),
+            _block(2 * w, 2 * w),
+            nn.MaxPool2d(2),
+            _block(2 * w, 4 * w),
+            _block(4 * w, 4 * w),
+            nn.MaxPool2d(2),
+            _block(4 * w, 8 * w),
+            _block(8 * w, 8 * w),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.drop = nn.Dropout(dropout)

@@ -32,7 +32,9 @@ def fer_landmarks(det, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         big = cv2.copyMakeBorder(big, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
         d = det.detect(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
         if len(d):
-            lm[i] = (d.landmarks[0] - PAD + 0.5) / UP - 0.5  # pixel centres: FER x = (big x + 0.5) / 3 - 0.5
+            lm[i] = (
+                d.landmarks[0] - PAD + 0.5
+            ) / UP - 0.5  # pixel centres: FER x = (big x + 0.5) / 3 - 0.5
             sc[i] = d.scores[0]
     return lm, sc
 
@@ -50,8 +52,17 @@ def main(argv=None):
     lm, sc = fer_landmarks(det, X[idx])
     ok = ~np.isnan(lm[:, 0, 0])
     unit = lm[ok] / 48.0
-    print(json.dumps({"part": args.part, "n": int(len(idx)), "found": int(ok.sum()),
-                      "template": np.round(unit.mean(0), 4).tolist(), "std": np.round(unit.std(0), 4).tolist()}))
+    print(
+        json.dumps(
+            {
+                "part": args.part,
+                "n": int(len(idx)),
+                "found": int(ok.sum()),
+                "template": np.round(unit.mean(0), 4).tolist(),
+                "std": np.round(unit.std(0), 4).tolist(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     tx, ty = [(torch.rand(n, generator=g) * 2 - 1) * 0.16 for _ in range(2)]
     flip = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
     cos, sin = torch.cos(ang) * sc, torch.sin(ang) * sc
-    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     y = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     c = 1 + (torch.rand(n, 1, 1, 1, generator=g) * 2 - 1) * 0.2
@@ -61,7 +63,9 @@ def logits_of(model, x: np.ndarray, bs: int = 512) -> np.ndarray:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=33.0)
     ap.add_argument("--batch", type=int, default=64)
@@ -85,7 +89,9 @@ def main(argv=None):
     freq = np.bincount(ytr, minlength=len(CLASSES)) / len(ytr)
     w = 1 / np.sqrt(freq)
     w = torch.tensor(w / w.mean(), dtype=torch.float32)
-    log.info("train %d val %d class weights %s", len(ytr), len(yva), np.round(w.numpy(), 2).tolist())
+    log.info(
+        "train %d val %d class weights %s", len(ytr), len(yva), np.round(w.numpy(), 2).tolist()
+    )
 
     model = ExpressionNet(width=args.width)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
@@ -113,7 +119,11 @@ def main(argv=None):
         idx = perm[pos : pos + args.batch]
         pos += args.batch
         frac = state["elapsed"] / budget
-        lr = args.lr * (frac / warm if frac < warm else 0.5 * (1 + math.cos(math.pi * (frac - warm) / (1 - warm))))
+        lr = args.lr * (
+            frac / warm
+            if frac < warm
+            else 0.5 * (1 + math.cos(math.pi * (frac - warm) / (1 - warm)))
+        )
         for pg in opt.param_groups:
             pg["lr"] = lr
         xb = augment(to_tensor(Xtr[idx]), g)
@@ -130,13 +140,44 @@ def main(argv=None):
         if state["step"] % args.eval_every == 0 or done:
             t0 = time.perf_counter()
             acc = float((logits_of(model, Xva).argmax(1) == yva).mean())
-            state["history"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "loss": round(loss_avg, 4), "val_acc": round(acc, 4)})
-            log.info("step %d  %.1f min  epoch %.2f  lr %.2e  loss %.3f  val acc %.4f", state["step"], state["elapsed"] / 60,
-                     state["step"] * args.batch / len(ytr), lr, loss_avg, acc)
+            state["history"].append(
+                {
+                    "step": state["step"],
+                    "minutes": round(state["elapsed"] / 60, 2),
+                    "loss": round(loss_avg, 4),
+                    "val_acc": round(acc, 4),
+                }
+            )
+            log.info(
+                "step %d  %.1f min  epoch %.2f  lr %.2e  loss %.3f  val acc %.4f",
+                state["step"],
+                state["elapsed"] / 60,
+                state["step"] * args.batch / len(ytr),
+                lr,
+                loss_avg,
+                acc,
+            )
             if acc > state["best_acc"]:
                 state["best_acc"] = acc
-                torch.save({"model": model.state_dict(), "args": vars(args), "val_acc": acc, "step": state["step"]}, out / "best.pt")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "gen": g.get_state(), "args": vars(args)}, out / "last.pt")
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "args": vars(args),
+                        "val_acc": acc,
+                        "step": state["step"],
+                    },
+                    out / "best.pt",
+                )
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "state": state,
+                    "gen": g.get_state(),
+                    "args": vars(args),
+                },
+                out / "last.pt",
+            )
             t_last = time.perf_counter()  # evaluation time is not training time
             del t0
     (out / "history.json").write_text(json.dumps(state, indent=1))

@@ -50,10 +50,16 @@ def val_logits(model, kind, val, window, stride=8):
                     win = F.unfold(to_tensor(a[None], "cpu"), window, stride=stride)
                     n = win.shape[-1]
                     win = win[0].T.reshape(n, 3, window, window)
-                    s = torch.cat([model.logits(win[j : j + 1024]) for j in range(0, n, 1024)])[:, 0]
+                    s = torch.cat([model.logits(win[j : j + 1024]) for j in range(0, n, 1024)])[
+                        :, 0
+                    ]
                     g = (img.shape[0] - 1) // stride + 1
                     s = s.reshape(g, -1).numpy()
-                    zs.append(cv2.resize(s, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)[None])
+                    zs.append(
+                        cv2.resize(s, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)[
+                            None
+                        ]
+                    )
         out[name] = (np.concatenate(zs), Y.astype(bool))
     return out
 
@@ -74,7 +80,9 @@ def sweep(logits, offsets):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", choices=("dense", "patch"), required=True)
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--out", required=True)
@@ -102,8 +110,18 @@ def main(argv=None):
     last = model.head if args.model == "dense" else model.fc[-1]
     with torch.no_grad():
         last.bias += b
-    torch.save({"model": model.state_dict(), "step": ck.get("step"), "iou": iou, "args": a,
-                "logit_offset": b, "iou_offset0": base[1], "from": args.checkpoint}, args.out)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "step": ck.get("step"),
+            "iou": iou,
+            "args": a,
+            "logit_offset": b,
+            "iou_offset0": base[1],
+            "from": args.checkpoint,
+        },
+        args.out,
+    )
     print(args.out, f"offset {b:+.2f}", f"val IoU {base[1]:.4f} -> {iou:.4f}")
 
 

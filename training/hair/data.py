@@ -78,7 +78,9 @@ def load_split(root: Path, name: str, split: str, size: int) -> tuple[np.ndarray
         M = letterbox_matrix(*m.shape, size)
         interp = cv2.INTER_AREA if max(m.shape) > size else cv2.INTER_LINEAR
         X[k] = cv2.warpAffine(img, M, (size, size), flags=interp, borderValue=0)
-        Y[k] = cv2.warpAffine(m * 255, M, (size, size), flags=cv2.INTER_LINEAR, borderValue=0) >= 128
+        Y[k] = (
+            cv2.warpAffine(m * 255, M, (size, size), flags=cv2.INTER_LINEAR, borderValue=0) >= 128
+        )
     return X, Y
 
 
@@ -107,7 +109,9 @@ class Augment:
             hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.float32)
             hsv[..., 0] = (hsv[..., 0] + r.uniform(-12, 12)) % 180
             hsv[..., 1] *= r.uniform(0.6, 1.4)
-            x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
+            x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR).astype(
+                np.float32
+            )
         x = x * r.uniform(0.7, 1.3) + r.uniform(-25, 25)  # contrast, brightness
         mean = x.mean()
         x = (x - mean) * r.uniform(0.8, 1.2) + mean
@@ -119,8 +123,12 @@ class Augment:
             x = np.repeat(x.mean(axis=2, keepdims=True), 3, axis=2)
         return np.clip(x, 0, 255).astype(np.uint8)
 
-    def __call__(self, img: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, img: np.ndarray, mask: np.ndarray, size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         M = self.geometry(size)
         im = cv2.warpAffine(img, M, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)
-        mk = cv2.warpAffine(mask.astype(np.float32), M, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)
+        mk = cv2.warpAffine(
+            mask.astype(np.float32), M, (size, size), flags=cv2.INTER_LINEAR, borderValue=0
+        )
         return self.photometric(im), mk

@@ -38,7 +38,11 @@ def metrics(pairs):
         union += u
         tp_fp_fn += float(np.count_nonzero(pred)) + float(np.count_nonzero(gt))
         per.append(i / u if u else 1.0)
-    return {"iou": inter / max(union, 1), "mean_iou": float(np.mean(per)), "f1": 2 * inter / max(tp_fp_fn, 1)}
+    return {
+        "iou": inter / max(union, 1),
+        "mean_iou": float(np.mean(per)),
+        "f1": 2 * inter / max(tp_fp_fn, 1),
+    }
 
 
 def evaluate_model(model, root, *, detect=False, stride=4, limit=None, sets=SETS):
@@ -57,30 +61,43 @@ def evaluate_model(model, root, *, detect=False, stride=4, limit=None, sets=SETS
             raw.append((p >= 0.5, gt))
             ref.append((hr.refine(p) >= 0.5, gt))
         dt = (time.perf_counter() - t0) / max(len(ids), 1)
-        out[s] = {"n": len(ids), "raw": metrics(raw), "refined": metrics(ref), "ms_per_image": 1000 * dt}
+        out[s] = {
+            "n": len(ids),
+            "raw": metrics(raw),
+            "refined": metrics(ref),
+            "ms_per_image": 1000 * dt,
+        }
         logging.info("%s %s: %s", model, s, json.dumps(out[s]))
     return out
 
 
 def table(results: dict) -> str:
-    rows = ["| model | set | n | IoU (summed) | mean IoU | F1 | IoU refined | mean IoU refined | F1 refined |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| model | set | n | IoU (summed) | mean IoU | F1 | IoU refined | mean IoU refined | F1 refined |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, r in results.items():
         for s, v in r.items():
             a, b = v["raw"], v["refined"]
             label = "figaro-holdout" if s == "figaro" else f"{s}/val"
-            rows.append(f"| {name} | {label} | {v['n']} | {a['iou']:.4f} | {a['mean_iou']:.4f} | {a['f1']:.4f} "
-                        f"| {b['iou']:.4f} | {b['mean_iou']:.4f} | {b['f1']:.4f} |")
+            rows.append(
+                f"| {name} | {label} | {v['n']} | {a['iou']:.4f} | {a['mean_iou']:.4f} | {a['f1']:.4f} "
+                f"| {b['iou']:.4f} | {b['mean_iou']:.4f} | {b['f1']:.4f} |"
+            )
     return "\n".join(rows)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default=None)
     ap.add_argument("--dense", default="dense", help="'dense' (shipped), a path, or 'none'")
     ap.add_argument("--patch", default="patch", help="'patch' (shipped), a path, or 'none'")
     ap.add_argument("--stride", type=int, default=4, help="patch model stride (default 4)")
-    ap.add_argument("--detect", action="store_true", help="YuNet head crops instead of the whole image")
+    ap.add_argument(
+        "--detect", action="store_true", help="YuNet head crops instead of the whole image"
+    )
     ap.add_argument("--limit", type=int, default=None, help="first N ids per set (quick look)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
@@ -89,11 +106,15 @@ def main(argv=None):
     results = {}
     for label, m in (("dense", args.dense), ("patch", args.patch)):
         if m != "none":
-            results[label] = evaluate_model(m, root, detect=args.detect, stride=args.stride, limit=args.limit)
+            results[label] = evaluate_model(
+                m, root, detect=args.detect, stride=args.stride, limit=args.limit
+            )
     print(table(results))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"detect": args.detect, "stride": args.stride, "results": results}, f, indent=2)
+            json.dump(
+                {"detect": args.detect, "stride": args.stride, "results": results}, f, indent=2
+            )
 
 
 if __name__ == "__main__":

@@ -58,13 +58,17 @@ def legacy_probability(hr, image):
     H, W = image.shape[:2]
     if len(det):
         order = np.argsort(-(det.boxes[:, 2] * det.boxes[:, 3]))[: hr.max_faces]
-        mats = np.stack([head_matrix(det.landmarks[i], hr.crop, scale=hr.head_scale) for i in order])
+        mats = np.stack(
+            [head_matrix(det.landmarks[i], hr.crop, scale=hr.head_scale) for i in order]
+        )
     else:
         mats = letterbox_matrix(image.shape, hr.crop)[None]
     crops = hr.crop_probability(image, mats)
     out = np.zeros((H, W), np.float32)
     for M, p in zip(mats, crops):
-        np.maximum(out, kernels.warp_affine(np.ascontiguousarray(p), M, (H, W), inverse=True), out=out)
+        np.maximum(
+            out, kernels.warp_affine(np.ascontiguousarray(p), M, (H, W), inverse=True), out=out
+        )
     return out
 
 
@@ -78,12 +82,19 @@ def seg_metrics(pairs, rng):
         k = rng.integers(0, len(pairs), len(pairs))
         boot.append(inter[k].sum() / max(union[k].sum(), 1))
     lo, hi = np.percentile(boot, [2.5, 97.5])
-    return {"n": len(pairs), "iou": inter.sum() / max(union.sum(), 1), "iou_ci95": [lo, hi],
-            "mean_iou": float(per.mean()), "leak": float(leak.mean())}
+    return {
+        "n": len(pairs),
+        "iou": inter.sum() / max(union.sum(), 1),
+        "iou_ci95": [lo, hi],
+        "mean_iou": float(per.mean()),
+        "leak": float(leak.mean()),
+    }
 
 
 def lab_median(bgr_pixels):
-    lab = cv2.cvtColor(bgr_pixels.reshape(-1, 1, 3).astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[:, 0]
+    lab = cv2.cvtColor(bgr_pixels.reshape(-1, 1, 3).astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[
+        :, 0
+    ]
     return np.median(lab, axis=0)
 
 
@@ -107,34 +118,55 @@ def colour_rows(image, hairmask, alpha, kernels, modes):
     for name, bgr in TARGETS.items():
         target = lab_median(np.uint8([[bgr]]))
         for mode in modes:
-            res = kernels.recolor(image, alpha, "#%02x%02x%02x" % bgr[::-1], mode=mode, strength=1.0)
+            res = kernels.recolor(
+                image, alpha, "#%02x%02x%02x" % bgr[::-1], mode=mode, strength=1.0
+            )
             out[(mode, name)] = float(ciede2000(lab_median(res[hairmask]), target))
     return t, out
 
 
 def markdown(res: dict) -> str:
     """The docs tables from a --json result."""
-    out = ["| set | path | n | IoU [95 % CI] | mean IoU | leak |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    out = [
+        "| set | path | n | IoU [95 % CI] | mean IoU | leak |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     names = {"lfw_parts": "lfw_parts/val", "figaro": "figaro-holdout"}
-    paths = [("before", "previous release (128 px head crops; whole image if no face)"),
-             ("after", "**this release** (`facecore recolor` path)"),
-             ("before_face_found", "previous release, images with a face found"),
-             ("after_face_found", "**this release**, images with a face found"),
-             ("whole_image", "explicit whole image (`detect=False`)")]
+    paths = [
+        ("before", "previous release (128 px head crops; whole image if no face)"),
+        ("after", "**this release** (`facecore recolor` path)"),
+        ("before_face_found", "previous release, images with a face found"),
+        ("after_face_found", "**this release**, images with a face found"),
+        ("whole_image", "explicit whole image (`detect=False`)"),
+    ]
     for s, r in res["segmentation"].items():
         for key, label in paths:
             m = r[key]
-            out.append(f"| {names.get(s, s)} | {label} | {m['n']} | {m['iou']:.3f} [{m['iou_ci95'][0]:.3f}, "
-                       f"{m['iou_ci95'][1]:.3f}] | {m['mean_iou']:.3f} | {m['leak']:.3f} |")
-    out += ["", "| mode | target | black | brown | blond | grey |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+            out.append(
+                f"| {names.get(s, s)} | {label} | {m['n']} | {m['iou']:.3f} [{m['iou_ci95'][0]:.3f}, "
+                f"{m['iou_ci95'][1]:.3f}] | {m['mean_iou']:.3f} | {m['leak']:.3f} |"
+            )
+    out += [
+        "",
+        "| mode | target | black | brown | blond | grey |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     for mode, by_c in res["colour"].items():
         for c, by_t in by_c.items():
-            cells = [f"{by_t[t]['mean_de2000']:.1f} ({by_t[t]['n']})" if t in by_t else "-"
-                     for t in ("black", "brown", "blond", "grey")]
+            cells = [
+                f"{by_t[t]['mean_de2000']:.1f} ({by_t[t]['n']})" if t in by_t else "-"
+                for t in ("black", "brown", "blond", "grey")
+            ]
             out.append(f"| {mode} | {c} | " + " | ".join(cells) + " |")
-    out += ["", "| photo | faces | recoloured before | recoloured after |", "| --- | ---: | ---: | ---: |"]
+    out += [
+        "",
+        "| photo | faces | recoloured before | recoloured after |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for k, v in res["photos"].items():
-        out.append(f"| {k} | {v['faces']} | {v['recoloured_before']:.3f} | {v['recoloured_after']:.3f} |")
+        out.append(
+            f"| {k} | {v['faces']} | {v['recoloured_before']:.3f} | {v['recoloured_after']:.3f} |"
+        )
     return "\n".join(out)
 
 
@@ -143,7 +175,9 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--markdown", default=None, help="print the docs tables of this --json result and exit")
+    ap.add_argument(
+        "--markdown", default=None, help="print the docs tables of this --json result and exit"
+    )
     args = ap.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(Path(args.markdown).read_text())))
@@ -173,8 +207,11 @@ def main(argv=None):
             img, m = read_pair(root, name, i)
             gt = m.astype(bool)
             found.append(len(hr.matrices(img)) > 0)
-            paths = ((before, lambda x: legacy_probability(hr, x)), (after, hr.probability),
-                     (whole, hr_whole.probability))
+            paths = (
+                (before, lambda x: legacy_probability(hr, x)),
+                (after, hr.probability),
+                (whole, hr_whole.probability),
+            )
             for acc, path in paths:
                 a = hr.refine(path(img))
                 acc.append((a >= 0.5, gt, float(np.count_nonzero((a >= 0.1) & ~gt)) / gt.size))
@@ -182,12 +219,16 @@ def main(argv=None):
                 t, rows = colour_rows(img, gt, gt.astype(np.float32), kernels, modes)
                 if t:
                     add_colour(t, rows)
-        sub = lambda acc: [x for x, f in zip(acc, found) if f]  # noqa: E731
+        sub = lambda acc: [x for x, f in zip(acc, found) if f]
         res["segmentation"][name] = {
-            "before": seg_metrics(before, rng), "after": seg_metrics(after, rng),
-            "whole_image": seg_metrics(whole, rng), "faces_found": int(sum(found)),
-            "before_face_found": seg_metrics(sub(before), rng), "after_face_found": seg_metrics(sub(after), rng),
-            "s_per_image": (time.perf_counter() - t0) / max(len(ids), 1) / 3}
+            "before": seg_metrics(before, rng),
+            "after": seg_metrics(after, rng),
+            "whole_image": seg_metrics(whole, rng),
+            "faces_found": int(sum(found)),
+            "before_face_found": seg_metrics(sub(before), rng),
+            "after_face_found": seg_metrics(sub(after), rng),
+            "s_per_image": (time.perf_counter() - t0) / max(len(ids), 1) / 3,
+        }
         print(name, json.dumps(res["segmentation"][name]), flush=True)
 
     for p in photos[: args.limit]:
@@ -196,15 +237,19 @@ def main(argv=None):
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
         a_new = hr.mask(img)
         a_old = hr.refine(legacy_probability(hr, img))
-        res["photos"][p.stem] = {"faces": int(len(hr.matrices(img))),
-                                 "recoloured_before": float(np.mean(a_old >= 0.1)),
-                                 "recoloured_after": float(np.mean(a_new >= 0.1))}
+        res["photos"][p.stem] = {
+            "faces": int(len(hr.matrices(img))),
+            "recoloured_before": float(np.mean(a_old >= 0.1)),
+            "recoloured_after": float(np.mean(a_new >= 0.1)),
+        }
         t, rows = colour_rows(img, a_new >= 0.5, a_new, kernels, modes)
         if t:
             add_colour(t, rows)
     for mode, by_colour in colour.items():
-        res["colour"][mode] = {c: {t: {"n": len(v), "mean_de2000": float(np.mean(v))} for t, v in by_tone.items()}
-                               for c, by_tone in by_colour.items()}
+        res["colour"][mode] = {
+            c: {t: {"n": len(v), "mean_de2000": float(np.mean(v))} for t, v in by_tone.items()}
+            for c, by_tone in by_colour.items()
+        }
     print(json.dumps(res["colour"], indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1, default=float))

@@ -1,6 +1,6 @@
 """ONNX export of the hair models (opset 17, batch dimension dynamic, BN folded by the exporter).
 
-    python -m training.hair.export --model dense --checkpoint /tmp/hair_dense/best.pt --out hair_dense.onnx
+python -m training.hair.export --model dense --checkpoint /tmp/hair_dense/best.pt --out hair_dense.onnx
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from .models import HairDense, HairPatch
 OPSET = 17
 
 
-def export(model: torch.nn.Module, kind: str, path: Path, *, size: int = 128, window: int = 31) -> Path:
+def export(
+    model: torch.nn.Module, kind: str, path: Path, *, size: int = 128, window: int = 31
+) -> Path:
     """Export ``model`` (eval mode) to ``path``; input ``input`` (N, 3, S, S), output ``prob``.
 
     The dense model's spatial dims are dynamic too (any multiple of 32 runs); the patch model's
@@ -30,8 +32,17 @@ def export(model: torch.nn.Module, kind: str, path: Path, *, size: int = 128, wi
         axes["input"].update({2: "h", 3: "w"})
         axes["prob"].update({2: "h", 3: "w"})
     path = Path(path)
-    torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["prob"],
-                      dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    torch.onnx.export(
+        model,
+        (x,),
+        str(path),
+        input_names=["input"],
+        output_names=["prob"],
+        dynamic_axes=axes,
+        opset_version=OPSET,
+        do_constant_folding=True,
+        dynamo=False,
+    )
     import onnx
     import onnxruntime as ort
 
@@ -58,7 +69,11 @@ def main(argv=None):
     a = ck.get("args", {})
     model = HairDense() if args.model == "dense" else HairPatch(a.get("window", 31))
     model.load_state_dict(ck["model"])
-    print(export(model, args.model, Path(args.out), size=a.get("size", 128), window=a.get("window", 31)))
+    print(
+        export(
+            model, args.model, Path(args.out), size=a.get("size", 128), window=a.get("window", 31)
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -13,14 +13,16 @@ in a sigmoid, so the ONNX graphs output probabilities.
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 MEAN = 127.5
 STD = 64.0
 
 
-def conv_bn(cin: int, cout: int, k: int = 3, s: int = 1, groups: int = 1, dilation: int = 1) -> nn.Sequential:
+def conv_bn(
+    cin: int, cout: int, k: int = 3, s: int = 1, groups: int = 1, dilation: int = 1
+) -> nn.Sequential:
     pad = dilation * (k // 2)
     return nn.Sequential(
         nn.Conv2d(cin, cout, k, s, pad, dilation=dilation, groups=groups, bias=False),
@@ -47,9 +49,9 @@ class HairDense(nn.Module):
     def __init__(self, widths=(16, 32, 64, 96, 160)):
         super().__init__()
         c0, c1, c2, c3, c4 = widths
-        self.stem = conv_bn(3, c0, 3, 2)                                   # 1/2
-        self.e1 = nn.Sequential(DS(c0, c1, 2), DS(c1, c1))                 # 1/4
-        self.e2 = nn.Sequential(DS(c1, c2, 2), DS(c2, c2))                 # 1/8
+        self.stem = conv_bn(3, c0, 3, 2)  # 1/2
+        self.e1 = nn.Sequential(DS(c0, c1, 2), DS(c1, c1))  # 1/4
+        self.e2 = nn.Sequential(DS(c1, c2, 2), DS(c2, c2))  # 1/8
         self.e3 = nn.Sequential(DS(c2, c3, 2), DS(c3, c3), DS(c3, c3, d=2))  # 1/16
         self.e4 = nn.Sequential(DS(c3, c4, 2), DS(c4, c4), DS(c4, c4, d=2))  # 1/32
         self.ctx = conv_bn(c4, c4, 1)
@@ -88,12 +90,14 @@ class HairPatch(nn.Module):
         c0, c1, c2 = widths
         self.window = window
         self.f = nn.Sequential(
-            conv_bn(3, c0, 3, 2),         # 31 -> 16
-            conv_bn(c0, c1, 3, 2),        # 8
-            conv_bn(c1, c2, 3, 2),        # 4
+            conv_bn(3, c0, 3, 2),  # 31 -> 16
+            conv_bn(c0, c1, 3, 2),  # 8
+            conv_bn(c1, c2, 3, 2),  # 4
         )
         side = (((window + 1) // 2 + 1) // 2 + 1) // 2
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(c2 * side * side, 32), nn.ReLU(inplace=True), nn.Linear(32, 1))
+        self.fc = nn.Sequential(
+            nn.Flatten(), nn.Linear(c2 * side * side, 32), nn.ReLU(inplace=True), nn.Linear(32, 1)
+        )
 
     def logits(self, x):
         return self.fc(self.f(x))

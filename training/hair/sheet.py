@@ -29,7 +29,14 @@ import cv2
 
 from .data import data_root, read_pair, split_ids
 
-PHOTOS = ["single_02.jpg", "single_03.jpg", "single_05.jpg", "single_06.jpg", "single_08.jpg", "pair_01.jpg"]
+PHOTOS = [
+    "single_02.jpg",
+    "single_03.jpg",
+    "single_05.jpg",
+    "single_06.jpg",
+    "single_08.jpg",
+    "pair_01.jpg",
+]
 # (label, photo, crop as fractions (x0, y0, x1, y1) of the photo, or None): all MIT-licensed
 # repositories' photos (photos/manifest.csv); the map is computed on the whole photo.
 STYLES = [
@@ -41,17 +48,28 @@ STYLES = [
     ("group", "group_01.jpg", None),
 ]
 STYLE_COLOURS = ("blue", "red", "brown")
-VAL_PICKS = [("celeba_hq", 3), ("celeba_hq", 40), ("lfw_parts", 7), ("lfw_parts", 60), ("figaro", 12), ("figaro", 30)]
+VAL_PICKS = [
+    ("celeba_hq", 3),
+    ("celeba_hq", 40),
+    ("lfw_parts", 7),
+    ("lfw_parts", 60),
+    ("figaro", 12),
+    ("figaro", 30),
+]
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="docs/images/hair_sheet.jpg")
     ap.add_argument("--model", default="dense")
     ap.add_argument("--color", default="#8a2be2")
     ap.add_argument("--height", type=int, default=150)
     ap.add_argument("--quality", type=int, default=78)
-    ap.add_argument("--val", action="store_true", help="val images of the hair sets (local only, see above)")
+    ap.add_argument(
+        "--val", action="store_true", help="val images of the hair sets (local only, see above)"
+    )
     ap.add_argument("--data", default=None)
     ap.add_argument("--styles", action="store_true", help="hair types x three colours (see above)")
     args = ap.parse_args(argv)
@@ -78,7 +96,9 @@ def main(argv=None):
         rows.append((img, p, hr.apply(img, args.color, alpha=hr.refine(p))))
     sheet = contact_sheet(rows, height=args.height)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(args.out, sheet, [cv2.IMWRITE_JPEG_QUALITY, args.quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
+    cv2.imwrite(
+        args.out, sheet, [cv2.IMWRITE_JPEG_QUALITY, args.quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1]
+    )
     print(args.out, sheet.shape, Path(args.out).stat().st_size, "bytes")
 
 
@@ -106,22 +126,39 @@ def styles(args):
         cells = []
         for t in tiles:
             s = min(h / t.shape[0], cw / t.shape[1])
-            t = cv2.resize(t, (max(1, round(t.shape[1] * s)), max(1, round(t.shape[0] * s))), interpolation=cv2.INTER_AREA)
+            t = cv2.resize(
+                t,
+                (max(1, round(t.shape[1] * s)), max(1, round(t.shape[0] * s))),
+                interpolation=cv2.INTER_AREA,
+            )
             cell = np.full((h, cw, 3), 255, np.uint8)
             y0, x0 = (h - t.shape[0]) // 2, (cw - t.shape[1]) // 2
             cell[y0 : y0 + t.shape[0], x0 : x0 + t.shape[1]] = t
             cells.append(np.pad(cell, ((0, 4), (0, 4), (0, 0)), constant_values=255))
         row = np.hstack(cells)
         cv2.putText(row, label, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(row, label, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            row, label, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 1, cv2.LINE_AA
+        )
         rows.append(row)
     width = rows[0].shape[1]
     head = np.full((28, width, 3), 255, np.uint8)
     for k, t in enumerate(["original", "refined map"] + list(STYLE_COLOURS)):
-        cv2.putText(head, t, (8 + k * (cw + 4), 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            head,
+            t,
+            (8 + k * (cw + 4), 20),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
     sheet = np.vstack([head] + rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(args.out, sheet, [cv2.IMWRITE_JPEG_QUALITY, args.quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
+    cv2.imwrite(
+        args.out, sheet, [cv2.IMWRITE_JPEG_QUALITY, args.quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1]
+    )
     print(args.out, sheet.shape, Path(args.out).stat().st_size, "bytes")
     return 0
 

@@ -115,14 +115,20 @@ def patch_map(model, img, device, window, stride):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", choices=("dense", "patch"), required=True)
-    ap.add_argument("--data", default=None, help="data dir (default $FACECORE_DATA_DIR or ../shared/data)")
+    ap.add_argument(
+        "--data", default=None, help="data dir (default $FACECORE_DATA_DIR or ../shared/data)"
+    )
     ap.add_argument("--out", required=True, help="output folder (checkpoints, log, ONNX)")
     ap.add_argument("--size", type=int, default=128, help="image side the model sees (default 128)")
     ap.add_argument("--window", type=int, default=31, help="patch window side (patch model)")
     ap.add_argument("--batch", type=int, default=None, help="batch size (dense 16, patch 256)")
-    ap.add_argument("--lr", type=float, default=None, help="peak learning rate (dense 4e-3, patch 2e-3)")
+    ap.add_argument(
+        "--lr", type=float, default=None, help="peak learning rate (dense 4e-3, patch 2e-3)"
+    )
     ap.add_argument("--steps", type=int, default=100000)
     ap.add_argument("--minutes", type=float, default=25.0, help="wall-time budget for the schedule")
     ap.add_argument("--warmup", type=int, default=100)
@@ -130,14 +136,23 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--resume", action="store_true", help="continue <out>/last.pt (weights, optimiser, schedule)")
-    ap.add_argument("--init", default=None, help="start from these weights (a best.pt) with a fresh schedule")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue <out>/last.pt (weights, optimiser, schedule)",
+    )
+    ap.add_argument(
+        "--init", default=None, help="start from these weights (a best.pt) with a fresh schedule"
+    )
     args = ap.parse_args(argv)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.StreamHandler(), logging.FileHandler(out / "train.log")])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        handlers=[logging.StreamHandler(), logging.FileHandler(out / "train.log")],
+    )
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
     torch.manual_seed(args.seed)
@@ -154,7 +169,12 @@ def main(argv=None):
     val = {s: load_split(root, s, "val", args.size) for s in SETS}
     if args.model == "patch":  # val on a subset: the torch patch map is slow on one thread
         val = {s: (v[0][::4], v[1][::4]) for s, v in val.items()}
-    log.info("data: %d train, val %s, %.1fs", len(X), {k: len(v[0]) for k, v in val.items()}, time.time() - t0)
+    log.info(
+        "data: %d train, val %s, %.1fs",
+        len(X),
+        {k: len(v[0]) for k, v in val.items()},
+        time.time() - t0,
+    )
 
     model = (HairDense() if args.model == "dense" else HairPatch(args.window)).to(device)
     log.info("model %s: %d parameters", args.model, n_params(model))
@@ -164,7 +184,10 @@ def main(argv=None):
     if args.init:
         model.load_state_dict(torch.load(args.init, map_location=device)["model"])
         best, _ = evaluate(model, args.model, val, device, args.size, args.window)
-        torch.save({"model": model.state_dict(), "step": 0, "iou": best, "args": vars(args)}, out / "best.pt")
+        torch.save(
+            {"model": model.state_dict(), "step": 0, "iou": best, "args": vars(args)},
+            out / "best.pt",
+        )
         log.info("initialised from %s: val IoU %.4f", args.init, best)
     if args.resume and (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location=device)
@@ -198,29 +221,60 @@ def main(argv=None):
         step += 1
         hist.append(loss.item())
         if step % 50 == 0:
-            log.info("step %d lr %.2e loss %.4f (%.0fs)", step, lr, np.mean(hist[-50:]), time.time() - start)
+            log.info(
+                "step %d lr %.2e loss %.4f (%.0fs)",
+                step,
+                lr,
+                np.mean(hist[-50:]),
+                time.time() - start,
+            )
         if step % args.eval_every == 0:
             iou, per = evaluate(model, args.model, val, device, args.size, args.window)
             log.info("step %d val IoU %.4f %s", step, iou, {k: round(v, 4) for k, v in per.items()})
             if iou > best:
                 best = iou
-                torch.save({"model": model.state_dict(), "step": step, "iou": iou, "args": vars(args)}, out / "best.pt")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "elapsed": time.time() - start}, out / "last.pt")
+                torch.save(
+                    {"model": model.state_dict(), "step": step, "iou": iou, "args": vars(args)},
+                    out / "best.pt",
+                )
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "step": step,
+                    "best": best,
+                    "elapsed": time.time() - start,
+                },
+                out / "last.pt",
+            )
 
     iou, per = evaluate(model, args.model, val, device, args.size, args.window)
     log.info("final step %d val IoU %.4f %s", step, iou, {k: round(v, 4) for k, v in per.items()})
     if iou > best:
         best = iou
-        torch.save({"model": model.state_dict(), "step": step, "iou": iou, "args": vars(args)}, out / "best.pt")
+        torch.save(
+            {"model": model.state_dict(), "step": step, "iou": iou, "args": vars(args)},
+            out / "best.pt",
+        )
     ck = torch.load(out / "best.pt", map_location="cpu")
-    model = (HairDense() if args.model == "dense" else HairPatch(args.window))
+    model = HairDense() if args.model == "dense" else HairPatch(args.window)
     model.load_state_dict(ck["model"])
     name = f"hair_{args.model}"
     path = export(model, args.model, out / f"{name}.onnx", size=args.size, window=args.window)
-    (out / "result.json").write_text(json.dumps({"best_val_iou": best, "best_step": ck["step"], "steps": step,
-                                                 "minutes": (time.time() - start) / 60, "onnx": str(path),
-                                                 "params": n_params(model), "args": vars(args)}, indent=2))
+    (out / "result.json").write_text(
+        json.dumps(
+            {
+                "best_val_iou": best,
+                "best_step": ck["step"],
+                "steps": step,
+                "minutes": (time.time() - start) / 60,
+                "onnx": str(path),
+                "params": n_params(model),
+                "args": vars(args),
+            },
+            indent=2,
+        )
+    )
     log.info("exported %s (best val IoU %.4f at step %d)", path, best, ck["step"])
 
 

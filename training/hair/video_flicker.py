@@ -39,8 +39,14 @@ def masks(path, smoothing):
     hr = HairRecolor("dense", smoothing=smoothing, threads=1)
     out = []
     with tempfile.TemporaryDirectory() as d:
-        hr.apply_video(path, Path(d) / "o.avi", "blue", progress=False, audio=False,
-                       on_frame=lambda i, f, a: out.append(a >= 0.5))
+        hr.apply_video(
+            path,
+            Path(d) / "o.avi",
+            "blue",
+            progress=False,
+            audio=False,
+            on_frame=lambda i, f, a: out.append(a >= 0.5),
+        )
     return out
 
 
@@ -61,15 +67,20 @@ def main(argv=None):
         ref = masks(moving, 1.0)
         for s in (1.0, 0.6, 0.4):
             m = masks(still, s)
-            ious = [np.count_nonzero(a & b) / max(np.count_nonzero(a | b), 1) for a, b in zip(m, m[1:])]
+            ious = [
+                np.count_nonzero(a & b) / max(np.count_nonzero(a | b), 1) for a, b in zip(m, m[1:])
+            ]
             mv = masks(moving, s) if s < 1 else ref
             lags = []
             for k in range(len(mv) // 2, len(mv)):
                 xs, xr = np.nonzero(mv[k])[1], np.nonzero(ref[k])[1]
                 if len(xs) and len(xr):
                     lags.append((xr.mean() - xs.mean()) / 4.0)
-            res[str(s)] = {"still_iou_mean": float(np.mean(ious)), "still_iou_min": float(np.min(ious)),
-                           "moving_lag_frames": float(np.mean(lags)) if lags else None}
+            res[str(s)] = {
+                "still_iou_mean": float(np.mean(ious)),
+                "still_iou_min": float(np.min(ious)),
+                "moving_lag_frames": float(np.mean(lags)) if lags else None,
+            }
             print(s, res[str(s)], flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))

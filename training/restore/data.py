@@ -100,7 +100,9 @@ def chip_matrix(landmarks: np.ndarray, size: int) -> np.ndarray:
     return occlusion.restore_chip_matrix(landmarks, size)
 
 
-def load_chips(root: Path, split: str, size: int, cache_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def load_chips(
+    root: Path, split: str, size: int, cache_dir: Path
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(N, size, size, 3) uint8 BGR chips, (N, 5, 2) chip landmarks, names."""
     names = split_names(root, split)
     lms, _ = detect_landmarks(root, names, cache_dir / f"landmarks_{split}.npz")
@@ -109,8 +111,14 @@ def load_chips(root: Path, split: str, size: int, cache_dir: Path) -> tuple[np.n
     for k, n in enumerate(names):
         big, _ = padded(cv2.imread(str(root / "images" / n)))
         m = chip_matrix(lms[k], size)
-        X[k] = cv2.warpAffine(big, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] < 0.7 else cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        X[k] = cv2.warpAffine(
+            big,
+            m,
+            (size, size),
+            flags=cv2.INTER_AREA if m[0, 0] < 0.7 else cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
         L[k] = lms[k] @ m[:, :2].T + m[:, 2]
     return X, L, names
 
@@ -120,7 +128,9 @@ def _stroke(rng: np.random.Generator, size: int) -> np.ndarray:
     p = rng.uniform(0.2, 0.8, 2) * size
     for _ in range(int(rng.integers(2, 6))):
         ang = rng.uniform(0, 2 * np.pi)
-        q = np.clip(p + rng.uniform(0.1, 0.3) * size * np.array([np.cos(ang), np.sin(ang)]), 0, size - 1)
+        q = np.clip(
+            p + rng.uniform(0.1, 0.3) * size * np.array([np.cos(ang), np.sin(ang)]), 0, size - 1
+        )
         cv2.line(m, tuple(int(v) for v in p), tuple(int(v) for v in q), 1, int(rng.integers(4, 12)))
         p = q
     return m.astype(bool)

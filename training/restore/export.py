@@ -27,9 +27,22 @@ def export(net: RestoreUNet, path: Path, *, size: int = 128) -> Path:
     img = torch.rand(2, 3, size, size, generator=g)
     mask = (torch.rand(2, 1, size, size, generator=g) > 0.6).float()
     path = Path(path)
-    axes = {"image": {0: "n", 2: "h", 3: "w"}, "mask": {0: "n", 2: "h", 3: "w"}, "output": {0: "n", 2: "h", 3: "w"}}
-    torch.onnx.export(model, (img, mask), str(path), input_names=["image", "mask"], output_names=["output"],
-                      dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    axes = {
+        "image": {0: "n", 2: "h", 3: "w"},
+        "mask": {0: "n", 2: "h", 3: "w"},
+        "output": {0: "n", 2: "h", 3: "w"},
+    }
+    torch.onnx.export(
+        model,
+        (img, mask),
+        str(path),
+        input_names=["image", "mask"],
+        output_names=["output"],
+        dynamic_axes=axes,
+        opset_version=OPSET,
+        do_constant_folding=True,
+        dynamo=False,
+    )
     import onnx
     import onnxruntime as ort
 

@@ -36,7 +36,9 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default=None)
     ap.add_argument("--cache", default="/tmp/facecore_restore")
     ap.add_argument("--seed", type=int, default=0)
@@ -53,7 +55,13 @@ def main(argv=None):
         F.append(occlusion.mask_features(big, lms[k]))
         y.append(0)
         style = occlusion.MASK_STYLES[k % 4]
-        occ, _ = occlusion.synthesize(big, lms[k], style=style, seed=int(rng.integers(2**31)), jitter=float(rng.uniform(0.5, 2)))
+        occ, _ = occlusion.synthesize(
+            big,
+            lms[k],
+            style=style,
+            seed=int(rng.integers(2**31)),
+            jitter=float(rng.uniform(0.5, 2)),
+        )
         F.append(occlusion.mask_features(occ, lms[k]))
         y.append(1)
     F, y = np.array(F), np.array(y, float)

@@ -17,8 +17,8 @@ ICCV 2019): ``y = ELU(conv_f(x)) * sigmoid(conv_g(x))``, one conv producing both
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class GConv(nn.Module):
@@ -45,16 +45,18 @@ class RestoreUNet(nn.Module):
     def __init__(self, widths=(24, 40, 56, 72)):
         super().__init__()
         c0, c1, c2, c3 = widths
-        self.e0 = GConv(4, c0, 5, 2)            # 1/2
-        self.e1 = GConv(c0, c1, 3, 2)           # 1/4
-        self.e2 = GConv(c1, c2, 3, 2)           # 1/8
+        self.e0 = GConv(4, c0, 5, 2)  # 1/2
+        self.e1 = GConv(c0, c1, 3, 2)  # 1/4
+        self.e2 = GConv(c1, c2, 3, 2)  # 1/8
         self.e3 = GConv(c2, c3, 3, 1)
         self.mid = nn.Sequential(ResGConv(c3, 2), ResGConv(c3, 4), ResGConv(c3, 8), ResGConv(c3, 1))
-        self.d2 = GConv(c3 + c2, c2, 3)         # 1/8
-        self.d1 = GConv(c2 + c1, c1, 3)         # 1/4
-        self.d0 = GConv(c1 + c0, c0, 3)         # 1/2
+        self.d2 = GConv(c3 + c2, c2, 3)  # 1/8
+        self.d1 = GConv(c2 + c1, c1, 3)  # 1/4
+        self.d0 = GConv(c1 + c0, c0, 3)  # 1/2
         self.out_half = nn.Conv2d(c0, 3, 3, 1, 1)
-        self.head = nn.Sequential(nn.Conv2d(3 + 4, 16, 3, 1, 1), nn.ELU(), nn.Conv2d(16, 3, 3, 1, 1))
+        self.head = nn.Sequential(
+            nn.Conv2d(3 + 4, 16, 3, 1, 1), nn.ELU(), nn.Conv2d(16, 3, 3, 1, 1)
+        )
 
     @staticmethod
     def _up(x, ref):

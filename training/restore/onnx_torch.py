@@ -19,8 +19,15 @@ class OnnxModule(torch.nn.Module):
     def __init__(self, path: str):
         super().__init__()
         m = onnx.load(path)
-        self.nodes = [(n.op_type, list(n.input), list(n.output), {a.name: helper.get_attribute_value(a) for a in n.attribute})
-                      for n in m.graph.node]
+        self.nodes = [
+            (
+                n.op_type,
+                list(n.input),
+                list(n.output),
+                {a.name: helper.get_attribute_value(a) for a in n.attribute},
+            )
+            for n in m.graph.node
+        ]
         self.consts = {}
         for k, init in enumerate(m.graph.initializer):
             name = f"c{k}"
@@ -31,12 +38,18 @@ class OnnxModule(torch.nn.Module):
 
     def forward(self, x):
         env = {self.input: x}
-        get = lambda n: env[n] if n in env else getattr(self, self.consts[n])  # noqa: E731
+        get = lambda n: env[n] if n in env else getattr(self, self.consts[n])
         for op, ins, outs, a in self.nodes:
             if op == "Conv":
                 p = a.get("pads", [0, 0, 0, 0])
-                y = F.conv2d(F.pad(get(ins[0]), (p[1], p[3], p[0], p[2])), get(ins[1]), get(ins[2]) if len(ins) > 2 else None,
-                             stride=a.get("strides", [1, 1]), dilation=a.get("dilations", [1, 1]), groups=a.get("group", 1))
+                y = F.conv2d(
+                    F.pad(get(ins[0]), (p[1], p[3], p[0], p[2])),
+                    get(ins[1]),
+                    get(ins[2]) if len(ins) > 2 else None,
+                    stride=a.get("strides", [1, 1]),
+                    dilation=a.get("dilations", [1, 1]),
+                    groups=a.get("group", 1),
+                )
             elif op == "Mul":
                 y = get(ins[0]) * get(ins[1])
             elif op == "Add":
@@ -48,7 +61,12 @@ class OnnxModule(torch.nn.Module):
                 if any(p):
                     raise NotImplementedError("padded pooling")
                 fn = F.max_pool2d if op == "MaxPool" else F.avg_pool2d
-                y = fn(get(ins[0]), a["kernel_shape"], a.get("strides", a["kernel_shape"]), ceil_mode=bool(a.get("ceil_mode", 0)))
+                y = fn(
+                    get(ins[0]),
+                    a["kernel_shape"],
+                    a.get("strides", a["kernel_shape"]),
+                    ceil_mode=bool(a.get("ceil_mode", 0)),
+                )
             elif op == "Pad":
                 pads = get(ins[1]).tolist()
                 r = len(pads) // 2

@@ -20,11 +20,17 @@ NAME = "restore_unet"
 ENTRY = {
     "kind": "restore",
     "task": "face inpainting of a 128x128 aligned chip, LaMa-style (image RGB [0,1], mask 1 = hole) -> RGB [0,1] "
-            "(gated-conv U-Net trained by facecore)",
+    "(gated-conv U-Net trained by facecore)",
     "licence": "non-commercial research (trained on UTKFace)",
     "source": "facecore training/restore (see docs/models/restore.md)",
     "packages": [],
-    "input": {"shape": [128, 128], "mean": [0, 0, 0], "std": [255, 255, 255], "color": "rgb", "layout": "NCHW"},
+    "input": {
+        "shape": [128, 128],
+        "mean": [0, 0, 0],
+        "std": [255, 255, 255],
+        "color": "rgb",
+        "layout": "NCHW",
+    },
     "repairs": [],
 }
 

@@ -58,8 +58,8 @@ def to_tensor(x: np.ndarray, device) -> torch.Tensor:
 
 
 def grad_l1(pred, target, hole):
-    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
-    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]
+    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]
     hx = hole[..., :, 1:] * hole[..., :, :-1]
     hy = hole[..., 1:, :] * hole[..., :-1, :]
     ex = ((dx(pred) - dx(target)).abs() * hx).sum() / (3 * hx.sum() + 1)
@@ -105,8 +105,12 @@ class AttributeLoss(torch.nn.Module):
         self.gender = OnnxModule(str(models_dir / "gender-v1.onnx")).eval()
         for p in self.parameters():
             p.requires_grad_(False)
-        self.register_buffer("w", torch.cat([torch.tensor([0.25]), torch.arange(1, 81, dtype=torch.float32)]))
-        self.register_buffer("mean", torch.tensor([122.781998, 117.000999, 104.297997]).view(1, 3, 1, 1))
+        self.register_buffer(
+            "w", torch.cat([torch.tensor([0.25]), torch.arange(1, 81, dtype=torch.float32)])
+        )
+        self.register_buffer(
+            "mean", torch.tensor([122.781998, 117.000999, 104.297997]).view(1, 3, 1, 1)
+        )
 
     @staticmethod
     def _theta(lm: np.ndarray, size: int, src: int, scale: float) -> torch.Tensor:
@@ -126,10 +130,14 @@ class AttributeLoss(torch.nn.Module):
         rgb = ((x + 1) * 127.5).flip(1)
         s = x.shape[-1]
         ta = self._theta(lm, 64, s, 1.0).to(x.device)
-        age = F.grid_sample(rgb, F.affine_grid(ta, (len(x), 3, 64, 64), align_corners=False), align_corners=False)
+        age = F.grid_sample(
+            rgb, F.affine_grid(ta, (len(x), 3, 64, 64), align_corners=False), align_corners=False
+        )
         half = F.avg_pool2d(rgb, 2)
         tg = self._theta(lm, 32, s // 2, 2.0).to(x.device)
-        gen = F.grid_sample(half, F.affine_grid(tg, (len(x), 3, 32, 32), align_corners=False), align_corners=False)
+        gen = F.grid_sample(
+            half, F.affine_grid(tg, (len(x), 3, 32, 32), align_corners=False), align_corners=False
+        )
         return (age - self.mean) / 256, (gen - self.mean) / 256
 
     def forward(self, restored, original, lm):
@@ -166,8 +174,12 @@ def evaluate(model, Xv, Mv, device, attr=None, Lv=None):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=None, help="data dir (default $FACECORE_DATA_DIR or ../shared/data)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--data", default=None, help="data dir (default $FACECORE_DATA_DIR or ../shared/data)"
+    )
     ap.add_argument("--out", required=True, help="output folder (checkpoints, log, ONNX)")
     ap.add_argument("--cache", default="/tmp/facecore_restore", help="landmark cache folder")
     ap.add_argument("--size", type=int, default=128)
@@ -180,18 +192,35 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--resume", action="store_true", help="continue <out>/last.pt (weights, optimiser, schedule)")
-    ap.add_argument("--init", default=None, help="start from these weights (a best.pt) with a fresh schedule")
-    ap.add_argument("--attr-loss", type=float, default=0.0,
-                    help="weight of the age/gender consistency loss through the dlib models (0: off)")
-    ap.add_argument("--models", default=None, help="folder with age-v1.onnx and gender-v1.onnx "
-                    "(default $FACECORE_MODEL_DIR or ../shared/models)")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue <out>/last.pt (weights, optimiser, schedule)",
+    )
+    ap.add_argument(
+        "--init", default=None, help="start from these weights (a best.pt) with a fresh schedule"
+    )
+    ap.add_argument(
+        "--attr-loss",
+        type=float,
+        default=0.0,
+        help="weight of the age/gender consistency loss through the dlib models (0: off)",
+    )
+    ap.add_argument(
+        "--models",
+        default=None,
+        help="folder with age-v1.onnx and gender-v1.onnx "
+        "(default $FACECORE_MODEL_DIR or ../shared/models)",
+    )
     args = ap.parse_args(argv)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.StreamHandler(), logging.FileHandler(out / "train.log")])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        handlers=[logging.StreamHandler(), logging.FileHandler(out / "train.log")],
+    )
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
     torch.manual_seed(args.seed)
@@ -204,7 +233,9 @@ def main(argv=None):
     Xv, Lv, _ = load_chips(root, "val", args.size, Path(args.cache))
     vrng = np.random.default_rng(12345)
     Mv = np.stack([random_mask(c, lm, vrng) for c, lm in zip(Xv, Lv)])[:, None].astype(np.float32)
-    log.info("data: %d train, %d val chips of %d px, %.1fs", len(X), len(Xv), args.size, time.time() - t0)
+    log.info(
+        "data: %d train, %d val chips of %d px, %.1fs", len(X), len(Xv), args.size, time.time() - t0
+    )
 
     model = RestoreUNet().to(device)
     log.info("model: %d parameters", n_params(model))
@@ -215,11 +246,17 @@ def main(argv=None):
     if args.attr_loss > 0:
         import os
 
-        mdir = Path(args.models or os.environ.get("FACECORE_MODEL_DIR") or Path(__file__).resolve().parents[3] / "shared" / "models")
+        mdir = Path(
+            args.models
+            or os.environ.get("FACECORE_MODEL_DIR")
+            or Path(__file__).resolve().parents[3] / "shared" / "models"
+        )
         attr = AttributeLoss(mdir).to(device)
         log.info("attribute-consistency loss on (weight %g, models %s)", args.attr_loss, mdir)
     if args.init:
-        model.load_state_dict(torch.load(args.init, map_location=device, weights_only=False)["model"])
+        model.load_state_dict(
+            torch.load(args.init, map_location=device, weights_only=False)["model"]
+        )
         log.info("initialised from %s", args.init)
     if args.resume and (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location=device, weights_only=False)
@@ -227,7 +264,9 @@ def main(argv=None):
         opt.load_state_dict(ck["opt"])
         step, best, elapsed0 = ck["step"], ck["best"], ck["elapsed"]
         rng.bit_generator.state = ck["rng"]
-        log.info("resumed at step %d (best val hole L1 %.3f, %.1f min done)", step, best, elapsed0 / 60)
+        log.info(
+            "resumed at step %d (best val hole L1 %.3f, %.1f min done)", step, best, elapsed0 / 60
+        )
 
     start = time.time() - elapsed0
     budget = args.minutes * 60
@@ -255,31 +294,70 @@ def main(argv=None):
         hist.append((loss.item(), l_hole.item() * 127.5, float(d_age.detach())))
         if step % 50 == 0:
             h = np.mean(hist[-50:], axis=0)
-            log.info("step %d lr %.2e loss %.4f hole L1 %.2f |d age| %.2f (%.0fs)", step, lr, h[0], h[1], h[2],
-                     time.time() - start)
+            log.info(
+                "step %d lr %.2e loss %.4f hole L1 %.2f |d age| %.2f (%.0fs)",
+                step,
+                lr,
+                h[0],
+                h[1],
+                h[2],
+                time.time() - start,
+            )
         if step % args.eval_every == 0:
             v, da = evaluate(model, Xv, Mv, device, attr, Lv)
             log.info("step %d val hole L1 %.3f grey levels, |d age| %.3f years", step, v, da)
             v = da if attr is not None else v  # the checkpoint criterion
             if v < best:
                 best = v
-                torch.save({"model": model.state_dict(), "step": step, "val_criterion": v, "args": vars(args)}, out / "best.pt")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "elapsed": time.time() - start, "rng": rng.bit_generator.state}, out / "last.pt")
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "step": step,
+                        "val_criterion": v,
+                        "args": vars(args),
+                    },
+                    out / "best.pt",
+                )
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "step": step,
+                    "best": best,
+                    "elapsed": time.time() - start,
+                    "rng": rng.bit_generator.state,
+                },
+                out / "last.pt",
+            )
 
     v, da = evaluate(model, Xv, Mv, device, attr, Lv)
     log.info("final step %d val hole L1 %.3f, |d age| %.3f", step, v, da)
     v = da if attr is not None else v
     if v < best:
         best = v
-        torch.save({"model": model.state_dict(), "step": step, "val_criterion": v, "args": vars(args)}, out / "best.pt")
+        torch.save(
+            {"model": model.state_dict(), "step": step, "val_criterion": v, "args": vars(args)},
+            out / "best.pt",
+        )
     ck = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
     model = RestoreUNet()
     model.load_state_dict(ck["model"])
     path = export(model, out / "restore_unet.onnx", size=args.size)
-    (out / "result.json").write_text(json.dumps({"best_val_criterion": best, "criterion": "val |d age| (years)" if attr is not None else "val hole L1", "best_step": ck["step"], "steps": step,
-                                                 "minutes": (time.time() - start) / 60, "onnx": str(path),
-                                                 "params": n_params(model), "args": vars(args)}, indent=2))
+    (out / "result.json").write_text(
+        json.dumps(
+            {
+                "best_val_criterion": best,
+                "criterion": "val |d age| (years)" if attr is not None else "val hole L1",
+                "best_step": ck["step"],
+                "steps": step,
+                "minutes": (time.time() - start) / 60,
+                "onnx": str(path),
+                "params": n_params(model),
+                "args": vars(args),
+            },
+            indent=2,
+        )
+    )
     log.info("exported %s (best val criterion %.3f at step %d)", path, best, ck["step"])
 
 

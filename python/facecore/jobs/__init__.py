@@ -7,4 +7,4 @@ makes runs incremental and resumable), :mod:`.sources` (folders, videos, URL lis
 
 from .builder import BuildResult, build_dataset
 
-__all__ = ["build_dataset", "BuildResult"]
+__all__ = ["BuildResult", "build_dataset"]

@@ -45,12 +45,20 @@ import cv2
 import numpy as np
 
 from .._defaults import DET_THRESHOLD
+from ..cluster import METHODS, Clustering, ClusterMetrics, cluster, cluster_metrics
 from ..errors import OutputError
-from ..cluster import METHODS, ClusterMetrics, Clustering, cluster, cluster_metrics
-from .sources import NearDuplicateIndex, Source, collect_sources, dhash, download, file_sha256, iter_video_frames
+from .sources import (
+    NearDuplicateIndex,
+    Source,
+    collect_sources,
+    dhash,
+    download,
+    file_sha256,
+    iter_video_frames,
+)
 from .store import EmbeddingStore, StoredFace
 
-__all__ = ["build_dataset", "BuildResult", "REJECT_REASONS"]
+__all__ = ["REJECT_REASONS", "BuildResult", "build_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +78,9 @@ def _environment_failure(exc: BaseException, out_dir: Path) -> OutputError | Non
         return OutputError.of(f"cannot use the embedding store in {out_dir / _STATE}: {exc}")
     if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:
         where = f" ({exc.filename})" if exc.filename else ""
-        return OutputError.of(f"cannot write the output in {out_dir}{where}: {exc.strerror}", exc.errno)
+        return OutputError.of(
+            f"cannot write the output in {out_dir}{where}: {exc.strerror}", exc.errno
+        )
     return None
 
 
@@ -84,17 +94,26 @@ def _writing(out_dir: Path, what: str) -> Iterator[None]:
     except (OSError, sqlite3.Error) as exc:
         where = getattr(exc, "filename", None)
         cause = getattr(exc, "strerror", None) or str(exc)
-        raise OutputError.of(f"cannot {what} in {out_dir}{f' ({where})' if where else ''}: {cause}",
-                             getattr(exc, "errno", None)) from exc
+        raise OutputError.of(
+            f"cannot {what} in {out_dir}{f' ({where})' if where else ''}: {cause}",
+            getattr(exc, "errno", None),
+        ) from exc
 
 
 def _input_error(exc: BaseException) -> str:
     """One line for the report: the message, with the type when it is not ours."""
     msg = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (OSError, ValueError)) and type(exc).__module__ in ("builtins", "facecore.errors"):
+    if isinstance(exc, (OSError, ValueError)) and type(exc).__module__ in (
+        "builtins",
+        "facecore.errors",
+    ):
         return msg
     t = type(exc)
-    name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__.split('.')[0]}.{t.__qualname__}"
+    name = (
+        t.__qualname__
+        if t.__module__ == "builtins"
+        else f"{t.__module__.split('.')[0]}.{t.__qualname__}"
+    )
     return f"{name}: {msg}"
 
 
@@ -154,10 +173,14 @@ class BuildResult:
 # -- validation ------------------------------------------------------------------------------
 
 
-def _num(x: Any, name: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False) -> Any:
+def _num(
+    x: Any, name: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False
+) -> Any:
     ok_types = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(x, bool) or not isinstance(x, ok_types):
-        raise TypeError(f"{name}: expected {'an int' if integer else 'a number'}; got {type(x).__name__}")
+        raise TypeError(
+            f"{name}: expected {'an int' if integer else 'a number'}; got {type(x).__name__}"
+        )
     v = int(x) if integer else float(x)
     if not np.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
         rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
@@ -178,7 +201,9 @@ def _read_label_csv(path: Path) -> dict[str, str]:
     pcol, lcol = 0, 1
     if any(h in ("path", "file", "filename", "image") for h in head):
         pcol = next(i for i, h in enumerate(head) if h in ("path", "file", "filename", "image"))
-        lcol = next((i for i, h in enumerate(head) if h in ("label", "identity", "person", "name")), None)  # type: ignore[assignment]
+        lcol = next(
+            (i for i, h in enumerate(head) if h in ("label", "identity", "person", "name")), None
+        )  # type: ignore[assignment]
         if lcol is None:
             raise ValueError(f"labels: {path} has a header but no label/identity/person column")
         rows = rows[1:]
@@ -218,13 +243,21 @@ def _label_of(src: Source, table: dict[str, str] | None) -> str | None:
 
 def _config(analyzer: Any) -> str:
     det = analyzer.detector
-    return json.dumps({"det": round(float(det.score_threshold), 4), "nms": round(float(getattr(det, "nms_threshold", 0.3)), 4),
-                       "max_side": getattr(det, "max_side", None), "embedder": "sface", "chip": 112}, sort_keys=True)
+    return json.dumps(
+        {
+            "det": round(float(det.score_threshold), 4),
+            "nms": round(float(getattr(det, "nms_threshold", 0.3)), 4),
+            "max_side": getattr(det, "max_side", None),
+            "embedder": "sface",
+            "chip": 112,
+        },
+        sort_keys=True,
+    )
 
 
 def _analyse(analyzer: Any, image: np.ndarray) -> list[StoredFace]:
-    from ..align import arcface_matrices  # noqa: PLC0415
-    from ..kernels import warp_crops  # noqa: PLC0415
+    from ..align import arcface_matrices
+    from ..kernels import warp_crops
 
     img = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     faces = analyzer.analyze(img)
@@ -237,11 +270,17 @@ def _analyse(analyzer: Any, image: np.ndarray) -> list[StoredFace]:
         ok, buf = cv2.imencode(".jpg", chip, [cv2.IMWRITE_JPEG_QUALITY, 95])
         if not ok:  # pragma: no cover - encoding a uint8 chip does not fail
             raise ValueError("cannot encode a face chip")
-        out.append(StoredFace(f.to_dict(embedding=False), np.asarray(f.embedding, np.float32), buf.tobytes()))
+        out.append(
+            StoredFace(
+                f.to_dict(embedding=False), np.asarray(f.embedding, np.float32), buf.tobytes()
+            )
+        )
     return out
 
 
-def _reject_reason(rec: dict[str, Any], *, min_face: float, min_blur: float, max_yaw: float, max_pitch: float) -> str | None:
+def _reject_reason(
+    rec: dict[str, Any], *, min_face: float, min_blur: float, max_yaw: float, max_pitch: float
+) -> str | None:
     box = rec["box"]
     if min(box["width"], box["height"]) < min_face:
         return "size"
@@ -341,9 +380,9 @@ def build_dataset(
         For a bad argument (named in the message). Unreadable inputs are not errors:
         they are reported in the manifest and the summary and skipped.
     """
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
-    from ..analyzer import FaceAnalyzer  # noqa: PLC0415
+    from ..analyzer import FaceAnalyzer
 
     t0 = time.perf_counter()
     if isinstance(sources, (str, bytes, os.PathLike)) or not isinstance(sources, Sequence):
@@ -380,18 +419,26 @@ def build_dataset(
     if workers is not None:
         workers = _num(workers, "workers", lo=1, integer=True)
         if engine != "ray":
-            raise ValueError("workers: only used with engine='ray' (the local engine runs in this process)")
+            raise ValueError(
+                "workers: only used with engine='ray' (the local engine runs in this process)"
+            )
     if engine == "ray" and analyzer is not None:
-        raise ValueError("analyzer: engine='ray' builds one FaceAnalyzer per actor; pass det_threshold instead")
+        raise ValueError(
+            "analyzer: engine='ray' builds one FaceAnalyzer per actor; pass det_threshold instead"
+        )
     label_table: dict[str, str] | None = None
     use_labels = labels is not None
     if labels is not None:
         if not isinstance(labels, (str, os.PathLike)) or isinstance(labels, bytes):
-            raise TypeError(f"labels: expected 'folders' or a CSV path; got {type(labels).__name__}")
+            raise TypeError(
+                f"labels: expected 'folders' or a CSV path; got {type(labels).__name__}"
+            )
         if os.fspath(labels) != "folders":
             lp = Path(labels)
             if not lp.is_file():
-                raise ValueError(f"labels: expected 'folders' or an existing CSV file; got {os.fspath(labels)!r}")
+                raise ValueError(
+                    f"labels: expected 'folders' or an existing CSV file; got {os.fspath(labels)!r}"
+                )
             label_table = _read_label_csv(lp)
     # The output folder is checked before any model is loaded: a wrong folder fails at once.
     out_dir = Path(out)
@@ -400,10 +447,14 @@ def build_dataset(
         if not out_dir.is_dir():
             raise ValueError(f"out: {out_dir} exists and is not a folder")
         if any(out_dir.iterdir()) and not state.is_dir():
-            raise ValueError(f"out: {out_dir} is not empty and not an earlier build-dataset output; "
-                             "choose an empty or new folder")
+            raise ValueError(
+                f"out: {out_dir} is not empty and not an earlier build-dataset output; "
+                "choose an empty or new folder"
+            )
     if analyzer is None:
-        analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold, max_side=max_side)
+        analyzer = FaceAnalyzer(
+            age=False, gender=False, det_threshold=det_threshold, max_side=max_side
+        )
     elif not isinstance(analyzer, FaceAnalyzer):
         raise TypeError(f"analyzer: expected a FaceAnalyzer; got {type(analyzer).__name__}")
     elif analyzer.embedder is None:
@@ -413,12 +464,16 @@ def build_dataset(
         for line in _cleanup_interrupted(out_dir, state):
             logger.warning("build-dataset: %s", line)
     # a tool-written file someone edited would be overwritten by this run: refuse before any work
-    _refuse_edited(out_dir, _edited_outputs(out_dir, _load_listing(out_dir, state), _scan_tree(out_dir)))
+    _refuse_edited(
+        out_dir, _edited_outputs(out_dir, _load_listing(out_dir, state), _scan_tree(out_dir))
+    )
     disable = None if progress is None else not progress
 
     items, problems = collect_sources(list(sources), exclude=out_dir)
     errors: list[tuple[str, str]] = list(problems)
-    manifest_extra: list[dict[str, Any]] = [{"source": s, "status": "error", "error": e} for s, e in problems]
+    manifest_extra: list[dict[str, Any]] = [
+        {"source": s, "status": "error", "error": e} for s, e in problems
+    ]
     logger.info("build-dataset: %d inputs from %d source argument(s)", len(items), len(sources))
 
     with _writing(out_dir, "open the embedding store"):
@@ -435,7 +490,7 @@ def build_dataset(
     t_stage = time.perf_counter()
     pre = None
     if engine == "ray":
-        from .ray_engine import run_ray_stage  # noqa: PLC0415
+        from .ray_engine import run_ray_stage
 
         remote = []
         for src in items:
@@ -443,20 +498,38 @@ def build_dataset(
                 continue  # downloaded (and analysed) by the loop below, on the driver
             remote.append(src)
         try:
-            pre = run_ray_stage(remote, state, store, det_threshold=det_threshold, max_side=max_side, video_fps=video_fps,
-                                frame_dup_bits=frame_dup_bits, address=address, workers=workers, progress=progress)
+            pre = run_ray_stage(
+                remote,
+                state,
+                store,
+                det_threshold=det_threshold,
+                max_side=max_side,
+                video_fps=video_fps,
+                frame_dup_bits=frame_dup_bits,
+                address=address,
+                workers=workers,
+                progress=progress,
+            )
         except BaseException:
             store.close()
             raise
 
-    def add_item(key: str, src: Source, frame: int | None, image: np.ndarray | None, h: int | None) -> None:
+    def add_item(
+        key: str, src: Source, frame: int | None, image: np.ndarray | None, h: int | None
+    ) -> None:
         nonlocal n_embedded, n_cached
         got = store.get(key)
         if got is None:
             if image is None:
                 raise ValueError("internal: no pixels for a new item")  # pragma: no cover
             stored = _analyse(analyzer, image)
-            store.put(key, width=image.shape[1], height=image.shape[0], dhash=h if h is not None else 0, faces=stored)
+            store.put(
+                key,
+                width=image.shape[1],
+                height=image.shape[0],
+                dhash=h if h is not None else 0,
+                faces=stored,
+            )
             n_embedded += len(stored)
         else:
             stored = got[1]
@@ -466,18 +539,28 @@ def build_dataset(
                 n_cached += len(stored)
         label = _label_of(src, label_table) if use_labels else None
         for i, sf in enumerate(stored):
-            faces.append({"source": src.location, "frame": frame, "face": i, "label": label, **sf.record})
+            faces.append(
+                {"source": src.location, "frame": frame, "face": i, "label": label, **sf.record}
+            )
             embs.append(sf.embedding)
             chips.append(sf.chip)
 
-    bar = tqdm(items, desc="detect+embed" if pre is None else "collect", unit="file", disable=disable)
+    bar = tqdm(
+        items, desc="detect+embed" if pre is None else "collect", unit="file", disable=disable
+    )
     try:
         for src in bar:
             try:
                 path = src.location
                 if src.kind == "url":
-                    path = os.fspath(download(src.location, state / "downloads", timeout=url_timeout,
-                                              max_bytes=url_max_bytes))
+                    path = os.fspath(
+                        download(
+                            src.location,
+                            state / "downloads",
+                            timeout=url_timeout,
+                            max_bytes=url_max_bytes,
+                        )
+                    )
                 if src.kind == "video":
                     if pre is not None and src.location in pre.videos:
                         v = pre.videos[src.location]
@@ -491,7 +574,9 @@ def build_dataset(
                             raise ValueError(v["error"])
                         continue
                     vhash = file_sha256(path)
-                    for fi, frame, h, dup in iter_video_frames(path, fps=video_fps, dup_bits=frame_dup_bits):
+                    for fi, frame, h, dup in iter_video_frames(
+                        path, fps=video_fps, dup_bits=frame_dup_bits
+                    ):
                         if dup:
                             n_dup += 1
                             continue
@@ -504,7 +589,13 @@ def build_dataset(
                 fh = r["key"] if r is not None else file_sha256(path)
                 if fh in seen_hash:
                     n_dup += 1
-                    manifest_extra.append({"source": src.location, "status": "duplicate", "duplicate_of": seen_hash[fh]})
+                    manifest_extra.append(
+                        {
+                            "source": src.location,
+                            "status": "duplicate",
+                            "duplicate_of": seen_hash[fh],
+                        }
+                    )
                     continue
                 seen_hash[fh] = src.location
                 got = store.get(fh)
@@ -512,7 +603,7 @@ def build_dataset(
                 if got is None and r is not None and r["error"]:
                     raise ValueError(r["error"])  # the worker could not decode it
                 if got is None:
-                    from ..io import read_image  # noqa: PLC0415
+                    from ..io import read_image
 
                     image = read_image(path)
                     h = dhash(image)
@@ -521,17 +612,21 @@ def build_dataset(
                 other = near.find(h)
                 if other is not None:
                     n_dup += 1
-                    manifest_extra.append({"source": src.location, "status": "near_duplicate", "duplicate_of": other})
+                    manifest_extra.append(
+                        {"source": src.location, "status": "near_duplicate", "duplicate_of": other}
+                    )
                     continue
                 near.add(h, src.location)
                 n_images += 1
                 add_item(fh, src, None, image, h)
-            except Exception as exc:  # noqa: BLE001 - per-input isolation: one input never stops the job
+            except Exception as exc:
                 env = _environment_failure(exc, out_dir)
                 if env is not None:
                     raise env from exc
                 reason = _input_error(exc)
-                if not isinstance(exc, (OSError, ValueError)):  # a bug or a library's error: keep the trace
+                if not isinstance(
+                    exc, (OSError, ValueError)
+                ):  # a bug or a library's error: keep the trace
                     logger.debug("input %s failed", src.location, exc_info=True)
                 errors.append((src.location, reason))
                 manifest_extra.append({"source": src.location, "status": "error", "error": reason})
@@ -548,7 +643,9 @@ def build_dataset(
     rejected: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
     accepted = []
     for i, f in enumerate(faces):
-        reason = _reject_reason(f, min_face=min_face, min_blur=min_blur, max_yaw=max_yaw, max_pitch=max_pitch)
+        reason = _reject_reason(
+            f, min_face=min_face, min_blur=min_blur, max_yaw=max_yaw, max_pitch=max_pitch
+        )
         f["status"] = "ok" if reason is None else f"rejected:{reason}"
         f["cluster"], f["distance"] = None, None
         if reason is None:
@@ -566,7 +663,10 @@ def build_dataset(
                 continue
             key2 = (f["source"], f["frame"])
             area = f["box"]["width"] * f["box"]["height"]
-            if key2 not in best or area > faces[best[key2]]["box"]["width"] * faces[best[key2]]["box"]["height"]:
+            if (
+                key2 not in best
+                or area > faces[best[key2]]["box"]["width"] * faces[best[key2]]["box"]["height"]
+            ):
                 best[key2] = i
         chosen = set(best.values())
         true = np.array([faces[i]["label"] if i in chosen else "" for i in accepted], dtype=object)
@@ -577,8 +677,13 @@ def build_dataset(
     dist_acc = np.full(len(accepted), np.nan, np.float32)
     if len(accepted) >= 2:
         logger.info("clustering %d faces (%s)", len(accepted), method)
-        clustering = cluster(np.stack([embs[i] for i in accepted]), method=method, threshold=threshold, k=k,
-                             min_size=min_size)
+        clustering = cluster(
+            np.stack([embs[i] for i in accepted]),
+            method=method,
+            threshold=threshold,
+            k=k,
+            min_size=min_size,
+        )
         labels_acc, dist_acc = np.asarray(clustering.labels), np.asarray(clustering.distances)
         if true is not None and np.any(true != ""):
             metrics = cluster_metrics(true, labels_acc)
@@ -589,12 +694,25 @@ def build_dataset(
             faces[i]["labelled"] = bool(true[j] != "")
 
     result = BuildResult(
-        out=out_dir, n_inputs=len(items), n_images=n_images, n_frames=n_frames, n_duplicates=n_dup,
-        n_faces=len(faces), n_accepted=len(accepted), rejected=dict(rejected), n_embedded=n_embedded,
-        n_cached=n_cached, n_clusters=clustering.n_clusters if clustering else 0,
-        n_unassigned=int(np.count_nonzero(labels_acc < 0)), errors=tuple(errors),
-        seconds=0.0, metrics=metrics, clustering=clustering, engine=engine,
-        workers=pre.workers if pre is not None else 1, stage_seconds=stage_seconds,
+        out=out_dir,
+        n_inputs=len(items),
+        n_images=n_images,
+        n_frames=n_frames,
+        n_duplicates=n_dup,
+        n_faces=len(faces),
+        n_accepted=len(accepted),
+        rejected=dict(rejected),
+        n_embedded=n_embedded,
+        n_cached=n_cached,
+        n_clusters=clustering.n_clusters if clustering else 0,
+        n_unassigned=int(np.count_nonzero(labels_acc < 0)),
+        errors=tuple(errors),
+        seconds=0.0,
+        metrics=metrics,
+        clustering=clustering,
+        engine=engine,
+        workers=pre.workers if pre is not None else 1,
+        stage_seconds=stage_seconds,
     )
     result = _replace_seconds(result, time.perf_counter() - t0)
     with _writing(out_dir, "write the output folder"):
@@ -604,17 +722,19 @@ def build_dataset(
 
 
 def _replace_seconds(r: BuildResult, s: float) -> BuildResult:
-    import dataclasses  # noqa: PLC0415
+    import dataclasses
 
     return dataclasses.replace(r, seconds=s)
 
 
 def _summary_line(r: BuildResult) -> str:
     rej = ", ".join(f"{k} {v}" for k, v in r.rejected.items())
-    return (f"{r.n_images} images + {r.n_frames} video frames, {r.n_duplicates} duplicates skipped, "
-            f"{len(r.errors)} errors; {r.n_faces} faces ({r.n_embedded} embedded now, {r.n_cached} from the store), "
-            f"{r.n_accepted} accepted (rejected: {rej}); {r.n_clusters} identities, {r.n_unassigned} unassigned; "
-            f"{r.seconds:.1f} s" + (f" (engine ray, {r.workers} workers)" if r.engine == "ray" else ""))
+    return (
+        f"{r.n_images} images + {r.n_frames} video frames, {r.n_duplicates} duplicates skipped, "
+        f"{len(r.errors)} errors; {r.n_faces} faces ({r.n_embedded} embedded now, {r.n_cached} from the store), "
+        f"{r.n_accepted} accepted (rejected: {rej}); {r.n_clusters} identities, {r.n_unassigned} unassigned; "
+        f"{r.seconds:.1f} s" + (f" (engine ray, {r.workers} workers)" if r.engine == "ray" else "")
+    )
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -704,14 +824,22 @@ def _load_listing(out_dir: Path, state: Path) -> dict[str, Any]:
         p = out_dir / rel
         if p.is_file():
             files[rel] = file_sha256(p)
-    return {"files": files, "dirs": sorted(n for n in names if (out_dir / n).is_dir()), "reviews": {}}
+    return {
+        "files": files,
+        "dirs": sorted(n for n in names if (out_dir / n).is_dir()),
+        "reviews": {},
+    }
 
 
 def _edited_outputs(out_dir: Path, listing: dict[str, Any], tree: dict[str, Path]) -> list[str]:
     """Tool-written files that a rerun would replace but that were changed by someone."""
     bad = []
     for rel, sha in listing["files"].items():
-        if rel in tree and (rel in _TOP_FILES or rel.endswith("/sources.csv")) and file_sha256(tree[rel]) != sha:
+        if (
+            rel in tree
+            and (rel in _TOP_FILES or rel.endswith("/sources.csv"))
+            and file_sha256(tree[rel]) != sha
+        ):
             bad.append(rel)
     # a user's own file where the tool writes its top-level outputs
     bad += [n for n in _TOP_FILES if n in tree and n not in listing["files"]]
@@ -720,10 +848,12 @@ def _edited_outputs(out_dir: Path, listing: dict[str, Any], tree: dict[str, Path
 
 def _refuse_edited(out_dir: Path, bad: list[str]) -> None:
     if bad:
-        raise ValueError(f"out: {', '.join(bad)} in {out_dir} changed after build-dataset wrote "
-                         f"{'it' if len(bad) == 1 else 'them'} (or {'is' if len(bad) == 1 else 'are'} not "
-                         "the tool's); facecore never overwrites a file it did not write: move "
-                         f"{'it' if len(bad) == 1 else 'them'} out of the folder and run again")
+        raise ValueError(
+            f"out: {', '.join(bad)} in {out_dir} changed after build-dataset wrote "
+            f"{'it' if len(bad) == 1 else 'them'} (or {'is' if len(bad) == 1 else 'are'} not "
+            "the tool's); facecore never overwrites a file it did not write: move "
+            f"{'it' if len(bad) == 1 else 'them'} out of the folder and run again"
+        )
 
 
 def _cleanup_interrupted(out_dir: Path, state: Path) -> list[str]:
@@ -740,7 +870,9 @@ def _cleanup_interrupted(out_dir: Path, state: Path) -> list[str]:
             plan = None  # torn journal: it was being written, so no step had started
         if plan is not None:
             _apply_swap(out_dir, state, plan)
-            done.append(f"completed the output swap of an interrupted run (staging {plan['staging']})")
+            done.append(
+                f"completed the output swap of an interrupted run (staging {plan['staging']})"
+            )
         journal.unlink(missing_ok=True)
     leftovers = [d for d in state.glob("staging-*")] + [d for d in state.glob("trash-*")]
     for d in leftovers:
@@ -779,29 +911,39 @@ def _apply_swap(out_dir: Path, state: Path, plan: dict[str, Any]) -> None:
     (state / _JOURNAL).unlink(missing_ok=True)
 
 
-def _write_outputs(out_dir: Path, state: Path, faces: list[dict[str, Any]], chips: list[bytes],
-                   extra: list[dict[str, Any]], result: BuildResult, disable: bool | None) -> None:
-    import hashlib  # noqa: PLC0415
+def _write_outputs(
+    out_dir: Path,
+    state: Path,
+    faces: list[dict[str, Any]],
+    chips: list[bytes],
+    extra: list[dict[str, Any]],
+    result: BuildResult,
+    disable: bool | None,
+) -> None:
+    import hashlib
 
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
-    from .report import write_report  # noqa: PLC0415
+    from .report import write_report
 
     listing = _load_listing(out_dir, state)
     tree = _scan_tree(out_dir)
     _refuse_edited(out_dir, _edited_outputs(out_dir, listing, tree))
     ours = listing["files"]
     tree_sha = {rel: file_sha256(p) for rel, p in tree.items()}
-    ours_now = {rel for rel, sha in ours.items() if tree_sha.get(rel) == sha}   # ours, untouched
+    ours_now = {rel for rel, sha in ours.items() if tree_sha.get(rel) == sha}  # ours, untouched
     foreign_by_sha: dict[str, list[str]] = {}
     for rel, sha in tree_sha.items():
         if rel not in ours_now:
             foreign_by_sha.setdefault(sha, []).append(rel)
-    gone = {sha for rel, sha in ours.items() if rel not in tree}                # ours, vanished
+    gone = {sha for rel, sha in ours.items() if rel not in tree}  # ours, vanished
     # vanished from a folder that is still there: a reviewer's removal (a whole folder or
     # output deleted, or a state folder copied elsewhere, is regenerated instead)
-    gone_in_place = {sha for rel, sha in ours.items() if rel not in tree and "/" in rel
-                     and (out_dir / rel).parent.is_dir()}
+    gone_in_place = {
+        sha
+        for rel, sha in ours.items()
+        if rel not in tree and "/" in rel and (out_dir / rel).parent.is_dir()
+    }
     untouched = {ours[r] for r in ours_now}
     reviews: dict[str, str] = dict(listing["reviews"])
 
@@ -817,14 +959,17 @@ def _write_outputs(out_dir: Path, state: Path, faces: list[dict[str, Any]], chip
             continue
         sha = hashlib.sha256(chips[gi]).hexdigest()
         placed = foreign_by_sha.get(sha, [])
-        if sha in reviews or (sha in gone and sha not in untouched and (placed or sha in gone_in_place)):
+        if sha in reviews or (
+            sha in gone and sha not in untouched and (placed or sha in gone_in_place)
+        ):
             # a reviewer's decision: the crop lives where they put it, or nowhere
             if placed:
                 reviews[sha] = "moved"
                 f["crop"], f["review"] = placed[0], "moved"
                 folder = placed[0].rsplit("/", 1)[0] if "/" in placed[0] else ""
                 sources_rows.setdefault(folder, []).append(
-                    [placed[0].rsplit("/", 1)[-1], f["source"], f["frame"], f["distance"]])
+                    [placed[0].rsplit("/", 1)[-1], f["source"], f["frame"], f["distance"]]
+                )
             else:
                 reviews[sha] = "removed"
                 f["crop"], f["review"] = None, "removed"
@@ -835,14 +980,20 @@ def _write_outputs(out_dir: Path, state: Path, faces: list[dict[str, Any]], chip
         name = f"{stem}{frame}_{f['face']}_{sha[:8]}.jpg"
         rel = f"{folder}/{name}"
         if rel in tree and rel not in ours_now and tree_sha[rel] != sha:
-            name = f"{stem}{frame}_{f['face']}_{sha[:16]}.jpg"  # a user's file has that name: keep it
+            name = (
+                f"{stem}{frame}_{f['face']}_{sha[:16]}.jpg"  # a user's file has that name: keep it
+            )
             rel = f"{folder}/{name}"
         (staging / folder).mkdir(exist_ok=True)
         (staging / rel).write_bytes(chips[gi])
         new_files[rel] = sha
         f["crop"] = rel
         sources_rows.setdefault(folder, []).append([name, f["source"], f["frame"], f["distance"]])
-    our_dirs = set(listing["dirs"]) | {_folder(-1)} | {d for d in sources_rows if d.startswith("identity_")}
+    our_dirs = (
+        set(listing["dirs"])
+        | {_folder(-1)}
+        | {d for d in sources_rows if d.startswith("identity_")}
+    )
     for folder, rows in sources_rows.items():
         if folder not in our_dirs:
             continue  # a folder the reviewer made: no file of ours goes in it
@@ -852,18 +1003,22 @@ def _write_outputs(out_dir: Path, state: Path, faces: list[dict[str, Any]], chip
         w.writerows(rows)
         (staging / folder).mkdir(exist_ok=True)
         # names are the OS's bytes (surrogateescape): a non-UTF-8 name is written as it is on disk
-        (staging / folder / "sources.csv").write_text(buf.getvalue(), encoding="utf-8", errors="surrogateescape")
+        (staging / folder / "sources.csv").write_text(
+            buf.getvalue(), encoding="utf-8", errors="surrogateescape"
+        )
         new_files[f"{folder}/sources.csv"] = ""
     with open(staging / "manifest.jsonl", "w", encoding="utf-8") as fh:
         for f in faces:
             rec = {k: v for k, v in f.items() if k != "label"}
             if f.get("label") is not None:
                 rec["label"] = f["label"]
-            fh.write(json.dumps(rec) + "\n")   # ensure_ascii: any name survives as \udcXX escapes
+            fh.write(json.dumps(rec) + "\n")  # ensure_ascii: any name survives as \udcXX escapes
         for e in extra:
             fh.write(json.dumps(e) + "\n")
     write_report(staging / "report.html", faces, result)
-    (staging / "summary.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
+    (staging / "summary.json").write_text(
+        json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8"
+    )
     for n in (*_TOP_FILES, *[r for r in new_files if r.endswith("/sources.csv")]):
         new_files[n] = file_sha256(staging / n)
 
@@ -871,7 +1026,12 @@ def _write_outputs(out_dir: Path, state: Path, faces: list[dict[str, Any]], chip
     remove = [[rel, ours[rel]] for rel in sorted(ours_now) if rel not in new_files]
     move = [[rel, ours[rel] if rel in ours_now else None] for rel in sorted(new_files)]
     dirs = sorted(our_dirs | {r.rsplit("/", 1)[0] for r in new_files if "/" in r})
-    plan = {"staging": staging.name, "remove": remove, "move": move, "rmdirs": dirs,
-            "listing": {"version": 2, "files": new_files, "dirs": dirs, "reviews": reviews}}
+    plan = {
+        "staging": staging.name,
+        "remove": remove,
+        "move": move,
+        "rmdirs": dirs,
+        "listing": {"version": 2, "files": new_files, "dirs": dirs, "reviews": reviews},
+    }
     _atomic_write(state / _JOURNAL, json.dumps(plan))
     _apply_swap(out_dir, state, plan)

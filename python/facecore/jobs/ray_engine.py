@@ -46,7 +46,7 @@ import numpy as np
 from .sources import Source, dhash, file_sha256, iter_video_frames
 from .store import EmbeddingStore, StoredFace
 
-__all__ = ["run_ray_stage", "RayStageResult"]
+__all__ = ["RayStageResult", "run_ray_stage"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +54,26 @@ _DIM = 128
 
 
 def _schema() -> Any:
-    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow as pa
 
-    return pa.schema([
-        ("src", pa.int64()), ("path", pa.binary()), ("kind", pa.string()), ("key", pa.string()),
-        ("frame", pa.int64()), ("dhash", pa.int64()), ("dup", pa.bool_()), ("cached", pa.bool_()),
-        ("width", pa.int64()), ("height", pa.int64()), ("error", pa.string()),
-        ("records", pa.string()), ("embeddings", pa.binary()), ("chips", pa.list_(pa.binary())),
-    ])
+    return pa.schema(
+        [
+            ("src", pa.int64()),
+            ("path", pa.binary()),
+            ("kind", pa.string()),
+            ("key", pa.string()),
+            ("frame", pa.int64()),
+            ("dhash", pa.int64()),
+            ("dup", pa.bool_()),
+            ("cached", pa.bool_()),
+            ("width", pa.int64()),
+            ("height", pa.int64()),
+            ("error", pa.string()),
+            ("records", pa.string()),
+            ("embeddings", pa.binary()),
+            ("chips", pa.list_(pa.binary())),
+        ]
+    )
 
 
 def _signed(h: int) -> int:
@@ -72,40 +84,76 @@ def _signed(h: int) -> int:
 class _FaceStage:
     """Ray Data actor: one FaceAnalyzer per actor, a batch of files in, item rows out."""
 
-    def __init__(self, *, det_threshold: float, threads: int, device: str, known: frozenset[str],
-                 video_fps: float, frame_dup_bits: int, max_side: int | None = None) -> None:
-        from ..analyzer import FaceAnalyzer  # noqa: PLC0415
+    def __init__(
+        self,
+        *,
+        det_threshold: float,
+        threads: int,
+        device: str,
+        known: frozenset[str],
+        video_fps: float,
+        frame_dup_bits: int,
+        max_side: int | None = None,
+    ) -> None:
+        from ..analyzer import FaceAnalyzer
 
-        self.analyzer = FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold, threads=threads,
-                                     device=device, max_side=max_side)
+        self.analyzer = FaceAnalyzer(
+            age=False,
+            gender=False,
+            det_threshold=det_threshold,
+            threads=threads,
+            device=device,
+            max_side=max_side,
+        )
         self.known = known
         self.video_fps = video_fps
         self.frame_dup_bits = frame_dup_bits
 
     def _row(self, src: int, path: str, kind: str, **kw: Any) -> dict[str, Any]:
         # paths travel as the OS's bytes: Arrow strings cannot hold a non-UTF-8 file name
-        row = {"src": src, "path": os.fsencode(path), "kind": kind, "key": "", "frame": -1, "dhash": 0, "dup": False,
-               "cached": False, "width": 0, "height": 0, "error": "", "records": "[]", "embeddings": b"",
-               "chips": []}
+        row = {
+            "src": src,
+            "path": os.fsencode(path),
+            "kind": kind,
+            "key": "",
+            "frame": -1,
+            "dhash": 0,
+            "dup": False,
+            "cached": False,
+            "width": 0,
+            "height": 0,
+            "error": "",
+            "records": "[]",
+            "embeddings": b"",
+            "chips": [],
+        }
         row.update(kw)
         return row
 
     def _faces(self, image: np.ndarray) -> dict[str, Any]:
-        from .builder import _analyse  # noqa: PLC0415
+        from .builder import _analyse
 
         faces = _analyse(self.analyzer, image)
-        emb = np.stack([f.embedding for f in faces]).astype(np.float32) if faces else np.zeros((0, _DIM), np.float32)
-        return {"records": json.dumps([f.record for f in faces]), "embeddings": emb.tobytes(),
-                "chips": [f.chip for f in faces], "width": int(image.shape[1]), "height": int(image.shape[0])}
+        emb = (
+            np.stack([f.embedding for f in faces]).astype(np.float32)
+            if faces
+            else np.zeros((0, _DIM), np.float32)
+        )
+        return {
+            "records": json.dumps([f.record for f in faces]),
+            "embeddings": emb.tobytes(),
+            "chips": [f.chip for f in faces],
+            "width": int(image.shape[1]),
+            "height": int(image.shape[0]),
+        }
 
     def _image(self, src: int, path: str) -> list[dict[str, Any]]:
-        from ..io import read_image  # noqa: PLC0415
-
-        from .builder import _input_error  # noqa: PLC0415
+        from ..io import read_image
+        from .builder import _input_error
 
         try:
             key = file_sha256(path)
-        except Exception as exc:  # noqa: BLE001 - per-input isolation
+        except Exception as exc:
             return [self._row(src, path, "image", error=_input_error(exc))]
         if key in self.known:
             return [self._row(src, path, "image", key=key, cached=True)]
@@ -113,33 +161,53 @@ class _FaceStage:
             image = read_image(path)
             h = dhash(image)
             return [self._row(src, path, "image", key=key, dhash=_signed(h), **self._faces(image))]
-        except Exception as exc:  # noqa: BLE001 - per-input isolation: a row with the error, never a failed task
+        except Exception as exc:
             return [self._row(src, path, "image", key=key, error=_input_error(exc))]
 
     def _video(self, src: int, path: str) -> list[dict[str, Any]]:
-        from .builder import _input_error  # noqa: PLC0415
+        from .builder import _input_error
 
         rows: list[dict[str, Any]] = []
         try:
             vhash = file_sha256(path)
-            for fi, frame, h, dup in iter_video_frames(path, fps=self.video_fps, dup_bits=self.frame_dup_bits):
+            for fi, frame, h, dup in iter_video_frames(
+                path, fps=self.video_fps, dup_bits=self.frame_dup_bits
+            ):
                 if dup:
                     rows.append(self._row(src, path, "video", frame=fi, dup=True))
                     continue
                 key = f"{vhash}:{fi}"
                 if key in self.known:
-                    rows.append(self._row(src, path, "video", key=key, frame=fi, dhash=_signed(h), cached=True))
+                    rows.append(
+                        self._row(
+                            src, path, "video", key=key, frame=fi, dhash=_signed(h), cached=True
+                        )
+                    )
                 else:
-                    rows.append(self._row(src, path, "video", key=key, frame=fi, dhash=_signed(h), **self._faces(frame)))
-        except Exception as exc:  # noqa: BLE001 - per-input isolation
-            rows.append(self._row(src, path, "video", frame=-2, error=_input_error(exc)))  # frame -2: after the frames
+                    rows.append(
+                        self._row(
+                            src,
+                            path,
+                            "video",
+                            key=key,
+                            frame=fi,
+                            dhash=_signed(h),
+                            **self._faces(frame),
+                        )
+                    )
+        except Exception as exc:
+            rows.append(
+                self._row(src, path, "video", frame=-2, error=_input_error(exc))
+            )  # frame -2: after the frames
         return rows
 
     def __call__(self, batch: Any) -> Any:
-        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow as pa
 
         rows: list[dict[str, Any]] = []
-        for src, path, kind in zip(batch["src"].to_pylist(), batch["path"].to_pylist(), batch["kind"].to_pylist()):
+        for src, path, kind in zip(
+            batch["src"].to_pylist(), batch["path"].to_pylist(), batch["kind"].to_pylist()
+        ):
             path = os.fsdecode(path)
             rows += self._video(src, path) if kind == "video" else self._image(src, path)
         return pa.Table.from_pylist(rows, schema=_schema())
@@ -172,13 +240,13 @@ class RayStageResult:
 
 def _ingest(files: list[Path], store: EmbeddingStore, res: RayStageResult | None) -> int:
     """Read item rows from Parquet shards into the store (and ``res``); returns rows read."""
-    import pyarrow.parquet as pq  # noqa: PLC0415
+    import pyarrow.parquet as pq
 
     n = 0
     for f in files:
         try:
             table = pq.read_table(f)
-        except Exception as exc:  # noqa: BLE001 - a shard cut short by a crash: its items are redone
+        except Exception as exc:
             logger.warning("skipping unreadable shard %s: %s", f, exc)
             continue
         for row in table.to_pylist():
@@ -189,7 +257,13 @@ def _ingest(files: list[Path], store: EmbeddingStore, res: RayStageResult | None
                 emb = np.frombuffer(row["embeddings"], np.float32).reshape(len(recs), _DIM)
                 faces = [StoredFace(r, e.copy(), c) for r, e, c in zip(recs, emb, row["chips"])]
                 if store.get(key) is None:
-                    store.put(key, width=row["width"], height=row["height"], dhash=row["dhash"], faces=faces)
+                    store.put(
+                        key,
+                        width=row["width"],
+                        height=row["height"],
+                        dhash=row["dhash"],
+                        faces=faces,
+                    )
                 if res is not None:
                     res.new_keys.add(key)
             if res is None:
@@ -202,17 +276,31 @@ def _ingest(files: list[Path], store: EmbeddingStore, res: RayStageResult | None
                 if row["error"]:
                     v["error"] = row["error"]
                 else:
-                    v["frames"].append((row["frame"], key, row["dhash"] & 0xFFFFFFFFFFFFFFFF, row["dup"]))
+                    v["frames"].append(
+                        (row["frame"], key, row["dhash"] & 0xFFFFFFFFFFFFFFFF, row["dup"])
+                    )
     if res is not None:
         for v in res.videos.values():
             v["frames"].sort()
     return n
 
 
-def run_ray_stage(items: list[Source], state: Path, store: EmbeddingStore, *, det_threshold: float,
-                  max_side: int | None = None, video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None,
-                  device: str = "cpu", cpus_per_worker: float = 1.0, batch_size: int = 4,
-                  progress: bool | None = None) -> RayStageResult:
+def run_ray_stage(
+    items: list[Source],
+    state: Path,
+    store: EmbeddingStore,
+    *,
+    det_threshold: float,
+    max_side: int | None = None,
+    video_fps: float,
+    frame_dup_bits: int,
+    address: str | None,
+    workers: int | None,
+    device: str = "cpu",
+    cpus_per_worker: float = 1.0,
+    batch_size: int = 4,
+    progress: bool | None = None,
+) -> RayStageResult:
     """Run the per-image stage for ``items`` (images and videos with local paths) on Ray.
 
     Parameters
@@ -239,29 +327,63 @@ def run_ray_stage(items: list[Source], state: Path, store: EmbeddingStore, *, de
     RayStageResult
     """
     try:
-        import ray  # noqa: PLC0415
-        import ray.data  # noqa: PLC0415
+        import ray
+        import ray.data
     except ImportError:
-        raise ImportError('engine="ray" needs Ray Data and pyarrow; install them with: '
-                          'pip install "facecore[distributed]"') from None
+        raise ImportError(
+            'engine="ray" needs Ray Data and pyarrow; install them with: '
+            'pip install "facecore[distributed]"'
+        ) from None
 
     with warnings.catch_warnings():
         # Ray's own deprecation notices (e.g. DataContext defaults) are not the caller's to fix
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        return _run(ray, items, state, store, det_threshold=det_threshold, max_side=max_side, video_fps=video_fps,
-                    frame_dup_bits=frame_dup_bits, address=address, workers=workers, device=device,
-                    cpus_per_worker=cpus_per_worker, batch_size=batch_size, progress=progress)
+        return _run(
+            ray,
+            items,
+            state,
+            store,
+            det_threshold=det_threshold,
+            max_side=max_side,
+            video_fps=video_fps,
+            frame_dup_bits=frame_dup_bits,
+            address=address,
+            workers=workers,
+            device=device,
+            cpus_per_worker=cpus_per_worker,
+            batch_size=batch_size,
+            progress=progress,
+        )
 
 
-def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, det_threshold: float,
-         max_side: int | None, video_fps: float, frame_dup_bits: int, address: str | None, workers: int | None, device: str,
-         cpus_per_worker: float, batch_size: int, progress: bool | None) -> RayStageResult:
+def _run(
+    ray: Any,
+    items: list[Source],
+    state: Path,
+    store: EmbeddingStore,
+    *,
+    det_threshold: float,
+    max_side: int | None,
+    video_fps: float,
+    frame_dup_bits: int,
+    address: str | None,
+    workers: int | None,
+    device: str,
+    cpus_per_worker: float,
+    batch_size: int,
+    progress: bool | None,
+) -> RayStageResult:
     t0 = time.perf_counter()
     started = False
     if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
-                 include_dashboard=False, logging_level=logging.WARNING)
+        ray.init(
+            address=address,
+            ignore_reinit_error=True,
+            log_to_driver=False,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+        )
         started = True
     res = RayStageResult()
     try:
@@ -271,18 +393,28 @@ def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, d
         leftovers = sorted(root.glob("run-*/*.parquet"))
         if leftovers:
             n = _ingest(leftovers, store, None)
-            logger.info("ray: %d items from %d shards of an interrupted run went into the store", n, len(leftovers))
+            logger.info(
+                "ray: %d items from %d shards of an interrupted run went into the store",
+                n,
+                len(leftovers),
+            )
             for d in root.glob("run-*"):
                 shutil.rmtree(d, ignore_errors=True)
         known = frozenset(store.keys())
         resources = ray.cluster_resources()
         if workers is None:
-            avail = resources.get("GPU", 0) if device == "cuda" else resources.get("CPU", 1) / cpus_per_worker
+            avail = (
+                resources.get("GPU", 0)
+                if device == "cuda"
+                else resources.get("CPU", 1) / cpus_per_worker
+            )
             workers = max(1, int(avail))
         res.workers = workers
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = bool(progress) if progress is not None else False
-        rows = [{"src": i, "path": os.fsencode(s.location), "kind": s.kind} for i, s in enumerate(items)]
+        rows = [
+            {"src": i, "path": os.fsencode(s.location), "kind": s.kind} for i, s in enumerate(items)
+        ]
         out = root / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         if rows:
             nblocks = max(1, min(len(rows), max(4 * workers, -(-len(rows) // 64))))
@@ -290,18 +422,33 @@ def _run(ray: Any, items: list[Source], state: Path, store: EmbeddingStore, *, d
             threads = max(1, int(cpus_per_worker))
             ds = ds.map_batches(
                 _FaceStage,
-                fn_constructor_kwargs={"det_threshold": det_threshold, "max_side": max_side, "threads": threads,
-                                       "device": device,
-                                       "known": known, "video_fps": video_fps, "frame_dup_bits": frame_dup_bits},
-                batch_size=batch_size, batch_format="pyarrow", concurrency=workers,
-                num_cpus=cpus_per_worker, num_gpus=1 if device == "cuda" else None,
-                max_restarts=3, max_task_retries=3,
+                fn_constructor_kwargs={
+                    "det_threshold": det_threshold,
+                    "max_side": max_side,
+                    "threads": threads,
+                    "device": device,
+                    "known": known,
+                    "video_fps": video_fps,
+                    "frame_dup_bits": frame_dup_bits,
+                },
+                batch_size=batch_size,
+                batch_format="pyarrow",
+                concurrency=workers,
+                num_cpus=cpus_per_worker,
+                num_gpus=1 if device == "cuda" else None,
+                max_restarts=3,
+                max_task_retries=3,
             )
             ds.write_parquet(os.fspath(out))
             _ingest(sorted(out.glob("*.parquet")), store, res)
         res.seconds = time.perf_counter() - t0
-        logger.info("ray: %d files on %d workers in %.1f s (%d items embedded)", len(rows), workers, res.seconds,
-                    len(res.new_keys))
+        logger.info(
+            "ray: %d files on %d workers in %.1f s (%d items embedded)",
+            len(rows),
+            workers,
+            res.seconds,
+            len(res.new_keys),
+        )
         return res
     finally:
         if started:

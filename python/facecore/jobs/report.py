@@ -49,8 +49,10 @@ def _text(s: str) -> str:
 def _fig(f: dict[str, Any]) -> str:
     src = f["source"] + ("" if f["frame"] is None else f" [frame {f['frame']}]")
     d = "" if f.get("distance") is None else f"{f['distance']:.3f}"
-    return (f'<figure><a href="{_url(f["crop"])}"><img loading="lazy" src="{_url(f["crop"])}" '
-            f'title="{_text(src)}&#10;distance {d}" alt=""></a><figcaption>{d}</figcaption></figure>')
+    return (
+        f'<figure><a href="{_url(f["crop"])}"><img loading="lazy" src="{_url(f["crop"])}" '
+        f'title="{_text(src)}&#10;distance {d}" alt=""></a><figcaption>{d}</figcaption></figure>'
+    )
 
 
 def write_report(path: Path, faces: list[dict[str, Any]], result: Any) -> None:
@@ -60,49 +62,99 @@ def write_report(path: Path, faces: list[dict[str, Any]], result: Any) -> None:
         if f.get("status") == "ok" and f.get("crop"):
             # a crop a reviewer moved is shown where it is now
             folder = f["crop"].rsplit("/", 1)[0] if f.get("review") == "moved" else None
-            label = int(folder[9:]) if folder and folder.startswith("identity_") and folder[9:].isdigit() else (
-                -1 if folder == "unassigned" else int(f["cluster"]))
+            label = (
+                int(folder[9:])
+                if folder and folder.startswith("identity_") and folder[9:].isdigit()
+                else (-1 if folder == "unassigned" else int(f["cluster"]))
+            )
             by.setdefault(label, []).append(f)
     s = result.to_dict()
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>facecore build-dataset report</title>"
-             f"<style>{_CSS}</style></head><body><h1>Face dataset: {result.n_clusters} identities</h1>"]
-    rows = [("inputs", s["inputs"]), ("images", s["images"]), ("video frames", s["video_frames"]),
-            ("duplicates skipped", s["duplicates_skipped"]), ("errors", len(s["errors"])), ("faces", s["faces"]),
-            ("accepted", s["accepted"])] + [(f"rejected: {k}", v) for k, v in s["rejected"].items()] + [
-            ("identities", s["clusters"]), ("unassigned", s["unassigned"]),
-            ("embedded this run", s["embedded_this_run"]), ("from the store", s["from_store"])]
-    parts.append("<table>" + "".join(f"<tr><th>{html.escape(a)}</th><td>{b}</td></tr>" for a, b in rows) + "</table>")
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>facecore build-dataset report</title>"
+        f"<style>{_CSS}</style></head><body><h1>Face dataset: {result.n_clusters} identities</h1>"
+    ]
+    rows = (
+        [
+            ("inputs", s["inputs"]),
+            ("images", s["images"]),
+            ("video frames", s["video_frames"]),
+            ("duplicates skipped", s["duplicates_skipped"]),
+            ("errors", len(s["errors"])),
+            ("faces", s["faces"]),
+            ("accepted", s["accepted"]),
+        ]
+        + [(f"rejected: {k}", v) for k, v in s["rejected"].items()]
+        + [
+            ("identities", s["clusters"]),
+            ("unassigned", s["unassigned"]),
+            ("embedded this run", s["embedded_this_run"]),
+            ("from the store", s["from_store"]),
+        ]
+    )
+    parts.append(
+        "<table>"
+        + "".join(f"<tr><th>{html.escape(a)}</th><td>{b}</td></tr>" for a, b in rows)
+        + "</table>"
+    )
     if result.clustering is not None:
         c = result.clustering
-        parts.append(f"<p class='muted'>clustering: {html.escape(c.method)}, threshold {c.threshold:.3f}, k {c.k}</p>")
+        parts.append(
+            f"<p class='muted'>clustering: {html.escape(c.method)}, threshold {c.threshold:.3f}, k {c.k}</p>"
+        )
     if result.metrics is not None:
         m = result.metrics.to_dict()
-        keys = ["purity", "compactness", "ideal_compactness", "pairwise_precision", "pairwise_recall", "pairwise_f",
-                "bcubed_precision", "bcubed_recall", "bcubed_f", "nmi", "n_items", "n_classes", "n_clusters"]
-        parts.append("<h2>Metrics against the given labels</h2><p class='muted'>Unassigned faces and unlabelled "
-                     "faces count as singletons (see facecore.cluster.cluster_metrics).</p><table>"
-                     + "".join(f"<tr><th>{k}</th><td>{m[k]}</td></tr>" for k in keys) + "</table>")
+        keys = [
+            "purity",
+            "compactness",
+            "ideal_compactness",
+            "pairwise_precision",
+            "pairwise_recall",
+            "pairwise_f",
+            "bcubed_precision",
+            "bcubed_recall",
+            "bcubed_f",
+            "nmi",
+            "n_items",
+            "n_classes",
+            "n_clusters",
+        ]
+        parts.append(
+            "<h2>Metrics against the given labels</h2><p class='muted'>Unassigned faces and unlabelled "
+            "faces count as singletons (see facecore.cluster.cluster_metrics).</p><table>"
+            + "".join(f"<tr><th>{k}</th><td>{m[k]}</td></tr>" for k in keys)
+            + "</table>"
+        )
     if s["errors"]:
-        parts.append("<h2>Inputs skipped</h2><table>" + "".join(
-            f"<tr><th>{_text(e['source'])}</th><td style='text-align:left'>{_text(e['error'])}</td></tr>"
-            for e in s["errors"]) + "</table>")
+        parts.append(
+            "<h2>Inputs skipped</h2><table>"
+            + "".join(
+                f"<tr><th>{_text(e['source'])}</th><td style='text-align:left'>{_text(e['error'])}</td></tr>"
+                for e in s["errors"]
+            )
+            + "</table>"
+        )
     for label in sorted(k for k in by if k >= 0):
         fs = sorted(by[label], key=lambda f: f["distance"] if f["distance"] is not None else 9.0)
         folder = "identity_%04d" % label
         head = fs[:_N_CENTRAL]
         tail = fs[_N_CENTRAL:][-_N_OUTLIERS:][::-1]  # least central first
-        parts.append(f"<h2 id='{folder}'><a href='{folder}/'>{folder}</a> &middot; {len(fs)} faces "
-                     f"<span class='muted'>(most central &rarr; | least central &rarr;; number = cosine distance "
-                     f"to the centre)</span></h2><div class='sheet'>" + "".join(_fig(f) for f in head))
+        parts.append(
+            f"<h2 id='{folder}'><a href='{folder}/'>{folder}</a> &middot; {len(fs)} faces "
+            f"<span class='muted'>(most central &rarr; | least central &rarr;; number = cosine distance "
+            f"to the centre)</span></h2><div class='sheet'>" + "".join(_fig(f) for f in head)
+        )
         if tail:
             parts.append("<div class='sep'></div>" + "".join(_fig(f) for f in tail))
         parts.append("</div>")
     un = by.get(-1, [])
     if un:
         un = sorted(un, key=lambda f: f["distance"] if f["distance"] is not None else 9.0)
-        parts.append(f"<h2 id='unassigned'><a href='unassigned/'>unassigned</a> &middot; {len(un)} faces "
-                     f"<span class='muted'>(nearest to some cluster first)</span></h2><div class='sheet'>"
-                     + "".join(_fig(f) for f in un[:_N_UNASSIGNED]) + "</div>")
+        parts.append(
+            f"<h2 id='unassigned'><a href='unassigned/'>unassigned</a> &middot; {len(un)} faces "
+            f"<span class='muted'>(nearest to some cluster first)</span></h2><div class='sheet'>"
+            + "".join(_fig(f) for f in un[:_N_UNASSIGNED])
+            + "</div>"
+        )
     parts.append("</body></html>\n")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text("".join(parts), encoding="utf-8")  # _text/_url leave no lone surrogates

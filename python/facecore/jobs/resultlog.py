@@ -66,7 +66,9 @@ class ResultLog:
         self.done = {r["done"] for r in records if isinstance(r.get("done"), str)}
         kept = [r for r in records if r.get("done") in self.done or r.get("path") in self.done]
         self.kept = sum(1 for r in kept if "done" not in r)
-        if len(kept) != len(records) or self.path.stat().st_size != sum(len(json.dumps(r)) + 1 for r in kept):
+        if len(kept) != len(records) or self.path.stat().st_size != sum(
+            len(json.dumps(r)) + 1 for r in kept
+        ):
             # rewrite only what is complete, atomically (a kill here leaves the old file intact)
             tmp = self.path.with_name(self.path.name + ".tmp")
             with tmp.open("w", encoding="utf-8") as fh:

@@ -16,8 +16,17 @@ import numpy as np
 
 from ..io import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-__all__ = ["Source", "collect_sources", "download", "file_sha256", "dhash", "hamming", "NearDuplicateIndex",
-           "iter_video_frames", "URL_LIST_SUFFIXES"]
+__all__ = [
+    "URL_LIST_SUFFIXES",
+    "NearDuplicateIndex",
+    "Source",
+    "collect_sources",
+    "dhash",
+    "download",
+    "file_sha256",
+    "hamming",
+    "iter_video_frames",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +46,9 @@ def _is_url(s: str) -> bool:
     return s.startswith(("http://", "https://"))
 
 
-def collect_sources(paths: list[str | os.PathLike[str]], *, exclude: Path | None = None) -> tuple[list[Source], list[tuple[str, str]]]:
+def collect_sources(
+    paths: list[str | os.PathLike[str]], *, exclude: Path | None = None
+) -> tuple[list[Source], list[tuple[str, str]]]:
     """Expand the command line's SOURCES into inputs; missing paths are reported, not fatal.
 
     A folder is searched recursively for images and videos (``exclude``, the output
@@ -47,7 +58,9 @@ def collect_sources(paths: list[str | os.PathLike[str]], *, exclude: Path | None
     out: list[Source] = []
     problems: list[tuple[str, str]] = []
     ex = exclude.resolve() if exclude is not None else None
-    seen: set[str] = set()  # resolved paths: a file named twice (ksrc/a.jpg, $PWD/ksrc/a.jpg) is one input
+    seen: set[str] = (
+        set()
+    )  # resolved paths: a file named twice (ksrc/a.jpg, $PWD/ksrc/a.jpg) is one input
 
     def add(kind: str, loc: str, root: str | None) -> None:
         key = os.fspath(Path(loc).resolve()) if kind != "url" else loc
@@ -114,7 +127,7 @@ def download(url: str, folder: Path, *, timeout: float, max_bytes: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     req = urllib.request.Request(url, headers={"User-Agent": "facecore-build-dataset"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - http(s) only, checked above
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             data = r.read(max_bytes + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -190,7 +203,9 @@ class NearDuplicateIndex:
             t.setdefault(key, []).append((h, ident))
 
 
-def iter_video_frames(path: str, *, fps: float, dup_bits: int) -> Iterator[tuple[int, np.ndarray, int, bool]]:
+def iter_video_frames(
+    path: str, *, fps: float, dup_bits: int
+) -> Iterator[tuple[int, np.ndarray, int, bool]]:
     """``(frame_index, frame, dhash, is_near_duplicate)`` at about ``fps`` frames per second.
 
     A sampled frame within ``dup_bits`` of the last kept frame's hash is a near duplicate.

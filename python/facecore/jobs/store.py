@@ -72,7 +72,9 @@ class EmbeddingStore:
             with self._db:
                 self._db.execute("INSERT INTO meta VALUES ('version', ?)", (_VERSION,))
         elif cur[0] != _VERSION:
-            raise ValueError(f"path: {self.path} is a store of version {cur[0]}; this facecore writes {_VERSION}")
+            raise ValueError(
+                f"path: {self.path} is a store of version {cur[0]}; this facecore writes {_VERSION}"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -84,38 +86,61 @@ class EmbeddingStore:
         self.close()
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM items WHERE config=?", (self.config,)).fetchone()[0])
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM items WHERE config=?", (self.config,)
+            ).fetchone()[0]
+        )
 
     def keys(self) -> list[str]:
         """Keys of every item stored under this config."""
-        return [r[0] for r in self._db.execute("SELECT key FROM items WHERE config=?", (self.config,))]
+        return [
+            r[0] for r in self._db.execute("SELECT key FROM items WHERE config=?", (self.config,))
+        ]
 
     def get(self, key: str) -> tuple[dict[str, Any], list[StoredFace]] | None:
         """``(item, faces)`` for a stored item, or None."""
-        row = self._db.execute("SELECT width, height, dhash, n_faces FROM items WHERE key=? AND config=?",
-                               (key, self.config)).fetchone()
+        row = self._db.execute(
+            "SELECT width, height, dhash, n_faces FROM items WHERE key=? AND config=?",
+            (key, self.config),
+        ).fetchone()
         if row is None:
             return None
         item = {"width": row[0], "height": row[1], "dhash": row[2], "n_faces": row[3]}
         faces = [
             StoredFace(json.loads(rec), np.frombuffer(emb, np.float32).copy(), bytes(chip))
             for rec, emb, chip in self._db.execute(
-                "SELECT record, embedding, chip FROM faces WHERE key=? AND config=? ORDER BY idx", (key, self.config))
+                "SELECT record, embedding, chip FROM faces WHERE key=? AND config=? ORDER BY idx",
+                (key, self.config),
+            )
         ]
         if len(faces) != row[3]:  # cannot happen with whole-item transactions; be safe
             return None
         return item, faces
 
-    def put(self, key: str, *, width: int, height: int, dhash: int, faces: list[StoredFace]) -> None:
+    def put(
+        self, key: str, *, width: int, height: int, dhash: int, faces: list[StoredFace]
+    ) -> None:
         """Write one item and all its faces in one transaction (replacing any earlier one)."""
         with self._db:
             self._db.execute("DELETE FROM faces WHERE key=? AND config=?", (key, self.config))
-            self._db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?)",
-                             (key, self.config, int(width), int(height), _signed(dhash), len(faces)))
+            self._db.execute(
+                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?)",
+                (key, self.config, int(width), int(height), _signed(dhash), len(faces)),
+            )
             self._db.executemany(
                 "INSERT INTO faces VALUES (?, ?, ?, ?, ?, ?)",
-                [(key, self.config, i, json.dumps(f.record), np.asarray(f.embedding, np.float32).tobytes(), f.chip)
-                 for i, f in enumerate(faces)],
+                [
+                    (
+                        key,
+                        self.config,
+                        i,
+                        json.dumps(f.record),
+                        np.asarray(f.embedding, np.float32).tobytes(),
+                        f.chip,
+                    )
+                    for i, f in enumerate(faces)
+                ],
             )
 
 

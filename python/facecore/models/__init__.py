@@ -31,25 +31,25 @@ from .spec import InputSpec
 from .zoo import ModelInfo, available, find, info
 
 __all__ = [
-    "load",
-    "route",
+    "KINDS",
+    "AgeGender",
+    "AgeGenderModel",
+    "AgeModel",
+    "Detections",
+    "ExpressionModel",
+    "GenderModel",
+    "InputSpec",
+    "MaskClassifier",
+    "ModelInfo",
+    "SFace",
+    "YuNet",
     "available",
     "find",
     "info",
-    "ModelInfo",
-    "InputSpec",
-    "YuNet",
-    "SFace",
-    "AgeModel",
-    "GenderModel",
-    "ExpressionModel",
-    "MaskClassifier",
-    "AgeGenderModel",
-    "AgeGender",
-    "Detections",
+    "load",
     "repair",
+    "route",
     "zoo",
-    "KINDS",
 ]
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def route(model: onnx.ModelProto) -> str:
         If the graph matches no adapter (pass ``kind=`` to force one).
     """
     outs = {o.name: o for o in model.graph.output}
-    if _YUNET_OUTPUTS <= set(outs):
+    if set(outs) >= _YUNET_OUTPUTS:
         return "detector"
     if set(outs) == {"age_prob", "p_male"}:
         return "agegender"
@@ -138,14 +138,19 @@ def _source_member(mi: ModelInfo) -> Path | None:
     ``member_aliases`` (``../shared/models/fer_emotion_model.hdf5``), or inside the installed
     distribution; the member's sha256 must match.
     """
-    import json  # noqa: PLC0415
+    import json
 
     src = mi.fetch
     if src is None:
         return None
     raw = json.loads(zoo._MANIFEST.read_text(encoding="utf-8")).get(mi.name, {}).get("fetch", {})
     names = [Path(src.member).name, *raw.get("member_aliases", [])]
-    cands = [Path(d).expanduser() / n for d in os.environ.get("FACECORE_MODEL_DIR", "").split(os.pathsep) if d for n in names]
+    cands = [
+        Path(d).expanduser() / n
+        for d in os.environ.get("FACECORE_MODEL_DIR", "").split(os.pathsep)
+        if d
+        for n in names
+    ]
     p, _ = zoo._distribution_file(src.distribution, src.member)
     if p is not None:
         cands.append(p)
@@ -163,7 +168,9 @@ def _convert_on_load(mi: ModelInfo) -> onnx.ModelProto | None:
     model = _fetch.converter(mi.fetch.converter)(member)
     data = model if isinstance(model, bytes) else model.SerializeToString()
     if hashlib.sha256(data).hexdigest() != mi.sha256 and mi.fetch.reference is not None:
-        _fetch.check_reference(data, mi.input, mi.fetch.reference)  # another onnx version: check the outputs
+        _fetch.check_reference(
+            data, mi.input, mi.fetch.reference
+        )  # another onnx version: check the outputs
     logger.debug("model %s converted on load from %s", mi.name, member)
     return onnx.load_from_string(data) if isinstance(model, bytes) else model
 
@@ -172,15 +179,17 @@ def _read_model(path: Path, data: bytes) -> onnx.ModelProto:
     """The ONNX graph in ``data`` (the verified bytes of ``path``); a Keras HDF5 file
     (a user's own copy, given by path) converted in memory (:mod:`.keras_hdf5`)."""
     if data[:8] == _HDF5_MAGIC:
-        from .keras_hdf5 import keras_to_onnx  # noqa: PLC0415  (h5py only when converting)
+        from .keras_hdf5 import keras_to_onnx
 
         return keras_to_onnx(path, doc=f"converted by facecore from {path.name}")
     return parse_model(data, path)
 
 
-def _expression(model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, Any], options: dict[str, Any]):
+def _expression(
+    model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, Any], options: dict[str, Any]
+):
     """The expression adapter: spec from the zoo entry (or the graph's input size) and its temperature."""
-    import json  # noqa: PLC0415
+    import json
 
     if mi is not None:
         spec = mi.input
@@ -189,8 +198,14 @@ def _expression(model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, 
     else:
         side = _static_dim(model.graph.input[0], 2)
         if side is None or side != _static_dim(model.graph.input[0], 3):
-            raise ValueError("path_or_name: an expression model needs a fixed square (N, 1, S, S) input")
-        spec = zoo.info("fer_expression").input if side == 64 else InputSpec(shape=(side, side), mean=(128.0,) * 3, std=(64.0,) * 3, color="bgr")
+            raise ValueError(
+                "path_or_name: an expression model needs a fixed square (N, 1, S, S) input"
+            )
+        spec = (
+            zoo.info("fer_expression").input
+            if side == 64
+            else InputSpec(shape=(side, side), mean=(128.0,) * 3, std=(64.0,) * 3, color="bgr")
+        )
     return ExpressionModel(model, spec=spec, **common, **options)
 
 
@@ -198,8 +213,10 @@ def parse_model(data: bytes, where: Any) -> onnx.ModelProto:
     """An ONNX graph from bytes; anything that is not one is a ValueError naming ``where``."""
     try:
         model = onnx.load_model_from_string(data)
-    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: not the user's API
-        raise ValueError(f"model: {where} is not an ONNX model ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:
+        raise ValueError(
+            f"model: {where} is not an ONNX model ({type(exc).__name__}: {exc})"
+        ) from None
     if not model.graph.node and not model.graph.output:
         raise ValueError(f"model: {where} is not an ONNX model (no graph)")
     return model
@@ -283,8 +300,10 @@ def load(
         kind = "agegender"  # the joint model serves either stage
     kind = kind or graph_kind
     if kind not in KINDS:  # facecore's own models (hair_*, restore_unet) have their own front ends
-        raise ValueError(f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
-                         "use facecore.HairRecolor, facecore.occlusion.restore or facecore.parsing.FaceParser")
+        raise ValueError(
+            f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
+            "use facecore.HairRecolor, facecore.occlusion.restore or facecore.parsing.FaceParser"
+        )
     common = {"providers": providers, "device": device, "threads": threads}
     if kind == "detector":
         return YuNet(model, **common, **options)
@@ -293,7 +312,12 @@ def load(
     if kind == "expression":
         return _expression(model, mi, common, options)
     if kind == "mask":
-        return MaskClassifier(model, spec=mi.input if mi is not None else zoo.info("face_mask").input, **common, **options)
+        return MaskClassifier(
+            model,
+            spec=mi.input if mi is not None else zoo.info("face_mask").input,
+            **common,
+            **options,
+        )
     spec = mi.input if mi is not None else zoo.info(kind).input
     if kind == "agegender":
         return AgeGenderModel(model, spec=spec, **common, **options)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import align, kernels
 
-__all__ = ["warp_to_tensor", "warp_chips", "similarity", "similarity_batch"]
+__all__ = ["similarity", "similarity_batch", "warp_chips", "warp_to_tensor"]
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -68,7 +68,9 @@ def warp_to_tensor(
         return np.zeros((0, c, h, w), np.float32)
     mean_t = mean if np.isscalar(mean) else tuple(float(v) for v in mean)  # type: ignore[union-attr]
     std_t = std if np.isscalar(std) else tuple(float(v) for v in std)  # type: ignore[union-attr]
-    return kernels.warp_crops(image, matrices, (h, w), tensor=True, mean=mean_t, std=std_t, swap_rb=swap_rb)
+    return kernels.warp_crops(
+        image, matrices, (h, w), tensor=True, mean=mean_t, std=std_t, swap_rb=swap_rb
+    )
 
 
 def warp_chips(image: np.ndarray, matrices: np.ndarray, shape: int | Sequence[int]) -> np.ndarray:

@@ -29,8 +29,16 @@ from .embedder import _check_landmarks
 from .session import make_session, nchw_input
 from .spec import InputSpec
 
-__all__ = ["AgeModel", "GenderModel", "AgeGenderModel", "AgeGender", "DLIB_CHIP_TEMPLATE", "chip_matrices", "chip_tensor",
-           "AGE_BIN_WEIGHTS"]
+__all__ = [
+    "AGE_BIN_WEIGHTS",
+    "DLIB_CHIP_TEMPLATE",
+    "AgeGender",
+    "AgeGenderModel",
+    "AgeModel",
+    "GenderModel",
+    "chip_matrices",
+    "chip_tensor",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +107,9 @@ def pyramid_levels(m: np.ndarray) -> np.ndarray:
         ratio = np.where(more, ratio / 2.0, ratio)
 
 
-def chip_tensor(image: np.ndarray, landmarks: np.ndarray, spec: InputSpec, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+def chip_tensor(
+    image: np.ndarray, landmarks: np.ndarray, spec: InputSpec, *, pyramid: _Pyramid | None = None
+) -> np.ndarray:
     """Normalised float32 NCHW chips for a dlib model, one warp call per pyramid level used.
 
     Parameters
@@ -133,7 +143,9 @@ def chip_tensor(image: np.ndarray, landmarks: np.ndarray, spec: InputSpec, *, py
         f = 2.0 ** int(lv) if lv else 1.0
         ml = m[idx].copy()
         ml[:, :, :2] *= f
-        out[idx] = _warp.warp_to_tensor(src, ml, size, mean=spec.mean, std=spec.std, swap_rb=spec.swap_rb)
+        out[idx] = _warp.warp_to_tensor(
+            src, ml, size, mean=spec.mean, std=spec.std, swap_rb=spec.swap_rb
+        )
     return out
 
 
@@ -141,13 +153,23 @@ class _DlibModel:
     kind = ""
     n_out = 0
 
-    def __init__(self, model: onnx.ModelProto, *, spec: InputSpec, providers=None, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        *,
+        spec: InputSpec,
+        providers=None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
         self.spec = spec
         self.session = make_session(model, providers=providers, device=device, threads=threads)
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
 
-    def tensor(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+    def tensor(
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+    ) -> np.ndarray:
         """The model's normalised input for the faces of one frame."""
         return chip_tensor(image, landmarks, self.spec, pyramid=pyramid)
 
@@ -183,11 +205,15 @@ class AgeModel(_DlibModel):
         """Expected ages (N,) float32 of a normalised NCHW tensor (see :meth:`tensor`)."""
         return self.expected_age(self.run(tensor))
 
-    def predict_age(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+    def predict_age(
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+    ) -> np.ndarray:
         """The same as :meth:`predict` (the name :class:`AgeGenderModel` shares)."""
         return self.predict(image, landmarks, pyramid=pyramid)
 
-    def predict(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+    def predict(
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+    ) -> np.ndarray:
         """Expected ages (N,) float32 of the faces of one BGR frame given (N, 5, 2) landmarks."""
         image, landmarks = self._prepare(image, landmarks)
         return self.expected_age(self.run(self.tensor(image, landmarks, pyramid=pyramid)))
@@ -203,11 +229,15 @@ class GenderModel(_DlibModel):
         """P(male) (N,) float32 of a normalised NCHW tensor (see :meth:`tensor`)."""
         return self.run(tensor)[:, 1].astype(np.float32)
 
-    def predict_gender(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+    def predict_gender(
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+    ) -> np.ndarray:
         """The same as :meth:`predict` (the name :class:`AgeGenderModel` shares)."""
         return self.predict(image, landmarks, pyramid=pyramid)
 
-    def predict(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+    def predict(
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+    ) -> np.ndarray:
         """P(male) (N,) float32 of the faces of one BGR frame given (N, 5, 2) landmarks."""
         image, landmarks = self._prepare(image, landmarks)
         return self.run(self.tensor(image, landmarks, pyramid=pyramid))[:, 1].astype(np.float32)
@@ -243,7 +273,15 @@ class AgeGenderModel(_DlibModel):
     kind = "agegender"
     n_out = 121
 
-    def __init__(self, model: onnx.ModelProto, *, spec: InputSpec, providers=None, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        *,
+        spec: InputSpec,
+        providers=None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
         super().__init__(model, spec=spec, providers=providers, device=device, threads=threads)
         names = [o.name for o in self.session.get_outputs()]
         if names != ["age_prob", "p_male"]:
@@ -259,8 +297,11 @@ class AgeGenderModel(_DlibModel):
         bins = np.arange(prob.shape[1], dtype=np.float64)
         mean = prob.astype(np.float64) @ bins
         var = np.maximum(prob.astype(np.float64) @ bins**2 - mean**2, 0.0)
-        return AgeGender(mean.astype(np.float32), np.sqrt(var).astype(np.float32),
-                         np.clip(pm.reshape(-1), 0.0, 1.0).astype(np.float32))
+        return AgeGender(
+            mean.astype(np.float32),
+            np.sqrt(var).astype(np.float32),
+            np.clip(pm.reshape(-1), 0.0, 1.0).astype(np.float32),
+        )
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Age probabilities (N, 121) float32 of a normalised NCHW tensor."""
@@ -277,7 +318,9 @@ class AgeGenderModel(_DlibModel):
         """P(male) (N,) float32 of a normalised NCHW tensor."""
         return self.run_all(tensor).p_male
 
-    def predict(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> AgeGender:
+    def predict(
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+    ) -> AgeGender:
         """Age, age uncertainty and P(male) of the faces of one BGR frame.
 
         Parameters
@@ -295,10 +338,14 @@ class AgeGenderModel(_DlibModel):
         image, landmarks = self._prepare(image, landmarks)
         return self.run_all(self.tensor(image, landmarks, pyramid=pyramid))
 
-    def predict_age(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+    def predict_age(
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+    ) -> np.ndarray:
         """Expected ages (N,) float32 (as :meth:`AgeModel.predict`)."""
         return self.predict(image, landmarks, pyramid=pyramid).age
 
-    def predict_gender(self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None) -> np.ndarray:
+    def predict_gender(
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+    ) -> np.ndarray:
         """P(male) (N,) float32 (as :meth:`GenderModel.predict`)."""
         return self.predict(image, landmarks, pyramid=pyramid).p_male

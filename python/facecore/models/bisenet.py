@@ -32,11 +32,30 @@ import numpy as np
 from .session import make_session
 from .spec import InputSpec
 
-__all__ = ["CLASSES", "build_onnx", "convert", "BiSeNetParser"]
+__all__ = ["CLASSES", "BiSeNetParser", "build_onnx", "convert"]
 
 #: CelebAMask-HQ class order, as the BiSeNet face-parsing weights use it
-CLASSES = ("background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eyeglasses", "l_ear", "r_ear",
-           "earring", "nose", "mouth", "u_lip", "l_lip", "neck", "necklace", "cloth", "hair", "hat")
+CLASSES = (
+    "background",
+    "skin",
+    "l_brow",
+    "r_brow",
+    "l_eye",
+    "r_eye",
+    "eyeglasses",
+    "l_ear",
+    "r_ear",
+    "earring",
+    "nose",
+    "mouth",
+    "u_lip",
+    "l_lip",
+    "neck",
+    "necklace",
+    "cloth",
+    "hair",
+    "hat",
+)
 
 _OPSET = 17
 _BN_EPS = 1e-5
@@ -63,19 +82,21 @@ class _Graph:
         return np.asarray(self.sd[key], np.float32)
 
     def const(self, name: str, arr: np.ndarray) -> str:
-        from onnx import numpy_helper  # noqa: PLC0415
+        from onnx import numpy_helper
 
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
         return name
 
     def node(self, op: str, inputs: list[str], base: str, **attrs: Any) -> str:
-        from onnx import helper  # noqa: PLC0415
+        from onnx import helper
 
         out = self._name(base)
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
-    def conv(self, x: str, prefix: str, *, bn: str | None, stride: int = 1, pad: int | None = None) -> str:
+    def conv(
+        self, x: str, prefix: str, *, bn: str | None, stride: int = 1, pad: int | None = None
+    ) -> str:
         """Conv ``prefix.weight`` (no bias), with batch-norm ``bn`` folded in when given."""
         wt = self.w(prefix + ".weight")
         k = wt.shape[2]
@@ -85,18 +106,28 @@ class _Graph:
             m, v = self.w(bn + ".running_mean"), self.w(bn + ".running_var")
             if bn + ".num_batches_tracked" in self.sd:
                 self.used.add(bn + ".num_batches_tracked")
-            scale = (g.astype(np.float64) / np.sqrt(v.astype(np.float64) + _BN_EPS))
+            scale = g.astype(np.float64) / np.sqrt(v.astype(np.float64) + _BN_EPS)
             wt = (wt.astype(np.float64) * scale[:, None, None, None]).astype(np.float32)
             bias = (b.astype(np.float64) - m.astype(np.float64) * scale).astype(np.float32)
             ins = [x, self.const(prefix + ".w", wt), self.const(prefix + ".b", bias)]
         else:
             ins = [x, self.const(prefix + ".w", wt)]
-        return self.node("Conv", ins, prefix.replace(".", "_"), kernel_shape=[k, k], strides=[stride, stride],
-                         pads=[pad] * 4)
+        return self.node(
+            "Conv",
+            ins,
+            prefix.replace(".", "_"),
+            kernel_shape=[k, k],
+            strides=[stride, stride],
+            pads=[pad] * 4,
+        )
 
     def cbr(self, x: str, prefix: str, *, stride: int = 1, pad: int | None = None) -> str:
         """ConvBNReLU: ``prefix.conv`` + ``prefix.bn`` + ReLU."""
-        return self.node("Relu", [self.conv(x, prefix + ".conv", bn=prefix + ".bn", stride=stride, pad=pad)], "relu")
+        return self.node(
+            "Relu",
+            [self.conv(x, prefix + ".conv", bn=prefix + ".bn", stride=stride, pad=pad)],
+            "relu",
+        )
 
     def resize_like(self, x: str, like: str, *, mode: str) -> str:
         """Resize ``x`` to the spatial size of ``like`` (nearest, or bilinear align_corners)."""
@@ -106,7 +137,11 @@ class _Graph:
         hw = self.node("Slice", [sl, self.c64("i2", [2]), self.c64("i4", [4])], "hw")
         sizes = self.node("Concat", [nc, hw], "sizes", axis=0)
         if mode == "nearest":
-            attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+            attrs = {
+                "mode": "nearest",
+                "coordinate_transformation_mode": "asymmetric",
+                "nearest_mode": "floor",
+            }
         else:
             attrs = {"mode": "linear", "coordinate_transformation_mode": "align_corners"}
         return self.node("Resize", [x, "", "", sizes], "resize", **attrs)
@@ -150,8 +185,8 @@ def build_onnx(sd: dict[str, np.ndarray]):
     ValueError
         If a tensor the architecture needs is missing or has another shape.
     """
-    import onnx  # noqa: PLC0415
-    from onnx import TensorProto, helper  # noqa: PLC0415
+    import onnx
+    from onnx import TensorProto, helper
 
     g = _Graph(sd)
     x = "input"
@@ -166,7 +201,9 @@ def build_onnx(sd: dict[str, np.ndarray]):
     feat8, feat16, feat32 = feats[1], feats[2], feats[3]
     # context path
     avg = g.cbr(g.node("GlobalAveragePool", [feat32], "gap"), "cp.conv_avg", pad=0)
-    f32 = g.node("Add", [_arm(g, feat32, "cp.arm32"), avg], "add")  # 1x1 broadcast == nearest upsample
+    f32 = g.node(
+        "Add", [_arm(g, feat32, "cp.arm32"), avg], "add"
+    )  # 1x1 broadcast == nearest upsample
     f32 = g.cbr(g.resize_like(f32, feat16, mode="nearest"), "cp.conv_head32")
     f16 = g.node("Add", [_arm(g, feat16, "cp.arm16"), f32], "add")
     f16 = g.cbr(g.resize_like(f16, feat8, mode="nearest"), "cp.conv_head16")
@@ -185,23 +222,30 @@ def build_onnx(sd: dict[str, np.ndarray]):
     if n_classes != len(CLASSES):
         raise ValueError(f"state dict: expected {len(CLASSES)} classes; got {n_classes}")
     graph = helper.make_graph(
-        g.nodes, "bisenet_face_parsing",
+        g.nodes,
+        "bisenet_face_parsing",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", len(CLASSES), "H", "W"])],
         initializer=g.inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
-                              producer_name="facecore.models.bisenet", producer_version="1")
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", _OPSET)],
+        producer_name="facecore.models.bisenet",
+        producer_version="1",
+    )
     model.ir_version = 8
-    model.doc_string = ("BiSeNet face parsing, 19 CelebAMask-HQ classes (face-parsing.PyTorch 79999_iter.pth, "
-                        "converted by facecore; non-commercial research only)")
+    model.doc_string = (
+        "BiSeNet face parsing, 19 CelebAMask-HQ classes (face-parsing.PyTorch 79999_iter.pth, "
+        "converted by facecore; non-commercial research only)"
+    )
     onnx.checker.check_model(model)
     return model
 
 
 def convert(path: str | os.PathLike[str]):
     """The zoo converter ``bisenet_torch``: ``79999_iter.pth`` -> ``onnx.ModelProto`` (no torch needed)."""
-    from .torchpickle import load_state_dict  # noqa: PLC0415
+    from .torchpickle import load_state_dict
 
     return build_onnx(load_state_dict(Path(path)))
 
@@ -221,8 +265,15 @@ class BiSeNetParser:
     kind = "parser"
     classes = CLASSES
 
-    def __init__(self, model: Any, *, spec: InputSpec, providers=None, device: str = "cpu",
-                 threads: int | None = None):
+    def __init__(
+        self,
+        model: Any,
+        *,
+        spec: InputSpec,
+        providers=None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ):
         self.spec = spec
         self.session = make_session(model, providers=providers, device=device, threads=threads)
         self._input = self.session.get_inputs()[0].name
@@ -237,5 +288,7 @@ class BiSeNetParser:
         if batch.ndim != 4 or batch.shape[1] != 3 or batch.shape[0] == 0:
             raise ValueError(f"batch: expected (N, 3, H, W) with N >= 1; got {batch.shape}")
         if batch.shape[2] % 32 or batch.shape[3] % 32 or batch.shape[2] < 32 or batch.shape[3] < 32:
-            raise ValueError(f"batch: height and width must be positive multiples of 32; got {batch.shape[2:]}")
+            raise ValueError(
+                f"batch: height and width must be positive multiples of 32; got {batch.shape[2:]}"
+            )
         return self.session.run([self._output], {self._input: np.ascontiguousarray(batch)})[0]

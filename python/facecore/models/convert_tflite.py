@@ -117,9 +117,18 @@ class _Builder:
         if b_i >= 0:
             ins.append(self.init(self.const(b_i), "b"))
         tmp = self.uid("conv")
-        self.nodes.append(self.oh.make_node(
-            "Conv", ins, [tmp], strides=[sh, sw], dilations=[dh, dw], group=group,
-            kernel_shape=[kh, kw], pads=[pt, pl, pb, pr]))
+        self.nodes.append(
+            self.oh.make_node(
+                "Conv",
+                ins,
+                [tmp],
+                strides=[sh, sw],
+                dilations=[dh, dw],
+                group=group,
+                kernel_shape=[kh, kw],
+                pads=[pt, pl, pb, pr],
+            )
+        )
         self.act(tmp, act, self.out_name(op))
 
     def transpose_conv_bias(self, op: TFLiteOperator) -> None:
@@ -139,9 +148,16 @@ class _Builder:
             pads = [0, 0, 0, 0]
         else:
             raise ValueError(f"model: Convolution2DTransposeBias padding {padding} unknown")
-        self.nodes.append(self.oh.make_node(
-            "ConvTranspose", [self.names[x], self.init(w_onnx, "wt"), self.init(self.const(b_i), "bt")],
-            [self.out_name(op)], strides=[sh, sw], kernel_shape=[kh, kw], pads=pads))
+        self.nodes.append(
+            self.oh.make_node(
+                "ConvTranspose",
+                [self.names[x], self.init(w_onnx, "wt"), self.init(self.const(b_i), "bt")],
+                [self.out_name(op)],
+                strides=[sh, sw],
+                kernel_shape=[kh, kw],
+                pads=pads,
+            )
+        )
 
     def binary(self, op: TFLiteOperator, kind: str) -> None:
         ins = []
@@ -175,7 +191,9 @@ class _Builder:
                 self.binary(op, "Add" if code == "ADD" else "Mul")
             elif code in ("RELU", "LOGISTIC", "HARD_SWISH"):
                 kind = {"RELU": "Relu", "LOGISTIC": "Sigmoid", "HARD_SWISH": "HardSwish"}[code]
-                self.nodes.append(oh.make_node(kind, [self.names[op.inputs[0]]], [self.out_name(op)]))
+                self.nodes.append(
+                    oh.make_node(kind, [self.names[op.inputs[0]]], [self.out_name(op)])
+                )
             elif code == "AVERAGE_POOL_2D":
                 o = op.options
                 pad, sw, sh = o.scalar(0, "b"), o.scalar(1, "i", 1), o.scalar(2, "i", 1)
@@ -186,9 +204,17 @@ class _Builder:
                 else:
                     pt = pb = pl = pr = 0
                 tmp = self.uid("pool")
-                self.nodes.append(oh.make_node(
-                    "AveragePool", [self.names[op.inputs[0]]], [tmp], kernel_shape=[fh, fw],
-                    strides=[sh, sw], pads=[pt, pl, pb, pr], count_include_pad=0))
+                self.nodes.append(
+                    oh.make_node(
+                        "AveragePool",
+                        [self.names[op.inputs[0]]],
+                        [tmp],
+                        kernel_shape=[fh, fw],
+                        strides=[sh, sw],
+                        pads=[pt, pl, pb, pr],
+                        count_include_pad=0,
+                    )
+                )
                 self.act(tmp, act, self.out_name(op))
             elif code == "RESIZE_BILINEAR":
                 o = op.options
@@ -198,18 +224,30 @@ class _Builder:
                 n, _, _, c = self.m.tensors[op.inputs[0]].shape
                 sizes = self.init(np.array([n, c, size[0], size[1]], np.int64), "sizes")
                 mode = "align_corners" if align else ("half_pixel" if half else "asymmetric")
-                self.nodes.append(oh.make_node(
-                    "Resize", [self.names[op.inputs[0]], "", "", sizes], [self.out_name(op)],
-                    mode="linear", coordinate_transformation_mode=mode))
+                self.nodes.append(
+                    oh.make_node(
+                        "Resize",
+                        [self.names[op.inputs[0]], "", "", sizes],
+                        [self.out_name(op)],
+                        mode="linear",
+                        coordinate_transformation_mode=mode,
+                    )
+                )
             elif code == "MEAN":
                 axes = [int(a) % 4 for a in self.consts[op.inputs[1]].reshape(-1)]
                 keep = int(op.options.scalar(0, "b")) if op.options is not None else 0
                 if not keep:
                     raise ValueError("model: MEAN without keep_dims is not supported")
                 nchw = sorted({0: 0, 1: 2, 2: 3, 3: 1}[a] for a in axes)
-                self.nodes.append(oh.make_node(
-                    "ReduceMean", [self.names[op.inputs[0]]], [self.out_name(op)], axes=nchw,
-                    keepdims=1))
+                self.nodes.append(
+                    oh.make_node(
+                        "ReduceMean",
+                        [self.names[op.inputs[0]]],
+                        [self.out_name(op)],
+                        axes=nchw,
+                        keepdims=1,
+                    )
+                )
             elif code == "Convolution2DTransposeBias":
                 self.transpose_conv_bias(op)
             else:
@@ -255,12 +293,17 @@ def convert_tflite(source, *, input_name: str = "input", output_name: str = "out
     b.nodes.append(oh.make_node("Identity", [b.names[tout.index]], [output_name]))
     on, oh_, ow, oc = tout.shape
     graph = oh.make_graph(
-        b.nodes, "selfie_segmentation",
+        b.nodes,
+        "selfie_segmentation",
         [oh.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, [n, c, h, w])],
         [oh.make_tensor_value_info(output_name, onnx.TensorProto.FLOAT, [on, oc, oh_, ow])],
-        initializer=b.inits)
-    proto = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)],
-                          producer_name="facecore.models.convert_tflite")
+        initializer=b.inits,
+    )
+    proto = oh.make_model(
+        graph,
+        opset_imports=[oh.make_opsetid("", 17)],
+        producer_name="facecore.models.convert_tflite",
+    )
     proto.ir_version = 8
     proto.doc_string = f"converted from TFLite: {model.description}"
     onnx.checker.check_model(proto)

@@ -22,7 +22,7 @@ from .._validate import as_image
 from . import repair
 from .session import make_session
 
-__all__ = ["YuNet", "Detections", "nms", "decode_yunet"]
+__all__ = ["Detections", "YuNet", "decode_yunet", "nms"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +51,25 @@ class Detections(NamedTuple):
 
     def rows(self) -> np.ndarray:
         """``(N, 15)`` float32 in ``cv2.FaceDetectorYN``'s row layout."""
-        return np.concatenate([self.boxes, self.landmarks.reshape(-1, 10), self.scores[:, None]], axis=1)
+        return np.concatenate(
+            [self.boxes, self.landmarks.reshape(-1, 10), self.scores[:, None]], axis=1
+        )
 
     @classmethod
     def empty(cls) -> Detections:
-        return cls(np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros((0,), np.float32))
+        return cls(
+            np.zeros((0, 4), np.float32),
+            np.zeros((0, 5, 2), np.float32),
+            np.zeros((0,), np.float32),
+        )
 
     def take(self, index: np.ndarray) -> Detections:
         return Detections(self.boxes[index], self.landmarks[index], self.scores[index])
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *, top_k: int = 0) -> np.ndarray:
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *, top_k: int = 0
+) -> np.ndarray:
     """Greedy non-maximum suppression, as ``cv2.dnn.NMSBoxes`` (eta = 1).
 
     Parameters
@@ -135,7 +143,9 @@ def decode_yunet(
         cls = np.clip(outputs[f"cls_{s}"].reshape(-1), 0.0, 1.0)
         obj = np.clip(outputs[f"obj_{s}"].reshape(-1), 0.0, 1.0)
         if cls.shape[0] != rows * cols:
-            raise ValueError(f"cls_{s}: expected {rows * cols} anchors for input {ph}x{pw}; got {cls.shape[0]}")
+            raise ValueError(
+                f"cls_{s}: expected {rows * cols} anchors for input {ph}x{pw}; got {cls.shape[0]}"
+            )
         score = np.sqrt(cls * obj)
         idx = np.flatnonzero(score >= score_threshold)
         if idx.size == 0:
@@ -155,7 +165,11 @@ def decode_yunet(
         ls.append(lm)
         ss.append(score[idx])
     if not ss:
-        return np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros((0,), np.float32)
+        return (
+            np.zeros((0, 4), np.float32),
+            np.zeros((0, 5, 2), np.float32),
+            np.zeros((0,), np.float32),
+        )
     return (
         np.concatenate(bs).astype(np.float32),
         np.concatenate(ls).astype(np.float32),
@@ -169,7 +183,9 @@ def repair_yunet(model: onnx.ModelProto) -> onnx.ModelProto:
     m = repair.drop_unread_inputs(model)
     m = repair.fold_dequantize(m)
     inp = m.graph.input[0].name
-    return repair.make_dims_symbolic(m, {inp: {2: "height", 3: "width"}}, all_outputs={1: "anchors"})
+    return repair.make_dims_symbolic(
+        m, {inp: {2: "height", 3: "width"}}, all_outputs={1: "anchors"}
+    )
 
 
 class YuNet:
@@ -213,10 +229,14 @@ class YuNet:
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k: expected a positive int; got {top_k!r}")
         self.top_k = top_k
-        if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 32):
+        if max_side is not None and (
+            isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 32
+        ):
             raise ValueError(f"max_side: expected None or an int >= 32; got {max_side!r}")
         self.max_side = max_side
-        self.session = make_session(repair_yunet(model), providers=providers, device=device, threads=threads)
+        self.session = make_session(
+            repair_yunet(model), providers=providers, device=device, threads=threads
+        )
         self._input = self.session.get_inputs()[0].name
         names = [o.name for o in self.session.get_outputs()]
         missing = set(_OUTPUTS) - set(names)
@@ -265,7 +285,9 @@ class YuNet:
         x, scale = self.blob(image)
         outs = self.session.run(self._outputs, {self._input: x})
         boxes, lms, scores = decode_yunet(
-            dict(zip(self._outputs, outs)), (x.shape[2], x.shape[3]), score_threshold=self.score_threshold
+            dict(zip(self._outputs, outs)),
+            (x.shape[2], x.shape[3]),
+            score_threshold=self.score_threshold,
         )
         if scores.size == 0:
             return Detections.empty()

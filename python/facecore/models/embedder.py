@@ -17,7 +17,7 @@ from . import _warp, repair
 from .detector import _check_image
 from .session import make_session, nchw_input
 
-__all__ = ["SFace", "ARCFACE_112", "arcface_matrices", "l2_normalize"]
+__all__ = ["ARCFACE_112", "SFace", "arcface_matrices", "l2_normalize"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +75,21 @@ class SFace:
     shape = (112, 112)
     dim = 128
 
-    def __init__(self, model: onnx.ModelProto, *, batch_size: int = 64, providers=None, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        *,
+        batch_size: int = 64,
+        providers=None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int; got {batch_size!r}")
         self.batch_size = batch_size
-        self.session = make_session(repair_sface(model), providers=providers, device=device, threads=threads)
+        self.session = make_session(
+            repair_sface(model), providers=providers, device=device, threads=threads
+        )
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
 
@@ -100,7 +110,9 @@ class SFace:
         ]
         return np.concatenate(outs).astype(np.float32, copy=False)
 
-    def embed(self, image: np.ndarray, landmarks: np.ndarray, *, normalize: bool = True) -> np.ndarray:
+    def embed(
+        self, image: np.ndarray, landmarks: np.ndarray, *, normalize: bool = True
+    ) -> np.ndarray:
         """Embed the faces of one frame.
 
         Parameters
@@ -128,7 +140,9 @@ class SFace:
         if chips.ndim == 3:
             chips = chips[None]
         if chips.dtype != np.uint8 or chips.ndim != 4 or chips.shape[1:] != (112, 112, 3):
-            raise ValueError(f"chips: expected uint8 (N, 112, 112, 3); got {chips.dtype} {chips.shape}")
+            raise ValueError(
+                f"chips: expected uint8 (N, 112, 112, 3); got {chips.dtype} {chips.shape}"
+            )
         x = np.ascontiguousarray(chips[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
         e = self.run(x)
         return l2_normalize(e) if normalize else e

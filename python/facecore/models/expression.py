@@ -32,7 +32,7 @@ from .embedder import _check_landmarks
 from .session import make_session
 from .spec import InputSpec
 
-__all__ = ["CLASSES", "FER_TEMPLATE", "ExpressionModel", "fer_matrices", "chip_matrices", "temper"]
+__all__ = ["CLASSES", "FER_TEMPLATE", "ExpressionModel", "chip_matrices", "fer_matrices", "temper"]
 
 #: The 7 expression classes, in the models' output order.
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -41,7 +41,8 @@ CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 #: left to right) in FER2013's 48x48 framing, in units of the side (pixel centres at
 #: integers, divided by 48); 2,803 of 3,000 seeded ``fer2013_train`` faces detected.
 FER_TEMPLATE = np.array(
-    [[0.3068, 0.3676], [0.6616, 0.3791], [0.4551, 0.5806], [0.3349, 0.7581], [0.6097, 0.7702]], dtype=np.float64
+    [[0.3068, 0.3676], [0.6616, 0.3791], [0.4551, 0.5806], [0.3349, 0.7581], [0.6097, 0.7702]],
+    dtype=np.float64,
 )
 
 _CHUNK = 8
@@ -138,8 +139,16 @@ class ExpressionModel:
     kind = "expression"
     classes = CLASSES
 
-    def __init__(self, model: onnx.ModelProto, *, spec: InputSpec, temperature: float = 1.0, providers: Any = None,
-                 device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        *,
+        spec: InputSpec,
+        temperature: float = 1.0,
+        providers: Any = None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
         if spec.shape is None or spec.shape[0] != spec.shape[1]:
             raise ValueError(f"spec: expected a square input shape; got {spec.shape}")
         t = float(temperature)
@@ -152,7 +161,13 @@ class ExpressionModel:
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
 
-    def tensor(self, image: np.ndarray, landmarks: np.ndarray | None = None, *, matrices: np.ndarray | None = None) -> np.ndarray:
+    def tensor(
+        self,
+        image: np.ndarray,
+        landmarks: np.ndarray | None = None,
+        *,
+        matrices: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The normalised grey ``(N, 1, S, S)`` float32 chips of the faces of one frame.
 
         Give the 5 ``landmarks`` of each face (FER framing, :func:`chip_matrices`) or the
@@ -176,13 +191,19 @@ class ExpressionModel:
         """Calibrated class probabilities ``(N, 7)`` float32 of a normalised grey tensor."""
         tensor = np.ascontiguousarray(tensor, dtype=np.float32)
         if tensor.ndim != 4 or tensor.shape[1:] != (1, self.size, self.size):
-            raise ValueError(f"tensor: expected float32 (N, 1, {self.size}, {self.size}); got {tensor.dtype} {tensor.shape}")
+            raise ValueError(
+                f"tensor: expected float32 (N, 1, {self.size}, {self.size}); got {tensor.dtype} {tensor.shape}"
+            )
         if tensor.shape[0] == 0:
             return np.zeros((0, len(CLASSES)), np.float32)
         # chunks of 8: on one CPU thread a whole crowd in one call is slower (its activations
         # leave the cache; 293 faces: 786 ms in one call, 432 ms in chunks of 8)
-        p = np.concatenate([self.session.run([self._output], {self._input: tensor[i : i + _CHUNK]})[0]
-                            for i in range(0, tensor.shape[0], _CHUNK)])
+        p = np.concatenate(
+            [
+                self.session.run([self._output], {self._input: tensor[i : i + _CHUNK]})[0]
+                for i in range(0, tensor.shape[0], _CHUNK)
+            ]
+        )
         return temper(p, self.temperature)
 
     def predict(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

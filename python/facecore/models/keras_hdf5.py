@@ -43,23 +43,60 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["KerasModel", "read_keras_hdf5", "keras_to_onnx", "SUPPORTED_LAYERS", "OPSET"]
+__all__ = ["OPSET", "SUPPORTED_LAYERS", "KerasModel", "keras_to_onnx", "read_keras_hdf5"]
 
 #: The ONNX opset of converted graphs (onnxruntime >= 1.8 and OpenCV >= 4.5 read it).
 OPSET = 13
 _IR_VERSION = 7
 
-_IDENTITY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-             "ActivityRegularization", "AlphaDropout"}
+_IDENTITY = {
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "ActivityRegularization",
+    "AlphaDropout",
+}
 SUPPORTED_LAYERS = frozenset(
-    {"InputLayer", "Conv2D", "SeparableConv2D", "DepthwiseConv2D", "BatchNormalization", "Activation",
-     "ReLU", "LeakyReLU", "Softmax", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-     "Concatenate", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-     "Dense", "Flatten", "Reshape", "ZeroPadding2D", "Rescaling"} | _IDENTITY
+    {
+        "InputLayer",
+        "Conv2D",
+        "SeparableConv2D",
+        "DepthwiseConv2D",
+        "BatchNormalization",
+        "Activation",
+        "ReLU",
+        "LeakyReLU",
+        "Softmax",
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
+        "Concatenate",
+        "MaxPooling2D",
+        "AveragePooling2D",
+        "GlobalAveragePooling2D",
+        "GlobalMaxPooling2D",
+        "Dense",
+        "Flatten",
+        "Reshape",
+        "ZeroPadding2D",
+        "Rescaling",
+    }
+    | _IDENTITY
 )
-_ALIASES = {"Convolution2D": "Conv2D", "SeparableConvolution2D": "SeparableConv2D", "MaxPool2D": "MaxPooling2D",
-            "AvgPool2D": "AveragePooling2D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
-            "GlobalMaxPool2D": "GlobalMaxPooling2D", "Functional": "Model"}
+_ALIASES = {
+    "Convolution2D": "Conv2D",
+    "SeparableConvolution2D": "SeparableConv2D",
+    "MaxPool2D": "MaxPooling2D",
+    "AvgPool2D": "AveragePooling2D",
+    "GlobalAvgPool2D": "GlobalAveragePooling2D",
+    "GlobalMaxPool2D": "GlobalMaxPooling2D",
+    "Functional": "Model",
+}
 
 
 @dataclass(frozen=True)
@@ -110,9 +147,11 @@ def read_keras_hdf5(path: str | os.PathLike[str]) -> KerasModel:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path: expected str or os.PathLike; got {type(path).__name__}")
     try:
-        import h5py  # noqa: PLC0415
+        import h5py
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError('reading Keras HDF5 files needs h5py: pip install "facecore[convert]"') from e
+        raise ImportError(
+            'reading Keras HDF5 files needs h5py: pip install "facecore[convert]"'
+        ) from e
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise ValueError(f"path: {p!r} is not a file")
@@ -122,7 +161,9 @@ def read_keras_hdf5(path: str | os.PathLike[str]) -> KerasModel:
         raise ValueError(f"path: {p!r} is not an HDF5 file ({e})") from None
     with f:
         if "model_config" not in f.attrs:
-            raise ValueError(f"path: {p!r} has no 'model_config' attribute (a weights-only file? save the whole model)")
+            raise ValueError(
+                f"path: {p!r} has no 'model_config' attribute (a weights-only file? save the whole model)"
+            )
         try:
             config = json.loads(_s(f.attrs["model_config"]))
         except json.JSONDecodeError as e:
@@ -158,7 +199,9 @@ class _Graph:
     def op(self, op: str, inputs: list[str], name: str, **attrs: Any) -> str:
         self._n += 1
         out = f"{name}:{self._n}"
-        self.nodes.append(helper.make_node(op, inputs, [out], name=f"{name}/{op}/{self._n}", **attrs))
+        self.nodes.append(
+            helper.make_node(op, inputs, [out], name=f"{name}/{op}/{self._n}", **attrs)
+        )
         return out
 
 
@@ -176,8 +219,14 @@ def _pair(v: Any) -> tuple[int, int]:
     return int(v), int(v)
 
 
-def _pads(padding: str, hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int], d: tuple[int, int],
-          layer: str) -> tuple[list[int], tuple[int, int]]:
+def _pads(
+    padding: str,
+    hw: tuple[int, int],
+    k: tuple[int, int],
+    s: tuple[int, int],
+    d: tuple[int, int],
+    layer: str,
+) -> tuple[list[int], tuple[int, int]]:
     """ONNX pads [top, left, bottom, right] and the output (H, W), TensorFlow's rule."""
     if padding == "valid":
         out = tuple((hw[i] - (k[i] - 1) * d[i] - 1) // s[i] + 1 for i in range(2))
@@ -201,7 +250,11 @@ def _activation(g: _Graph, x: str, act: Any, rank: int, name: str) -> str:
     if act == "relu":
         return g.op("Relu", [x], name)
     if act == "relu6":
-        return g.op("Clip", [g.op("Relu", [x], name), "", g.const(f"{name}/six", np.array(6, np.float32))], name)
+        return g.op(
+            "Clip",
+            [g.op("Relu", [x], name), "", g.const(f"{name}/six", np.array(6, np.float32))],
+            name,
+        )
     if act == "sigmoid":
         return g.op("Sigmoid", [x], name)
     if act == "tanh":
@@ -224,7 +277,9 @@ def _inbound(layer: dict[str, Any]) -> list[str]:
     if not nodes:
         return []
     if len(nodes) > 1:
-        raise ValueError(f"layer {layer.get('name')!r}: shared layers (called {len(nodes)} times) are not supported")
+        raise ValueError(
+            f"layer {layer.get('name')!r}: shared layers (called {len(nodes)} times) are not supported"
+        )
     node = nodes[0]
     if isinstance(node, dict):  # Keras 3 format
         args = node.get("args", [])
@@ -248,18 +303,44 @@ def _layers(cfg: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], list[
             shape = first["config"].get("batch_input_shape") or first["config"].get("batch_shape")
             if shape is None:
                 raise ValueError("model: the Sequential model has no input shape")
-            out.append({"class_name": "InputLayer", "name": "input", "config": {"batch_input_shape": shape}, "_in": []})
+            out.append(
+                {
+                    "class_name": "InputLayer",
+                    "name": "input",
+                    "config": {"batch_input_shape": shape},
+                    "_in": [],
+                }
+            )
             prev = "input"
         for layer in layers:
             name = layer.get("name") or layer["config"]["name"]
-            out.append({**layer, "name": name, "_in": [] if layer["class_name"] == "InputLayer" else [prev]})
+            out.append(
+                {
+                    **layer,
+                    "name": name,
+                    "_in": [] if layer["class_name"] == "InputLayer" else [prev],
+                }
+            )
             prev = name
         return out, [out[0]["name"]], [prev]  # type: ignore[list-item]
     if cls != "Model":
-        raise ValueError(f"model: class {cfg.get('class_name')!r} is not a Sequential or functional Model")
-    layers = [{**ly, "name": ly.get("name") or ly["config"]["name"], "_in": _inbound(ly)} for ly in c["layers"]]
-    ins = [str(v[0]) for v in c["input_layers"]] if isinstance(c["input_layers"][0], list) else [str(c["input_layers"][0])]
-    outs = [str(v[0]) for v in c["output_layers"]] if isinstance(c["output_layers"][0], list) else [str(c["output_layers"][0])]
+        raise ValueError(
+            f"model: class {cfg.get('class_name')!r} is not a Sequential or functional Model"
+        )
+    layers = [
+        {**ly, "name": ly.get("name") or ly["config"]["name"], "_in": _inbound(ly)}
+        for ly in c["layers"]
+    ]
+    ins = (
+        [str(v[0]) for v in c["input_layers"]]
+        if isinstance(c["input_layers"][0], list)
+        else [str(c["input_layers"][0])]
+    )
+    outs = (
+        [str(v[0]) for v in c["output_layers"]]
+        if isinstance(c["output_layers"][0], list)
+        else [str(c["output_layers"][0])]
+    )
     return layers, ins, outs
 
 
@@ -274,11 +355,15 @@ def _dw_w(kernel: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(kernel.transpose(2, 3, 0, 1).reshape(cin * mult, 1, kh, kw))
 
 
-def _weights(km: KerasModel, name: str, *keys: str, optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+def _weights(
+    km: KerasModel, name: str, *keys: str, optional: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
     ws = km.weights.get(name, {})
     missing = [k for k in keys if k not in ws]
     if missing:
-        raise ValueError(f"layer {name!r}: weights {missing} are missing from the file (it has {sorted(ws)})")
+        raise ValueError(
+            f"layer {name!r}: weights {missing} are missing from the file (it has {sorted(ws)})"
+        )
     return {k: ws[k] for k in keys + optional if k in ws}
 
 
@@ -287,11 +372,18 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
     c = layer.get("config", {})
     name = layer["name"]
     if c.get("data_format", "channels_last") != "channels_last":
-        raise ValueError(f"layer {name!r}: data_format {c.get('data_format')!r} is not supported (channels_last)")
+        raise ValueError(
+            f"layer {name!r}: data_format {c.get('data_format')!r} is not supported (channels_last)"
+        )
     if cls not in SUPPORTED_LAYERS:
-        raise ValueError(f"layer {name!r}: Keras layer type {layer['class_name']!r} is not supported "
-                         f"(supported: {sorted(SUPPORTED_LAYERS)})")
-    if cls not in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate") and len(xs) != 1:
+        raise ValueError(
+            f"layer {name!r}: Keras layer type {layer['class_name']!r} is not supported "
+            f"(supported: {sorted(SUPPORTED_LAYERS)})"
+        )
+    if (
+        cls not in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")
+        and len(xs) != 1
+    ):
         raise ValueError(f"layer {name!r}: expected one input; got {len(xs)}")
     x = xs[0]
 
@@ -329,7 +421,9 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
             y = g.op("Conv", ins, name, group=cin, **attrs)
             cout = wk.shape[0]
         else:
-            ws = _weights(km, name, "depthwise_kernel", "pointwise_kernel", *(("bias",) if use_bias else ()))
+            ws = _weights(
+                km, name, "depthwise_kernel", "pointwise_kernel", *(("bias",) if use_bias else ())
+            )
             wk = _dw_w(ws["depthwise_kernel"])
             y = g.op("Conv", [x.name, g.const(f"{name}/Wdw", wk)], name, group=cin, **attrs)
             ins = [y, g.const(f"{name}/Wpw", _conv_w(ws["pointwise_kernel"]))]
@@ -342,19 +436,38 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
         axis = c.get("axis", -1)
         axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
         if axis not in (-1, len(x.shape)):
-            raise ValueError(f"layer {name!r}: BatchNormalization over axis {axis} is not supported (the channel axis)")
+            raise ValueError(
+                f"layer {name!r}: BatchNormalization over axis {axis} is not supported (the channel axis)"
+            )
         ch = x.shape[-1]
-        opt = tuple(k for k, flag in (("gamma", c.get("scale", True)), ("beta", c.get("center", True))) if flag)
+        opt = tuple(
+            k
+            for k, flag in (("gamma", c.get("scale", True)), ("beta", c.get("center", True)))
+            if flag
+        )
         ws = _weights(km, name, "moving_mean", "moving_variance", *opt)
         gamma = ws.get("gamma", np.ones(ch, np.float32))
         beta = ws.get("beta", np.zeros(ch, np.float32))
-        ins = [x.name] + [g.const(f"{name}/{k}", v) for k, v in
-                          (("scale", gamma), ("bias", beta), ("mean", ws["moving_mean"]), ("var", ws["moving_variance"]))]
-        return _T(g.op("BatchNormalization", ins, name, epsilon=float(c.get("epsilon", 1e-3))), x.shape)
+        ins = [x.name] + [
+            g.const(f"{name}/{k}", v)
+            for k, v in (
+                ("scale", gamma),
+                ("bias", beta),
+                ("mean", ws["moving_mean"]),
+                ("var", ws["moving_variance"]),
+            )
+        ]
+        return _T(
+            g.op("BatchNormalization", ins, name, epsilon=float(c.get("epsilon", 1e-3))), x.shape
+        )
     if cls == "Activation":
         return _T(_activation(g, x.name, c.get("activation"), len(x.shape), name), x.shape)
     if cls == "ReLU":
-        mv, ns, th = c.get("max_value"), float(c.get("negative_slope", 0.0) or 0.0), float(c.get("threshold", 0.0) or 0.0)
+        mv, ns, th = (
+            c.get("max_value"),
+            float(c.get("negative_slope", 0.0) or 0.0),
+            float(c.get("threshold", 0.0) or 0.0),
+        )
         if th != 0.0:
             raise ValueError(f"layer {name!r}: ReLU threshold {th} is not supported")
         y = g.op("LeakyRelu", [x.name], name, alpha=ns) if ns else g.op("Relu", [x.name], name)
@@ -362,17 +475,33 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
             y = g.op("Min", [y, g.const(f"{name}/max", np.array(float(mv), np.float32))], name)
         return _T(y, x.shape)
     if cls == "LeakyReLU":
-        return _T(g.op("LeakyRelu", [x.name], name, alpha=float(c.get("alpha", c.get("negative_slope", 0.3)))), x.shape)
+        return _T(
+            g.op(
+                "LeakyRelu",
+                [x.name],
+                name,
+                alpha=float(c.get("alpha", c.get("negative_slope", 0.3))),
+            ),
+            x.shape,
+        )
     if cls == "Softmax":
         if c.get("axis", -1) not in (-1, len(x.shape)):
             raise ValueError(f"layer {name!r}: Softmax over axis {c.get('axis')} is not supported")
         return _T(g.op("Softmax", [x.name], name, axis=1 if len(x.shape) == 3 else -1), x.shape)
     if cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
         if len({t.shape for t in xs}) != 1:
-            raise ValueError(f"layer {name!r}: inputs of different shapes {[t.shape for t in xs]} (broadcasting is not supported)")
+            raise ValueError(
+                f"layer {name!r}: inputs of different shapes {[t.shape for t in xs]} (broadcasting is not supported)"
+            )
         if cls == "Subtract":
             return _T(g.op("Sub", [xs[0].name, xs[1].name], name), x.shape)
-        op = {"Add": "Sum", "Multiply": "Mul", "Maximum": "Max", "Minimum": "Min", "Average": "Mean"}[cls]
+        op = {
+            "Add": "Sum",
+            "Multiply": "Mul",
+            "Maximum": "Max",
+            "Minimum": "Min",
+            "Average": "Mean",
+        }[cls]
         if op == "Mul":
             y = xs[0].name
             for t in xs[1:]:
@@ -397,11 +526,23 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
         if cls == "MaxPooling2D":
             y = g.op("MaxPool", [x.name], name, kernel_shape=list(k), strides=list(s), pads=pads)
         else:
-            y = g.op("AveragePool", [x.name], name, kernel_shape=list(k), strides=list(s), pads=pads, count_include_pad=0)
+            y = g.op(
+                "AveragePool",
+                [x.name],
+                name,
+                kernel_shape=list(k),
+                strides=list(s),
+                pads=pads,
+                count_include_pad=0,
+            )
         return _T(y, (oh, ow, ch))
     if cls in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
         h, w, ch = spatial()
-        y = g.op("GlobalAveragePool" if cls == "GlobalAveragePooling2D" else "GlobalMaxPool", [x.name], name)
+        y = g.op(
+            "GlobalAveragePool" if cls == "GlobalAveragePooling2D" else "GlobalMaxPool",
+            [x.name],
+            name,
+        )
         if c.get("keepdims", False):
             return _T(y, (1, 1, ch))
         return _T(g.op("Flatten", [y], name, axis=1), (ch,))
@@ -412,7 +553,9 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
         return _T(g.op("Flatten", [y], name, axis=1), (int(np.prod(x.shape)),))
     if cls == "Dense":
         if len(x.shape) != 1:
-            raise ValueError(f"layer {name!r}: Dense on a {len(x.shape) + 1}-d input is not supported (flatten first)")
+            raise ValueError(
+                f"layer {name!r}: Dense on a {len(x.shape) + 1}-d input is not supported (flatten first)"
+            )
         use_bias = bool(c.get("use_bias", True))
         ws = _weights(km, name, "kernel", *(("bias",) if use_bias else ()))
         ins = [x.name, g.const(f"{name}/W", ws["kernel"])]
@@ -445,10 +588,18 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
         pads = g.const(f"{name}/pads", np.array([0, 0, t, lf, 0, 0, b, r], np.int64))
         return _T(g.op("Pad", [x.name, pads], name, mode="constant"), (h + t + b, w + lf + r, ch))
     if cls == "Rescaling":
-        y = g.op("Mul", [x.name, g.const(f"{name}/scale", np.array(float(c["scale"]), np.float32))], name)
-        y = g.op("Add", [y, g.const(f"{name}/offset", np.array(float(c.get("offset", 0.0)), np.float32))], name)
+        y = g.op(
+            "Mul", [x.name, g.const(f"{name}/scale", np.array(float(c["scale"]), np.float32))], name
+        )
+        y = g.op(
+            "Add",
+            [y, g.const(f"{name}/offset", np.array(float(c.get("offset", 0.0)), np.float32))],
+            name,
+        )
         return _T(y, x.shape)
-    raise ValueError(f"layer {name!r}: Keras layer type {layer['class_name']!r} is not supported")  # pragma: no cover
+    raise ValueError(
+        f"layer {name!r}: Keras layer type {layer['class_name']!r} is not supported"
+    )  # pragma: no cover
 
 
 def keras_to_onnx(
@@ -497,9 +648,13 @@ def keras_to_onnx(
     try:
         layers, ins, outs = _layers(km.config)
     except (KeyError, IndexError, TypeError) as e:
-        raise ValueError(f"source: model_config is not a Keras model config ({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"source: model_config is not a Keras model config ({type(e).__name__}: {e})"
+        ) from None
     if len(ins) != 1 or len(outs) != 1:
-        raise ValueError(f"source: models with {len(ins)} inputs and {len(outs)} outputs are not supported (1 and 1)")
+        raise ValueError(
+            f"source: models with {len(ins)} inputs and {len(outs)} outputs are not supported (1 and 1)"
+        )
     g = _Graph()
     tensors: dict[str, _T] = {}
     graph_input = None
@@ -509,34 +664,60 @@ def keras_to_onnx(
             c = layer["config"]
             shape = c.get("batch_input_shape") or c.get("batch_shape")
             if shape is None or len(shape) != 4 or any(v is None for v in shape[1:]):
-                raise ValueError(f"layer {name!r}: expected a fixed (H, W, C) image input; got {shape}")
+                raise ValueError(
+                    f"layer {name!r}: expected a fixed (H, W, C) image input; got {shape}"
+                )
             h, w, ch = (int(v) for v in shape[1:])
             if input_layout == "NCHW":
-                graph_input = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", ch, h, w])
+                graph_input = helper.make_tensor_value_info(
+                    input_name, TensorProto.FLOAT, ["N", ch, h, w]
+                )
                 tensors[name] = _T(input_name, (h, w, ch))
             else:
-                graph_input = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", h, w, ch])
-                tensors[name] = _T(g.op("Transpose", [input_name], name, perm=[0, 3, 1, 2]), (h, w, ch))
+                graph_input = helper.make_tensor_value_info(
+                    input_name, TensorProto.FLOAT, ["N", h, w, ch]
+                )
+                tensors[name] = _T(
+                    g.op("Transpose", [input_name], name, perm=[0, 3, 1, 2]), (h, w, ch)
+                )
             continue
         try:
             xs = [tensors[i] for i in layer["_in"]]
         except KeyError as e:
             if layer["class_name"] in ("Model", "Functional", "Sequential"):
                 raise ValueError(f"layer {name!r}: nested models are not supported") from None
-            raise ValueError(f"layer {name!r}: its input {e} is not produced by an earlier layer") from None
+            raise ValueError(
+                f"layer {name!r}: its input {e} is not produced by an earlier layer"
+            ) from None
         try:
             tensors[name] = _convert_layer(g, km, layer, xs)
         except (KeyError, IndexError, TypeError) as e:
-            raise ValueError(f"layer {name!r} ({layer['class_name']}): malformed config ({type(e).__name__}: {e})") from None
+            raise ValueError(
+                f"layer {name!r} ({layer['class_name']}): malformed config ({type(e).__name__}: {e})"
+            ) from None
     if graph_input is None:
         raise ValueError("source: the model has no InputLayer with a fixed image shape")
     out = tensors[outs[0]]
     g.nodes.append(helper.make_node("Identity", [out.name], [output_name], name="output"))
-    oshape: list[Any] = ["N", out.shape[2], out.shape[0], out.shape[1]] if len(out.shape) == 3 else ["N", *out.shape]
-    graph = helper.make_graph(g.nodes, "keras_hdf5", [graph_input],
-                              [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, oshape)], initializer=g.inits)
-    model = helper.make_model(graph, producer_name="facecore.models.keras_hdf5", producer_version=str(km.keras_version),
-                              opset_imports=[helper.make_opsetid("", OPSET)], doc_string=doc)
+    oshape: list[Any] = (
+        ["N", out.shape[2], out.shape[0], out.shape[1]]
+        if len(out.shape) == 3
+        else ["N", *out.shape]
+    )
+    graph = helper.make_graph(
+        g.nodes,
+        "keras_hdf5",
+        [graph_input],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, oshape)],
+        initializer=g.inits,
+    )
+    model = helper.make_model(
+        graph,
+        producer_name="facecore.models.keras_hdf5",
+        producer_version=str(km.keras_version),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        doc_string=doc,
+    )
     model.ir_version = _IR_VERSION
     onnx.checker.check_model(model)
     return model

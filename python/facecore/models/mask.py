@@ -60,8 +60,15 @@ class MaskClassifier:
 
     kind = "mask"
 
-    def __init__(self, model: onnx.ModelProto, *, spec: InputSpec, providers: Any = None, device: str = "cpu",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        *,
+        spec: InputSpec,
+        providers: Any = None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
         if spec.shape is None:
             raise ValueError("spec: expected a fixed input shape")
         self.spec = spec
@@ -75,8 +82,14 @@ class MaskClassifier:
         image = _check_image(image, "image")
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
-        return _warp.warp_to_tensor(image, box_matrices(boxes, self.size), self.size, mean=self.spec.mean,
-                                    std=self.spec.std, swap_rb=self.spec.swap_rb)
+        return _warp.warp_to_tensor(
+            image,
+            box_matrices(boxes, self.size),
+            self.size,
+            mean=self.spec.mean,
+            std=self.spec.std,
+            swap_rb=self.spec.swap_rb,
+        )
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """P(with_mask) ``(N,)`` float32 of a normalised tensor."""

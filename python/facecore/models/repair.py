@@ -32,9 +32,9 @@ from onnx import numpy_helper
 __all__ = [
     "drop_unread_inputs",
     "fold_dequantize",
-    "scalarize_dequantize_scales",
     "make_dims_symbolic",
     "read_names",
+    "scalarize_dequantize_scales",
 ]
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,9 @@ def read_names(graph: onnx.GraphProto) -> set[str]:
     return names
 
 
-def drop_unread_inputs(model: onnx.ModelProto, *, drop_initializers: bool = True) -> onnx.ModelProto:
+def drop_unread_inputs(
+    model: onnx.ModelProto, *, drop_initializers: bool = True
+) -> onnx.ModelProto:
     """Delete graph inputs that no node reads, and inputs that are initializers.
 
     Parameters
@@ -115,7 +117,9 @@ def drop_unread_inputs(model: onnx.ModelProto, *, drop_initializers: bool = True
     return model
 
 
-def _dequantize(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None, axis: int, block_size: int) -> np.ndarray:
+def _dequantize(
+    q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None, axis: int, block_size: int
+) -> np.ndarray:
     """``(q - zero_point) * scale`` with ONNX DequantizeLinear broadcasting rules (float32)."""
     q = q.astype(np.float32)
     scale = np.asarray(scale, dtype=np.float32)
@@ -178,8 +182,10 @@ def fold_dequantize(model: onnx.ModelProto) -> onnx.ModelProto:
     new_inits: list[onnx.TensorProto] = []
     folded = 0
     for node in g.node:
-        if node.op_type == "DequantizeLinear" and node.domain in ("", "ai.onnx") and all(
-            (not name) or name in inits for name in node.input
+        if (
+            node.op_type == "DequantizeLinear"
+            and node.domain in ("", "ai.onnx")
+            and all((not name) or name in inits for name in node.input)
         ):
             q = numpy_helper.to_array(inits[node.input[0]])
             scale = numpy_helper.to_array(inits[node.input[1]])
@@ -188,7 +194,9 @@ def fold_dequantize(model: onnx.ModelProto) -> onnx.ModelProto:
                 if len(node.input) > 2 and node.input[2]
                 else None
             )
-            y = _dequantize(q, scale, zp, int(_attr(node, "axis", 1)), int(_attr(node, "block_size", 0)))
+            y = _dequantize(
+                q, scale, zp, int(_attr(node, "axis", 1)), int(_attr(node, "block_size", 0))
+            )
             new_inits.append(numpy_helper.from_array(y.astype(np.float32), node.output[0]))
             folded += 1
         else:

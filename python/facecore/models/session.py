@@ -13,7 +13,7 @@ import onnxruntime as ort
 
 from ..errors import CudaUnavailableError
 
-__all__ = ["make_session", "resolve_providers", "nchw_input"]
+__all__ = ["make_session", "nchw_input", "resolve_providers"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,9 @@ def resolve_providers(providers: Sequence[Any] | None = None, *, device: str = "
         for p in out:
             name = p[0] if isinstance(p, tuple) else p
             if name not in have:
-                raise ValueError(f"providers: {name!r} is not available in this onnxruntime; available: {have}")
+                raise ValueError(
+                    f"providers: {name!r} is not available in this onnxruntime; available: {have}"
+                )
         if not out:
             raise ValueError("providers: expected at least one provider")
         return out
@@ -113,10 +115,12 @@ def make_session(
         data = os.fspath(model)
     try:
         sess = ort.InferenceSession(data, so, providers=provs)
-    except Exception as exc:  # noqa: BLE001 - onnxruntime's Fail/InvalidGraph/InvalidProtobuf...
+    except Exception as exc:
         if type(exc).__module__.startswith("onnxruntime"):
             msg = " ".join(str(exc).split())[:500]
-            raise ValueError(f"model: onnxruntime cannot load it ({type(exc).__name__}: {msg})") from None
+            raise ValueError(
+                f"model: onnxruntime cannot load it ({type(exc).__name__}: {msg})"
+            ) from None
         raise
     active = sess.get_providers()
     wanted = provs[0][0] if isinstance(provs[0], tuple) else provs[0]
@@ -130,5 +134,7 @@ def nchw_input(tensor: Any, size: int) -> np.ndarray:
     square-chip adapter's ``run`` takes; anything else is a ValueError naming ``tensor``."""
     t = np.ascontiguousarray(tensor, dtype=np.float32)
     if t.ndim != 4 or t.shape[1:] != (3, size, size):
-        raise ValueError(f"tensor: expected float32 (N, 3, {size}, {size}); got {t.dtype} {t.shape}")
+        raise ValueError(
+            f"tensor: expected float32 (N, 3, {size}, {size}); got {t.dtype} {t.shape}"
+        )
     return t

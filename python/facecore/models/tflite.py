@@ -26,15 +26,39 @@ __all__ = ["FlatTable", "TFLiteModel", "TFLiteOperator", "TFLiteTensor", "read_t
 
 # tensorflow/lite/schema/schema.fbs, enum TensorType
 _TENSOR_TYPES = {
-    0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_,
-    7: np.int16, 9: np.int8, 10: np.float64,
+    0: np.float32,
+    1: np.float16,
+    2: np.int32,
+    3: np.uint8,
+    4: np.int64,
+    6: np.bool_,
+    7: np.int16,
+    9: np.int8,
+    10: np.float64,
 }
 # enum BuiltinOperator (the ones the converters know; others are reported by number)
 BUILTIN_OPS = {
-    0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D",
-    6: "DEQUANTIZE", 9: "FULLY_CONNECTED", 14: "LOGISTIC", 17: "MAX_POOL_2D", 18: "MUL",
-    19: "RELU", 21: "RELU6", 22: "RESHAPE", 23: "RESIZE_BILINEAR", 25: "SOFTMAX", 32: "CUSTOM",
-    34: "PAD", 40: "MEAN", 41: "SUB", 67: "TRANSPOSE_CONV", 97: "RESIZE_NEAREST_NEIGHBOR",
+    0: "ADD",
+    1: "AVERAGE_POOL_2D",
+    2: "CONCATENATION",
+    3: "CONV_2D",
+    4: "DEPTHWISE_CONV_2D",
+    6: "DEQUANTIZE",
+    9: "FULLY_CONNECTED",
+    14: "LOGISTIC",
+    17: "MAX_POOL_2D",
+    18: "MUL",
+    19: "RELU",
+    21: "RELU6",
+    22: "RESHAPE",
+    23: "RESIZE_BILINEAR",
+    25: "SOFTMAX",
+    32: "CUSTOM",
+    34: "PAD",
+    40: "MEAN",
+    41: "SUB",
+    67: "TRANSPOSE_CONV",
+    97: "RESIZE_NEAREST_NEIGHBOR",
     117: "HARD_SWISH",
 }
 
@@ -42,7 +66,7 @@ BUILTIN_OPS = {
 class FlatTable:
     """One flatbuffer table: typed access to field ``i`` through the vtable."""
 
-    __slots__ = ("buf", "pos", "_vt", "_vt_len")
+    __slots__ = ("_vt", "_vt_len", "buf", "pos")
 
     def __init__(self, buf: bytes, pos: int) -> None:
         if not 0 <= pos <= len(buf) - 4:
@@ -86,7 +110,7 @@ class FlatTable:
         start, n = self._vector(i)
         if not start:
             return None
-        return self.buf[start:start + n].decode("utf-8", "replace")
+        return self.buf[start : start + n].decode("utf-8", "replace")
 
     def scalars(self, i: int, dtype) -> np.ndarray:
         start, n = self._vector(i)
@@ -113,10 +137,10 @@ class TFLiteTensor:
 
 @dataclass(frozen=True)
 class TFLiteOperator:
-    opcode: str                 # builtin name ("CONV_2D") or the custom code
-    inputs: tuple[int, ...]     # tensor indices; -1 for an omitted optional input
+    opcode: str  # builtin name ("CONV_2D") or the custom code
+    inputs: tuple[int, ...]  # tensor indices; -1 for an omitted optional input
     outputs: tuple[int, ...]
-    options: FlatTable | None   # the builtin options table (read by field number)
+    options: FlatTable | None  # the builtin options table (read by field number)
     custom_options: bytes = b""
 
 
@@ -150,7 +174,11 @@ def read_tflite(source: str | Path | bytes) -> TFLiteModel:
     ValueError
         If the bytes are not a TFLite flatbuffer (identifier ``TFL3``) or are corrupt.
     """
-    buf = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else Path(source).read_bytes()
+    buf = (
+        bytes(source)
+        if isinstance(source, (bytes, bytearray, memoryview))
+        else Path(source).read_bytes()
+    )
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise ValueError("model: not a TFLite flatbuffer (no 'TFL3' identifier)")
     try:
@@ -170,10 +198,10 @@ def _read(buf: bytes) -> TFLiteModel:
     for b in root.tables(4):
         start, n = b._vector(0)
         if start:
-            buffers.append(buf[start:start + n])
+            buffers.append(buf[start : start + n])
         else:  # large models keep data after the flatbuffer: offset(1), size(2)
             off, size = b.scalar(1, "Q"), b.scalar(2, "Q")
-            buffers.append(buf[off:off + size] if off > 1 else b"")
+            buffers.append(buf[off : off + size] if off > 1 else b"")
     subgraphs = root.tables(2)
     if not subgraphs:
         raise ValueError("model: the TFLite file has no subgraph")
@@ -195,16 +223,21 @@ def _read(buf: bytes) -> TFLiteModel:
     for o in g.tables(3):
         idx = o.scalar(0, "I")
         start, n = o._vector(5)
-        ops.append(TFLiteOperator(
-            opcode=opcodes[idx],
-            inputs=tuple(int(x) for x in o.scalars(1, np.int32)),
-            outputs=tuple(int(x) for x in o.scalars(2, np.int32)),
-            options=o.table(4),
-            custom_options=buf[start:start + n] if start else b"",
-        ))
+        ops.append(
+            TFLiteOperator(
+                opcode=opcodes[idx],
+                inputs=tuple(int(x) for x in o.scalars(1, np.int32)),
+                outputs=tuple(int(x) for x in o.scalars(2, np.int32)),
+                options=o.table(4),
+                custom_options=buf[start : start + n] if start else b"",
+            )
+        )
     return TFLiteModel(
-        tensors=tensors, operators=ops,
+        tensors=tensors,
+        operators=ops,
         inputs=tuple(int(x) for x in g.scalars(1, np.int32)),
         outputs=tuple(int(x) for x in g.scalars(2, np.int32)),
-        version=version, description=root.string(3) or "", opcodes=opcodes,
+        version=version,
+        description=root.string(3) or "",
+        opcodes=opcodes,
     )

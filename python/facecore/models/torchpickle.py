@@ -37,7 +37,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["load_state_dict", "UnsafePickleError"]
+__all__ = ["UnsafePickleError", "load_state_dict"]
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _MAX_DIMS = 16
@@ -60,7 +60,7 @@ class UnsafePickleError(pickle.UnpicklingError, ValueError):
 
 
 class _StorageType:
-    __slots__ = ("name", "dtype")
+    __slots__ = ("dtype", "name")
 
     def __init__(self, name: str):
         self.name = name
@@ -68,21 +68,22 @@ class _StorageType:
 
 
 class _Storage:
-    __slots__ = ("key", "dtype", "numel", "array")
+    __slots__ = ("array", "dtype", "key", "numel")
 
     def __init__(self, key: str, dtype: np.dtype, numel: int):
         self.key, self.dtype, self.numel, self.array = key, dtype, numel, None
 
 
 class _TensorRef:
-    __slots__ = ("storage", "offset", "size", "stride")
+    __slots__ = ("offset", "size", "storage", "stride")
 
     def __init__(self, storage: Any, offset: Any, size: Any, stride: Any):
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
-                       metadata=None) -> _TensorRef:
+def _rebuild_tensor_v2(
+    storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
+) -> _TensorRef:
     return _TensorRef(storage, storage_offset, size, stride)
 
 
@@ -115,7 +116,12 @@ class _Restricted(pickle.Unpickler):
         stype, key, _location, numel = pid[1:5]
         if len(pid) == 6 and pid[5] is not None:
             raise UnsafePickleError("storage views are not supported")
-        if not isinstance(stype, _StorageType) or not isinstance(key, str) or type(numel) is not int or numel < 0:
+        if (
+            not isinstance(stype, _StorageType)
+            or not isinstance(key, str)
+            or type(numel) is not int
+            or numel < 0
+        ):
             raise UnsafePickleError(f"malformed storage record {str(pid)[:80]}")
         s = self.storages.get(key)
         if s is None:
@@ -133,8 +139,20 @@ def _restricted_load(f: BinaryIO, storages: dict[str, _Storage] | None = None) -
         return u.load(), u.storages
     except UnsafePickleError:
         raise
-    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError, KeyError,
-            struct.error, RecursionError, MemoryError, OverflowError, UnicodeDecodeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        struct.error,
+        RecursionError,
+        MemoryError,
+        OverflowError,
+        UnicodeDecodeError,
+    ) as exc:
         raise UnsafePickleError(f"malformed pickle: {type(exc).__name__}: {exc}") from None
 
 
@@ -159,9 +177,15 @@ def _materialise(obj: Any, depth: int = 0) -> Any:
 
 def _tensor(t: _TensorRef) -> np.ndarray:
     s, off, size, stride = t.storage, t.offset, t.size, t.stride
-    ok = (isinstance(s, _Storage) and type(off) is int and isinstance(size, tuple) and isinstance(stride, tuple)
-          and len(size) == len(stride) <= _MAX_DIMS and all(type(v) is int and v >= 0 for v in size + stride)
-          and off >= 0)
+    ok = (
+        isinstance(s, _Storage)
+        and type(off) is int
+        and isinstance(size, tuple)
+        and isinstance(stride, tuple)
+        and len(size) == len(stride) <= _MAX_DIMS
+        and all(type(v) is int and v >= 0 for v in size + stride)
+        and off >= 0
+    )
     if not ok:
         raise UnsafePickleError("malformed tensor record")
     if s.array is None:
@@ -172,8 +196,9 @@ def _tensor(t: _TensorRef) -> np.ndarray:
     if last >= s.array.size:
         raise UnsafePickleError(f"a tensor reaches past the end of storage {s.key}")
     item = s.array.itemsize
-    view = np.lib.stride_tricks.as_strided(s.array[off:], shape=size, strides=tuple(st * item for st in stride),
-                                           writeable=False)
+    view = np.lib.stride_tricks.as_strided(
+        s.array[off:], shape=size, strides=tuple(st * item for st in stride), writeable=False
+    )
     return np.array(view, dtype=s.dtype.newbyteorder("="), order="C", copy=True)
 
 
@@ -223,7 +248,9 @@ def _load_zip(path: str | os.PathLike[str]) -> Any:
                 raise UnsafePickleError(f"storage {key} missing from the archive")
             info = z.getinfo(name)
             if info.file_size != s.numel * s.dtype.itemsize:
-                raise UnsafePickleError(f"storage {key}: {info.file_size} bytes for {s.numel} elements")
+                raise UnsafePickleError(
+                    f"storage {key}: {info.file_size} bytes for {s.numel} elements"
+                )
             s.array = np.frombuffer(z.read(name), dtype=s.dtype)
     return _materialise(obj)
 

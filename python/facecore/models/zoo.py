@@ -36,8 +36,18 @@ from ..errors import ModelIntegrityError, ModelNotFoundError
 from .fetch import FetchSource, accepted_sha256
 from .spec import InputSpec
 
-__all__ = ["ModelInfo", "available", "find", "find_bytes", "read_verified", "info", "search_paths", "sha256_of",
-           "cache_dir", "install_hint"]
+__all__ = [
+    "ModelInfo",
+    "available",
+    "cache_dir",
+    "find",
+    "find_bytes",
+    "info",
+    "install_hint",
+    "read_verified",
+    "search_paths",
+    "sha256_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +72,7 @@ def install_hint() -> str:
         if text:
             url = json.loads(text).get("url", "")
             if url.startswith("file://"):
-                folder = url[len("file://"):]
+                folder = url[len("file://") :]
                 if Path(folder, "pyproject.toml").is_file():
                     return f'pip install "{folder}[models]"'
     except (md.PackageNotFoundError, ValueError, OSError):
@@ -202,7 +212,9 @@ def search_paths(name: str) -> list[tuple[str, Path | None]]:
     out.append((f"facecore package data: {pkg}", pkg))
     for dist, rel in mi.packages:
         if os.environ.get("FACECORE_MODEL_PACKAGES", "1") == "0":
-            out.append((f"installed distribution {dist!r} (skipped: FACECORE_MODEL_PACKAGES=0)", None))
+            out.append(
+                (f"installed distribution {dist!r} (skipped: FACECORE_MODEL_PACKAGES=0)", None)
+            )
             continue
         p, where = _distribution_file(dist, rel)
         out.append((where, p))
