@@ -19,8 +19,8 @@ export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=lib
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export OPENCV_LOG_LEVEL=OFF
-python -m pytest -q -p no:cacheprovider tests/test_kernels_warp.py tests/test_kernels_windows.py \
-    tests/test_kernels_refine.py tests/test_kernels_blend.py tests/test_threads.py tests/test_align.py
+python -m pytest -q -p no:cacheprovider tests/kernels/test_kernels_warp.py tests/kernels/test_kernels_windows.py \
+    tests/kernels/test_kernels_refine.py tests/kernels/test_kernels_blend.py tests/test_threads.py tests/test_align.py
 HYPOTHESIS_PROFILE=fuzz FACECORE_FUZZ_EXAMPLES="${FACECORE_FUZZ_EXAMPLES:-2000}" \
     python -m pytest -q -p no:cacheprovider -m fuzz tests/fuzz -s 2>&1 | grep -v "^\[ERROR" | tail -5
 python scripts/fuzz_atheris.py -runs="${ATHERIS_RUNS:-50000}" -max_len=1024 2>&1 | grep "_core calls" | tail -1
