@@ -35,9 +35,9 @@ def _skip_reason() -> str:
     import facecore
 
     if not facecore.cuda_available():
-        from facecore import _gpu
+        from facecore.kernels import _cuda as gpu
 
-        return _gpu.unavailable_reason() or "no CUDA device"
+        return gpu.unavailable_reason() or "no CUDA device"
     return ""
 
 
@@ -154,7 +154,7 @@ def _grid_sample_baseline(torch, frame_t, m, crop, mean, std):
 def _run(args) -> int:
     import facecore
     from facecore import _cuda, kernels
-    from facecore._gpu import DeviceArray
+    from facecore.kernels._cuda import DeviceArray
 
     quick = args.quick
     repeat = args.repeat or (5 if quick else 30)

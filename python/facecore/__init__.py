@@ -14,8 +14,7 @@ from __future__ import annotations
 import importlib as _importlib
 import logging as _logging
 
-from . import _core, align, drawing, kernels, models, occlusion
-from .analyzer import FaceAnalyzer
+from . import _core, align, drawing, kernels, occlusion
 from .drawing import draw
 from .errors import CudaUnavailableError, FacecoreError, ModelIntegrityError, ModelNotFoundError
 from .io import read_image, write_image
@@ -31,7 +30,7 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 try:  # optional: built only where nvcc was found; a machine without a GPU still imports it
     from . import _cuda
 except ImportError:  # pragma: no cover - depends on the build
-    _cuda = None
+    _cuda = None  # type: ignore[assignment]
 
 
 def cuda_available() -> bool:
@@ -87,8 +86,13 @@ _LAZY_MODULES = (
     "types",
     "errors",
     "cli",
+    "models",  # model-backed (onnx, onnxruntime): loaded on first use, not by import facecore
 )
-_LAZY_ATTRS = {"HairRecolor": ("hair", "HairRecolor"), "Clustering": ("cluster", "Clustering")}
+_LAZY_ATTRS = {
+    "HairRecolor": ("hair", "HairRecolor"),
+    "Clustering": ("cluster", "Clustering"),
+    "FaceAnalyzer": ("analyzer", "FaceAnalyzer"),
+}
 
 
 def __getattr__(name: str):

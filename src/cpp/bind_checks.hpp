@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "windows.hpp"
 
 namespace facecore::bind {
 
@@ -57,9 +58,36 @@ inline const float* per_channel(const py::array& a, const char* name, std::int64
     return p;
 }
 
-inline Border border_of(int b) {
-    if (b != 0 && b != 1) throw py::value_error("border: must be 0 (constant) or 1 (replicate)");
-    return static_cast<Border>(b);
+// warp's fill: one int32 per image channel.
+inline const int* fill_in(const py::array& fill, std::int64_t channels) {
+    const int* f = contiguous_in<std::int32_t>(fill, "fill", 1);
+    if (fill.shape(0) != channels) throw py::value_error("fill: need one value per channel");
+    return f;
+}
+
+// extract_windows' batch [first, first + count) inside the grid.
+inline void check_window_range(const WindowGrid& g, std::int64_t first, std::int64_t count) {
+    if (first < 0 || count < 0 || first > g.count() || count > g.count() - first)
+        throw py::value_error("first/count: outside the window grid of " +
+                              std::to_string(g.count()) + " windows");
+}
+
+// accumulate_windows' scores: (grid_h, grid_w).
+inline void check_scores_shape(const WindowGrid& g, std::int64_t rows, std::int64_t cols,
+                               const std::string& shape) {
+    if (rows != g.grid_h() || cols != g.grid_w())
+        throw py::value_error("scores: expected the window grid's shape (" +
+                              std::to_string(g.grid_h()) + ", " + std::to_string(g.grid_w()) +
+                              "); got " + shape);
+}
+
+// recolor's source: None, or a float32 (2,) array (mean L, std L) kept alive in `holder`.
+inline const float* source_in(const py::object& source, py::array& holder) {
+    if (source.is_none()) return nullptr;
+    if (!py::isinstance<py::array>(source))
+        throw py::type_error("source: expected a float32 array (mean L, std L) or None");
+    holder = py::reinterpret_borrow<py::array>(source);
+    return per_channel(holder, "source", 2);
 }
 
 }  // namespace facecore::bind

@@ -22,12 +22,6 @@ const px::ColourTables& colour_tables() {
     return *tables;
 }
 
-void check_same(const ImageView<const std::uint8_t>& a, std::int64_t h, std::int64_t w,
-                std::int64_t c, const char* name) {
-    require(a.height == h && a.width == w && a.channels == c,
-            std::string(name) + ": shape must equal the image's");
-}
-
 // FACECORE_ISA=baseline keeps the baseline build even on an AVX2 CPU: the tests use it to
 // check that both builds give the same bits.
 bool baseline_forced() {
@@ -49,12 +43,8 @@ constexpr std::int64_t kBlock = 256;
 void blend_u8(const ImageView<const std::uint8_t>& base,
               const ImageView<const std::uint8_t>& effect, const ImageView<const float>& alpha,
               const ImageView<std::uint8_t>& out) {
+    check_blend_args(base, effect, alpha, out);
     const std::int64_t H = base.height, W = base.width, C = base.channels;
-    require(H >= 1 && W >= 1 && C >= 1 && C <= 4, "base: need (H, W) or (H, W, 1..4), non-empty");
-    check_same(effect, H, W, C, "effect");
-    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
-            "alpha: shape must be the image's (H, W)");
-    require(out.height == H && out.width == W && out.channels == C, "out: wrong shape");
     parallel_for(H, 8, [&](std::int64_t begin, std::int64_t end) {
         std::vector<float> a_wide(static_cast<std::size_t>(kBlock * C));
         for (std::int64_t y = begin; y < end; ++y) {
@@ -82,11 +72,8 @@ void blend_u8(const ImageView<const std::uint8_t>& base,
 
 LabStats lab_stats_u8(const ImageView<const std::uint8_t>& image,
                       const ImageView<const float>& alpha, std::int64_t step) {
+    check_lab_stats_args(image, alpha, step);
     const std::int64_t H = image.height, W = image.width;
-    require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
-    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
-            "alpha: shape must be the image's (H, W)");
-    require(step >= 1, "step: must be >= 1");
     const px::ColourTables& t = colour_tables();
     const std::int64_t rows = (H + step - 1) / step;
     std::vector<double> partial(static_cast<std::size_t>(6 * rows));
@@ -101,15 +88,8 @@ LabStats lab_stats_u8(const ImageView<const std::uint8_t>& image,
 void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<const float>& alpha,
                 ColourSpace space, const float* target_bgr, float strength,
                 const ImageView<std::uint8_t>& out, const float* source) {
+    check_recolor_args(image, alpha, target_bgr, strength, out, source);
     const std::int64_t H = image.height, W = image.width;
-    require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
-    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
-            "alpha: shape must be the image's (H, W)");
-    require(out.height == H && out.width == W && out.channels == 3, "out: wrong shape");
-    require(std::isfinite(strength), "strength: must be finite");
-    for (int c = 0; c < 3; ++c)
-        require(std::isfinite(target_bgr[c]) && target_bgr[c] >= 0.0f && target_bgr[c] <= 255.0f,
-                "color: channels must be in [0, 255]");
     const px::ColourTables& t = colour_tables();
     // The target's chroma (Lab a/b) and hue/saturation, with the same pixel maths.
     float ta, tb, th, ts;
@@ -125,8 +105,6 @@ void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<cons
     if (space == ColourSpace::Transfer || space == ColourSpace::Natural) {
         float mu, sd;
         if (source != nullptr) {
-            require(std::isfinite(source[0]) && std::isfinite(source[1]),
-                    "source: mean and std must be finite");
             mu = source[0];
             sd = source[1];
         } else {

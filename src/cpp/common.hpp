@@ -2,6 +2,7 @@
 // file that knows about pybind11; the kernels see plain pointers, sizes and strides.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -57,6 +58,17 @@ inline std::int64_t checked_size(std::initializer_list<std::int64_t> dims, const
         total *= d;
     }
     return total;
+}
+
+// The (value - mean[c]) / std[c] normalisation of warp_affine_to_nchw_f32 and
+// extract_windows_nchw_f32: `channels` finite means and finite non-zero stds; swap_rb
+// (B <-> R) needs 3 or 4 channels.
+inline void check_normalise_args(std::int64_t channels, const float* mean, const float* std,
+                                 bool swap_rb) {
+    require(!swap_rb || channels >= 3, "swap_rb: needs an image with 3 or 4 channels");
+    for (std::int64_t c = 0; c < channels; ++c)
+        require(std::isfinite(std[c]) && std[c] != 0.0f && std::isfinite(mean[c]),
+                "std: must be finite and non-zero (mean finite)");
 }
 
 }  // namespace facecore

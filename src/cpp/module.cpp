@@ -19,9 +19,11 @@
 
 namespace py = pybind11;
 using facecore::Border;
+using facecore::ColourSpace;
 using facecore::ImageView;
-using facecore::bind::border_of;
+using facecore::Reduce;
 using facecore::bind::contiguous_in;
+using facecore::bind::fill_in;
 using facecore::bind::matrices_in;
 using facecore::bind::per_channel;
 using facecore::bind::require_dtype;
@@ -74,42 +76,38 @@ T* contiguous_out(py::array& a, const char* name, std::initializer_list<std::int
 
 // ------------------------------------------------------------------------------------- warp
 void warp_affine_u8(const py::array& image, const py::array& matrices, std::int64_t out_h,
-                    std::int64_t out_w, bool inverse, int border, const py::array& fill,
+                    std::int64_t out_w, bool inverse, Border border, const py::array& fill,
                     py::array out) {
     const auto src = image_view<const std::uint8_t>(image, "image");
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
-    const int* f = contiguous_in<std::int32_t>(fill, "fill", 1);
-    if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
+    const int* f = fill_in(fill, src.channels);
     std::uint8_t* o = contiguous_out<std::uint8_t>(
         out, "out",
         image.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
                           : std::initializer_list<std::int64_t>{n, out_h, out_w});
-    const Border b = border_of(border);
     py::gil_scoped_release nogil;
-    facecore::cpu::warp_affine_u8(src, m, n, inverse, out_h, out_w, b, f, o);
+    facecore::cpu::warp_affine_u8(src, m, n, inverse, out_h, out_w, border, f, o);
 }
 
 void warp_affine_to_nchw_f32(const py::array& image, const py::array& matrices, std::int64_t out_h,
-                             std::int64_t out_w, bool inverse, int border, const py::array& fill,
+                             std::int64_t out_w, bool inverse, Border border, const py::array& fill,
                              const py::array& mean, const py::array& std, bool swap_rb,
                              py::array out) {
     const auto src = image_view<const std::uint8_t>(image, "image");
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
-    const int* f = contiguous_in<std::int32_t>(fill, "fill", 1);
-    if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
+    const int* f = fill_in(fill, src.channels);
     const float* mu = per_channel(mean, "mean", src.channels);
     const float* sd = per_channel(std, "std", src.channels);
     float* o = contiguous_out<float>(out, "out", {n, src.channels, out_h, out_w});
-    const Border b = border_of(border);
     py::gil_scoped_release nogil;
-    facecore::cpu::warp_affine_to_nchw_f32(src, m, n, inverse, out_h, out_w, b, f, mu, sd, swap_rb,
-                                           o);
+    facecore::cpu::warp_affine_to_nchw_f32(src, m, n, inverse, out_h, out_w, border, f, mu, sd,
+                                           swap_rb, o);
 }
 
 void warp_affine_f32(const py::array& image, const py::array& matrices, std::int64_t out_h,
-                     std::int64_t out_w, bool inverse, int border, float fill, py::array out) {
+                     std::int64_t out_w, bool inverse, Border border, float fill, py::array out) {
     const auto src = image_view<const float>(image, "src");
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
@@ -117,9 +115,8 @@ void warp_affine_f32(const py::array& image, const py::array& matrices, std::int
         out, "out",
         image.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
                           : std::initializer_list<std::int64_t>{n, out_h, out_w});
-    const Border b = border_of(border);
     py::gil_scoped_release nogil;
-    facecore::cpu::warp_affine_f32(src, m, n, inverse, out_h, out_w, b, fill, o);
+    facecore::cpu::warp_affine_f32(src, m, n, inverse, out_h, out_w, border, fill, o);
 }
 
 // ---------------------------------------------------------------------------------- windows
@@ -130,9 +127,7 @@ void extract_windows_nchw_f32(const py::array& image, std::int64_t window_h, std
     const auto src = image_view<const std::uint8_t>(image, "image");
     const auto g =
         facecore::make_grid(src.height, src.width, window_h, window_w, stride_y, stride_x);
-    if (first < 0 || count < 0 || first > g.count() || count > g.count() - first)
-        throw py::value_error("first/count: outside the window grid of " +
-                              std::to_string(g.count()) + " windows");
+    facecore::bind::check_window_range(g, first, count);
     const float* mu = per_channel(mean, "mean", src.channels);
     const float* sd = per_channel(std, "std", src.channels);
     float* o = contiguous_out<float>(out, "out", {count, src.channels, window_h, window_w});
@@ -142,16 +137,13 @@ void extract_windows_nchw_f32(const py::array& image, std::int64_t window_h, std
 
 void accumulate_windows_f32(const py::array& scores, std::int64_t image_h, std::int64_t image_w,
                             std::int64_t window_h, std::int64_t window_w, std::int64_t stride_y,
-                            std::int64_t stride_x, int reduce, float fill, py::array out) {
+                            std::int64_t stride_x, Reduce reduce, float fill, py::array out) {
     const auto g = facecore::make_grid(image_h, image_w, window_h, window_w, stride_y, stride_x);
     const float* s = contiguous_in<float>(scores, "scores", 2);
-    if (scores.shape(0) != g.grid_h() || scores.shape(1) != g.grid_w())
-        throw py::value_error("scores: expected the window grid's shape (" +
-                              std::to_string(g.grid_h()) + ", " + std::to_string(g.grid_w()) +
-                              "); got " + shape_of(scores));
+    facecore::bind::check_scores_shape(g, scores.shape(0), scores.shape(1), shape_of(scores));
     float* o = contiguous_out<float>(out, "out", {image_h, image_w});
     py::gil_scoped_release nogil;
-    facecore::cpu::accumulate_windows_f32(s, g, reduce, fill, o);
+    facecore::cpu::accumulate_windows_f32(s, g, static_cast<int>(reduce), fill, o);
 }
 
 // ----------------------------------------------------------------------------------- refine
@@ -193,26 +185,17 @@ void blend_u8(const py::array& base, const py::array& effect, const py::array& a
     facecore::cpu::blend_u8(b, e, a, o);
 }
 
-void recolor_u8(const py::array& image, const py::array& alpha, int space,
+void recolor_u8(const py::array& image, const py::array& alpha, ColourSpace space,
                 const py::array& target_bgr, float strength, py::array out,
                 const py::object& source) {
     const auto im = image_view<const std::uint8_t>(image, "image");
     const auto a = alpha_view(alpha);
     const float* t = per_channel(target_bgr, "color", 3);
     const auto o = image_view<std::uint8_t>(out, "out", true);
-    if (space < 0 || space > 3)
-        throw py::value_error("space: must be 0 (lab), 1 (hsv), 2 (transfer) or 3 (natural)");
-    const float* src = nullptr;
     py::array src_arr;
-    if (!source.is_none()) {
-        if (!py::isinstance<py::array>(source))
-            throw py::type_error("source: expected a float32 array (mean L, std L) or None");
-        src_arr = py::reinterpret_borrow<py::array>(source);
-        src = per_channel(src_arr, "source", 2);
-    }
+    const float* src = facecore::bind::source_in(source, src_arr);
     py::gil_scoped_release nogil;
-    facecore::cpu::recolor_u8(im, a, static_cast<facecore::ColourSpace>(space), t, strength, o,
-                              src);
+    facecore::cpu::recolor_u8(im, a, space, t, strength, o, src);
 }
 
 py::tuple lab_stats_u8(const py::array& image, const py::array& alpha, std::int64_t step) {
@@ -236,6 +219,19 @@ PYBIND11_MODULE(_core, m) {
     m.def("set_num_threads", &facecore::set_num_threads, py::arg("n"));
     m.def("pool_threads", &facecore::pool_threads);
     m.attr("MAX_THREADS") = facecore::kMaxThreads;
+
+    // The enumerations the kernels take; facecore._cuda re-exports these same types.
+    py::enum_<Border>(m, "Border", "Samples outside the image: fill value or nearest edge.")
+        .value("constant", Border::Constant)
+        .value("replicate", Border::Replicate);
+    py::enum_<Reduce>(m, "Reduce", "How accumulate_windows turns window scores into pixels.")
+        .value("mean", Reduce::Mean)
+        .value("centre", Reduce::Centre);
+    py::enum_<ColourSpace>(m, "ColourSpace", "recolor's mode.")
+        .value("lab", ColourSpace::Lab)
+        .value("hsv", ColourSpace::Hsv)
+        .value("transfer", ColourSpace::Transfer)
+        .value("natural", ColourSpace::Natural);
 
     m.def("warp_affine_u8", &warp_affine_u8, py::arg("image"), py::arg("matrices"),
           py::arg("out_h"), py::arg("out_w"), py::arg("inverse"), py::arg("border"),

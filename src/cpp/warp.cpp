@@ -138,23 +138,12 @@ void sample_row_any(int C, const ImageView<const std::uint8_t>& src, const px::A
     }
 }
 
-void check_common(std::int64_t n, std::int64_t out_h, std::int64_t out_w, std::int64_t height,
-                  std::int64_t width, std::int64_t channels) {
-    require(n >= 1, "matrices: need at least one matrix");
-    require(out_h >= 1 && out_w >= 1, "shape: output height and width must be positive");
-    require(out_h <= 32767 && out_w <= 32767, "shape: output sides must be below 32768");
-    require(height >= 1 && width >= 1, "image: height and width must be positive");
-    require(height <= 32767 && width <= 32767, "image: sides must be below 32768");
-    require(channels >= 1 && channels <= 4, "image: 1 to 4 channels");
-    checked_size({n, out_h, out_w, channels}, "shape");
-}
-
 }  // namespace
 
 void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matrices,
                     std::int64_t n, bool inverse_given, std::int64_t out_h, std::int64_t out_w,
                     Border border, const int* fill, std::uint8_t* out) {
-    check_common(n, out_h, out_w, src.height, src.width, src.channels);
+    check_warp_args(n, out_h, out_w, src.height, src.width, src.channels);
     const std::vector<px::Affine> maps = sampling_maps(matrices, n, inverse_given);
     const int C = static_cast<int>(src.channels);
     float fill_f[4] = {0, 0, 0, 0};
@@ -172,12 +161,9 @@ void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const dou
                              std::int64_t n, bool inverse_given, std::int64_t out_h,
                              std::int64_t out_w, Border border, const int* fill, const float* mean,
                              const float* std, bool swap_rb, float* out) {
-    check_common(n, out_h, out_w, src.height, src.width, src.channels);
+    check_warp_args(n, out_h, out_w, src.height, src.width, src.channels);
     const int C = static_cast<int>(src.channels);
-    require(!swap_rb || C >= 3, "swap_rb: needs an image with 3 or 4 channels");
-    for (int c = 0; c < C; ++c)
-        require(std::isfinite(std[c]) && std[c] != 0.0f && std::isfinite(mean[c]),
-                "std: must be finite and non-zero (mean finite)");
+    check_normalise_args(C, mean, std, swap_rb);
     const std::vector<px::Affine> maps = sampling_maps(matrices, n, inverse_given);
     int source_channel[4] = {0, 1, 2, 3};
     if (swap_rb) std::swap(source_channel[0], source_channel[2]);
@@ -198,7 +184,7 @@ void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const dou
 void warp_affine_f32(const ImageView<const float>& src, const double* matrices, std::int64_t n,
                      bool inverse_given, std::int64_t out_h, std::int64_t out_w, Border border,
                      float fill, float* out) {
-    check_common(n, out_h, out_w, src.height, src.width, src.channels);
+    check_warp_args(n, out_h, out_w, src.height, src.width, src.channels);
     const std::vector<px::Affine> maps = sampling_maps(matrices, n, inverse_given);
     const int C = static_cast<int>(src.channels);
     parallel_for(n * out_h, 16, [&](std::int64_t begin, std::int64_t end) {

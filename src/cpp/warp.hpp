@@ -47,6 +47,19 @@ inline std::vector<px::Affine> sampling_maps(const double* matrices, std::int64_
     return maps;
 }
 
+// The arguments' checks, shared by the CPU and CUDA kernels (same refusals, same messages).
+// Sides stay below 32768 so the fixed-point coordinate arithmetic is exact.
+inline void check_warp_args(std::int64_t n, std::int64_t out_h, std::int64_t out_w,
+                            std::int64_t height, std::int64_t width, std::int64_t channels) {
+    require(n >= 1, "matrices: need at least one matrix");
+    require(out_h >= 1 && out_w >= 1, "shape: output height and width must be positive");
+    require(out_h <= 32767 && out_w <= 32767, "shape: output sides must be below 32768");
+    require(height >= 1 && width >= 1, "image: height and width must be positive");
+    require(height <= 32767 && width <= 32767, "image: sides must be below 32768");
+    require(channels >= 1 && channels <= 4, "image: 1 to 4 channels");
+    checked_size({n, out_h, out_w, channels}, "shape");
+}
+
 namespace cpu {
 
 // out: (n, out_h, out_w, channels) uint8, contiguous. fill: one value per channel.

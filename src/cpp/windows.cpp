@@ -15,16 +15,8 @@ namespace cpu {
 void extract_windows_nchw_f32(const ImageView<const std::uint8_t>& src, const WindowGrid& g,
                               std::int64_t first, std::int64_t count, const float* mean,
                               const float* std, bool swap_rb, float* out) {
-    check_grid(g);
-    require(src.height == g.image_h && src.width == g.image_w, "image: shape disagrees with grid");
+    check_extract_args(src.height, src.width, src.channels, g, first, count, mean, std, swap_rb);
     const int C = static_cast<int>(src.channels);
-    require(C >= 1 && C <= 4, "image: 1 to 4 channels");
-    require(!swap_rb || C >= 3, "swap_rb: needs an image with 3 or 4 channels");
-    require(first >= 0 && count >= 0 && first + count <= g.count(),
-            "first/count: outside the window grid");
-    for (int c = 0; c < C; ++c)
-        require(std::isfinite(std[c]) && std[c] != 0.0f && std::isfinite(mean[c]),
-                "std: must be finite and non-zero (mean finite)");
     if (count == 0) return;
     int source_channel[4] = {0, 1, 2, 3};
     if (swap_rb) std::swap(source_channel[0], source_channel[2]);
@@ -68,8 +60,7 @@ void extract_windows_nchw_f32(const ImageView<const std::uint8_t>& src, const Wi
 
 void accumulate_windows_f32(const float* scores, const WindowGrid& g, int reduce, float fill,
                             float* out) {
-    check_grid(g);
-    require(reduce == 0 || reduce == 1, "reduce: must be 'mean' or 'centre'");
+    check_accumulate_args(g, reduce);
     const std::int64_t gh = g.grid_h(), gw = g.grid_w();
     const std::int64_t H = g.image_h, W = g.image_w;
     if (reduce == 0) {

@@ -37,6 +37,27 @@ inline void check_grid(const WindowGrid& g) {
     make_grid(g.image_h, g.image_w, g.window_h, g.window_w, g.stride_y, g.stride_x);
 }
 
+// accumulate_windows' reduction (facecore._core.Reduce in Python).
+enum class Reduce : int { Mean = 0, Centre = 1 };
+
+// The arguments' checks, shared by the CPU and CUDA kernels (same refusals, same messages).
+inline void check_extract_args(std::int64_t height, std::int64_t width, std::int64_t channels,
+                               const WindowGrid& g, std::int64_t first, std::int64_t count,
+                               const float* mean, const float* std, bool swap_rb) {
+    check_grid(g);
+    require(height == g.image_h && width == g.image_w, "image: shape disagrees with grid");
+    require(channels >= 1 && channels <= 4, "image: 1 to 4 channels");
+    require(first >= 0 && count >= 0 && first + count <= g.count(),
+            "first/count: outside the window grid");
+    check_normalise_args(channels, mean, std, swap_rb);
+}
+
+inline void check_accumulate_args(const WindowGrid& g, int reduce) {
+    check_grid(g);
+    require(reduce == static_cast<int>(Reduce::Mean) || reduce == static_cast<int>(Reduce::Centre),
+            "reduce: must be 'mean' or 'centre'");
+}
+
 namespace cpu {
 
 // Windows [first, first + count) into out (count, C, window_h, window_w) float32:

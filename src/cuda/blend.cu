@@ -91,23 +91,13 @@ __global__ void recolor_kernel(ImageView<const std::uint8_t> image, ImageView<co
     q[2] = px::blend_u8(p2, l2, a);
 }
 
-void check_same(const ImageView<const std::uint8_t>& a, std::int64_t h, std::int64_t w,
-                std::int64_t c, const char* name) {
-    require(a.height == h && a.width == w && a.channels == c,
-            std::string(name) + ": shape must equal the image's");
-}
-
 }  // namespace
 
 void blend_u8(const ImageView<const std::uint8_t>& base,
               const ImageView<const std::uint8_t>& effect, const ImageView<const float>& alpha,
               const ImageView<std::uint8_t>& out, cudaStream_t stream) {
+    check_blend_args(base, effect, alpha, out);
     const std::int64_t H = base.height, W = base.width, C = base.channels;
-    require(H >= 1 && W >= 1 && C >= 1 && C <= 4, "base: need (H, W) or (H, W, 1..4), non-empty");
-    check_same(effect, H, W, C, "effect");
-    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
-            "alpha: shape must be the image's (H, W)");
-    require(out.height == H && out.width == W && out.channels == C, "out: wrong shape");
     require((H + kBlockY - 1) / kBlockY <= 65535, "base: too many rows for one launch");
     const dim3 block(kBlockX, kBlockY);
     const dim3 grid(static_cast<unsigned>((W * C + kBlockX - 1) / kBlockX),
@@ -118,11 +108,8 @@ void blend_u8(const ImageView<const std::uint8_t>& base,
 
 LabStats lab_stats_u8(const ImageView<const std::uint8_t>& image,
                       const ImageView<const float>& alpha, std::int64_t step, cudaStream_t stream) {
-    const std::int64_t H = image.height, W = image.width;
-    require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
-    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
-            "alpha: shape must be the image's (H, W)");
-    require(step >= 1, "step: must be >= 1");
+    check_lab_stats_args(image, alpha, step);
+    const std::int64_t H = image.height;
     px::ColourTables tables;
     px::fill_colour_tables(tables);
     DeviceBuffer<float> lut(256, stream);
@@ -143,15 +130,8 @@ LabStats lab_stats_u8(const ImageView<const std::uint8_t>& image,
 void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<const float>& alpha,
                 ColourSpace space, const float* target_bgr, float strength,
                 const ImageView<std::uint8_t>& out, cudaStream_t stream, const float* source) {
+    check_recolor_args(image, alpha, target_bgr, strength, out, source);
     const std::int64_t H = image.height, W = image.width;
-    require(H >= 1 && W >= 1 && image.channels == 3, "image: need (H, W, 3) BGR, non-empty");
-    require(alpha.height == H && alpha.width == W && alpha.channels == 1,
-            "alpha: shape must be the image's (H, W)");
-    require(out.height == H && out.width == W && out.channels == 3, "out: wrong shape");
-    require(std::isfinite(strength), "strength: must be finite");
-    for (int c = 0; c < 3; ++c)
-        require(std::isfinite(target_bgr[c]) && target_bgr[c] >= 0.0f && target_bgr[c] <= 255.0f,
-                "color: channels must be in [0, 255]");
     require((H + kBlockY - 1) / kBlockY <= 65535, "image: too many rows for one launch");
     // The sRGB decode table (host powf, as the CPU kernel's) and the target's chroma, with the
     // same host code as src/cpp/blend.cpp.
@@ -171,8 +151,6 @@ void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<cons
     if (space == ColourSpace::Transfer || space == ColourSpace::Natural) {
         float mu, sd;
         if (source != nullptr) {
-            require(std::isfinite(source[0]) && std::isfinite(source[1]),
-                    "source: mean and std must be finite");
             mu = source[0];
             sd = source[1];
         } else {

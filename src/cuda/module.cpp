@@ -28,8 +28,10 @@
 
 namespace py = pybind11;
 using facecore::Border;
+using facecore::ColourSpace;
 using facecore::ImageView;
-using facecore::bind::border_of;
+using facecore::Reduce;
+using facecore::bind::fill_in;
 using facecore::bind::matrices_in;
 using facecore::bind::per_channel;
 using facecore::bind::shape_of;
@@ -290,29 +292,27 @@ class Launch {
 
 // ------------------------------------------------------------------------------------- warp
 void warp_affine_u8(const py::object& image, const py::array& matrices, std::int64_t out_h,
-                    std::int64_t out_w, bool inverse, int border, const py::array& fill,
+                    std::int64_t out_w, bool inverse, Border border, const py::array& fill,
                     const py::object& out, std::uintptr_t stream) {
     const CudaArray ia = cuda_array(image, "image");
     const CudaArray oa = cuda_array(out, "out");
     const auto src = image_view<const std::uint8_t>(ia);
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
-    const int* f = facecore::bind::contiguous_in<std::int32_t>(fill, "fill", 1);
-    if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
+    const int* f = fill_in(fill, src.channels);
     std::uint8_t* o = contiguous_out<std::uint8_t>(
         oa, ia.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
                            : std::initializer_list<std::int64_t>{n, out_h, out_w});
-    const Border b = border_of(border);
     Launch launch(stream);
     launch.add(ia);
     launch.add(oa);
     py::gil_scoped_release nogil;
     const auto guard = launch.begin();
-    facecore::cuda::warp_affine_u8(src, m, n, inverse, out_h, out_w, b, f, o, launch.stream());
+    facecore::cuda::warp_affine_u8(src, m, n, inverse, out_h, out_w, border, f, o, launch.stream());
 }
 
 void warp_affine_to_nchw_f32(const py::object& image, const py::array& matrices, std::int64_t out_h,
-                             std::int64_t out_w, bool inverse, int border, const py::array& fill,
+                             std::int64_t out_w, bool inverse, Border border, const py::array& fill,
                              const py::array& mean, const py::array& std, bool swap_rb,
                              const py::object& out, std::uintptr_t stream) {
     const CudaArray ia = cuda_array(image, "image");
@@ -320,23 +320,21 @@ void warp_affine_to_nchw_f32(const py::object& image, const py::array& matrices,
     const auto src = image_view<const std::uint8_t>(ia);
     std::int64_t n;
     const double* m = matrices_in(matrices, n);
-    const int* f = facecore::bind::contiguous_in<std::int32_t>(fill, "fill", 1);
-    if (fill.shape(0) != src.channels) throw py::value_error("fill: need one value per channel");
+    const int* f = fill_in(fill, src.channels);
     const float* mu = per_channel(mean, "mean", src.channels);
     const float* sd = per_channel(std, "std", src.channels);
     float* o = contiguous_out<float>(oa, {n, src.channels, out_h, out_w});
-    const Border b = border_of(border);
     Launch launch(stream);
     launch.add(ia);
     launch.add(oa);
     py::gil_scoped_release nogil;
     const auto guard = launch.begin();
-    facecore::cuda::warp_affine_to_nchw_f32(src, m, n, inverse, out_h, out_w, b, f, mu, sd, swap_rb,
-                                            o, launch.stream());
+    facecore::cuda::warp_affine_to_nchw_f32(src, m, n, inverse, out_h, out_w, border, f, mu, sd,
+                                            swap_rb, o, launch.stream());
 }
 
 void warp_affine_f32(const py::object& image, const py::array& matrices, std::int64_t out_h,
-                     std::int64_t out_w, bool inverse, int border, float fill,
+                     std::int64_t out_w, bool inverse, Border border, float fill,
                      const py::object& out, std::uintptr_t stream) {
     const CudaArray ia = cuda_array(image, "src");
     const CudaArray oa = cuda_array(out, "out");
@@ -346,13 +344,13 @@ void warp_affine_f32(const py::object& image, const py::array& matrices, std::in
     float* o = contiguous_out<float>(
         oa, ia.ndim() == 3 ? std::initializer_list<std::int64_t>{n, out_h, out_w, src.channels}
                            : std::initializer_list<std::int64_t>{n, out_h, out_w});
-    const Border b = border_of(border);
     Launch launch(stream);
     launch.add(ia);
     launch.add(oa);
     py::gil_scoped_release nogil;
     const auto guard = launch.begin();
-    facecore::cuda::warp_affine_f32(src, m, n, inverse, out_h, out_w, b, fill, o, launch.stream());
+    facecore::cuda::warp_affine_f32(src, m, n, inverse, out_h, out_w, border, fill, o,
+                                    launch.stream());
 }
 
 void register_warp(py::module_& m) {
@@ -378,9 +376,7 @@ void extract_windows_nchw_f32(const py::object& image, std::int64_t window_h, st
     const auto src = image_view<const std::uint8_t>(ia);
     const auto g =
         facecore::make_grid(src.height, src.width, window_h, window_w, stride_y, stride_x);
-    if (first < 0 || count < 0 || first > g.count() || count > g.count() - first)
-        throw py::value_error("first/count: outside the window grid of " +
-                              std::to_string(g.count()) + " windows");
+    facecore::bind::check_window_range(g, first, count);
     const float* mu = per_channel(mean, "mean", src.channels);
     const float* sd = per_channel(std, "std", src.channels);
     float* o = contiguous_out<float>(oa, {count, src.channels, window_h, window_w});
@@ -395,24 +391,21 @@ void extract_windows_nchw_f32(const py::object& image, std::int64_t window_h, st
 
 void accumulate_windows_f32(const py::object& scores, std::int64_t image_h, std::int64_t image_w,
                             std::int64_t window_h, std::int64_t window_w, std::int64_t stride_y,
-                            std::int64_t stride_x, int reduce, float fill, const py::object& out,
+                            std::int64_t stride_x, Reduce reduce, float fill, const py::object& out,
                             std::uintptr_t stream) {
     const CudaArray sa = cuda_array(scores, "scores");
     const CudaArray oa = cuda_array(out, "out");
     const auto g = facecore::make_grid(image_h, image_w, window_h, window_w, stride_y, stride_x);
     const float* s = contiguous_in<float>(sa, 2);
-    if (sa.shape[0] != g.grid_h() || sa.shape[1] != g.grid_w())
-        throw py::value_error("scores: expected the window grid's shape (" +
-                              std::to_string(g.grid_h()) + ", " + std::to_string(g.grid_w()) +
-                              "); got " + sa.shape_str());
+    facecore::bind::check_scores_shape(g, sa.shape[0], sa.shape[1], sa.shape_str());
     float* o = contiguous_out<float>(oa, {image_h, image_w});
-    if (reduce != 0 && reduce != 1) throw py::value_error("reduce: must be 0 (mean) or 1 (centre)");
     Launch launch(stream);
     launch.add(sa);
     launch.add(oa);
     py::gil_scoped_release nogil;
     const auto guard = launch.begin();
-    facecore::cuda::accumulate_windows_f32(s, g, reduce, fill, o, launch.stream());
+    facecore::cuda::accumulate_windows_f32(s, g, static_cast<int>(reduce), fill, o,
+                                           launch.stream());
 }
 
 void register_windows(py::module_& m) {
@@ -498,7 +491,7 @@ void blend_u8(const py::object& base, const py::object& effect, const py::object
     facecore::cuda::blend_u8(b, e, a, o, launch.stream());
 }
 
-void recolor_u8(const py::object& image, const py::object& alpha, int space,
+void recolor_u8(const py::object& image, const py::object& alpha, ColourSpace space,
                 const py::array& target_bgr, float strength, const py::object& out,
                 std::uintptr_t stream, const py::object& source) {
     const CudaArray ia = cuda_array(image, "image"), aa = cuda_array(alpha, "alpha");
@@ -507,22 +500,13 @@ void recolor_u8(const py::object& image, const py::object& alpha, int space,
     const auto a = alpha_view(aa);
     const float* t = per_channel(target_bgr, "color", 3);
     const auto o = image_view<std::uint8_t>(oa, true);
-    if (space < 0 || space > 3)
-        throw py::value_error("space: must be 0 (lab), 1 (hsv), 2 (transfer) or 3 (natural)");
-    const float* src = nullptr;
     py::array src_arr;
-    if (!source.is_none()) {
-        if (!py::isinstance<py::array>(source))
-            throw py::type_error("source: expected a float32 array (mean L, std L) or None");
-        src_arr = py::reinterpret_borrow<py::array>(source);
-        src = per_channel(src_arr, "source", 2);
-    }
+    const float* src = facecore::bind::source_in(source, src_arr);
     Launch launch(stream);
     for (const CudaArray* x : {&ia, &aa, &oa}) launch.add(*x);
     py::gil_scoped_release nogil;
     const auto guard = launch.begin();
-    facecore::cuda::recolor_u8(im, a, static_cast<facecore::ColourSpace>(space), t, strength, o,
-                               launch.stream(), src);
+    facecore::cuda::recolor_u8(im, a, space, t, strength, o, launch.stream(), src);
 }
 
 void register_blend(py::module_& m) {
@@ -670,6 +654,9 @@ void register_memory(py::module_& m) {
 
 PYBIND11_MODULE(_cuda, m) {
     m.doc() = "facecore's CUDA kernels (see facecore.kernels, which validates and dispatches).";
+    // The enumerations are facecore._core's (one type each, accepted by both extensions).
+    const py::module_ core = py::module_::import("facecore._core");
+    for (const char* name : {"Border", "Reduce", "ColourSpace"}) m.attr(name) = core.attr(name);
     m.def("device_count", &device_count, "Number of usable CUDA devices (0 without a driver).");
     m.def("device_properties", &device_properties, py::arg("device") = 0);
     int runtime = 0;

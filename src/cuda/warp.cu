@@ -78,18 +78,6 @@ __global__ void warp_f32_kernel(ImageView<const float> src, const px::Affine* ma
     }
 }
 
-// The CPU kernel's checks (src/cpp/warp.cpp keeps its copy private).
-void check_common(std::int64_t n, std::int64_t out_h, std::int64_t out_w, std::int64_t height,
-                  std::int64_t width, std::int64_t channels) {
-    require(n >= 1, "matrices: need at least one matrix");
-    require(out_h >= 1 && out_w >= 1, "shape: output height and width must be positive");
-    require(out_h <= 32767 && out_w <= 32767, "shape: output sides must be below 32768");
-    require(height >= 1 && width >= 1, "image: height and width must be positive");
-    require(height <= 32767 && width <= 32767, "image: sides must be below 32768");
-    require(channels >= 1 && channels <= 4, "image: 1 to 4 channels");
-    checked_size({n, out_h, out_w, channels}, "shape");
-}
-
 dim3 grid_for(std::int64_t n, std::int64_t out_h, std::int64_t out_w) {
     return dim3(static_cast<unsigned>((out_w + kBlockX - 1) / kBlockX),
                 static_cast<unsigned>((out_h + kBlockY - 1) / kBlockY),
@@ -150,7 +138,7 @@ void launch_u8(const ImageView<const std::uint8_t>& src, const px::Affine* maps,
 void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matrices,
                     std::int64_t n, bool inverse_given, std::int64_t out_h, std::int64_t out_w,
                     Border border, const int* fill, std::uint8_t* out, cudaStream_t stream) {
-    check_common(n, out_h, out_w, src.height, src.width, src.channels);
+    check_warp_args(n, out_h, out_w, src.height, src.width, src.channels);
     // n fits an int: n * out_h * out_w * C elements fit memory and out_h, out_w >= 1.
     require(n <= 0x7fffffff, "matrices: too many matrices");
     const int C = static_cast<int>(src.channels);
@@ -163,13 +151,10 @@ void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const dou
                              std::int64_t n, bool inverse_given, std::int64_t out_h,
                              std::int64_t out_w, Border border, const int* fill, const float* mean,
                              const float* std, bool swap_rb, float* out, cudaStream_t stream) {
-    check_common(n, out_h, out_w, src.height, src.width, src.channels);
+    check_warp_args(n, out_h, out_w, src.height, src.width, src.channels);
     require(n <= 0x7fffffff, "matrices: too many matrices");
     const int C = static_cast<int>(src.channels);
-    require(!swap_rb || C >= 3, "swap_rb: needs an image with 3 or 4 channels");
-    for (int c = 0; c < C; ++c)
-        require(std::isfinite(std[c]) && std[c] != 0.0f && std::isfinite(mean[c]),
-                "std: must be finite and non-zero (mean finite)");
+    check_normalise_args(C, mean, std, swap_rb);
     const PerChannel pc = per_channel(C, fill, mean, std, swap_rb);
     DeviceBuffer<px::Affine> maps = upload_maps(matrices, n, inverse_given, stream);
     launch_u8(src, maps.data(), n, out_h, out_w, border, pc, nullptr, out, stream);
@@ -178,7 +163,7 @@ void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const dou
 void warp_affine_f32(const ImageView<const float>& src, const double* matrices, std::int64_t n,
                      bool inverse_given, std::int64_t out_h, std::int64_t out_w, Border border,
                      float fill, float* out, cudaStream_t stream) {
-    check_common(n, out_h, out_w, src.height, src.width, src.channels);
+    check_warp_args(n, out_h, out_w, src.height, src.width, src.channels);
     require(n <= 0x7fffffff, "matrices: too many matrices");
     DeviceBuffer<px::Affine> maps = upload_maps(matrices, n, inverse_given, stream);
     warp_f32_kernel<<<grid_for(n, out_h, out_w), dim3(kBlockX, kBlockY), 0, stream>>>(

@@ -327,7 +327,7 @@ def test_on_a_non_default_stream():
 
 
 def test_device_array_round_trip_and_consumers():
-    from facecore._gpu import DeviceArray
+    from facecore.kernels._cuda import DeviceArray
 
     rng = np.random.default_rng(6)
     img = rng.integers(0, 256, (100, 120, 3), dtype=np.uint8)

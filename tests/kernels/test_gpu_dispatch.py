@@ -5,7 +5,7 @@ Three layers, none of which needs a device:
    run, mixed host/GPU arguments);
 2. ``facecore._cuda`` itself where it is built: it imports, finds no device here, and its
    C++ argument checks (dtype, shape, strides, device memory) raise before any launch;
-3. the whole Python GPU path of ``facecore._gpu`` (parsing ``__cuda_array_interface__``,
+3. the whole Python GPU path of ``facecore.kernels._cuda`` (parsing ``__cuda_array_interface__``,
    output allocation, streams, the NumPy round trip of ``device="cuda"``, ``DeviceArray``)
    against a fake ``_cuda`` whose "device memory" is host memory and whose kernels are the
    C++ CPU kernels: every family must give the CPU result through it. What this cannot test
@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 import facecore
-from facecore import _core, _gpu, kernels
+from facecore import _core, kernels
 from facecore.errors import CudaUnavailableError
+from facecore.kernels import _cuda as gpu
 
 
 class FakeGpuArray:
@@ -183,14 +184,14 @@ class FakeCuda(types.SimpleNamespace):
 @pytest.fixture
 def fake_cuda(monkeypatch):
     fake = FakeCuda()
-    monkeypatch.setattr(_gpu, "_cuda", fake)
+    monkeypatch.setattr(gpu, "_ext", fake)
     return fake
 
 
 @pytest.fixture
 def no_cuda(monkeypatch):
     """As on a machine whose _cuda finds no device (this one, or a GPU machine made to look so)."""
-    monkeypatch.setattr(_gpu, "_cuda", types.SimpleNamespace(device_count=lambda: 0))
+    monkeypatch.setattr(gpu, "_ext", types.SimpleNamespace(device_count=lambda: 0))
 
 
 rng = np.random.default_rng(8)
@@ -229,7 +230,7 @@ def test_device_cuda_on_cpu_only_build_raises(no_cuda):
 
 
 def test_device_cuda_without_module(monkeypatch):
-    monkeypatch.setattr(_gpu, "_cuda", None)
+    monkeypatch.setattr(gpu, "_ext", None)
     with pytest.raises(CudaUnavailableError, match="not built"):
         kernels.blend(IMG, IMG, MAP, device="cuda")
 
@@ -274,10 +275,10 @@ def test_mixed_host_and_gpu_arrays(fake_cuda):
 
 
 def test_is_device_array():
-    assert not _gpu.is_device_array(IMG)
-    assert not _gpu.is_device_array([1, 2])
-    assert not _gpu.is_device_array(None)
-    assert _gpu.is_device_array(FakeGpuArray(IMG))
+    assert not gpu.is_device_array(IMG)
+    assert not gpu.is_device_array([1, 2])
+    assert not gpu.is_device_array(None)
+    assert gpu.is_device_array(FakeGpuArray(IMG))
 
     class DLCuda:
         def __dlpack_device__(self):
@@ -292,9 +293,9 @@ def test_is_device_array():
         def __cuda_array_interface__(self):
             raise AttributeError("not on a GPU")  # what a CPU torch tensor does
 
-    assert _gpu.is_device_array(DLCuda())
-    assert not _gpu.is_device_array(DLCpu())
-    assert not _gpu.is_device_array(Broken())
+    assert gpu.is_device_array(DLCuda())
+    assert not gpu.is_device_array(DLCpu())
+    assert not gpu.is_device_array(Broken())
 
 
 # ------------------------------------------------------------------ the built _cuda
@@ -302,6 +303,8 @@ def _built_cuda():
     try:
         from facecore import _cuda
     except ImportError:
+        _cuda = None
+    if _cuda is None:  # facecore/__init__ sets None where the import fails
         pytest.skip("facecore._cuda is not built here (no nvcc at build time)")
     return _cuda
 
@@ -337,17 +340,18 @@ def test_cuda_binding_checks_arguments_before_touching_a_device():
     m = M.copy()
     fill = np.zeros(3, np.int32)
     out = _cai((2, 8, 8, 3), "|u1")
+    C = _core.Border.constant
     with pytest.raises(TypeError, match=r"^image: expected uint8 array; got float32"):
-        cu.warp_affine_u8(_cai((10, 10, 3), "<f4"), m, 8, 8, False, 0, fill, out)
+        cu.warp_affine_u8(_cai((10, 10, 3), "<f4"), m, 8, 8, False, C, fill, out)
     with pytest.raises(ValueError, match=r"^image: expected \(H, W\) or \(H, W, C\)"):
-        cu.warp_affine_u8(_cai((10,), "|u1"), m, 8, 8, False, 0, fill, out)
+        cu.warp_affine_u8(_cai((10,), "|u1"), m, 8, 8, False, C, fill, out)
     with pytest.raises(ValueError, match=r"^image: pixels must be contiguous"):
         cu.warp_affine_u8(
-            _cai((10, 10, 3), "|u1", strides=(30, 6, 1)), m, 8, 8, False, 0, fill, out
+            _cai((10, 10, 3), "|u1", strides=(30, 6, 1)), m, 8, 8, False, C, fill, out
         )
     with pytest.raises(ValueError, match=r"^out: wrong shape \(2, 8, 9, 3\)"):
         cu.warp_affine_u8(
-            _cai((10, 10, 3), "|u1"), m, 8, 8, False, 0, fill, _cai((2, 8, 9, 3), "|u1")
+            _cai((10, 10, 3), "|u1"), m, 8, 8, False, C, fill, _cai((2, 8, 9, 3), "|u1")
         )
     with pytest.raises(ValueError, match=r"^out: array is read-only"):
         cu.blend_u8(
@@ -357,11 +361,14 @@ def test_cuda_binding_checks_arguments_before_touching_a_device():
             _cai((4, 4, 3), "|u1", readonly=True),
         )
     with pytest.raises(TypeError, match=r"^matrices: expected float64"):
-        cu.warp_affine_u8(_cai((10, 10, 3), "|u1"), m.astype(np.float32), 8, 8, False, 0, fill, out)
-    with pytest.raises(ValueError, match=r"^border: "):
-        cu.warp_affine_u8(_cai((10, 10, 3), "|u1"), m, 8, 8, False, 7, fill, out)
+        cu.warp_affine_u8(_cai((10, 10, 3), "|u1"), m.astype(np.float32), 8, 8, False, C, fill, out)
+    # enumerations are facecore._core's types, shared by both extensions; never bare ints
+    assert cu.Border is _core.Border and cu.Reduce is _core.Reduce
+    assert cu.ColourSpace is _core.ColourSpace
+    with pytest.raises(TypeError, match="incompatible function arguments"):
+        cu.warp_affine_u8(_cai((10, 10, 3), "|u1"), m, 8, 8, False, 0, fill, out)
     with pytest.raises(TypeError, match=r"^image: expected a CUDA array"):
-        cu.warp_affine_u8(IMG, m, 8, 8, False, 0, fill, out)
+        cu.warp_affine_u8(IMG, m, 8, 8, False, C, fill, out)
     with pytest.raises(ValueError, match=r"^window: 5x5 is larger than the image"):
         cu.extract_windows_nchw_f32(
             _cai((4, 4), "|u1"),
@@ -378,7 +385,7 @@ def test_cuda_binding_checks_arguments_before_touching_a_device():
         )
     with pytest.raises(ValueError, match=r"^scores: expected the window grid's shape \(3, 3\)"):
         cu.accumulate_windows_f32(
-            _cai((2, 3), "<f4"), 5, 5, 3, 3, 1, 1, 0, 0.0, _cai((5, 5), "<f4")
+            _cai((2, 3), "<f4"), 5, 5, 3, 3, 1, 1, _core.Reduce.mean, 0.0, _cai((5, 5), "<f4")
         )
     with pytest.raises(ValueError, match=r"^out: overlaps p without being p"):
         cu.refine_map_f32(
@@ -392,20 +399,20 @@ def test_cuda_binding_checks_arguments_before_touching_a_device():
         cu.recolor_u8(
             {"shape": (2, 2, 3)},
             _cai((2, 2), "<f4"),
-            0,
+            _core.ColourSpace.lab,
             np.zeros(3, np.float32),
             1.0,
             _cai((2, 2, 3), "|u1"),
         )
     # Everything right but the memory: here there is no device, so no pointer is device memory.
     with pytest.raises(ValueError, match=r"^image: not a CUDA device pointer"):
-        cu.warp_affine_u8(FakeGpuArray(IMG), m, 8, 8, False, 0, fill, out)
+        cu.warp_affine_u8(FakeGpuArray(IMG), m, 8, 8, False, C, fill, out)
 
 
 # ------------------------------------------------- the Python GPU path, on a fake _cuda
 def test_warp_crops_through_the_gpu_path(fake_cuda):
     got = kernels.warp_crops(FakeGpuArray(IMG), M, (16, 12))
-    assert isinstance(got, _gpu.DeviceArray) and got.shape == (2, 16, 12, 3)
+    assert isinstance(got, gpu.DeviceArray) and got.shape == (2, 16, 12, 3)
     assert np.array_equal(got.get(), kernels.warp_crops(IMG, M, (16, 12)))
     t = kernels.warp_crops(
         FakeGpuArray(IMG), M, 16, tensor=True, mean=(1, 2, 3), std=50.0, swap_rb=True
@@ -574,16 +581,16 @@ def test_streams(fake_cuda):
 
 
 def test_device_array(fake_cuda):
-    d = _gpu.DeviceArray.from_numpy(MAP, stream=5)
+    d = gpu.DeviceArray.from_numpy(MAP, stream=5)
     cai = d.__cuda_array_interface__
     assert cai["shape"] == (37, 41) and cai["typestr"] == "<f4" and cai["version"] == 3
     assert cai["stream"] == 5 and cai["strides"] is None
     assert np.array_equal(d.get(), MAP) and np.array_equal(np.asarray(d), MAP)
-    assert _gpu.DeviceArray((2, 3), np.uint8).__cuda_array_interface__["stream"] == 1  # never 0
+    assert gpu.DeviceArray((2, 3), np.uint8).__cuda_array_interface__["stream"] == 1  # never 0
     assert len(d) == 37 and d.nbytes == MAP.nbytes and "DeviceArray" in repr(d)
     # a DeviceArray is itself a GPU input, and results keep its stream
     got = kernels.refine_map(d)
-    assert isinstance(got, _gpu.DeviceArray) and got.stream == 5 and fake_cuda.streams[-1] == 5
+    assert isinstance(got, gpu.DeviceArray) and got.stream == 5 and fake_cuda.streams[-1] == 5
 
 
 def test_guided_upsample_dispatch(fake_cuda):

@@ -179,7 +179,9 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="alpha"):
         fc._core.blend_u8(img, img, np.ones((8, 7), np.float32), np.empty_like(img))
     with pytest.raises(ValueError, match="color"):
-        fc._core.recolor_u8(img, a, 0, np.float32([300, 0, 0]), 1.0, np.empty_like(img))
+        fc._core.recolor_u8(
+            img, a, fc._core.ColourSpace.lab, np.float32([300, 0, 0]), 1.0, np.empty_like(img)
+        )
 
 
 def test_avx2_and_baseline_builds_agree_bit_for_bit(tmp_path):

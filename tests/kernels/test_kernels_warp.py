@@ -256,13 +256,15 @@ def test_compiled_core_checks_again():
     M = np.zeros((1, 2, 3))
     out = np.empty((1, 4, 4, 3), np.uint8)
     fill = np.zeros(3, np.int32)
+    C = core.Border.constant
     with pytest.raises(ValueError, match="singular"):
-        core.warp_affine_u8(img, M, 4, 4, False, 0, fill, out)
+        core.warp_affine_u8(img, M, 4, 4, False, C, fill, out)
     with pytest.raises(TypeError, match="image"):
-        core.warp_affine_u8(img.astype(np.float32), M, 4, 4, False, 0, fill, out)
+        core.warp_affine_u8(img.astype(np.float32), M, 4, 4, False, C, fill, out)
     with pytest.raises(ValueError, match="out"):
-        core.warp_affine_u8(img, np.eye(3)[None, :2], 5, 4, False, 0, fill, out)
+        core.warp_affine_u8(img, np.eye(3)[None, :2], 5, 4, False, C, fill, out)
     with pytest.raises(ValueError, match="contiguous"):
-        core.warp_affine_u8(img[:, ::2], np.eye(3)[None, :2], 4, 4, False, 0, fill, out)
-    with pytest.raises(ValueError, match="border"):
-        core.warp_affine_u8(img, np.eye(3)[None, :2], 4, 4, False, 7, fill, out)
+        core.warp_affine_u8(img[:, ::2], np.eye(3)[None, :2], 4, 4, False, C, fill, out)
+    # enumerations cross as facecore._core enum values, never bare ints
+    with pytest.raises(TypeError, match="incompatible function arguments"):
+        core.warp_affine_u8(img, np.eye(3)[None, :2], 4, 4, False, 0, fill, out)
