@@ -24,6 +24,7 @@ using facecore::ImageView;
 using facecore::Reduce;
 using facecore::bind::contiguous_in;
 using facecore::bind::fill_in;
+using facecore::bind::host_layout;
 using facecore::bind::matrices_in;
 using facecore::bind::per_channel;
 using facecore::bind::require_dtype;
@@ -35,43 +36,13 @@ namespace {
 template <typename T>
 ImageView<T> image_view(const py::array& a, const char* name, bool writable = false) {
     require_dtype<T>(a, name);
-    if (a.ndim() != 2 && a.ndim() != 3)
-        throw py::value_error(std::string(name) + ": expected (H, W) or (H, W, C); got shape " +
-                              shape_of(a));
-    if (writable && !a.writeable())
-        throw py::value_error(std::string(name) + ": array is read-only");
-    const py::ssize_t item = static_cast<py::ssize_t>(sizeof(T));
-    const std::int64_t H = a.shape(0), W = a.shape(1), C = a.ndim() == 3 ? a.shape(2) : 1;
-    const bool pixels_contiguous =
-        (a.ndim() == 2 || C == 1 || a.strides(2) == item) && (W == 1 || a.strides(1) == C * item);
-    // A single row's stride is never used (NumPy gives size-1 axes any stride, even negative).
-    const bool rows_ok =
-        H == 1 || (a.strides(0) > 0 && a.strides(0) % item == 0 && a.strides(0) >= W * C * item);
-    if (!pixels_contiguous || !rows_ok)
-        throw py::value_error(std::string(name) +
-                              ": pixels must be contiguous and rows positively strided "
-                              "(pass np.ascontiguousarray(...))");
-    ImageView<T> v;
-    // Writability was checked above; the const views never write through `data`.
-    v.data = static_cast<T*>(const_cast<void*>(a.data()));
-    v.height = H;
-    v.width = W;
-    v.channels = C;
-    v.row_stride = (H == 1 ? W * C : a.strides(0) / item);
-    return v;
+    return facecore::bind::image_layout<T>(host_layout(a, name), writable);
 }
 
 template <typename T>
 T* contiguous_out(py::array& a, const char* name, std::initializer_list<std::int64_t> shape) {
     require_dtype<T>(a, name);
-    if (!a.writeable()) throw py::value_error(std::string(name) + ": array is read-only");
-    if (!(a.flags() & py::array::c_style))
-        throw py::value_error(std::string(name) + ": must be C-contiguous");
-    bool same = a.ndim() == static_cast<py::ssize_t>(shape.size());
-    std::size_t i = 0;
-    for (std::int64_t d : shape) same = same && a.shape(static_cast<py::ssize_t>(i++)) == d;
-    if (!same) throw py::value_error(std::string(name) + ": wrong shape " + shape_of(a));
-    return static_cast<T*>(a.mutable_data());
+    return facecore::bind::out_layout<T>(host_layout(a, name), shape);
 }
 
 // ------------------------------------------------------------------------------------- warp

@@ -104,21 +104,7 @@ struct CudaArray {
         for (auto d : shape) n *= d;
         return n;
     }
-    bool c_contiguous() const {
-        std::int64_t expect = itemsize;
-        for (std::int64_t d = ndim() - 1; d >= 0; --d) {
-            const auto i = static_cast<std::size_t>(d);
-            if (shape[i] != 1 && strides[i] != expect) return false;
-            expect *= shape[i];
-        }
-        return true;
-    }
-    std::string shape_str() const {
-        std::string s = "(";
-        for (std::size_t i = 0; i < shape.size(); ++i)
-            s += (i ? ", " : "") + std::to_string(shape[i]);
-        return s + (shape.size() == 1 ? ",)" : ")");
-    }
+    std::string shape_str() const { return facecore::bind::shape_str(shape); }
     std::string dtype_str() const {
         return (kind == 'u'   ? "uint"
                 : kind == 'f' ? "float"
@@ -195,54 +181,28 @@ void require_dtype(const CudaArray& a) {
                              " array; got " + a.dtype_str());
 }
 
+facecore::bind::Layout layout_of(const CudaArray& a) {
+    return facecore::bind::Layout{a.name, reinterpret_cast<void*>(a.ptr), a.readonly, a.shape,
+                                  a.strides};
+}
+
 // (H, W) or (H, W, C) with contiguous pixels; rows may be strided (as src/cpp/module.cpp).
 template <typename T>
 ImageView<T> image_view(const CudaArray& a, bool writable = false) {
     require_dtype<typename std::remove_const<T>::type>(a);
-    if (a.ndim() != 2 && a.ndim() != 3)
-        throw py::value_error(a.name + ": expected (H, W) or (H, W, C); got shape " +
-                              a.shape_str());
-    if (writable && a.readonly) throw py::value_error(a.name + ": array is read-only");
-    const std::int64_t item = static_cast<std::int64_t>(sizeof(T));
-    const std::int64_t H = a.shape[0], W = a.shape[1], C = a.ndim() == 3 ? a.shape[2] : 1;
-    if (H < 1 || W < 1) throw py::value_error(a.name + ": image is empty");
-    const bool pixels_contiguous =
-        (a.ndim() == 2 || C == 1 || a.strides[2] == item) && (W == 1 || a.strides[1] == C * item);
-    const bool rows_ok =
-        a.strides[0] > 0 && a.strides[0] % item == 0 && (H == 1 || a.strides[0] >= W * C * item);
-    if (!pixels_contiguous || !rows_ok)
-        throw py::value_error(a.name +
-                              ": pixels must be contiguous and rows positively strided "
-                              "(pass a contiguous copy)");
-    ImageView<T> v;
-    v.data = reinterpret_cast<T*>(a.ptr);
-    v.height = H;
-    v.width = W;
-    v.channels = C;
-    v.row_stride = (H == 1 ? W * C : a.strides[0] / item);
-    return v;
+    return facecore::bind::image_layout<T>(layout_of(a), writable);
 }
 
 template <typename T>
 T* contiguous_out(const CudaArray& a, std::initializer_list<std::int64_t> shape) {
     require_dtype<T>(a);
-    if (a.readonly) throw py::value_error(a.name + ": array is read-only");
-    bool same = a.ndim() == static_cast<std::int64_t>(shape.size());
-    std::size_t i = 0;
-    for (std::int64_t d : shape) same = same && i < a.shape.size() && a.shape[i++] == d;
-    if (!same) throw py::value_error(a.name + ": wrong shape " + a.shape_str());
-    if (!a.c_contiguous()) throw py::value_error(a.name + ": must be C-contiguous");
-    return reinterpret_cast<T*>(a.ptr);
+    return facecore::bind::out_layout<T>(layout_of(a), shape);
 }
 
 template <typename T>
 const T* contiguous_in(const CudaArray& a, std::int64_t ndim) {
     require_dtype<T>(a);
-    if (a.ndim() != ndim)
-        throw py::value_error(a.name + ": expected " + std::to_string(ndim) +
-                              " dimensions; got shape " + a.shape_str());
-    if (!a.c_contiguous()) throw py::value_error(a.name + ": must be C-contiguous");
-    return reinterpret_cast<const T*>(a.ptr);
+    return facecore::bind::in_layout<T>(layout_of(a), ndim);
 }
 
 // ------------------------------------------------------------------------- launch context
