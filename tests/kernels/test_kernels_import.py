@@ -41,3 +41,33 @@ def test_kernels_work_without_the_model_packages_loaded():
         "assert abs(float(p[0, 0]) - 0.75) < 1e-6"
     )
     assert _loaded_after(code) == []
+
+
+def test_every_kernel_with_device_documents_it_once():
+    """The device=/stream= paragraph is written once (_args.DEVICE_DOC) and appears in the
+    docstring of every public kernel that takes ``device=``."""
+    import inspect
+
+    import facecore.kernels as K
+    from facecore.kernels._args import DEVICE_DOC
+
+    if sys.flags.optimize >= 2:
+        pytest.skip("docstrings are stripped (python -OO)")
+
+    first = DEVICE_DOC.splitlines()[1].strip()  # "Where to run: ..."
+    with_device = [
+        n for n in K.__all__ if callable(getattr(K, n)) and "device" in _params(getattr(K, n))
+    ]
+    assert len(with_device) == 9, with_device
+    for name in with_device:
+        doc = inspect.getdoc(getattr(K, name)) or ""
+        assert doc.count(first) == 1 and "{device}" not in doc, name
+
+
+def _params(obj: object) -> list[str]:
+    import inspect
+
+    try:
+        return list(inspect.signature(obj).parameters)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return []
