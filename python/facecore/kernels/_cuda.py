@@ -39,11 +39,10 @@ from ._args import check_device, is_device_array
 
 __all__ = ["DeviceArray", "available", "unavailable_reason", "wants_gpu"]
 
-_ext: Any
-try:  # built only where nvcc was found
+try:  # built only where nvcc was found; typed by python/facecore/_cuda.pyi
     from .. import _cuda as _ext
 except ImportError:  # pragma: no cover - depends on the build
-    _ext = None
+    _ext = None  # type: ignore[assignment]
 
 
 def available() -> bool:
