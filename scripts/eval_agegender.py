@@ -224,7 +224,7 @@ def diagram(res: dict, path: Path) -> None:
             1,
             cv2.LINE_AA,
         )
-    colours = {"agegender": (200, 80, 0), "dlib": (0, 0, 200)}
+    colours = {"agegender_v2": (0, 150, 0), "agegender": (200, 80, 0), "dlib": (0, 0, 200)}
     for name, r in res.items():
         pts = [
             (int(o + row["mean_p_male"] * s), int(10 + s - row["frac_male"] * s))
@@ -282,6 +282,13 @@ def main(argv=None) -> int:
     ap.add_argument("--no-masked", action="store_true")
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--limit", type=int, default=0, help="first N faces only (smoke runs)")
+    ap.add_argument(
+        "--new",
+        default=None,
+        help="the model measured as new: a zoo name or an .onnx path (default: "
+        "FaceAnalyzer's default age model); when it is not 'agegender', agegender is measured "
+        "beside it (e.g. an agegender_v2.onnx of training/agegender/head.py)",
+    )
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "age" / "utkface").is_dir():
@@ -290,11 +297,16 @@ def main(argv=None) -> int:
     import facecore.models as fm
 
     det = fm.load("yunet", score_threshold=0.6, threads=1)
-    new = fm.load("agegender", threads=1)
-    models = {
-        "agegender": (new, new),
-        "dlib": (fm.load("age", threads=1), fm.load("gender", threads=1)),
-    }
+    from facecore.analyzer import _DEFAULTS
+
+    new_spec = args.new or _DEFAULTS["age"]
+    new_name = Path(new_spec).stem if new_spec.endswith(".onnx") else new_spec
+    new = fm.load(new_spec, threads=1)
+    models = {new_name: (new, new)}
+    if new_name != "agegender":
+        old = fm.load("agegender", threads=1)
+        models["agegender"] = (old, old)
+    models["dlib"] = (fm.load("age", threads=1), fm.load("gender", threads=1))
     faces, missed = faces_of(data, args.split, det, args.limit)
     age = np.array([f[3] for f in faces], float)
     male = np.array([f[4] for f in faces])
@@ -306,15 +318,24 @@ def main(argv=None) -> int:
         "load": os.getloadavg(),
     }
     res["models"] = {k: summarise(v, age, male) for k, v in preds.items()}
-    res["difference_new_minus_dlib"] = {
-        "age_abs_error": paired_diff(
-            np.abs(preds["agegender"]["age"] - age), np.abs(preds["dlib"]["age"] - age)
-        ),
-        "gender_correct": paired_diff(
-            ((preds["agegender"]["p_male"] > 0.5) == male).astype(float),
-            ((preds["dlib"]["p_male"] > 0.5) == male).astype(float),
-        ),
-    }
+    for ref in [k for k in models if k != new_name]:
+        key = "difference_new_minus_dlib" if ref == "dlib" else f"difference_new_minus_{ref}"
+        res[key] = {
+            "age_abs_error": paired_diff(
+                np.abs(preds[new_name]["age"] - age), np.abs(preds[ref]["age"] - age)
+            ),
+            "gender_correct": paired_diff(
+                ((preds[new_name]["p_male"] > 0.5) == male).astype(float),
+                ((preds[ref]["p_male"] > 0.5) == male).astype(float),
+            ),
+        }
+        d = res[key]
+        print(
+            f"{new_name} - {ref}: age abs error {d['age_abs_error'][0]:+.2f} "
+            f"[{d['age_abs_error'][1]:+.2f}, {d['age_abs_error'][2]:+.2f}], gender correct "
+            f"{100 * d['gender_correct'][0]:+.1f} [{100 * d['gender_correct'][1]:+.1f}, "
+            f"{100 * d['gender_correct'][2]:+.1f}] points"
+        )
     for k, r in res["models"].items():
         print(
             f"{k:10s} MAE {r['age_mae'][0]:.2f} [{r['age_mae'][1]:.2f}, {r['age_mae'][2]:.2f}]  bias {r['age_bias']:+.2f}  "
@@ -329,7 +350,7 @@ def main(argv=None) -> int:
                 f"[{100 * c['gender_accuracy'][1]:.1f}, {100 * c['gender_accuracy'][2]:.1f}]"
             )
     print("decade   n   MAE new / dlib   bias new / dlib   gender new / dlib")
-    for dec, a in res["models"]["agegender"]["by_decade"].items():
+    for dec, a in res["models"][new_name]["by_decade"].items():
         b = res["models"]["dlib"]["by_decade"][dec]
         print(
             f"{dec:>7s} {a['n']:3d}  {a['mae']:6.2f} / {b['mae']:6.2f}  {a['bias']:+6.2f} / {b['bias']:+6.2f}  "

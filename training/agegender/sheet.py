@@ -1,7 +1,8 @@
-"""Before / after sheet: dlib's age/gender pair (left) and facecore's ``agegender`` (right),
+"""Before / after sheet: dlib's age/gender pair (left, or ``--before``) and facecore's default (right, or ``--after``),
 drawn with ``facecore.cli.draw_faces`` (what ``facecore analyze --draw`` writes).
 
     python -m training.agegender.sheet --out docs/images/agegender_before_after.jpg
+    python -m training.agegender.sheet --before agegender --after agegender_v2.onnx --out sheet.jpg
 
 Photos: ``group_05.jpg`` (children), ``masked_01.jpg`` (two surgical masks), ``pair_03.jpg``
 from ``../shared/data/photos`` (MIT-licensed repositories, see its manifest.csv).
@@ -29,26 +30,30 @@ def main(argv=None) -> None:
     )
     ap.add_argument("--out", required=True)
     ap.add_argument("--width", type=int, default=560, help="width of each half")
+    ap.add_argument(
+        "--before", default="dlib", help="'dlib' (the age + gender pair) or a joint model"
+    )
+    ap.add_argument(
+        "--after", default=None, help="a joint model name or .onnx path (default: the default)"
+    )
     args = ap.parse_args(argv)
     from facecore.analyzer import FaceAnalyzer
     from facecore.cli import draw_faces
 
-    new = FaceAnalyzer(embedder=False, quality=False, pose=False, threads=1)
+    new = FaceAnalyzer(embedder=False, quality=False, pose=False, age=args.after, threads=1)
+    pair = {"age": "age", "gender": "gender"} if args.before == "dlib" else {"age": args.before}
     old = FaceAnalyzer(
-        detector=new.detector,
-        embedder=False,
-        quality=False,
-        pose=False,
-        age="age",
-        gender="gender",
-        threads=1,
+        detector=new.detector, embedder=False, quality=False, pose=False, threads=1, **pair
     )
+    name_of = {"dlib": "dlib age + gender"}
+    t_before = "before: " + name_of.get(args.before, Path(args.before).stem)
+    t_after = "after: " + (Path(args.after).stem if args.after else "facecore agegender")
     rows = []
     font = cv2.FONT_HERSHEY_SIMPLEX
     for name in PHOTOS:
         img = cv2.imread(str(Path(args.data) / "photos" / name))
         halves = []
-        for title, fa in (("before: dlib age + gender", old), ("after: facecore agegender", new)):
+        for title, fa in ((t_before, old), (t_after, new)):
             faces = fa.analyze(img)
             d = draw_faces(img, faces)
             s = args.width / d.shape[1]
