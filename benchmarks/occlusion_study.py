@@ -503,7 +503,7 @@ def main(argv=None) -> int:
     )
     feats_orig, feats_mask = [], []
     lm_err = []  # --real-path: mean landmark distance on the masked image / inter-ocular distance
-    for i, (n, big, lm) in enumerate(zip(names, bigs, lms)):
+    for i, (_n, big, lm) in enumerate(zip(names, bigs, lms)):
         style = occlusion.MASK_STYLES[i % 4]
         styles.append(style)
         occ, hole = occlusion.synthesize(big, lm, style=style, seed=i)

@@ -65,9 +65,12 @@ def label_text(face: Face, show: Sequence[str] = ("gender", "age"), *, index: in
             bits.append(f"q{face.quality.score:.2f}")
         elif k == "expression" and getattr(face, "expression", None) is not None:
             bits.append(face.expression.label)
-        elif k == "attributes" and getattr(face, "attributes", None) is not None:
-            if face.attributes.label != "Normal":
-                bits.append(face.attributes.label)
+        elif (
+            k == "attributes"
+            and getattr(face, "attributes", None) is not None
+            and face.attributes.label != "Normal"
+        ):
+            bits.append(face.attributes.label)
     if not bits and show:
         bits.append(f"{face.score:.2f}")
     return " ".join(bits)

@@ -62,7 +62,9 @@ def photometric(chip: np.ndarray, rng: np.random.Generator, *, strong: bool) -> 
             small = cv2.resize(x, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
             x = cv2.resize(small, (CHIP, CHIP), interpolation=cv2.INTER_LINEAR)
         if rng.random() < 0.4:
-            ok, buf = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 76))])
+            _ok, buf = cv2.imencode(
+                ".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 76))]
+            )
             x = cv2.imdecode(buf, cv2.IMREAD_COLOR)
         if rng.random() < 0.2:
             x = cv2.cvtColor(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)

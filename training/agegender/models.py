@@ -70,7 +70,7 @@ class OnnxGraph(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         env = {self.start: x}
         for op, ins, outs, a in self.nodes:
-            g = lambda k: self._get(env, ins[k])
+            g = lambda k, ins=ins: self._get(env, ins[k])
             if op == "Conv":
                 p = a.get("pads", [0, 0, 0, 0])
                 if (

@@ -168,7 +168,7 @@ def read_keras_hdf5(path: str | os.PathLike[str]) -> KerasModel:
             config = json.loads(_s(f.attrs["model_config"]))
         except json.JSONDecodeError as e:
             raise ValueError(f"path: {p!r}: model_config is not JSON ({e})") from None
-        g = f["model_weights"] if "model_weights" in f else f
+        g = f.get("model_weights", f)
         weights: dict[str, dict[str, np.ndarray]] = {}
         for lname in g.attrs.get("layer_names", []):
             lname = _s(lname)
