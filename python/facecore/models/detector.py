@@ -46,7 +46,7 @@ class Detections(NamedTuple):
     landmarks: np.ndarray
     scores: np.ndarray
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         return int(self.scores.shape[0])
 
     def rows(self) -> np.ndarray:

