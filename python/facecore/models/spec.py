@@ -24,6 +24,13 @@ class InputSpec:
     color : {"rgb", "bgr", "gray"}
         ``"gray"``: one channel (the adapter mixes B, G, R with OpenCV's grey weights).
     layout : {"NCHW"}
+
+    Examples
+    --------
+    >>> from facecore.models.spec import InputSpec
+    >>> spec = InputSpec.from_dict({"shape": [64, 64], "mean": [127.5] * 3, "std": [128] * 3, "color": "rgb"})
+    >>> spec.shape, spec.swap_rb  # the adapters swap B and R inside the fused warp
+    ((64, 64), True)
     """
 
     shape: tuple[int, int] | None

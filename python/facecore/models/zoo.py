@@ -312,6 +312,14 @@ def find(name: str, *, verify: bool = True) -> Path:
         If no place has the file; the message lists every place searched.
     ModelIntegrityError
         If the first file found has the wrong sha256.
+
+    Examples
+    --------
+    >>> from facecore.models import zoo
+    >>> zoo.find("hair_dense").name  # shipped in the wheel: found offline, sha256 checked
+    'hair_dense.onnx'
+    >>> zoo.info("sface").input.shape
+    (112, 112)
     """
     mi = info(name)
     places = search_paths(name)
