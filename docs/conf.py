@@ -22,7 +22,7 @@ import facecore
 
 project = "facecore"
 author = "facecore developers"
-copyright = "facecore developers"  # noqa: A001
+copyright = "facecore developers"
 release = facecore.__version__
 version = release
 
