@@ -32,9 +32,6 @@ KNOWN_DEFERRED = {
     frozenset({"facecore.kernels", "facecore._gpu"}),
     # builder.py <-> ray_engine.py: jobs/stage.py (step 4, branch jobs)
     frozenset({"facecore.jobs.builder", "facecore.jobs.ray_engine"}),
-    # models/fetch.py (fetch() needs zoo.find) <-> models/zoo.py (FetchSource,
-    # accepted_sha256): no step owns it yet; moving those two below both modules ends it
-    frozenset({"facecore.models.fetch", "facecore.models.zoo"}),
 }
 
 

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelIntegrityError, ModelNotFoundError
-from .fetch import FetchSource, accepted_sha256
-from .spec import InputSpec
+from .spec import FetchSource, InputSpec
 
 __all__ = [
     "ModelInfo",
@@ -242,6 +241,20 @@ def _mismatch(path: Path, mi: ModelInfo, got: str) -> ModelIntegrityError:
         f"({mi.file}); the file is corrupt or a different version. Replace it with the "
         f"original file ({mi.source})."
     )
+
+
+def accepted_sha256(path: Path, mi: ModelInfo) -> str | None:
+    """The sha256 that ``facecore models fetch`` recorded beside a converted file, if any."""
+    note = path.with_name(path.name + ".source.json")
+    if mi.fetch is None or not note.is_file():
+        return None
+    try:
+        d = json.loads(note.read_text(encoding="utf-8"))
+        if d.get("source", {}).get("member_sha256") != mi.fetch.member_sha256:
+            return None
+        return str(d.get("sha256"))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def check_integrity(path: Path, mi: ModelInfo) -> None:
