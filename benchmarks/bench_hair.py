@@ -35,6 +35,7 @@ import platform
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -255,8 +256,8 @@ def main(argv=None) -> int:
         }
         if diff <= 0.02:
             r = max(1, repeat // (4 if s == 1 else 1))
-            a = time_it(lambda: hp.patch_map(crop, stride=s), r, warmup=0 if s == 1 else 1)
-            b = time_it(lambda: user_patch_map(crop, psess, 31, s), r, warmup=0 if s == 1 else 1)
+            a = time_it(partial(hp.patch_map, crop, stride=s), r, warmup=0 if s == 1 else 1)
+            b = time_it(partial(user_patch_map, crop, psess, 31, s), r, warmup=0 if s == 1 else 1)
             row.update(facecore=a, user=b, ratio=b["median_ms"] / a["median_ms"])
             print(
                 f"{'patch stride ' + str(s):<22}{a['median_ms']:>13.1f}{b['median_ms']:>11.1f}{row['ratio']:>7.2f}x   "

@@ -22,7 +22,7 @@ import facecore
 
 project = "facecore"
 author = "facecore developers"
-copyright = "facecore developers"  # noqa: A001
+copyright = "facecore developers"
 release = facecore.__version__
 version = release
 
@@ -116,11 +116,16 @@ def _add_unlisted_pages(app, docname, source):
     pages = sorted(
         p.relative_to(srcdir).with_suffix("").as_posix()
         for p in srcdir.rglob("*.md")
-        if not any(part.startswith(("_", ".")) or part in ("generated", "examples") for part in p.relative_to(srcdir).parts)
+        if not any(
+            part.startswith(("_", ".")) or part in ("generated", "examples")
+            for part in p.relative_to(srcdir).parts
+        )
     )
     extra = [p for p in pages if p not in listed and p != root_doc and p != "README"]
     if extra:
-        source[0] += "\n```{toctree}\n:maxdepth: 1\n:caption: More\n\n" + "\n".join(extra) + "\n```\n"
+        source[0] += (
+            "\n```{toctree}\n:maxdepth: 1\n:caption: More\n\n" + "\n".join(extra) + "\n```\n"
+        )
 
 
 def setup(app):

@@ -113,7 +113,7 @@ def check_wheel(path: Path, *, expect_cuda: bool, version: str) -> list[str]:
 def check_sdist(path: Path, *, version: str) -> list[str]:
     problems: list[str] = []
     prefix = f"facecore-{version}/"
-    if not path.name == f"facecore-{version}.tar.gz":
+    if path.name != f"facecore-{version}.tar.gz":
         problems.append(f"{path.name}: expected facecore-{version}.tar.gz")
     with tarfile.open(path) as t:
         members = [mm for mm in t.getmembers() if mm.isfile()]

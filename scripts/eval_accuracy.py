@@ -112,7 +112,7 @@ def eval_age_gender(data: Path, fa, *, step: int = 1) -> dict:
     for n, big, pad in missed:
         rows.append((n, big, mean_lm + pad, False))
     ages, pm, detected = [], [], []
-    for n, big, lm, ok in rows:
+    for _n, big, lm, ok in rows:
         ages.append(float(fa.age.predict_age(big, lm[None])[0]))
         pm.append(float(fa.gender.predict_gender(big, lm[None])[0]))
         detected.append(ok)

@@ -105,9 +105,9 @@ def main() -> None:
         img = cv2.imread(str(root / "images" / f"{i}.jpg"))
         gt = cv2.imread(str(root / "masks" / f"{i}.png"), cv2.IMREAD_GRAYSCALE) != 0
         pred = rep.matte(img).alpha >= 0.5
-        I, U = int((pred & gt).sum()), int((pred | gt).sum())
-        inter, union = inter + I, union + U
-        ious.append(I / U if U else 1.0)
+        n_and, n_or = int((pred & gt).sum()), int((pred | gt).sum())
+        inter, union = inter + n_and, union + n_or
+        ious.append(n_and / n_or if n_or else 1.0)
         fs.append(boundary_f(pred, gt))
     print(json.dumps(report(len(ids)), indent=2))
 

@@ -402,7 +402,6 @@ def main(argv=None) -> int:
             np.savez(flags_f, u=prob_u, m=prob_m)
     from facecore.verify import MASK_PROBABILITY
 
-    flag_u, flag_m = prob_u >= MASK_PROBABILITY, prob_m >= MASK_PROBABILITY
     res: dict = {
         "machine": {"cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]},
         "dev_identities": [n for k, n in enumerate(names) if k % 2 == 0],

@@ -333,7 +333,7 @@ def kernel_one_input(data: bytes) -> None:
                 K.recolor(
                     base,
                     alpha,
-                    "#%06x" % fdp.ConsumeIntInRange(0, 0xFFFFFF),
+                    f"#{fdp.ConsumeIntInRange(0, 0xFFFFFF):06x}",
                     mode=["lab", "hsv"][fdp.ConsumeIntInRange(0, 1)],
                     strength=fdp.ConsumeFloatInRange(0, 1),
                 )

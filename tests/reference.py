@@ -54,7 +54,7 @@ def extract_windows(image, window, stride, mean=0.0, std=1.0, swap_rb=False):
         img = img[..., [2, 1, 0] + list(range(3, img.shape[2]))]
     wh, ww = window
     sy, sx = stride
-    H, W, C = img.shape
+    H, W, _C = img.shape
     out = []
     for y in range(0, H - wh + 1, sy):
         for x in range(0, W - ww + 1, sx):
@@ -345,22 +345,22 @@ def guided_upsample(guide, alpha, radius, eps):
 
     Low-resolution guide: mean BT.601 luma over each low pixel's block of full-resolution
     pixels (rows y*H//h .. (y+1)*H//h); coefficients by explicit window means; the mean
-    coefficients resized with cv2.resize INTER_LINEAR; q = clip(A * I + B, 0, 1).
+    coefficients resized with cv2.resize INTER_LINEAR; q = clip(A * luma + B, 0, 1).
     """
     import cv2
 
     g = np.asarray(guide, np.float64)
-    I = (
+    luma = (
         (g[..., 0] * 0.114 + g[..., 1] * 0.587 + g[..., 2] * 0.299) / 255
         if g.ndim == 3
         else g / 255
     )
-    H, W = I.shape
+    H, W = luma.shape
     h, w = alpha.shape
     rows = [y * H // h for y in range(h)]
     cols = [x * W // w for x in range(w)]
     counts = np.outer(np.diff(rows + [H]), np.diff(cols + [W]))
-    low = np.add.reduceat(np.add.reduceat(I, rows, axis=0), cols, axis=1) / counts
+    low = np.add.reduceat(np.add.reduceat(luma, rows, axis=0), cols, axis=1) / counts
     p = np.clip(np.nan_to_num(alpha.astype(np.float64), nan=0.0), 0, 1)
     mi, mp = box_mean(low, radius), box_mean(p, radius)
     cov = box_mean(low * p, radius) - mi * mp
@@ -369,4 +369,4 @@ def guided_upsample(guide, alpha, radius, eps):
     b = mp - a * mi
     A = cv2.resize(box_mean(a, radius).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
     B = cv2.resize(box_mean(b, radius).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
-    return np.clip(A * I + B, 0, 1)
+    return np.clip(A * luma + B, 0, 1)

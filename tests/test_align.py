@@ -41,7 +41,7 @@ def test_matches_opencv_least_squares_on_noisy_points():
         if inliers.all():
             np.testing.assert_allclose(M, ref, atol=1e-3)
         # and the least-squares optimality itself: no nearby similarity fits better
-        res = lambda A: np.sum((src @ A[:, :2].T + A[:, 2] - ARCFACE_112) ** 2)
+        res = lambda A, src=src: np.sum((src @ A[:, :2].T + A[:, 2] - ARCFACE_112) ** 2)
         for d in np.eye(4) * 1e-4:
             a, b, tx, ty = M[0, 0] + d[0], M[1, 0] + d[1], M[0, 2] + d[2], M[1, 2] + d[3]
             assert res(M) <= res(np.array([[a, -b, tx], [b, a, ty]])) + 1e-9

@@ -80,6 +80,57 @@ def test_the_walk_finds_the_examples():
         assert any(i == name or i.startswith(name + ".") for i in ids), name
 
 
+# Public modules that have no docstring example yet, each with the reason. Every other
+# public module (no leading underscore in its dotted name) must have at least one.
+NO_EXAMPLES_YET = {
+    "facecore.cli": "the CLI; its examples are the commands in docs/cli.md (jobs branch reshapes it)",
+    "facecore.jobs.builder": "being split into collect/analyse/cluster/write (issue 18 step 4)",
+    "facecore.jobs.ray_engine": "moves onto jobs/stage.py (issue 18 step 4); needs the distributed extra",
+    "facecore.jobs.report": "being reworked with the builder split (issue 18 step 4)",
+    "facecore.jobs.store": "being reworked with the builder split (issue 18 step 4)",
+    "facecore.models.bisenet": "needs the fetched bisenet_parsing weights, not in ../shared/models",
+}
+
+
+def _public_definitions(module) -> list[str]:
+    import inspect
+
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n in vars(module) if not n.startswith("_")]
+    return [
+        n
+        for n in names
+        if (
+            inspect.isfunction(getattr(module, n, None))
+            or inspect.isclass(getattr(module, n, None))
+        )
+        and getattr(getattr(module, n), "__module__", None) == module.__name__
+    ]
+
+
+def test_every_public_module_has_examples():
+    """Each public module with public functions or classes has at least one example that this
+    file runs (the list above names the exceptions and why; it may only shrink)."""
+    ids = {p.id for p in DOCTESTS}
+    missing, stale = [], []
+    for name in _module_names():
+        if any(part.startswith("_") for part in name.split(".")):
+            continue
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue  # an optional extra; test_docstring_examples reports the skip
+        has = any(i == name or i.startswith(name + ".") for i in ids)
+        if name in NO_EXAMPLES_YET:
+            if has:
+                stale.append(name)
+        elif not has and _public_definitions(module):
+            missing.append(name)
+    assert not missing, f"public modules without a docstring example: {missing}"
+    assert not stale, f"these have examples now: delete them from NO_EXAMPLES_YET: {stale}"
+
+
 @pytest.mark.parametrize("test", DOCTESTS)
 def test_docstring_examples(test, tmp_path, monkeypatch):
     if any(ex.options.get(MODELS) for ex in test.examples):

@@ -66,7 +66,7 @@ def test_the_limit_is_applied_to_every_format(ext):
 
 def _jpeg_bomb(w: int, h: int) -> bytes:
     """A real 16x16 JPEG whose frame header claims w x h (the issue's 689-byte file)."""
-    ok, buf = cv2.imencode(".jpg", IMG[:16, :16])
+    _ok, buf = cv2.imencode(".jpg", IMG[:16, :16])
     b = bytearray(buf.tobytes())
     i = 2
     while b[i + 1] not in (0xC0, 0xC2):

@@ -6,6 +6,9 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from facecore.pose import FACE_3D, estimate_pose, estimate_poses, project, rotation_matrix
 from facecore.types import Pose
@@ -126,11 +129,6 @@ def test_degenerate_points_give_none():
     assert (
         estimate_poses(np.stack([same, project(0, 0, 0, camera=K)]), image_shape=(H, W))[0] is None
     )
-
-
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays  # noqa: E402
 
 
 @given(

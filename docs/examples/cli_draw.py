@@ -28,14 +28,31 @@ def main() -> None:
     out = REPO / "docs" / "images"
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        frame = cv2.resize(cv2.imread(str(photos / "group_05.jpg")), (640, 480), interpolation=cv2.INTER_AREA)
+        frame = cv2.resize(
+            cv2.imread(str(photos / "group_05.jpg")), (640, 480), interpolation=cv2.INTER_AREA
+        )
         vw = cv2.VideoWriter(str(t / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 5, (640, 480))
         for _ in range(3):
             vw.write(frame)
         vw.release()
         draw = t / "drawn"
-        subprocess.run([sys.executable, "-m", "facecore", "analyze", str(photos / "group_07.jpg"), str(t / "clip.avi"),
-                        "--draw", str(draw), "--every", "10", "--no-embedding", "-q"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "facecore",
+                "analyze",
+                str(photos / "group_07.jpg"),
+                str(t / "clip.avi"),
+                "--draw",
+                str(draw),
+                "--every",
+                "10",
+                "--no-embedding",
+                "-q",
+            ],
+            check=True,
+        )
         shutil.copy(draw / "group_07.jpg", out / "cli_draw_group_07.jpg")
         shutil.copy(draw / "clip_f000000.jpg", out / "cli_draw_frame_640.jpg")
     print("wrote", out / "cli_draw_group_07.jpg", "and", out / "cli_draw_frame_640.jpg")

@@ -205,7 +205,7 @@ def _camera(args: argparse.Namespace, rep) -> int:
                 if writer is None:
                     writer = cv2.VideoWriter(
                         args.out,
-                        cv2.VideoWriter_fourcc(*"mp4v"),
+                        cv2.VideoWriter.fourcc(*"mp4v"),
                         fps,
                         (frame.shape[1], frame.shape[0]),
                     )

@@ -214,7 +214,7 @@ class _SelfieModel:
             return "selfie_segmentation_landscape", (144, 256)
         return "selfie_segmentation", (256, 256)
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import cv2
 
         name, (h, w) = self.shape_for(frame.shape)
@@ -246,7 +246,7 @@ class _MattingModel:
         s = self.ref_size / max(H, W)
         return "modnet", (max(32, round(H * s / 32) * 32), max(32, round(W * s / 32) * 32))
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import cv2
 
         _, (h, w) = self.shape_for(frame.shape)
@@ -685,5 +685,6 @@ def replace_video(
     n = vo.frames
     if n == 0:
         raise ValueError(f"src: {s} has no decodable frames")
-    how = vo.audio if audio else "dropped (audio=False)"
+    # with audio_from set, close() always records what became of the track
+    how = vo.audio if audio and vo.audio is not None else "dropped (audio=False)"
     return VideoResult(frames=n, fps=fps, audio=how)

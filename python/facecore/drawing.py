@@ -63,11 +63,12 @@ def label_text(face: Face, show: Sequence[str] = ("gender", "age"), *, index: in
             bits.append(f"yaw{face.pose.yaw:+.0f}")
         elif k == "quality" and face.quality is not None:
             bits.append(f"q{face.quality.score:.2f}")
-        elif k == "expression" and getattr(face, "expression", None) is not None:
+        elif k == "expression" and face.expression is not None:
             bits.append(face.expression.label)
-        elif k == "attributes" and getattr(face, "attributes", None) is not None:
-            if face.attributes.label != "Normal":
-                bits.append(face.attributes.label)
+        elif (
+            k == "attributes" and face.attributes is not None and face.attributes.label != "Normal"
+        ):
+            bits.append(face.attributes.label)
     if not bits and show:
         bits.append(f"{face.score:.2f}")
     return " ".join(bits)
@@ -187,13 +188,13 @@ def draw(
         bw, bh = tw + 2 * pad, tht + base + 2 * pad
         x1, y1, x2, y2 = (int(round(v)) for v in f.box.xyxy)
         cands = [(x1, y1 - bh), (x1, y2 + 1), (x1, y1 + t)]  # above, below, inside the top edge
-        spot = None
+        spot: tuple[int, int, int, int] | None = None
         for cx, cy in cands:
             cx = min(max(0, cx), max(0, W - bw))
             cy = min(max(0, cy), max(0, H - bh))
-            r = (cx, cy, cx + bw, cy + bh)
-            if not _overlaps(r, placed):
-                spot = r
+            rect = (cx, cy, cx + bw, cy + bh)
+            if not _overlaps(rect, placed):
+                spot = rect
                 break
         if spot is None:
             if crowded == "skip":

@@ -3,6 +3,18 @@
 Every error facecore raises is a builtin (``TypeError``, ``ValueError``...) or a subclass of the
 builtin it means, so ``except ValueError`` works as users expect; the :class:`FacecoreError`
 mixin lets them catch facecore's own classes at once.
+
+Examples
+--------
+>>> from facecore.errors import FacecoreError, ModelNotFoundError
+>>> issubclass(ModelNotFoundError, FileNotFoundError), issubclass(ModelNotFoundError, FacecoreError)
+(True, True)
+>>> from facecore.models import zoo
+>>> try:
+...     zoo.info("no_such_model")
+... except ValueError as e:
+...     print(str(e).split(";")[0])
+name: unknown model 'no_such_model'
 """
 
 from __future__ import annotations

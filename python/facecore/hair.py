@@ -193,8 +193,8 @@ def _connected(p: np.ndarray, seed: np.ndarray) -> np.ndarray:
         return (p * seed).astype(np.float32)
     touching = np.unique(labels[(seed >= 0.5) & (hard > 0)])
     keep = np.isin(labels, touching[touching > 0]).astype(np.uint8)
-    keep = cv2.dilate(keep, np.ones((7, 7), np.uint8))
-    soft = cv2.GaussianBlur(keep.astype(np.float32), (7, 7), 0)
+    grown = cv2.dilate(keep, np.ones((7, 7), np.uint8))
+    soft = cv2.GaussianBlur(grown.astype(np.float32), (7, 7), 0)
     return (p * np.maximum(soft, seed)).astype(np.float32)
 
 
@@ -317,7 +317,7 @@ class HairRecolor:
         name = _MODELS.get(os.fspath(model), os.fspath(model)) if isinstance(model, str) else model
         self.model = open_hair_model(name, providers=providers, device=device, threads=threads)
         self.method = "patch" if isinstance(self.model, HairPatchClassifier) else "dense"
-        default = self.model.shape[0] if self.method == "dense" else 128
+        default = 128 if isinstance(self.model, HairPatchClassifier) else self.model.shape[0]
         self.crop = default if crop is None else as_int(crop, "crop", minimum=32, maximum=1024)
         if self.method == "dense" and self.crop % 32:
             raise ValueError(f"crop: the dense model needs a multiple of 32; got {self.crop}")
@@ -394,7 +394,7 @@ class HairRecolor:
 
     def prior(self) -> np.ndarray:
         """The person prior over one region (:func:`person_prior` at this framing), cached."""
-        if getattr(self, "_prior", None) is None:
+        if self._prior is None:
             x0, y0 = -_REGION[0] * self.crop, -_REGION[1] * self.crop
             centre = ((self.crop - 1) / 2 + x0, _CENTRE_Y * self.crop + y0)
             unit = _EM_FRACTION * self.crop / self.head_scale
@@ -405,7 +405,7 @@ class HairRecolor:
 
     def crown_zone(self) -> np.ndarray:
         """Region pixels on the crown, right above the face (``_CROWN``): the hair colour sample."""
-        if getattr(self, "_crown", None) is None:
+        if self._crown is None:
             self._crown = self._ellipse(_CROWN, 0.3)
         return self._crown
 
@@ -423,7 +423,7 @@ class HairRecolor:
 
     def seed_zone(self) -> np.ndarray:
         """Region pixels where hair certainly belongs to the face (``_SEED``: the top and sides of the head)."""
-        if getattr(self, "_seed", None) is None:
+        if self._seed is None:
             self._seed = self._ellipse(_SEED, 0.5)
         return self._seed
 
@@ -445,13 +445,16 @@ class HairRecolor:
 
         ``shape`` defaults to ``crop`` (square); :meth:`probability` passes :attr:`region_shape`.
         """
+        from .models.hair import HairPatchClassifier
+
         spec = self.model.spec
-        S = (
-            (self.crop, self.crop)
-            if shape is None
-            else ((shape, shape) if isinstance(shape, int) else tuple(shape))
-        )
-        if self.method == "dense":
+        if shape is None:
+            S = (self.crop, self.crop)
+        elif isinstance(shape, int):
+            S = (shape, shape)
+        else:
+            S = (int(shape[0]), int(shape[1]))
+        if not isinstance(self.model, HairPatchClassifier):  # the dense segmenter
             x = kernels.warp_crops(
                 image, matrices, S, tensor=True, mean=spec.mean, std=spec.std, swap_rb=spec.swap_rb
             )

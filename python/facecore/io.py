@@ -480,6 +480,13 @@ def _isobmff_size(b: bytes) -> tuple[int, int]:
     return best
 
 
+def _head(data: bytes | np.ndarray, n: int) -> bytes:
+    """The first ``n`` bytes of an encoded file given as bytes or as a NumPy buffer."""
+    if isinstance(data, bytes):
+        return data[:n]
+    return np.ascontiguousarray(data).reshape(-1).view(np.uint8)[:n].tobytes()
+
+
 def probe_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
     """``(width, height)`` read from an encoded image's header, without decoding it.
 
@@ -499,7 +506,7 @@ def probe_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
     >>> probe_size(buf.tobytes())
     (3, 2)
     """
-    b = bytes(memoryview(data)[:65536]) if not isinstance(data, bytes) else data[:65536]
+    b = _head(data, 65536)
     try:
         if b[:3] == b"\xff\xd8\xff":
             return _jpeg_size(b)
@@ -521,7 +528,7 @@ def probe_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
                 )
             raise ValueError("unknown WebP chunk")
         if b[4:8] == b"ftyp":
-            return _isobmff_size(b if len(data) <= 65536 else bytes(memoryview(data)[: 1 << 20]))
+            return _isobmff_size(b if len(data) <= 65536 else _head(data, 1 << 20))
         if b[:6] in (b"GIF87a", b"GIF89a"):
             return _u16(b, 6, "<"), _u16(b, 8, "<")
         if b[:2] == b"BM":
@@ -531,7 +538,7 @@ def probe_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
             h = int.from_bytes(b[22:26], "little", signed=True)
             return abs(w), abs(h)
         if b[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-            return _tiff_size(b if len(data) <= 65536 else bytes(memoryview(data)[: 1 << 20]))
+            return _tiff_size(b if len(data) <= 65536 else _head(data, 1 << 20))
         if b[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n":
             i = b.find(b"ihdr")
             if i < 0:
@@ -594,7 +601,7 @@ def ffmpeg_exe() -> str | None:
     if exe:
         return exe
     try:  # imageio-ffmpeg ships a static binary
-        import imageio_ffmpeg  # type: ignore[import-not-found]
+        import imageio_ffmpeg
 
         return imageio_ffmpeg.get_ffmpeg_exe()
     except Exception:
@@ -710,7 +717,7 @@ class VideoOut:
     def write(self, frame: np.ndarray) -> None:
         """Append one BGR uint8 frame (every frame the size of the first)."""
         if self._writer is None:
-            fourcc = cv2.VideoWriter_fourcc(
+            fourcc = cv2.VideoWriter.fourcc(
                 *("mp4v" if self.dst.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG")
             )
             self._writer = cv2.VideoWriter(

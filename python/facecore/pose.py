@@ -144,9 +144,10 @@ def estimate_pose(landmarks, *, image_shape: tuple[int, ...] | None = None) -> P
     lm = lm.astype(np.float64)
     if not np.all(np.isfinite(lm)):
         raise ValueError("landmarks: values must be finite")
-    if image_shape is not None:
-        if len(image_shape) < 2 or int(image_shape[0]) < 1 or int(image_shape[1]) < 1:
-            raise ValueError(f"image_shape: expected (H, W, ...) with H, W >= 1; got {image_shape}")
+    if image_shape is not None and (
+        len(image_shape) < 2 or int(image_shape[0]) < 1 or int(image_shape[1]) < 1
+    ):
+        raise ValueError(f"image_shape: expected (H, W, ...) with H, W >= 1; got {image_shape}")
     k = _camera(lm, image_shape)
     try:
         r = _fit(lm, k)

@@ -118,6 +118,15 @@ def assess(chip: np.ndarray, *, eye_distance: float, pose: Pose | None = None) -
     Returns
     -------
     Quality
+
+    Examples
+    --------
+    >>> import cv2, numpy as np
+    >>> from facecore.quality import assess
+    >>> sharp = np.random.default_rng(0).integers(0, 256, (112, 112, 3), dtype=np.uint8)
+    >>> soft = cv2.GaussianBlur(sharp, (0, 0), 3)
+    >>> assess(soft, eye_distance=40.0).blur < assess(sharp, eye_distance=40.0).blur
+    True
     """
     if not isinstance(chip, np.ndarray) or chip.dtype != np.uint8:
         raise TypeError(
@@ -150,6 +159,15 @@ def best_face(faces: Iterable[Face]) -> Face | None:
     -------
     Face or None
         ``None`` for an empty set.
+
+    Examples
+    --------
+    >>> import facecore as fc
+    >>> from importlib.resources import files
+    >>> image = fc.read_image(files("facecore") / "data" / "astronaut.jpg")
+    >>> faces = fc.FaceAnalyzer().analyze(image)  # doctest: +MODELS
+    >>> fc.best_face(faces) is faces[0], fc.best_face([]) is None
+    (True, True)
     """
     best, best_key = None, None
     for i, f in enumerate(faces):

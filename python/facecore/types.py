@@ -175,15 +175,18 @@ class Landmarks:
 
     @property
     def right_eye(self) -> tuple[float, float]:
-        return tuple(self.points[0])  # type: ignore[return-value]
+        x, y = self.points[0]
+        return float(x), float(y)
 
     @property
     def left_eye(self) -> tuple[float, float]:
-        return tuple(self.points[1])  # type: ignore[return-value]
+        x, y = self.points[1]
+        return float(x), float(y)
 
     @property
     def nose_tip(self) -> tuple[float, float]:
-        return tuple(self.points[2])  # type: ignore[return-value]
+        x, y = self.points[2]
+        return float(x), float(y)
 
     @property
     def eye_distance(self) -> float:
@@ -495,7 +498,7 @@ class Verification:
         return self.is_same
 
     def to_dict(self) -> dict[str, Any]:
-        d = {
+        d: dict[str, Any] = {
             "similarity": _round(self.similarity),
             "is_same": bool(self.is_same),
             "threshold": _round(self.threshold),

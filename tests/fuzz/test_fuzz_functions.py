@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from harness import call
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import arrays, scalars
-from test_fuzz_kernels import CALLS, call
 
 import facecore.align as falign
 import facecore.cluster as fcluster
@@ -107,7 +107,3 @@ def test_arcface_matrices(lm, shape):
     m = call(falign.arcface_matrices, lm, shape)
     if m is not None:
         assert m.shape[-2:] == (2, 3)
-
-
-def test_report_call_count_functions():
-    print(f"\nfuzzed calls in this process (functions): {CALLS['n']}")

@@ -14,23 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from harness import CALLS, call
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import images, maps, matrices, scalars, shapes
 
 import facecore as fc
 
-ALLOWED = (TypeError, ValueError)
 pytestmark = pytest.mark.fuzz
-CALLS = {"n": 0}
-
-
-def call(fn, *args, **kwargs):
-    CALLS["n"] += 1
-    try:
-        return fn(*args, **kwargs)
-    except ALLOWED:
-        return None
 
 
 @given(
@@ -199,6 +190,18 @@ def test_truncated_real_jpeg(tmp_path, data_dir):
         assert img.dtype == np.uint8  # libjpeg fills a truncated tail: a picture is fine
 
 
-def test_report_call_count():
-    """Printed at the end of a campaign (-s) so docs/reliability.md can quote it."""
-    print(f"\nfuzzed calls in this process: {CALLS['n']}")
+def test_the_harness_passes_only_documented_rejections():
+    """``call`` (every target's contract check) counts each call, turns TypeError/ValueError
+    into None and lets any other exception fail the target: a harness that swallowed
+    everything would make every fuzz target pass."""
+
+    def crash():
+        raise RuntimeError("not a documented rejection")
+
+    n = CALLS["n"]
+    assert call(int, "12") == 12
+    assert call(int, "twelve") is None  # ValueError
+    assert call(len, 5) is None  # TypeError
+    with pytest.raises(RuntimeError, match="not a documented rejection"):
+        call(crash)
+    assert CALLS["n"] == n + 4

@@ -23,7 +23,7 @@ def test_embeddings_match_reference(sface, ref_images):
 
 
 def test_one_batch_equals_per_face(sface, ref_images):
-    entry, img, rows = max(ref_images, key=lambda t: len(t[2]))
+    _entry, img, rows = max(ref_images, key=lambda t: len(t[2]))
     lm = rows[:, 4:14].reshape(-1, 5, 2)
     batch = sface.embed(img, lm)
     single = np.concatenate([sface.embed(img, lm[i]) for i in range(len(lm))])
@@ -32,7 +32,7 @@ def test_one_batch_equals_per_face(sface, ref_images):
 
 
 def test_aligned_chips_path_agrees(sface, ref_images):
-    entry, img, rows = ref_images[0]
+    _entry, img, rows = ref_images[0]
     lm = rows[:, 4:14].reshape(-1, 5, 2)
     m = arcface_matrices(lm)
     chips = np.stack([cv2.warpAffine(img, mi, (112, 112), flags=cv2.INTER_LINEAR) for mi in m])

@@ -47,9 +47,9 @@ def main(argv=None):
     import facecore.models as fm
 
     det = fm.load("yunet", score_threshold=0.5, threads=1)
-    X, y, _ = load_part(args.part)
+    X, _y, _ = load_part(args.part)
     idx = np.random.default_rng(0).choice(len(X), min(args.n, len(X)), replace=False)
-    lm, sc = fer_landmarks(det, X[idx])
+    lm, _sc = fer_landmarks(det, X[idx])
     ok = ~np.isnan(lm[:, 0, 0])
     unit = lm[ok] / 48.0
     print(

@@ -119,7 +119,7 @@ def colour_rows(image, hairmask, alpha, kernels, modes):
         target = lab_median(np.uint8([[bgr]]))
         for mode in modes:
             res = kernels.recolor(
-                image, alpha, "#%02x%02x%02x" % bgr[::-1], mode=mode, strength=1.0
+                image, alpha, "#{:02x}{:02x}{:02x}".format(*bgr[::-1]), mode=mode, strength=1.0
             )
             out[(mode, name)] = float(ciede2000(lab_median(res[hairmask]), target))
     return t, out
@@ -219,7 +219,7 @@ def main(argv=None):
                 t, rows = colour_rows(img, gt, gt.astype(np.float32), kernels, modes)
                 if t:
                     add_colour(t, rows)
-        sub = lambda acc: [x for x, f in zip(acc, found) if f]
+        sub = lambda acc, found=found: [x for x, f in zip(acc, found) if f]
         res["segmentation"][name] = {
             "before": seg_metrics(before, rng),
             "after": seg_metrics(after, rng),

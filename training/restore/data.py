@@ -3,7 +3,7 @@
 Splits (``../shared/data/age/utkface``, see its README): the restorer **trains on
 ``train.txt``** (1,498 faces) and chooses its checkpoint on a fixed quarter of ``val.txt``
 (every 4th name, 126 faces); ``test.txt`` (501 faces) is never seen in training and is the
-held-out part the occlusion study (benchmarks/occlusion_study.py) measures on.
+held-out part the occlusion study (scripts/occlusion_study.py) measures on.
 
 Landmarks: UTKFace has none, so each 200x200 crop is padded by half its size with black on
 every side (as scripts/eval_accuracy.py does) and YuNet's detection nearest the centre gives

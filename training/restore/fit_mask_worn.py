@@ -6,7 +6,7 @@ Positives: UTKFace ``train.txt`` faces (padded, landmarks as in :mod:`training.r
 with a synthetic face mask drawn by :func:`facecore.occlusion.synthesize` (the four mask
 styles in turn, random jitter); negatives: the same faces without one. Prints the coefficients
 to paste into ``MASK_WORN_COEF`` and the training accuracy. The real-photo precision and recall
-are measured by benchmarks/occlusion_study.py (never used to fit).
+are measured by scripts/occlusion_study.py (never used to fit).
 """
 
 from __future__ import annotations

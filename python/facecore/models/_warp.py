@@ -66,8 +66,8 @@ def warp_to_tensor(
     if matrices.shape[0] == 0:
         c = 1 if image.ndim == 2 else image.shape[2]
         return np.zeros((0, c, h, w), np.float32)
-    mean_t = mean if np.isscalar(mean) else tuple(float(v) for v in mean)  # type: ignore[union-attr]
-    std_t = std if np.isscalar(std) else tuple(float(v) for v in std)  # type: ignore[union-attr]
+    mean_t = float(mean) if isinstance(mean, (int, float, np.number)) else tuple(map(float, mean))
+    std_t = float(std) if isinstance(std, (int, float, np.number)) else tuple(map(float, std))
     return kernels.warp_crops(
         image, matrices, (h, w), tensor=True, mean=mean_t, std=std_t, swap_rb=swap_rb
     )

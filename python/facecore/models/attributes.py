@@ -162,7 +162,10 @@ class _DlibModel:
         device: str = "cpu",
         threads: int | None = None,
     ) -> None:
+        if spec.shape is None or spec.shape[0] != spec.shape[1]:
+            raise ValueError(f"spec: expected a square input shape; got {spec.shape}")
         self.spec = spec
+        self.size = int(spec.shape[0])  # the square chip side every run() takes
         self.session = make_session(model, providers=providers, device=device, threads=threads)
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
@@ -175,7 +178,7 @@ class _DlibModel:
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Class probabilities (N, n_classes) float32 of a normalised NCHW tensor."""
-        tensor = nchw_input(tensor, self.spec.shape[0])  # type: ignore[arg-type]
+        tensor = nchw_input(tensor, self.size)
         if tensor.shape[0] == 0:
             return np.zeros((0, self.n_out), np.float32)
         return self.session.run([self._output], {self._input: tensor})[0]
@@ -289,7 +292,7 @@ class AgeGenderModel(_DlibModel):
 
     def run_all(self, tensor: np.ndarray) -> AgeGender:
         """Age, its uncertainty and P(male) of a normalised NCHW tensor (see :meth:`tensor`)."""
-        tensor = nchw_input(tensor, self.spec.shape[0])  # type: ignore[arg-type]
+        tensor = nchw_input(tensor, self.size)
         if tensor.shape[0] == 0:
             z = np.zeros(0, np.float32)
             return AgeGender(z, z.copy(), z.copy())
@@ -305,7 +308,7 @@ class AgeGenderModel(_DlibModel):
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Age probabilities (N, 121) float32 of a normalised NCHW tensor."""
-        tensor = nchw_input(tensor, self.spec.shape[0])  # type: ignore[arg-type]
+        tensor = nchw_input(tensor, self.size)
         if tensor.shape[0] == 0:
             return np.zeros((0, self.n_out), np.float32)
         return self.session.run(["age_prob"], {self._input: tensor})[0]

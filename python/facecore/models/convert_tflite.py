@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .tflite import TFLiteModel, TFLiteOperator, read_tflite
+from .tflite import FlatTable, TFLiteModel, TFLiteOperator, read_tflite
 
 __all__ = ["convert_tflite"]
 
@@ -39,6 +39,13 @@ def _same_pads(size: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
     eff = (k - 1) * d + 1
     total = max((out - 1) * s + eff - size, 0)
     return total // 2, total - total // 2
+
+
+def _options(op: TFLiteOperator) -> FlatTable:
+    """The builtin options table of an operator that cannot run without one (strides...)."""
+    if op.options is None:
+        raise ValueError(f"model: {op.opcode} operator without its builtin options")
+    return op.options
 
 
 class _Builder:
@@ -92,7 +99,7 @@ class _Builder:
         x, w_i = op.inputs[0], op.inputs[1]
         b_i = op.inputs[2] if len(op.inputs) > 2 else -1
         w = self.const(w_i)
-        o = op.options
+        o = _options(op)
         pad = o.scalar(0, "b")
         sw, sh = o.scalar(1, "i", 1), o.scalar(2, "i", 1)
         if depthwise:
@@ -195,7 +202,7 @@ class _Builder:
                     oh.make_node(kind, [self.names[op.inputs[0]]], [self.out_name(op)])
                 )
             elif code == "AVERAGE_POOL_2D":
-                o = op.options
+                o = _options(op)
                 pad, sw, sh = o.scalar(0, "b"), o.scalar(1, "i", 1), o.scalar(2, "i", 1)
                 fw, fh, act = o.scalar(3, "i", 1), o.scalar(4, "i", 1), o.scalar(5, "b")
                 _, H, W, _ = self.m.tensors[op.inputs[0]].shape
@@ -217,9 +224,9 @@ class _Builder:
                 )
                 self.act(tmp, act, self.out_name(op))
             elif code == "RESIZE_BILINEAR":
-                o = op.options
-                align = bool(o.scalar(2, "b")) if o is not None else False
-                half = bool(o.scalar(3, "b")) if o is not None else False
+                o_resize = op.options
+                align = bool(o_resize.scalar(2, "b")) if o_resize is not None else False
+                half = bool(o_resize.scalar(3, "b")) if o_resize is not None else False
                 size = self.consts[op.inputs[1]].astype(np.int64)
                 n, _, _, c = self.m.tensors[op.inputs[0]].shape
                 sizes = self.init(np.array([n, c, size[0], size[1]], np.int64), "sizes")

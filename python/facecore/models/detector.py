@@ -46,7 +46,7 @@ class Detections(NamedTuple):
     landmarks: np.ndarray
     scores: np.ndarray
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         return int(self.scores.shape[0])
 
     def rows(self) -> np.ndarray:
@@ -208,6 +208,16 @@ class YuNet:
         ``cv2.FaceDetectorYN`` with ``setInputSize`` at the image size.
     providers, device, threads
         Passed to :func:`facecore.models.session.make_session`.
+
+    Examples
+    --------
+    >>> import facecore as fc
+    >>> from importlib.resources import files
+    >>> image = fc.read_image(files("facecore") / "data" / "astronaut.jpg")
+    >>> det = fc.models.load("yunet")  # doctest: +MODELS
+    >>> found = det.detect(image)
+    >>> len(found), found.landmarks.shape, bool(found.scores[0] > 0.9)
+    (1, (1, 5, 2), True)
     """
 
     kind = "detector"

@@ -69,6 +69,22 @@ class SFace:
         Most faces per onnxruntime call (default 64; bounds memory on crowds).
     providers, device, threads
         Passed to :func:`facecore.models.session.make_session`.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np
+    >>> import facecore as fc
+    >>> from importlib.resources import files
+    >>> image = fc.read_image(files("facecore") / "data" / "astronaut.jpg")
+    >>> lm = fc.models.load("yunet").detect(image).landmarks  # doctest: +MODELS
+    >>> sface = fc.models.load("sface")
+    >>> e = sface.embed(image, lm)
+    >>> e.shape, round(float(np.linalg.norm(e[0])), 3)
+    ((1, 128), 1.0)
+    >>> # the mirrored photo (landmarks mirrored, eyes and mouth corners swapped): the same person
+    >>> lm_m = lm[:, [1, 0, 2, 4, 3]] * [-1, 1] + [image.shape[1] - 1, 0]
+    >>> float(e[0] @ sface.embed(cv2.flip(image, 1), lm_m)[0]) > 0.8
+    True
     """
 
     kind = "embedder"

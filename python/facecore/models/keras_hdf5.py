@@ -168,7 +168,7 @@ def read_keras_hdf5(path: str | os.PathLike[str]) -> KerasModel:
             config = json.loads(_s(f.attrs["model_config"]))
         except json.JSONDecodeError as e:
             raise ValueError(f"path: {p!r}: model_config is not JSON ({e})") from None
-        g = f["model_weights"] if "model_weights" in f else f
+        g = f.get("model_weights", f)
         weights: dict[str, dict[str, np.ndarray]] = {}
         for lname in g.attrs.get("layer_names", []):
             lname = _s(lname)
@@ -294,8 +294,8 @@ def _layers(cfg: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], list[
     c = cfg.get("config", {})
     if cls == "Sequential":
         layers = c["layers"] if isinstance(c, dict) else c
-        out = []
-        prev = None
+        out: list[dict[str, Any]] = []
+        prev = "input"  # the first layer is an InputLayer (no inbound) or gets one named "input"
         first = layers[0] if layers else None
         if first is None:
             raise ValueError("model: empty Sequential model")
@@ -313,7 +313,7 @@ def _layers(cfg: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], list[
             )
             prev = "input"
         for layer in layers:
-            name = layer.get("name") or layer["config"]["name"]
+            name = str(layer.get("name") or layer["config"]["name"])
             out.append(
                 {
                     **layer,
@@ -322,7 +322,7 @@ def _layers(cfg: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], list[
                 }
             )
             prev = name
-        return out, [out[0]["name"]], [prev]  # type: ignore[list-item]
+        return out, [out[0]["name"]], [prev]
     if cls != "Model":
         raise ValueError(
             f"model: class {cfg.get('class_name')!r} is not a Sequential or functional Model"
@@ -390,7 +390,8 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
     def spatial() -> tuple[int, int, int]:
         if len(x.shape) != 3:
             raise ValueError(f"layer {name!r}: expected a (H, W, C) input; got shape {x.shape}")
-        return x.shape  # type: ignore[return-value]
+        h, w, ch = x.shape
+        return int(h), int(w), int(ch)
 
     if cls in _IDENTITY:
         return x
@@ -580,13 +581,21 @@ def _convert_layer(g: _Graph, km: KerasModel, layer: dict[str, Any], xs: list[_T
         h, w, ch = spatial()
         p = c.get("padding", 1)
         if isinstance(p, (int, float)):
-            (t, b), (lf, r) = (int(p), int(p)), (int(p), int(p))
+            (top, bottom), (left, right) = (int(p), int(p)), (int(p), int(p))
         elif isinstance(p[0], (list, tuple)):
-            (t, b), (lf, r) = (int(p[0][0]), int(p[0][1])), (int(p[1][0]), int(p[1][1]))
+            (top, bottom), (left, right) = (
+                (int(p[0][0]), int(p[0][1])),
+                (int(p[1][0]), int(p[1][1])),
+            )
         else:
-            (t, b), (lf, r) = (int(p[0]), int(p[0])), (int(p[1]), int(p[1]))
-        pads = g.const(f"{name}/pads", np.array([0, 0, t, lf, 0, 0, b, r], np.int64))
-        return _T(g.op("Pad", [x.name, pads], name, mode="constant"), (h + t + b, w + lf + r, ch))
+            (top, bottom), (left, right) = (int(p[0]), int(p[0])), (int(p[1]), int(p[1]))
+        pads_in = g.const(
+            f"{name}/pads", np.array([0, 0, top, left, 0, 0, bottom, right], np.int64)
+        )
+        return _T(
+            g.op("Pad", [x.name, pads_in], name, mode="constant"),
+            (h + top + bottom, w + left + right, ch),
+        )
     if cls == "Rescaling":
         y = g.op(
             "Mul", [x.name, g.const(f"{name}/scale", np.array(float(c["scale"]), np.float32))], name

@@ -58,6 +58,15 @@ def read_names(graph: onnx.GraphProto) -> set[str]:
     -------
     set of str
         Node input names plus graph output names (an output read by the caller counts).
+
+    Examples
+    --------
+    >>> from onnx import TensorProto, helper
+    >>> from facecore.models.repair import read_names
+    >>> t = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [1])
+    >>> g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [t("x"), t("unused")], [t("y")])
+    >>> sorted(read_names(g))  # "unused" is an input nothing reads
+    ['x', 'y']
     """
     names: set[str] = {o.name for o in graph.output}
     stack = [graph]

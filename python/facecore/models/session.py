@@ -95,6 +95,14 @@ def make_session(
     Returns
     -------
     onnxruntime.InferenceSession
+
+    Examples
+    --------
+    >>> from facecore.models import zoo
+    >>> from facecore.models.session import make_session
+    >>> s = make_session(zoo.find("hair_dense"), threads=1)
+    >>> [(i.name, i.shape[1]) for i in s.get_inputs()]  # N, 3, H, W with named N, H, W
+    [('input', 3)]
     """
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int):
@@ -131,7 +139,18 @@ def make_session(
 
 def nchw_input(tensor: Any, size: int) -> np.ndarray:
     """``tensor`` as a C-contiguous float32 ``(N, 3, size, size)`` batch, the input every
-    square-chip adapter's ``run`` takes; anything else is a ValueError naming ``tensor``."""
+    square-chip adapter's ``run`` takes; anything else is a ValueError naming ``tensor``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from facecore.models.session import nchw_input
+    >>> nchw_input(np.zeros((2, 3, 112, 112)), 112).dtype
+    dtype('float32')
+    >>> nchw_input(np.zeros((1, 3, 64, 64)), 112)
+    Traceback (most recent call last):
+    ValueError: tensor: expected float32 (N, 3, 112, 112); got float32 (1, 3, 64, 64)
+    """
     t = np.ascontiguousarray(tensor, dtype=np.float32)
     if t.ndim != 4 or t.shape[1:] != (3, size, size):
         raise ValueError(

@@ -190,10 +190,12 @@ def read_tflite(source: str | Path | bytes) -> TFLiteModel:
 def _read(buf: bytes) -> TFLiteModel:
     root = FlatTable(buf, struct.unpack_from("<I", buf, 0)[0])
     version = root.scalar(0, "I")
-    opcodes = []
+    opcodes: list[str] = []
     for oc in root.tables(1):
         code = max(oc.scalar(0, "b"), oc.scalar(3, "i"))  # deprecated int8 field vs int32
-        opcodes.append(oc.string(1) if code == 32 else BUILTIN_OPS.get(code, f"BUILTIN_{code}"))
+        opcodes.append(
+            (oc.string(1) or "CUSTOM") if code == 32 else BUILTIN_OPS.get(code, f"BUILTIN_{code}")
+        )
     buffers = []
     for b in root.tables(4):
         start, n = b._vector(0)

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelIntegrityError, ModelNotFoundError
-from .fetch import FetchSource, accepted_sha256
-from .spec import InputSpec
+from .spec import FetchSource, InputSpec
 
 __all__ = [
     "ModelInfo",
@@ -216,8 +215,8 @@ def search_paths(name: str) -> list[tuple[str, Path | None]]:
                 (f"installed distribution {dist!r} (skipped: FACECORE_MODEL_PACKAGES=0)", None)
             )
             continue
-        p, where = _distribution_file(dist, rel)
-        out.append((where, p))
+        in_dist, where = _distribution_file(dist, rel)
+        out.append((where, in_dist))
     c = cache_dir() / mi.file
     out.append((f"user cache: {c}", c))
     dev = _dev_models_dir()
@@ -242,6 +241,20 @@ def _mismatch(path: Path, mi: ModelInfo, got: str) -> ModelIntegrityError:
         f"({mi.file}); the file is corrupt or a different version. Replace it with the "
         f"original file ({mi.source})."
     )
+
+
+def accepted_sha256(path: Path, mi: ModelInfo) -> str | None:
+    """The sha256 that ``facecore models fetch`` recorded beside a converted file, if any."""
+    note = path.with_name(path.name + ".source.json")
+    if mi.fetch is None or not note.is_file():
+        return None
+    try:
+        d = json.loads(note.read_text(encoding="utf-8"))
+        if d.get("source", {}).get("member_sha256") != mi.fetch.member_sha256:
+            return None
+        return str(d.get("sha256"))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def check_integrity(path: Path, mi: ModelInfo) -> None:
@@ -312,6 +325,14 @@ def find(name: str, *, verify: bool = True) -> Path:
         If no place has the file; the message lists every place searched.
     ModelIntegrityError
         If the first file found has the wrong sha256.
+
+    Examples
+    --------
+    >>> from facecore.models import zoo
+    >>> zoo.find("hair_dense").name  # shipped in the wheel: found offline, sha256 checked
+    'hair_dense.onnx'
+    >>> zoo.info("sface").input.shape
+    (112, 112)
     """
     mi = info(name)
     places = search_paths(name)
