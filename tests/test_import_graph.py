@@ -28,8 +28,6 @@ PACKAGE_DIR = _CHECKOUT if _CHECKOUT.is_dir() else Path(facecore.__file__).resol
 # cycle): each has a step of issue 18 that removes it. When one lands, its entry here makes
 # test_no_new_deferred_import_cycle fail (like a strict xfail): delete the entry then.
 KNOWN_DEFERRED = {
-    # kernels.py <-> _gpu.py: the kernels package (step 1, branch kernpkg)
-    frozenset({"facecore.kernels", "facecore._gpu"}),
     # builder.py <-> ray_engine.py: jobs/stage.py (step 4, branch jobs)
     frozenset({"facecore.jobs.builder", "facecore.jobs.ray_engine"}),
 }
@@ -239,7 +237,7 @@ def test_the_walk_sees_the_package_imports():
     """The walker finds real edges (a walk that sees nothing would pass every cycle test)."""
     edges = {(e.src, e.dst) for e in facecore_edges()}
     assert ("facecore.hair", "facecore.kernels") in edges  # from . import kernels
-    assert ("facecore", "facecore.analyzer") in edges  # from .analyzer import FaceAnalyzer
+    assert ("facecore", "facecore.align") in edges  # from . import align
     assert ("facecore.models.zoo", "facecore.errors") in edges  # from ..errors import ...
     assert len(edges) > 50
 

@@ -172,11 +172,8 @@ def is_device_array(x: object) -> bool:
 
 
 def host_matrices(m: object, name: str, *, single: bool = False) -> np.ndarray:
-    """Matrices live on the host (they are inverted there); a GPU array is copied back."""
-    if is_device_array(m):
-        from ._cuda import to_host
-
-        m = to_host(m, name)
+    """Matrices live on the host (they are inverted there); the family module copies a GPU
+    array back first (``_cuda.host_copy``), so this module never imports a backend."""
     return as_matrices(m, name, single=single)
 
 

@@ -691,6 +691,11 @@ def _reshaped(d: _Dev, shape: tuple[int, ...]) -> _Dev:
     return v
 
 
+def host_copy(x: object, name: str) -> object:
+    """``x`` itself, or a NumPy copy when it is a GPU array (matrices are inverted on the host)."""
+    return to_host(x, name) if is_device_array(x) else x
+
+
 def to_host(x: object, name: str) -> np.ndarray:
     """A NumPy copy of a GPU array (small host-side parameters such as matrices)."""
     d = _device_in(x, name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _args
+from . import _args, _cuda
 from ._dispatch import backend
 
 __all__ = ["warp_affine", "warp_crops"]
@@ -90,7 +90,7 @@ def warp_crops(
     be = backend(device, stream, image=image, out=out)
     img = be.image(image, "image")
     spec = _args.warp_crops(
-        img.shape, matrices, shape, border=border, fill=fill, tensor=tensor, mean=mean, std=std,
+        img.shape, _cuda.host_copy(matrices, "matrices"), shape, border=border, fill=fill, tensor=tensor, mean=mean, std=std,
         swap_rb=swap_rb,
     )  # fmt: skip
     return be.warp(img, spec, out, batch=True)  # type: ignore[arg-type,return-value]
@@ -151,6 +151,12 @@ def warp_affine(
     is_float = be.is_float(src)
     a = be.float_image(src, "src") if is_float else be.image(src, "src")
     spec = _args.warp_affine(
-        a.shape, is_float, matrix, shape, border=border, fill=fill, inverse=inverse
+        a.shape,
+        is_float,
+        _cuda.host_copy(matrix, "matrix"),
+        shape,
+        border=border,
+        fill=fill,
+        inverse=inverse,
     )
     return be.warp(a, spec, out, batch=False)  # type: ignore[arg-type,return-value]
