@@ -264,7 +264,7 @@ def from_features(
             chain[lab] = rest * p
         rest *= 1.0 - p
     chain["Normal"] = rest
-    label = max(chain, key=chain.get)
+    label = max(chain, key=chain.__getitem__)
     return Attributes(
         glasses=glasses,
         sunglasses=sun,
