@@ -11,7 +11,8 @@ intervals bootstrap the images (1000 resamples).
 Usage::
 
     python scripts/eval_parsing.py --shape 512 --json out.json
-    python scripts/eval_parsing.py --speed          # per-face time, 1 and 2 threads, 256 and 512
+    python scripts/eval_parsing.py --speed --threads 1   # per-face cost: 512/384/320/256, one
+        # call for all faces vs one per face, graph optimisations on/off
 """
 
 from __future__ import annotations
@@ -148,31 +149,67 @@ def evaluate(shape: int, threads: int | None, limit: int | None) -> dict:
     }
 
 
-def speed(shapes=(512, 256), threads=(1, 2), faces: int = 4, repeats: int = 3) -> list[dict]:
-    """Per-face time of the parser stage (warp + model + softmax) on a group photo's faces."""
+def _session_with(parser: FaceParser, level: str, threads: int) -> None:
+    """Swap the parser's onnxruntime session for one with graph optimisation ``level``."""
+    import onnxruntime as ort
+
+    from facecore.models import zoo
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    parser.model.session = ort.InferenceSession(
+        str(zoo.find("bisenet_parsing")), so, providers=["CPUExecutionProvider"]
+    )
+
+
+def speed(
+    shapes=(512, 384, 320, 256),
+    threads=(1,),
+    faces: int = 4,
+    repeats: int = 3,
+    levels=("ORT_ENABLE_ALL", "ORT_DISABLE_ALL"),
+) -> list[dict]:
+    """Per-face cost of the parser stage (one warp call + model + softmax) on a group photo's faces.
+
+    For each crop side, thread count and onnxruntime graph-optimisation level: all ``faces``
+    in ONE session call (``batch_size=faces``) and one call per face (``batch_size=1``).
+    Wall time (median and best of ``repeats``) and CPU time of this process per face; with one
+    intra-op thread the CPU time is the work itself, steadier than wall time on a loaded machine.
+    """
     img = fc.read_image(DATA / "photos" / "group_01.jpg")
     d = load("yunet", score_threshold=0.6).detect(img)
     lm = np.repeat(d.landmarks, -(-faces // max(len(d), 1)), axis=0)[:faces]
     rows = []
     for s in shapes:
         for t in threads:
-            p = FaceParser(shape=s, threads=t, batch_size=faces)
-            p.parse(img, lm[:1])  # warm-up
-            ts = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                p.parse(img, lm)
-                ts.append((time.perf_counter() - t0) / len(lm))
-            rows.append(
-                {
-                    "shape": s,
-                    "threads": t,
-                    "faces_per_call": len(lm),
-                    "ms_per_face_median": 1000 * statistics.median(ts),
-                    "ms_per_face_min": 1000 * min(ts),
-                }
-            )
-            print(rows[-1], file=sys.stderr, flush=True)
+            for level in levels:
+                for per_call in (len(lm), 1):
+                    p = FaceParser(shape=s, threads=t, batch_size=per_call)
+                    if level != "ORT_ENABLE_ALL":
+                        _session_with(p, level, t)
+                    p.parse(img, lm[:1])  # warm-up
+                    wall, cpu = [], []
+                    for _ in range(repeats):
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        p.parse(img, lm)
+                        wall.append((time.perf_counter() - t0) / len(lm))
+                        cpu.append((time.process_time() - c0) / len(lm))
+                    rows.append(
+                        {
+                            "shape": s,
+                            "threads": t,
+                            "graph_optimization": level,
+                            "faces_per_call": per_call,
+                            "ms_per_face_median": round(1000 * statistics.median(wall), 1),
+                            "ms_per_face_min": round(1000 * min(wall), 1),
+                            "cpu_ms_per_face_median": round(1000 * statistics.median(cpu), 1),
+                            "load": round(os.getloadavg()[0], 1),
+                        }
+                    )
+                    print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
@@ -182,9 +219,15 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--shapes", default="512,384,320,256", help="--speed: crop sides")
+    ap.add_argument("--repeats", type=int, default=3, help="--speed: timed calls per setting")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
-    res = {"speed": speed()} if a.speed else evaluate(a.shape, a.threads, a.limit)
+    if a.speed:
+        shapes = tuple(int(v) for v in a.shapes.split(","))
+        res: dict = {"speed": speed(shapes, (a.threads or 1,), repeats=a.repeats)}
+    else:
+        res = evaluate(a.shape, a.threads, a.limit)
     res["load"] = os.getloadavg()
     text = json.dumps(res, indent=1)
     print(text)

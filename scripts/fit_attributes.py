@@ -3,8 +3,8 @@
 Stage 1 (``extract``, slow, resumable per set): run the same path as
 ``FaceAnalyzer(parsing=True)`` (YuNet, aligned 512 crop, BiSeNet) on labelled sets, keep the
 largest face of each image (every face of size for the scene photos), and store the
-attribute features (:func:`facecore.attributes.features`) plus ``mask_worn`` for the masked
-photos, in ``OUT/<set>.json``:
+attribute features (:func:`facecore.attributes.features`) plus ``mask_worn``, in
+``OUT/<set>.json``:
 
 - ``sun``: data/attributes/sunglasses, 160 of 400 (seeded), positives for sunglasses and eyes hidden;
 - ``utk``: data/age/utkface test crops, the first 100 of test.txt (looked at: no sunglasses);
@@ -13,8 +13,10 @@ photos, in ``OUT/<set>.json``:
 - ``cm_train``: parsing train split faces with eyeglasses or a hat in the hand mask + 40 others;
 - ``cm_val``: the 200 parsing val faces (eyeglasses and hat from the hand masks).
 
-Stage 2 (``fit``): logistic regressions (Newton, L2 1e-3) on the seeded fit halves, measured
-on the other halves; prints COEF for facecore/attributes.py and the tables of docs/accuracy.md.
+Stage 2 (``fit``, after ``sunglasses``): logistic regressions (Newton, L2 1e-3) on the seeded
+fit halves, measured on the other halves; the sunglasses figures on the faces outside the
+``sunglasses`` stage's fit half; prints COEF for facecore/attributes.py and the tables of
+docs/accuracy.md.
 
 Stage ``sunglasses`` (sunglasses against clear glasses, the ``sunglasses`` model): the 49
 hand-sorted CelebAMask-HQ eyewear faces (``EYEWEAR_BY_EYE``), the 160 sunglasses photos and the
@@ -25,9 +27,9 @@ probabilities per face in ``OUT/sun_cache/`` (resumable), computes
 
 Usage::
 
-    python scripts/fit_attributes.py extract --out /tmp/attr
-    python scripts/fit_attributes.py fit --out /tmp/attr
+    python scripts/fit_attributes.py extract --out /tmp/attr   # --sets cm_val,... to split it
     python scripts/fit_attributes.py sunglasses --out /tmp/attr
+    python scripts/fit_attributes.py fit --out /tmp/attr
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ def _analyzer():
         quality=False,
         pose=False,
         det_threshold=0.5,
-        threads=2,
+        threads=1,
     )
 
 
@@ -187,12 +189,12 @@ def sets() -> dict[str, list[tuple[str, dict]]]:
     return out
 
 
-def extract(out: Path) -> None:
+def extract(out: Path, only: tuple[str, ...] = ()) -> None:
     out.mkdir(parents=True, exist_ok=True)
     fa = _analyzer()
     for name, items in sets().items():
         dst = out / f"{name}.json"
-        if dst.exists():
+        if dst.exists() or (only and name not in only):
             continue
         rows = []
         for k, (path, lab) in enumerate(items):
@@ -207,8 +209,7 @@ def extract(out: Path) -> None:
                 rows.append({"path": path, "label": lab, "detected": False})
             for f in chosen:
                 r = {"path": path, "label": lab, "detected": True, "features": _feat(img, f)}
-                if name == "masked":
-                    r["mask_worn"] = mask_worn(img, f).probability
+                r["mask_worn"] = mask_worn(img, f).probability  # every set: fit compares both
                 rows.append(r)
             if (k + 1) % 20 == 0:
                 print(f"{name} {k + 1}/{len(items)}", file=sys.stderr, flush=True)
@@ -240,6 +241,22 @@ def _ci(vals: np.ndarray, stat, n: int = 1000) -> list[float]:
     rng = np.random.default_rng(0)
     s = [stat(vals[rng.integers(0, len(vals), len(vals))]) for _ in range(n)]
     return [float(np.nanpercentile(s, 2.5)), float(np.nanpercentile(s, 97.5))]
+
+
+def _pr_ci(pr: np.ndarray, y: np.ndarray, n: int = 1000) -> dict[str, list[float]]:
+    """95 % bootstrap intervals (faces resampled) of precision and recall."""
+    rng = np.random.default_rng(0)
+    P, R = [], []
+    for _ in range(n):
+        i = rng.integers(0, len(y), len(y))
+        a, b = pr[i], y[i]
+        tp = float(((a == 1) & (b == 1)).sum())
+        P.append(tp / a.sum() if a.sum() else np.nan)
+        R.append(tp / b.sum() if b.sum() else np.nan)
+    return {
+        "precision_ci95": [float(np.nanpercentile(P, 2.5)), float(np.nanpercentile(P, 97.5))],
+        "recall_ci95": [float(np.nanpercentile(R, 2.5)), float(np.nanpercentile(R, 97.5))],
+    }
 
 
 def fit(out: Path) -> None:
@@ -309,18 +326,38 @@ def fit(out: Path) -> None:
         names, b = coef[key]
         return predict(b, X(rows, names))
 
-    # measurements on held-out parts
-    s_sun = p("sunglasses", sun_test)
+    # measurements on held-out parts. The sunglasses model is fitted by the `sunglasses` stage
+    # on its own seeded halves: its figures use the faces outside ITS fit half (the stage's
+    # report lists them; run `sunglasses` first), and the label counts the faces outside both
+    # stages' fit halves.
+    sg_report = out / "sunglasses_report.json"
+    if not sg_report.exists():
+        raise SystemExit(f"{sg_report} missing: run the `sunglasses` stage first")
+    sg_fit = set(json.loads(sg_report.read_text())["fit_paths"])
+    sun_held = [r for r in det["sun"] if r["path"] not in sg_fit]
+    utk_held = [r for r in det["utk"] if r["path"] not in sg_fit]
+    cm_val_held = [r for r in det["cm_val"] if r["path"] not in sg_fit]
+    test_ids = {id(r) for r in sun_test + utk_test}
+    sun_both = [r for r in sun_held if id(r) in test_ids]
+    utk_both = [r for r in utk_held if id(r) in test_ids]
+    rep["held_out_sizes"] = {
+        "sun (outside the sunglasses fit half)": len(sun_held),
+        "utk (outside the sunglasses fit half)": len(utk_held),
+        "cm_val (outside the sunglasses fit half)": len(cm_val_held),
+        "sun (outside both fit halves)": len(sun_both),
+        "utk (outside both fit halves)": len(utk_both),
+    }
+    s_sun = p("sunglasses", sun_held)
     rec = (s_sun >= 0.5).astype(float)
     rep["sunglasses_recall"] = {
-        "n": len(sun_test),
+        "n": len(sun_held),
         "recall": float(rec.mean()),
         "ci95": _ci(rec, np.mean),
     }
     for n, rows in (
-        ("utk_test", utk_test),
+        ("utk_held", utk_held),
         ("photos", det["photos"]),
-        ("cm_val", det["cm_val"]),
+        ("cm_val_held (no dark eyewear)", [r for r in cm_val_held if _kind(r) != "dark"]),
         ("cm_val_clear_glasses", [r for r in det["cm_val"] if _kind(r) == "clear"]),
         ("cm_train_clear_glasses (fit data)", [r for r in det["cm_train"] if _kind(r) == "clear"]),
     ):
@@ -329,6 +366,7 @@ def fit(out: Path) -> None:
             "n": len(rows),
             "fpr": float(fp.mean()) if len(rows) else None,
             "ci95": _ci(fp, np.mean) if len(rows) else None,
+            "called": [(r["path"], r["features"]["eye_distance"]) for r, v in zip(rows, fp) if v],
         }
     dv = [r for r in det["cm_val"] if _kind(r) == "dark"]
     rep["sunglasses_recall_cm_val_dark"] = {
@@ -353,6 +391,7 @@ def fit(out: Path) -> None:
             "fn": fn,
             "precision": tp / max(tp + fpn, 1),
             "recall": tp / max(tp + fn, 1),
+            **_pr_ci(pr, y),
         }
     # mask: parsing vs mask_worn on the masked test half
     y = np.array([r["label"]["mask"] for r in m_test])
@@ -390,6 +429,7 @@ def fit(out: Path) -> None:
             "mask_worn": float((pw >= 0.5).mean()),
             "mean": float(((pp + pw) / 2 >= 0.5).mean()),
             "geometric": float((np.sqrt(pp * pw) >= 0.5).mean()),
+            "geometric_ci95": _ci((np.sqrt(pp * pw) >= 0.5).astype(float), np.mean),
         }
     rep["mask_worn_all"] = {
         "n": len(ally),
@@ -403,8 +443,8 @@ def fit(out: Path) -> None:
     from facecore.attributes import from_features
 
     for n, rows in (
-        ("sun_test", sun_test),
-        ("utk_test", utk_test),
+        ("sun_both_held", sun_both),
+        ("utk_both_held", utk_both),
         ("photos", det["photos"]),
         ("masked_test_with", [r for r in m_test if r["label"]["mask"]]),
         ("masked_test_without", [r for r in m_test if not r["label"]["mask"]]),
@@ -479,7 +519,11 @@ def sunglasses(out: Path) -> None:
     neg = grp["cm", "clear"][0] * 2 + grp["utk", "none"][0]
     Xs = lambda rs: np.array([[r["features"][k] for k in names] for r in rs], np.float64)
     b = logistic(Xs(pos + neg), np.r_[np.ones(len(pos)), np.zeros(len(neg))])
-    rep = {"coef": [list(names), [round(float(v), 4) for v in b]], "called_sunglasses": {}}
+    rep = {
+        "coef": [list(names), [round(float(v), 4) for v in b]],
+        "fit_paths": sorted(r["path"] for fit_half, _ in grp.values() for r in fit_half),
+        "called_sunglasses": {},
+    }
     for k, (fit_half, test_half) in grp.items():
         for part, rs in (("test", test_half), ("fit", fit_half)):
             c = (predict(b, Xs(rs)) >= 0.5).astype(float)
@@ -497,8 +541,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("stage", choices=("extract", "fit", "sunglasses"))
     ap.add_argument("--out", required=True)
+    ap.add_argument("--sets", default="", help="extract: only these sets (comma-separated)")
     a = ap.parse_args()
-    {"extract": extract, "fit": fit, "sunglasses": sunglasses}[a.stage](Path(a.out))
+    if a.stage == "extract":
+        extract(Path(a.out), tuple(s for s in a.sets.split(",") if s))
+    else:
+        {"fit": fit, "sunglasses": sunglasses}[a.stage](Path(a.out))
     return 0
 
 

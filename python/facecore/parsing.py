@@ -338,10 +338,13 @@ class FaceParser:
         ``"bisenet_parsing"`` (the zoo; ``facecore models fetch bisenet_parsing`` once), a
         path to a compatible ONNX file, or an adapter.
     shape : int
-        Crop side (a multiple of 32). The weights were trained at 512; 256 is about 4x
-        faster for a small loss (docs/accuracy.md).
+        Crop side (a multiple of 32). The weights were trained at 512, the default; 384
+        halves the cost for about -0.015 mean F1 on CelebAMask-HQ val, 320 and 256 lose
+        more (docs/accuracy.md, "Parser input size"). The attribute models are fitted on
+        512 parses.
     batch_size : int
-        Faces per model call (bounds memory: ~100 MB of activations per face at 512).
+        Faces per model call (bounds memory: ~100 MB of activations per face at 512). On one
+        CPU thread batching saves nothing measurable; it pays on a GPU.
     providers, device, threads
         onnxruntime session options.
 

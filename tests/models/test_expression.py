@@ -67,12 +67,62 @@ def test_adapter_path_matches_keras_outputs(fer, data_dir):
     if not rows:
         pytest.skip("reference faces absent")
     x = np.stack([cv2.imread(str(data_dir / r["path"]), cv2.IMREAD_GRAYSCALE) for r in rows])
-    got = fer.predict_fer(x)
+    single = fm.load("fer_expression", threads=2, tta="none", temperature=1.0)
+    got = single.predict_fer(x)
     ref = np.array([r["keras"] for r in rows])
     # the warp kernel rounds the resized chip to uint8 values (as cv2.warpAffine on uint8), the
     # reference resized in float32: 0.015 max difference measured on these 28 faces
     assert np.abs(got - ref).max() < 0.03
     assert (got.argmax(1) == ref.argmax(1)).all()
+
+
+def test_flip_tta_averages_the_mirror_image(fer, data_dir):
+    """tta="flip": the mean of the Keras-checked single-view path on the face and on its NumPy
+    mirror image, then the temperature."""
+    x, _ = _fer_test(data_dir, every=200)
+    flip = fm.load("fer_expression", threads=2, tta="flip", temperature=1.0)
+    single = fm.load("fer_expression", threads=2, tta="none", temperature=1.0)
+    ref = (single.predict_fer(x) + single.predict_fer(np.ascontiguousarray(x[:, :, ::-1]))) / 2
+    # the adapter mirrors the resized 64 px tensor, the reference the 48 px face: same up to
+    # the warp kernel's uint8 rounding
+    np.testing.assert_allclose(flip.predict_fer(x), ref, atol=2e-3)
+    with pytest.raises(ValueError, match="tta"):
+        fm.load("fer_expression", tta="shift")
+
+
+def test_zoo_default_tta_views_against_opencv(fer, data_dir):
+    """The zoo default (tta="flip+shifts"): 10 views, the shifts against cv2.warpAffine
+    (bilinear, replicated border) of the same tensor, averaged, then the zoo temperature."""
+    assert fer.tta == "flip+shifts"
+    x, _ = _fer_test(data_dir, every=400)
+    t = np.stack(
+        [(cv2.resize(f, (64, 64), interpolation=cv2.INTER_LINEAR) - 127.5) / 127.5 for f in x]
+    ).astype(np.float32)[:, None]
+    single = fm.load("fer_expression", threads=2, tta="none", temperature=1.0)
+    d = 2 / 48 * 64
+    views = [t, np.ascontiguousarray(t[..., ::-1])]
+    for v in list(views):
+        for dx, dy in ((d, 0), (-d, 0), (0, d), (0, -d)):
+            M = np.array([[1, 0, dx], [0, 1, dy]], np.float64)  # dst(x, y) = src(x + dx, y + dy)
+            views.append(
+                np.stack(
+                    [
+                        cv2.warpAffine(
+                            c[0],
+                            M,
+                            (64, 64),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_REPLICATE,
+                        )
+                        for c in v
+                    ]
+                )[:, None]
+            )
+    ref = temper(np.mean([single.run(v) for v in views], axis=0), fer.temperature)
+    got = fer.run(t)
+    # OpenCV quantises the bilinear weights to 1/32
+    np.testing.assert_allclose(got, ref, atol=5e-3)
+    assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.95
 
 
 def test_chip_matches_opencv(fer, photo):

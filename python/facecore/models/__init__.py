@@ -188,13 +188,17 @@ def _read_model(path: Path, data: bytes) -> onnx.ModelProto:
 def _expression(
     model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, Any], options: dict[str, Any]
 ):
-    """The expression adapter: spec from the zoo entry (or the graph's input size) and its temperature."""
+    """The expression adapter: spec from the zoo entry (or the graph's input size), its temperature and test-time augmentation."""
     import json
 
     if mi is not None:
         spec = mi.input
         entry = json.loads(zoo._MANIFEST.read_text(encoding="utf-8")).get(mi.name, {})
-        options = {"temperature": float(entry.get("temperature", 1.0)), **options}
+        options = {
+            "temperature": float(entry.get("temperature", 1.0)),
+            "tta": str(entry.get("tta", "none")),
+            **options,
+        }
     else:
         side = _static_dim(model.graph.input[0], 2)
         if side is None or side != _static_dim(model.graph.input[0], 3):
