@@ -9,12 +9,14 @@ normalised float32 NCHW tensor with the BGR->RGB swap fused) and ``facecore.alig
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
+import cv2
 import numpy as np
 
 from .. import align, kernels
 
-__all__ = ["similarity", "similarity_batch", "warp_chips", "warp_to_tensor"]
+__all__ = ["Pyramid", "similarity", "similarity_batch", "warp_chips", "warp_to_tensor"]
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -66,8 +68,14 @@ def warp_to_tensor(
     if matrices.shape[0] == 0:
         c = 1 if image.ndim == 2 else image.shape[2]
         return np.zeros((0, c, h, w), np.float32)
-    mean_t = mean if np.isscalar(mean) else tuple(float(v) for v in mean)  # type: ignore[union-attr]
-    std_t = std if np.isscalar(std) else tuple(float(v) for v in std)  # type: ignore[union-attr]
+    mean_t = cast(
+        "float | tuple[float, ...]",
+        mean if np.isscalar(mean) else tuple(float(v) for v in mean),  # type: ignore[union-attr]
+    )
+    std_t = cast(
+        "float | tuple[float, ...]",
+        std if np.isscalar(std) else tuple(float(v) for v in std),  # type: ignore[union-attr]
+    )
     return kernels.warp_crops(
         image, matrices, (h, w), tensor=True, mean=mean_t, std=std_t, swap_rb=swap_rb
     )
@@ -80,3 +88,21 @@ def warp_chips(image: np.ndarray, matrices: np.ndarray, shape: int | Sequence[in
     if matrices.shape[0] == 0:
         return np.zeros((0, h, w) + image.shape[2:], np.uint8)
     return kernels.warp_crops(image, matrices, (h, w))
+
+
+class Pyramid:
+    """Lazily built ``cv2.pyrDown`` levels of one frame (level 0 is the frame itself).
+
+    Shared by the dlib-chip adapters (age and gender read the same frame's levels).
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.levels = [image]
+
+    def __getitem__(self, level: int) -> np.ndarray:
+        while len(self.levels) <= level:
+            prev = self.levels[-1]
+            if min(prev.shape[:2]) < 2:
+                return prev
+            self.levels.append(cv2.pyrDown(prev))
+        return self.levels[level]
