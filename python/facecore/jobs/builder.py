@@ -642,14 +642,9 @@ def _analyse_items(
     Ray with ``engine="ray"``) and stored. A failing input is recorded in ``errors`` and
     ``manifest_extra`` and skipped; an environment failure (disk full, store) stops the job.
     """
-    from tqdm.auto import tqdm
 
     with _writing(out_dir, "open the embedding store"):
         store = EmbeddingStore(state / "store.sqlite", config=_config(analyzer))
-    done = _Analysed()
-    seen_hash: dict[str, str] = {}
-    near = NearDuplicateIndex(opts.image_dup_bits)
-
     # engine="ray": the per-image stage runs on the Ray cluster first; the loop below then
     # finds every analysed item in the store and only does the driver's bookkeeping
     t_stage = time.perf_counter()
@@ -675,9 +670,55 @@ def _analyse_items(
         except BaseException:
             store.close()
             raise
-        done.workers = pre.workers
+    try:
+        with _writing(out_dir, "read the embedding store"):
+            loop = _ItemLoop(
+                opts, out_dir, state, analyzer, store, pre, errors, manifest_extra, disable
+            )
+    except BaseException:
+        store.close()
+        raise
+    loop.done.workers = pre.workers if pre is not None else 1
+    loop.run(items)  # closes the store
+    loop.done.stage_seconds = time.perf_counter() - t_stage
+    return loop.done
+
+
+class _ItemLoop:
+    """Step 2's per-input loop and its state (duplicates seen, the store, the counts).
+
+    :meth:`one_input` is the whole work for one input, one after the other. The folder
+    pipeline (local engine): a run of local image files goes through two thread pools --
+    hash + decode + difference hash (:class:`_Prepared`), then detect + align + embed --
+    while this thread takes every decision (:meth:`decide`: duplicates, store, near
+    duplicates) and applies every result (:meth:`_Step.apply`) in input order, exactly as
+    :meth:`one_input` does for one file after the other. Exact and near duplicates are
+    decided before any analysis, so they are never analysed.
+    """
+
+    def __init__(
+        self,
+        opts: _Options,
+        out_dir: Path,
+        state: Path,
+        analyzer: Any,
+        store: EmbeddingStore,
+        pre: Any,
+        errors: list[tuple[str, str]],
+        manifest_extra: list[dict[str, Any]],
+        disable: bool | None,
+    ) -> None:
+        self.opts, self.out_dir, self.state, self.analyzer = opts, out_dir, state, analyzer
+        self.store, self.pre, self.disable = store, pre, disable
+        self.errors, self.manifest_extra = errors, manifest_extra
+        self.done = _Analysed()
+        self.seen_hash: dict[str, str] = {}
+        self.near = NearDuplicateIndex(opts.image_dup_bits)
+        self.known = frozenset(store.keys()) if pre is None else frozenset()
+        self.bar: Any = None
 
     def add_item(
+        self,
         key: str,
         src: Source,
         frame: int | None,
@@ -685,81 +726,84 @@ def _analyse_items(
         h: int | None,
         analysed: tuple[list[StoredFace], tuple[int, int]] | None = None,
     ) -> None:
-        got = store.get(key)
+        """One item's faces: from the store, or analysed (here, or ``analysed`` by the
+        pipeline) and stored; then recorded with their source, frame and label."""
+        got = self.store.get(key)
         if got is None:
             if analysed is not None:  # by the folder pipeline's threads
                 stored, (height, width) = analysed
             elif image is None:
                 raise ValueError("internal: no pixels for a new item")  # pragma: no cover
             else:
-                stored, (height, width) = analyse_image(analyzer, image), image.shape[:2]
-            store.put(
+                stored, (height, width) = analyse_image(self.analyzer, image), image.shape[:2]
+            self.store.put(
                 key,
                 width=width,
                 height=height,
                 dhash=h if h is not None else 0,
                 faces=stored,
             )
-            done.n_embedded += len(stored)
+            self.done.n_embedded += len(stored)
         else:
             stored = got[1]
-            if pre is not None and key in pre.new_keys:
-                done.n_embedded += len(stored)
+            if self.pre is not None and key in self.pre.new_keys:
+                self.done.n_embedded += len(stored)
             else:
-                done.n_cached += len(stored)
-        label = _label_of(src, opts.label_table) if opts.use_labels else None
+                self.done.n_cached += len(stored)
+        label = _label_of(src, self.opts.label_table) if self.opts.use_labels else None
         for i, sf in enumerate(stored):
-            done.faces.append(
+            self.done.faces.append(
                 {"source": src.location, "frame": frame, "face": i, "label": label, **sf.record}
             )
-            done.embs.append(sf.embedding)
-            done.chips.append(sf.chip)
+            self.done.embs.append(sf.embedding)
+            self.done.chips.append(sf.chip)
 
-    def one_input(src: Source) -> None:
+    def one_input(self, src: Source) -> None:
+        """The whole work for one input (download, video frames, duplicates, analysis)."""
         path = src.location
         if src.kind == "url":
             path = os.fspath(
                 download(
                     src.location,
-                    state / "downloads",
-                    timeout=opts.url_timeout,
-                    max_bytes=opts.url_max_bytes,
+                    self.state / "downloads",
+                    timeout=self.opts.url_timeout,
+                    max_bytes=self.opts.url_max_bytes,
                 )
             )
         if src.kind == "video":
-            if pre is not None and src.location in pre.videos:
-                v = pre.videos[src.location]
+            if self.pre is not None and src.location in self.pre.videos:
+                v = self.pre.videos[src.location]
                 for fi, key, h, dup in v["frames"]:
                     if dup:
-                        done.n_dup += 1
+                        self.done.n_dup += 1
                         continue
-                    done.n_frames += 1
-                    add_item(key, src, fi, None, h)
+                    self.done.n_frames += 1
+                    self.add_item(key, src, fi, None, h)
                 if v["error"]:
                     raise ValueError(v["error"])
                 return
             vhash = file_sha256(path)
             for fi, frame, h, dup in iter_video_frames(
-                path, fps=opts.video_fps, dup_bits=opts.frame_dup_bits
+                path, fps=self.opts.video_fps, dup_bits=self.opts.frame_dup_bits
             ):
                 if dup:
-                    done.n_dup += 1
+                    self.done.n_dup += 1
                     continue
-                done.n_frames += 1
-                add_item(f"{vhash}:{fi}", src, fi, frame, h)
+                self.done.n_frames += 1
+                self.add_item(f"{vhash}:{fi}", src, fi, frame, h)
             return
-        r = pre.images.get(src.location) if pre is not None else None
+        r = self.pre.images.get(src.location) if self.pre is not None else None
         if r is not None and not r["key"]:
             raise OSError(r["error"])  # the file could not be read on the worker
         fh = r["key"] if r is not None else file_sha256(path)
-        if fh in seen_hash:
-            done.n_dup += 1
-            manifest_extra.append(
-                {"source": src.location, "status": "duplicate", "duplicate_of": seen_hash[fh]}
+        if fh in self.seen_hash:
+            self.done.n_dup += 1
+            self.manifest_extra.append(
+                {"source": src.location, "status": "duplicate", "duplicate_of": self.seen_hash[fh]}
             )
             return
-        seen_hash[fh] = src.location
-        got = store.get(fh)
+        self.seen_hash[fh] = src.location
+        got = self.store.get(fh)
         image = None
         if got is None and r is not None and r["error"]:
             raise ValueError(r["error"])  # the worker could not decode it
@@ -767,36 +811,33 @@ def _analyse_items(
             image, h = decode_image(path)
         else:
             h = int(got[0]["dhash"]) & 0xFFFFFFFFFFFFFFFF
-        other = near.find(h)
+        other = self.near.find(h)
         if other is not None:
-            done.n_dup += 1
-            manifest_extra.append(
+            self.done.n_dup += 1
+            self.manifest_extra.append(
                 {"source": src.location, "status": "near_duplicate", "duplicate_of": other}
             )
             return
-        near.add(h, src.location)
-        done.n_images += 1
-        add_item(fh, src, None, image, h)
+        self.near.add(h, src.location)
+        self.done.n_images += 1
+        self.add_item(fh, src, None, image, h)
 
-    # The folder pipeline (local engine): a run of local image files goes through two
-    # thread pools -- hash + decode + difference hash, then detect + align + embed -- while
-    # this thread takes every decision (duplicates, store, near duplicates) and applies every
-    # result in input order, exactly as one_input does for one file after the other. Exact
-    # and near duplicates are decided before any analysis, so they are never analysed.
-    known = frozenset(store.keys()) if pre is None else frozenset()
-
-    def decide(src: Source, prep: _Prepared) -> _Step:
+    def decide(self, src: Source, prep: _Prepared) -> _Step:
         """one_input's decisions for a prepared local image; its effects come as a step."""
         try:
             if prep.key_error is not None:
                 raise prep.key_error
             fh = prep.key
-            if fh in seen_hash:
-                done.n_dup += 1
-                row = {"source": src.location, "status": "duplicate", "duplicate_of": seen_hash[fh]}
-                return _Step(src, effect=lambda _: manifest_extra.append(row))
-            seen_hash[fh] = src.location
-            got = store.get(fh)
+            if fh in self.seen_hash:
+                self.done.n_dup += 1
+                row = {
+                    "source": src.location,
+                    "status": "duplicate",
+                    "duplicate_of": self.seen_hash[fh],
+                }
+                return _Step(src, effect=lambda _: self.manifest_extra.append(row))
+            self.seen_hash[fh] = src.location
+            got = self.store.get(fh)
             image = None
             if got is None and prep.decode_error is not None:
                 raise prep.decode_error
@@ -806,42 +847,42 @@ def _analyse_items(
                 image, h = decode_image(src.location)
             else:
                 h = int(got[0]["dhash"]) & 0xFFFFFFFFFFFFFFFF
-            other = near.find(h)
+            other = self.near.find(h)
             if other is not None:
-                done.n_dup += 1
+                self.done.n_dup += 1
                 row = {"source": src.location, "status": "near_duplicate", "duplicate_of": other}
-                return _Step(src, effect=lambda _: manifest_extra.append(row))
-            near.add(h, src.location)
-            done.n_images += 1
+                return _Step(src, effect=lambda _: self.manifest_extra.append(row))
+            self.near.add(h, src.location)
+            self.done.n_images += 1
         except Exception as exc:
             return _Step(src, error=exc)
         if image is None:
-            return _Step(src, effect=lambda _: add_item(fh, src, None, None, h))
+            return _Step(src, effect=lambda _: self.add_item(fh, src, None, None, h))
         shape = (int(image.shape[0]), int(image.shape[1]))
         return _Step(
             src,
             image=image,
-            effect=lambda stored: add_item(fh, src, None, None, h, (stored, shape)),
+            effect=lambda stored: self.add_item(fh, src, None, None, h, (stored, shape)),
         )
 
-    def decisions(prepared: Iterator[Outcome[Source, _Prepared]]) -> Iterator[_Step]:
+    def decisions(self, prepared: Iterator[Outcome[Source, _Prepared]]) -> Iterator[_Step]:
         for o in prepared:
-            yield _Step(o.item, error=o.error) if o.error is not None else decide(o.item, o.get())
+            yield (
+                _Step(o.item, error=o.error)
+                if o.error is not None
+                else self.decide(o.item, o.get())
+            )
 
-    def analyse(step: _Step) -> list[StoredFace] | None:
-        return analyse_image(analyzer, step.image) if step.image is not None else None
+    def analyse(self, step: _Step) -> list[StoredFace] | None:
+        return analyse_image(self.analyzer, step.image) if step.image is not None else None
 
-    bar = tqdm(
-        items, desc="detect+embed" if pre is None else "collect", unit="file", disable=disable
-    )
-
-    def guarded(src: Source, fn: Callable[[], None]) -> None:
+    def guarded(self, src: Source, fn: Callable[[], None]) -> None:
         """Run one input's work; its failure is its error row (environment failures stop)."""
-        bar.update(1)
+        self.bar.update(1)
         try:
             fn()
         except Exception as exc:
-            env = _environment_failure(exc, out_dir)
+            env = _environment_failure(exc, self.out_dir)
             if env is not None:
                 raise env from exc
             reason = input_error(exc)
@@ -849,34 +890,43 @@ def _analyse_items(
                 exc, (OSError, ValueError)
             ):  # a bug or a library's error: keep the trace
                 logger.debug("input %s failed", src.location, exc_info=True)
-            errors.append((src.location, reason))
-            manifest_extra.append({"source": src.location, "status": "error", "error": reason})
+            self.errors.append((src.location, reason))
+            self.manifest_extra.append({"source": src.location, "status": "error", "error": reason})
             # once: on the progress output, or in the log when there is no bar (-q, libraries)
-            if disable is not True:
-                bar.write(f"skipped {src.location}: {reason}", file=sys.stderr)
+            if self.disable is not True:
+                self.bar.write(f"skipped {src.location}: {reason}", file=sys.stderr)
             else:
                 logger.info("skipped %s: %s", src.location, reason)
 
-    try:
-        for parallel, run in _runs(items, lambda s: pre is None and s.kind == "image"):
-            if not parallel:
-                for src in run:
-                    guarded(src, lambda src=src: one_input(src))  # type: ignore[misc]
-                continue
-            prepared = map_ordered(lambda s: _Prepared.of(s.location, known), run)
-            analysed = map_ordered(analyse, decisions(prepared))
-            try:
-                for o in analysed:
-                    step = o.item
-                    guarded(step.src, lambda step=step, o=o: step.apply(o))  # type: ignore[misc]
-            finally:
-                analysed.close()  # stop the pipeline's threads before the store goes
-                prepared.close()
-    finally:
-        bar.close()
-        store.close()
-    done.stage_seconds = time.perf_counter() - t_stage
-    return done
+    def run(self, items: list[Source]) -> None:
+        """Every input in order: runs of local image files through the folder pipeline,
+        the others one by one; the store is closed at the end (also on an exception)."""
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            items,
+            desc="detect+embed" if self.pre is None else "collect",
+            unit="file",
+            disable=self.disable,
+        )
+        try:
+            for parallel, run in _runs(items, lambda s: self.pre is None and s.kind == "image"):
+                if not parallel:
+                    for src in run:
+                        self.guarded(src, lambda src=src: self.one_input(src))  # type: ignore[misc]
+                    continue
+                prepared = map_ordered(lambda s: _Prepared.of(s.location, self.known), run)
+                analysed = map_ordered(self.analyse, self.decisions(prepared))
+                try:
+                    for o in analysed:
+                        step = o.item
+                        self.guarded(step.src, lambda step=step, o=o: step.apply(o))  # type: ignore[misc]
+                finally:
+                    analysed.close()  # stop the pipeline's threads before the store goes
+                    prepared.close()
+        finally:
+            self.bar.close()
+            self.store.close()
 
 
 @dataclass
