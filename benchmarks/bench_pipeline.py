@@ -164,8 +164,9 @@ def main(argv=None) -> int:
         meta = run_metadata()
         print(format_header(meta))
         part = folder_part(photos / "celebs13", quick=args.quick, limit=args.folder_images)
+        parts = [part, builder_part(photos / "celebs13", n=12 if args.quick else 60)]
         if args.json:
-            save_json(args.json, meta, [part], suite="pipeline-folder")
+            save_json(args.json, meta, parts, suite="pipeline-folder")
         return 0
     if not all((models / f).is_file() for f in FILES.values()) or not photos.is_dir():
         print(f"bench_pipeline: needs the models in {models} and photos in {photos}; skipped")
@@ -275,6 +276,7 @@ def main(argv=None) -> int:
     print("\nratio = loop median / facecore median (higher: facecore faster)")
     if not args.no_folder:
         results.append(folder_part(photos / "celebs13", quick=args.quick, limit=args.folder_images))
+        results.append(builder_part(photos / "celebs13", n=12 if args.quick else 60))
     if args.json:
         save_json(args.json, meta, results, suite="pipeline")
     return 0
@@ -425,6 +427,65 @@ def folder_part(folder, *, quick, limit=None):
         "speedup_vs_loop_1thread": round(vs_1thread, 3) if vs_1thread else None,
         "stage_cpu_ms_per_image": {k: round(1000 * v, 2) for k, v in stages.items()},
         "limiting_stage": limiting,
+        **best,
+    }
+
+
+def builder_part(folder, *, n):
+    """``build_dataset`` over ``n`` celebs13 photos: the folder pipeline (default analyzer,
+    one onnxruntime thread per model) against the sequential loop on ``FaceAnalyzer(age=False,
+    gender=False)`` with onnxruntime's default threads (the builder before the pipeline).
+    The manifests must be identical; best of 2 rounds each, alternating."""
+    import shutil
+    import tempfile
+    import time
+
+    from common import load_average
+
+    import facecore as fc
+    from facecore.jobs import build_dataset, pipeline
+
+    photos = sorted(folder.rglob("*.jpg"))[:n]
+    if not photos:
+        return {"suite_part": "builder", "skipped": True}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-builder-"))
+    try:
+        for p in photos:
+            (tmp / "in" / p.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, tmp / "in" / p.parent.name / p.name)
+        sides = {
+            "loop": (fc.FaceAnalyzer(age=False, gender=False), 1),
+            "pipeline": (fc.FaceAnalyzer(age=False, gender=False, threads=1), None),
+        }
+        real = pipeline.default_workers
+        best: dict[str, dict] = {}
+        manifests = set()
+        for rnd in range(2):
+            for name, (fa, workers) in sides.items():
+                pipeline.default_workers = (lambda: 1) if workers == 1 else real
+                out = tmp / f"out-{name}-{rnd}"
+                la, t0 = load_average(), time.perf_counter()
+                r = build_dataset([tmp / "in"], out, analyzer=fa, progress=False)
+                wall = time.perf_counter() - t0
+                manifests.add((out / "manifest.jsonl").read_text(encoding="utf-8"))
+                if name not in best or wall < best[name]["seconds"]:
+                    best[name] = {"seconds": round(wall, 3), "load_average_start": la}
+        pipeline.default_workers = real
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if len(manifests) != 1:
+        raise SystemExit("builder part: the manifests differ; not reporting")
+    speedup = best["loop"]["seconds"] / best["pipeline"]["seconds"]
+    print(
+        f"\nbuilder part: build_dataset over {len(photos)} photos ({r.n_faces} faces): loop "
+        f"{best['loop']['seconds']:.1f} s, pipeline {best['pipeline']['seconds']:.1f} s, "
+        f"{speedup:.2f}x, manifests identical (load avg {best['pipeline']['load_average_start']})"
+    )
+    return {
+        "suite_part": "builder",
+        "images": len(photos),
+        "faces": r.n_faces,
+        "speedup": round(speedup, 3),
         **best,
     }
 
