@@ -33,6 +33,7 @@ def _surface() -> dict[str, str]:
             "analyze",
             "analyze_batch",
             "best_face",
+            "crops",
             "apply",
             "apply_video",
             "mask",

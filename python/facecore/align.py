@@ -170,6 +170,9 @@ def estimate_similarity(src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
 def arcface_matrices(landmarks: np.ndarray, shape: int | tuple[int, int] = 112) -> np.ndarray:
     """``(N, 2, 3)`` matrices aligning ``(N, 5, 2)`` landmarks to the ArcFace template.
 
+    The one alignment of the recognition chips: the embedder's input, the quality crops
+    and :meth:`facecore.FaceAnalyzer.crops` all use it (``N == 0`` gives ``(0, 2, 3)``).
+
     Examples
     --------
     >>> import numpy as np
@@ -177,7 +180,10 @@ def arcface_matrices(landmarks: np.ndarray, shape: int | tuple[int, int] = 112) 
     >>> arcface_matrices(ARCFACE_112[None]).shape
     (1, 2, 3)
     """
-    pts = _points(landmarks, "landmarks")
+    a = np.asarray(landmarks)
+    if a.ndim == 3 and a.shape[0] == 0 and a.shape[1:] == (5, 2):
+        return np.zeros((0, 2, 3))
+    pts = _points(a, "landmarks")
     if pts.ndim == 2:
         pts = pts[None]
     if pts.shape[1] != 5:

@@ -18,7 +18,8 @@ import numpy as np
 from . import models as _models
 from ._defaults import DET_THRESHOLD
 from ._validate import as_bgr
-from .models.attributes import AgeGenderModel, AgeModel, GenderModel, _Pyramid
+from .models._warp import Pyramid
+from .models.attributes import AgeGenderModel, AgeModel, GenderModel
 from .models.detector import Detections, YuNet
 from .models.embedder import SFace
 from .models.expression import ExpressionModel
@@ -37,12 +38,12 @@ _DEFAULTS = {
     "gender": "agegender",
     "expression": "fer_expression",
 }
-_TYPES = {
-    "detector": YuNet,
-    "embedder": SFace,
+_TYPES: dict[str, tuple[type, ...]] = {
+    "detector": (YuNet,),
+    "embedder": (SFace,),
     "age": (AgeGenderModel, AgeModel),
     "gender": (AgeGenderModel, GenderModel),
-    "expression": ExpressionModel,
+    "expression": (ExpressionModel,),
 }
 
 
@@ -213,7 +214,7 @@ class FaceAnalyzer:
             return obj
         raise TypeError(
             f"{stage}: expected None, False, a model name or path, or a "
-            f"{' or '.join(t.__name__ for t in (_TYPES[stage] if isinstance(_TYPES[stage], tuple) else (_TYPES[stage],)))}; "
+            f"{' or '.join(t.__name__ for t in _TYPES[stage])}; "
             f"got {type(spec).__name__}"
         )
 
@@ -254,8 +255,8 @@ class FaceAnalyzer:
             if self.embedder is not None:
                 out["embedder"] = self.embedder.tensor(image, lm)
             else:
+                from .align import arcface_matrices
                 from .models import _warp
-                from .models.embedder import arcface_matrices
 
                 out["embedder"] = _warp.warp_to_tensor(
                     image, arcface_matrices(lm), 112, swap_rb=True
@@ -273,7 +274,7 @@ class FaceAnalyzer:
                     [mask_worn(image, lm[i]).probability for i in range(len(lm))]
                 )
         if self.age is not None or self.gender is not None:
-            pyr = _Pyramid(image)
+            pyr = Pyramid(image)
             if self.age is not None:
                 out["age"] = self.age.tensor(image, lm, pyramid=pyr)
             if self.gender is not None and self.gender is not self.age:
@@ -456,6 +457,70 @@ class FaceAnalyzer:
             out.append(self._faces(shape, det, inp, sl))
             start += n
         return out
+
+    def crops(
+        self,
+        image: Any,
+        faces: Sequence[Face],
+        *,
+        shape: int | tuple[int, int] = 112,
+    ) -> np.ndarray:
+        """The faces' aligned chips: the crops the embedder reads, as uint8 images.
+
+        Each face is aligned by the least-squares similarity from its 5 landmarks to the
+        ArcFace template (:func:`facecore.align.arcface_matrices`, scaled to ``shape``),
+        all faces of the frame in one call of the batch warp kernel (bilinear, constant 0
+        border, as ``cv2.warpAffine``). At ``shape=112`` these are the pixels the
+        embedder and the quality measures see.
+
+        Parameters
+        ----------
+        image : uint8 ndarray (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), or a path
+            The frame the faces were found in, as :meth:`analyze` takes it; the chips have
+            its channel order (grey gives three equal channels).
+        faces : sequence of Face
+            Faces of ``image`` (from :meth:`analyze`); only their landmarks are used.
+        shape : int or (height, width)
+            Chip size (NumPy order; an int is square). Default 112.
+        Returns
+        -------
+        chips : (N, height, width, 3) uint8 ndarray
+            One chip per face, in the order of ``faces`` (``N == 0`` for no face).
+
+        Raises
+        ------
+        TypeError
+            If ``image`` is not a uint8 image or ``faces`` holds something else than Face.
+        ValueError
+            If ``shape`` is not positive.
+
+        Examples
+        --------
+        >>> import facecore as fc
+        >>> from importlib.resources import files
+        >>> image = fc.read_image(files("facecore") / "data" / "astronaut.jpg")
+        >>> fa = fc.FaceAnalyzer(age=False, gender=False)  # doctest: +MODELS
+        >>> chips = fa.crops(image, fa.analyze(image))
+        >>> chips.shape, chips.dtype
+        ((1, 112, 112, 3), dtype('uint8'))
+        >>> fa.crops(image, [], shape=(128, 96)).shape
+        (0, 128, 96, 3)
+        """
+        from ._validate import as_shape
+        from .align import arcface_matrices
+        from .models import _warp
+
+        h, w = as_shape(shape, "shape")
+        if isinstance(faces, Face) or not isinstance(faces, Sequence):
+            raise TypeError(f"faces: expected a sequence of Face; got {type(faces).__name__}")
+        for i, f in enumerate(faces):
+            if not isinstance(f, Face):
+                raise TypeError(f"faces[{i}]: expected a Face; got {type(f).__name__}")
+        img = self._prepare(image, "bgr", name="image")
+        if not faces:
+            return np.zeros((0, h, w, 3), np.uint8)
+        lm = np.stack([np.asarray(f.landmarks.points, np.float64) for f in faces])
+        return _warp.warp_chips(np.ascontiguousarray(img), arcface_matrices(lm, (h, w)), (h, w))
 
     @staticmethod
     def best_face(faces: Sequence[Face]) -> Face | None:

@@ -182,7 +182,7 @@ def _write_json(dst: str, doc: dict[str, Any]) -> None:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from .io import collect_inputs, write_image
+    from .io import collect_inputs, read_image, write_image
     from .jobs.resultlog import ResultLog
 
     items, problems = collect_inputs(args.paths)
@@ -202,6 +202,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    from .jobs.pipeline import default_workers, map_ordered
+
+    workers = default_workers()
+    if args.threads is None:
+        args.threads = 1  # the pipeline's threads keep the cores busy, one image each
     fa, _ = _analyzer(args)
     drawer = _Drawer(Path(args.draw), inputs) if args.draw else None
     log = ResultLog(args.jsonl) if args.jsonl else None
@@ -223,18 +228,37 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     crashed = 0
     t0 = time.perf_counter()
     complete = False
+
+    def is_done(item: Any) -> bool:
+        key = os.fspath(item.path.resolve())  # resume by the file, whatever the cwd or spelling
+        return log is not None and (key in log.done or os.fspath(item.path) in log.done)
+
+    def look_ahead(item: Any) -> list[tuple[int | None, np.ndarray, list[Face]]] | None:
+        """An image's pixels and faces, on the folder pipeline's threads (videos: None)."""
+        if item.kind == "video" or is_done(item):
+            return None
+        image = read_image(item.path)
+        return [(None, image, fa.analyze(image, max_faces=args.max_faces))]
+
+    def frames_and_faces(item: Any) -> Iterator[tuple[int | None, np.ndarray, list[Face]]]:
+        for frame, image in _frames(item, args.every):
+            yield frame, image, fa.analyze(image, max_faces=args.max_faces)
+
     bar = tqdm(items, unit="file", disable=True if args.quiet else None, desc="analyze")
+    outcomes = map_ordered(look_ahead, items, workers=workers)
     try:
-        for item in bar:
+        for outcome in outcomes:
+            item = outcome.item
+            bar.update(1)
             key = os.fspath(item.path.resolve())  # resume by the file, whatever the cwd or spelling
-            if log is not None and (key in log.done or os.fspath(item.path) in log.done):
+            if is_done(item):
                 continue
             if item.kind == "unknown":
                 # not an image by its suffix: let the decoder decide, a failure is reported
                 item = type(item)(item.path, "image")
             try:
-                for frame, image in _frames(item, args.every):
-                    faces = fa.analyze(image, max_faces=args.max_faces)
+                ahead = outcome.get()
+                for frame, image, faces in ahead if ahead is not None else frames_and_faces(item):
                     n_faces += len(faces)
                     entry: dict[str, Any] = {
                         "path": os.fspath(item.path),
@@ -279,6 +303,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 log.mark_done(key)
         complete = True
     finally:
+        outcomes.close()  # stop the pipeline's threads
+        bar.close()
         if log is not None:
             log.close()
         if args.json is not None and (complete or args.json != "-"):
@@ -431,9 +457,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
             if mi.fetch is None:
                 where, missing = "NOT FOUND", missing + 1
             else:  # a fetched model: converted from a member the user has, or fetched once
-                from .models import _source_member
-
-                member = _source_member(mi)
+                member = zoo.source_member(mi)
                 where = (
                     f"converted on load from {member}"
                     if member
@@ -515,7 +539,7 @@ def _cmd_lips(args: argparse.Namespace) -> int:
 
 def _cmd_build_dataset(args: argparse.Namespace) -> int:
     from .cluster import check_method
-    from .jobs.builder import _summary_line, build_dataset
+    from .jobs.builder import build_dataset
 
     try:
         check_method(args.method)  # a missing package is found before any image is read
@@ -547,7 +571,7 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
         print(f"facecore build-dataset: {exc}", file=sys.stderr)
         return 2
     # -q: no progress and no per-input lines, but the one-line summary stays
-    print(_summary_line(result), file=sys.stderr)
+    print(result.summary_line(), file=sys.stderr)
     if result.errors and args.quiet:  # without -q each skipped input was shown as it happened
         print(
             f"  {len(result.errors)} input(s) skipped: see {Path(args.out) / 'manifest.jsonl'}",
@@ -716,9 +740,12 @@ def contact_sheet(
                 [np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], axis=1
             )
         )
-    width = max(l.shape[1] for l in lines)
+    width = max(row.shape[1] for row in lines)
     return np.concatenate(
-        [np.pad(l, ((0, 0), (0, width - l.shape[1]), (0, 0)), constant_values=255) for l in lines]
+        [
+            np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255)
+            for row in lines
+        ]
     )
 
 

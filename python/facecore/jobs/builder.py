@@ -20,12 +20,17 @@ counted by reason) → **cluster** the embeddings (:func:`facecore.cluster.clust
 
 Outputs are built in ``OUT/.facecore/staging-*`` and moved into place only when
 complete; every file is written under a temporary name and renamed. Inputs are only read.
+
+In code, :func:`build_dataset` is four steps: ``_collect`` -> ``_analyse_items`` (the
+per-image stage of :mod:`facecore.jobs.stage`; image files through the folder pipeline of
+:mod:`facecore.jobs.pipeline`, or on Ray) -> ``_cluster_faces`` -> ``_write_outputs``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import errno
 import io
 import json
@@ -36,26 +41,26 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from .._defaults import DET_THRESHOLD
 from ..cluster import METHODS, Clustering, ClusterMetrics, cluster, cluster_metrics
 from ..errors import OutputError
+from .pipeline import Outcome, map_ordered
 from .sources import (
     NearDuplicateIndex,
     Source,
     collect_sources,
-    dhash,
     download,
     file_sha256,
     iter_video_frames,
 )
+from .stage import analyse_image, decode_image, input_error
 from .store import EmbeddingStore, StoredFace
 
 __all__ = ["REJECT_REASONS", "BuildResult", "build_dataset"]
@@ -98,23 +103,6 @@ def _writing(out_dir: Path, what: str) -> Iterator[None]:
             f"cannot {what} in {out_dir}{f' ({where})' if where else ''}: {cause}",
             getattr(exc, "errno", None),
         ) from exc
-
-
-def _input_error(exc: BaseException) -> str:
-    """One line for the report: the message, with the type when it is not ours."""
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (OSError, ValueError)) and type(exc).__module__ in (
-        "builtins",
-        "facecore.errors",
-    ):
-        return msg
-    t = type(exc)
-    name = (
-        t.__qualname__
-        if t.__module__ == "builtins"
-        else f"{t.__module__.split('.')[0]}.{t.__qualname__}"
-    )
-    return f"{name}: {msg}"
 
 
 #: Quality-filter reasons, in the order they are checked (a face counts under the first).
@@ -168,6 +156,18 @@ class BuildResult:
             "metrics": self.metrics.to_dict() if self.metrics is not None else None,
             "clustering": self.clustering.to_dict() if self.clustering is not None else None,
         }
+
+    def summary_line(self) -> str:
+        """The one-line summary ``facecore build-dataset`` prints (counts and seconds)."""
+        rej = ", ".join(f"{k} {v}" for k, v in self.rejected.items())
+        return (
+            f"{self.n_images} images + {self.n_frames} video frames, "
+            f"{self.n_duplicates} duplicates skipped, {len(self.errors)} errors; "
+            f"{self.n_faces} faces ({self.n_embedded} embedded now, {self.n_cached} from the store), "
+            f"{self.n_accepted} accepted (rejected: {rej}); {self.n_clusters} identities, "
+            f"{self.n_unassigned} unassigned; {self.seconds:.1f} s"
+            + (f" (engine ray, {self.workers} workers)" if self.engine == "ray" else "")
+        )
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -255,29 +255,6 @@ def _config(analyzer: Any) -> str:
     )
 
 
-def _analyse(analyzer: Any, image: np.ndarray) -> list[StoredFace]:
-    from ..align import arcface_matrices
-    from ..kernels import warp_crops
-
-    img = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    faces = analyzer.analyze(img)
-    if not faces:
-        return []
-    lm = np.stack([np.asarray(f.landmarks.points) for f in faces])
-    chips = warp_crops(np.ascontiguousarray(img), arcface_matrices(lm), 112)
-    out = []
-    for f, chip in zip(faces, chips):
-        ok, buf = cv2.imencode(".jpg", chip, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        if not ok:  # pragma: no cover - encoding a uint8 chip does not fail
-            raise ValueError("cannot encode a face chip")
-        out.append(
-            StoredFace(
-                f.to_dict(embedding=False), np.asarray(f.embedding, np.float32), buf.tobytes()
-            )
-        )
-    return out
-
-
 def _reject_reason(
     rec: dict[str, Any], *, min_face: float, min_blur: float, max_yaw: float, max_pitch: float
 ) -> str | None:
@@ -355,7 +332,8 @@ def build_dataset(
     url_timeout, url_max_bytes
         Per-URL download limits.
     analyzer : FaceAnalyzer, optional
-        Default: ``FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold)``.
+        Default: ``FaceAnalyzer(age=False, gender=False, det_threshold=det_threshold,
+        max_side=max_side, threads=1)`` (the folder pipeline runs images on several threads).
     progress : bool or None
         tqdm bars (``None``: only on a terminal).
     engine : {"local", "ray"}
@@ -380,11 +358,142 @@ def build_dataset(
         For a bad argument (named in the message). Unreadable inputs are not errors:
         they are reported in the manifest and the summary and skipped.
     """
-    from tqdm.auto import tqdm
-
     from ..analyzer import FaceAnalyzer
 
     t0 = time.perf_counter()
+    opts = _check_options(
+        sources,
+        out,
+        method=method,
+        threshold=threshold,
+        k=k,
+        min_size=min_size,
+        labels=labels,
+        min_face=min_face,
+        min_blur=min_blur,
+        max_yaw=max_yaw,
+        max_pitch=max_pitch,
+        det_threshold=det_threshold,
+        max_side=max_side,
+        video_fps=video_fps,
+        frame_dup_bits=frame_dup_bits,
+        image_dup_bits=image_dup_bits,
+        url_timeout=url_timeout,
+        url_max_bytes=url_max_bytes,
+        analyzer=analyzer,
+        engine=engine,
+        address=address,
+        workers=workers,
+    )
+    # The output folder is checked before any model is loaded: a wrong folder fails at once.
+    out_dir = Path(out)
+    state = out_dir / _STATE
+    _check_out_dir(out_dir, state)
+    if analyzer is None:
+        # one onnxruntime thread per model: the folder pipeline's threads use the cores
+        analyzer = FaceAnalyzer(
+            age=False,
+            gender=False,
+            det_threshold=opts.det_threshold,
+            max_side=opts.max_side,
+            threads=1,
+        )
+    elif not isinstance(analyzer, FaceAnalyzer):
+        raise TypeError(f"analyzer: expected a FaceAnalyzer; got {type(analyzer).__name__}")
+    elif analyzer.embedder is None:
+        raise ValueError("analyzer: needs an embedder (embedder=False was given)")
+    _open_state(out_dir, state)
+    disable = None if progress is None else not progress
+
+    items, errors, manifest_extra = _collect(sources, out_dir)
+    done = _analyse_items(
+        opts, items, out_dir, state, analyzer, errors, manifest_extra, progress, disable
+    )
+    grouped = _cluster_faces(opts, done.faces, done.embs)
+
+    result = BuildResult(
+        out=out_dir,
+        n_inputs=len(items),
+        n_images=done.n_images,
+        n_frames=done.n_frames,
+        n_duplicates=done.n_dup,
+        n_faces=len(done.faces),
+        n_accepted=grouped.n_accepted,
+        rejected=grouped.rejected,
+        n_embedded=done.n_embedded,
+        n_cached=done.n_cached,
+        n_clusters=grouped.clustering.n_clusters if grouped.clustering else 0,
+        n_unassigned=grouped.n_unassigned,
+        errors=tuple(errors),
+        seconds=0.0,
+        metrics=grouped.metrics,
+        clustering=grouped.clustering,
+        engine=opts.engine,
+        workers=done.workers,
+        stage_seconds=done.stage_seconds,
+    )
+    result = dataclasses.replace(result, seconds=time.perf_counter() - t0)
+    with _writing(out_dir, "write the output folder"):
+        _write_outputs(out_dir, state, done.faces, done.chips, manifest_extra, result, disable)
+    logger.info("build-dataset: %s", result.summary_line())
+    return result
+
+
+# -- the four steps: collect -> analyse -> cluster -> write ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """The checked options of one build (what the steps below read)."""
+
+    method: str
+    threshold: float | None
+    k: int
+    min_size: int
+    use_labels: bool
+    label_table: dict[str, str] | None
+    min_face: float
+    min_blur: float
+    max_yaw: float
+    max_pitch: float
+    det_threshold: float
+    max_side: int | None
+    video_fps: float
+    frame_dup_bits: int
+    image_dup_bits: int
+    url_timeout: float
+    url_max_bytes: int
+    engine: str
+    address: str | None
+    workers: int | None
+
+
+def _check_options(
+    sources: Any,
+    out: Any,
+    *,
+    method: Any,
+    threshold: Any,
+    k: Any,
+    min_size: Any,
+    labels: Any,
+    min_face: Any,
+    min_blur: Any,
+    max_yaw: Any,
+    max_pitch: Any,
+    det_threshold: Any,
+    max_side: Any,
+    video_fps: Any,
+    frame_dup_bits: Any,
+    image_dup_bits: Any,
+    url_timeout: Any,
+    url_max_bytes: Any,
+    analyzer: Any,
+    engine: Any,
+    address: Any,
+    workers: Any,
+) -> _Options:
+    """Every argument of :func:`build_dataset` checked (named in the message) before any work."""
     if isinstance(sources, (str, bytes, os.PathLike)) or not isinstance(sources, Sequence):
         raise TypeError(f"sources: expected a sequence of paths; got {type(sources).__name__}")
     if len(sources) == 0:
@@ -427,7 +536,6 @@ def build_dataset(
             "analyzer: engine='ray' builds one FaceAnalyzer per actor; pass det_threshold instead"
         )
     label_table: dict[str, str] | None = None
-    use_labels = labels is not None
     if labels is not None:
         if not isinstance(labels, (str, os.PathLike)) or isinstance(labels, bytes):
             raise TypeError(
@@ -440,9 +548,32 @@ def build_dataset(
                     f"labels: expected 'folders' or an existing CSV file; got {os.fspath(labels)!r}"
                 )
             label_table = _read_label_csv(lp)
-    # The output folder is checked before any model is loaded: a wrong folder fails at once.
-    out_dir = Path(out)
-    state = out_dir / _STATE
+    return _Options(
+        method=method,
+        threshold=threshold,
+        k=k,
+        min_size=min_size,
+        use_labels=labels is not None,
+        label_table=label_table,
+        min_face=min_face,
+        min_blur=min_blur,
+        max_yaw=max_yaw,
+        max_pitch=max_pitch,
+        det_threshold=det_threshold,
+        max_side=max_side,
+        video_fps=video_fps,
+        frame_dup_bits=frame_dup_bits,
+        image_dup_bits=image_dup_bits,
+        url_timeout=url_timeout,
+        url_max_bytes=url_max_bytes,
+        engine=engine,
+        address=address,
+        workers=workers,
+    )
+
+
+def _check_out_dir(out_dir: Path, state: Path) -> None:
+    """``out`` must be new, empty, or an earlier build-dataset output."""
     if out_dir.exists():
         if not out_dir.is_dir():
             raise ValueError(f"out: {out_dir} exists and is not a folder")
@@ -451,14 +582,10 @@ def build_dataset(
                 f"out: {out_dir} is not empty and not an earlier build-dataset output; "
                 "choose an empty or new folder"
             )
-    if analyzer is None:
-        analyzer = FaceAnalyzer(
-            age=False, gender=False, det_threshold=det_threshold, max_side=max_side
-        )
-    elif not isinstance(analyzer, FaceAnalyzer):
-        raise TypeError(f"analyzer: expected a FaceAnalyzer; got {type(analyzer).__name__}")
-    elif analyzer.embedder is None:
-        raise ValueError("analyzer: needs an embedder (embedder=False was given)")
+
+
+def _open_state(out_dir: Path, state: Path) -> None:
+    """Create the state folder, finish what a killed run left, refuse edited outputs."""
     with _writing(out_dir, "create the job's state folder"):
         state.mkdir(parents=True, exist_ok=True)
         for line in _cleanup_interrupted(out_dir, state):
@@ -467,184 +594,426 @@ def build_dataset(
     _refuse_edited(
         out_dir, _edited_outputs(out_dir, _load_listing(out_dir, state), _scan_tree(out_dir))
     )
-    disable = None if progress is None else not progress
 
+
+def _collect(
+    sources: Sequence[str | os.PathLike[str]], out_dir: Path
+) -> tuple[list[Source], list[tuple[str, str]], list[dict[str, Any]]]:
+    """Step 1: the inputs, the source arguments that failed, and their manifest rows."""
     items, problems = collect_sources(list(sources), exclude=out_dir)
     errors: list[tuple[str, str]] = list(problems)
     manifest_extra: list[dict[str, Any]] = [
         {"source": s, "status": "error", "error": e} for s, e in problems
     ]
     logger.info("build-dataset: %d inputs from %d source argument(s)", len(items), len(sources))
+    return items, errors, manifest_extra
+
+
+@dataclass
+class _Analysed:
+    """What step 2 found: one entry per face (record, embedding, JPEG chip) and counts."""
+
+    faces: list[dict[str, Any]] = field(default_factory=list)
+    embs: list[np.ndarray] = field(default_factory=list)
+    chips: list[bytes] = field(default_factory=list)
+    n_images: int = 0
+    n_frames: int = 0
+    n_dup: int = 0
+    n_embedded: int = 0
+    n_cached: int = 0
+    stage_seconds: float = 0.0
+    workers: int = 1
+
+
+def _analyse_items(
+    opts: _Options,
+    items: list[Source],
+    out_dir: Path,
+    state: Path,
+    analyzer: Any,
+    errors: list[tuple[str, str]],
+    manifest_extra: list[dict[str, Any]],
+    progress: bool | None,
+    disable: bool | None,
+) -> _Analysed:
+    """Step 2: per input, hash, skip duplicates, and detect + align + embed what is new.
+
+    Known items come from the embedding store; new ones are analysed (here, or first on
+    Ray with ``engine="ray"``) and stored. A failing input is recorded in ``errors`` and
+    ``manifest_extra`` and skipped; an environment failure (disk full, store) stops the job.
+    """
 
     with _writing(out_dir, "open the embedding store"):
         store = EmbeddingStore(state / "store.sqlite", config=_config(analyzer))
-    seen_hash: dict[str, str] = {}
-    near = NearDuplicateIndex(image_dup_bits)
-    faces: list[dict[str, Any]] = []  # one per detected face (record + where it came from)
-    embs: list[np.ndarray] = []
-    chips: list[bytes] = []
-    n_images = n_frames = n_dup = n_embedded = n_cached = 0
-
     # engine="ray": the per-image stage runs on the Ray cluster first; the loop below then
     # finds every analysed item in the store and only does the driver's bookkeeping
     t_stage = time.perf_counter()
     pre = None
-    if engine == "ray":
+    if opts.engine == "ray":
         from .ray_engine import run_ray_stage
 
-        remote = []
-        for src in items:
-            if src.kind == "url":
-                continue  # downloaded (and analysed) by the loop below, on the driver
-            remote.append(src)
+        # URLs are downloaded (and analysed) by the loop below, on the driver
+        remote = [src for src in items if src.kind != "url"]
         try:
             pre = run_ray_stage(
                 remote,
                 state,
                 store,
-                det_threshold=det_threshold,
-                max_side=max_side,
-                video_fps=video_fps,
-                frame_dup_bits=frame_dup_bits,
-                address=address,
-                workers=workers,
+                det_threshold=opts.det_threshold,
+                max_side=opts.max_side,
+                video_fps=opts.video_fps,
+                frame_dup_bits=opts.frame_dup_bits,
+                address=opts.address,
+                workers=opts.workers,
                 progress=progress,
             )
         except BaseException:
             store.close()
             raise
+    try:
+        with _writing(out_dir, "read the embedding store"):
+            loop = _ItemLoop(
+                opts, out_dir, state, analyzer, store, pre, errors, manifest_extra, disable
+            )
+    except BaseException:
+        store.close()
+        raise
+    loop.done.workers = pre.workers if pre is not None else 1
+    loop.run(items)  # closes the store
+    loop.done.stage_seconds = time.perf_counter() - t_stage
+    return loop.done
+
+
+class _ItemLoop:
+    """Step 2's per-input loop and its state (duplicates seen, the store, the counts).
+
+    :meth:`one_input` is the whole work for one input, one after the other. The folder
+    pipeline (local engine): a run of local image files goes through two thread pools --
+    hash + decode + difference hash (:class:`_Prepared`), then detect + align + embed --
+    while this thread takes every decision (:meth:`decide`: duplicates, store, near
+    duplicates) and applies every result (:meth:`_Step.apply`) in input order, exactly as
+    :meth:`one_input` does for one file after the other. Exact and near duplicates are
+    decided before any analysis, so they are never analysed.
+    """
+
+    def __init__(
+        self,
+        opts: _Options,
+        out_dir: Path,
+        state: Path,
+        analyzer: Any,
+        store: EmbeddingStore,
+        pre: Any,
+        errors: list[tuple[str, str]],
+        manifest_extra: list[dict[str, Any]],
+        disable: bool | None,
+    ) -> None:
+        self.opts, self.out_dir, self.state, self.analyzer = opts, out_dir, state, analyzer
+        self.store, self.pre, self.disable = store, pre, disable
+        self.errors, self.manifest_extra = errors, manifest_extra
+        self.done = _Analysed()
+        self.seen_hash: dict[str, str] = {}
+        self.near = NearDuplicateIndex(opts.image_dup_bits)
+        self.known = frozenset(store.keys()) if pre is None else frozenset()
+        self.bar: Any = None
 
     def add_item(
-        key: str, src: Source, frame: int | None, image: np.ndarray | None, h: int | None
+        self,
+        key: str,
+        src: Source,
+        frame: int | None,
+        image: np.ndarray | None,
+        h: int | None,
+        analysed: tuple[list[StoredFace], tuple[int, int]] | None = None,
     ) -> None:
-        nonlocal n_embedded, n_cached
-        got = store.get(key)
+        """One item's faces: from the store, or analysed (here, or ``analysed`` by the
+        pipeline) and stored; then recorded with their source, frame and label."""
+        got = self.store.get(key)
         if got is None:
-            if image is None:
+            if analysed is not None:  # by the folder pipeline's threads
+                stored, (height, width) = analysed
+            elif image is None:
                 raise ValueError("internal: no pixels for a new item")  # pragma: no cover
-            stored = _analyse(analyzer, image)
-            store.put(
+            else:
+                stored, (height, width) = analyse_image(self.analyzer, image), image.shape[:2]
+            self.store.put(
                 key,
-                width=image.shape[1],
-                height=image.shape[0],
+                width=width,
+                height=height,
                 dhash=h if h is not None else 0,
                 faces=stored,
             )
-            n_embedded += len(stored)
+            self.done.n_embedded += len(stored)
         else:
             stored = got[1]
-            if pre is not None and key in pre.new_keys:
-                n_embedded += len(stored)
+            if self.pre is not None and key in self.pre.new_keys:
+                self.done.n_embedded += len(stored)
             else:
-                n_cached += len(stored)
-        label = _label_of(src, label_table) if use_labels else None
+                self.done.n_cached += len(stored)
+        label = _label_of(src, self.opts.label_table) if self.opts.use_labels else None
         for i, sf in enumerate(stored):
-            faces.append(
+            self.done.faces.append(
                 {"source": src.location, "frame": frame, "face": i, "label": label, **sf.record}
             )
-            embs.append(sf.embedding)
-            chips.append(sf.chip)
+            self.done.embs.append(sf.embedding)
+            self.done.chips.append(sf.chip)
 
-    bar = tqdm(
-        items, desc="detect+embed" if pre is None else "collect", unit="file", disable=disable
-    )
-    try:
-        for src in bar:
-            try:
-                path = src.location
-                if src.kind == "url":
-                    path = os.fspath(
-                        download(
-                            src.location,
-                            state / "downloads",
-                            timeout=url_timeout,
-                            max_bytes=url_max_bytes,
-                        )
-                    )
-                if src.kind == "video":
-                    if pre is not None and src.location in pre.videos:
-                        v = pre.videos[src.location]
-                        for fi, key, h, dup in v["frames"]:
-                            if dup:
-                                n_dup += 1
-                                continue
-                            n_frames += 1
-                            add_item(key, src, fi, None, h)
-                        if v["error"]:
-                            raise ValueError(v["error"])
+    def one_input(self, src: Source) -> None:
+        """The whole work for one input (download, video frames, duplicates, analysis)."""
+        path = src.location
+        if src.kind == "url":
+            path = os.fspath(
+                download(
+                    src.location,
+                    self.state / "downloads",
+                    timeout=self.opts.url_timeout,
+                    max_bytes=self.opts.url_max_bytes,
+                )
+            )
+        if src.kind == "video":
+            if self.pre is not None and src.location in self.pre.videos:
+                v = self.pre.videos[src.location]
+                for fi, key, h, dup in v["frames"]:
+                    if dup:
+                        self.done.n_dup += 1
                         continue
-                    vhash = file_sha256(path)
-                    for fi, frame, h, dup in iter_video_frames(
-                        path, fps=video_fps, dup_bits=frame_dup_bits
-                    ):
-                        if dup:
-                            n_dup += 1
-                            continue
-                        n_frames += 1
-                        add_item(f"{vhash}:{fi}", src, fi, frame, h)
+                    self.done.n_frames += 1
+                    self.add_item(key, src, fi, None, h)
+                if v["error"]:
+                    raise ValueError(v["error"])
+                return
+            vhash = file_sha256(path)
+            for fi, frame, h, dup in iter_video_frames(
+                path, fps=self.opts.video_fps, dup_bits=self.opts.frame_dup_bits
+            ):
+                if dup:
+                    self.done.n_dup += 1
                     continue
-                r = pre.images.get(src.location) if pre is not None else None
-                if r is not None and not r["key"]:
-                    raise OSError(r["error"])  # the file could not be read on the worker
-                fh = r["key"] if r is not None else file_sha256(path)
-                if fh in seen_hash:
-                    n_dup += 1
-                    manifest_extra.append(
-                        {
-                            "source": src.location,
-                            "status": "duplicate",
-                            "duplicate_of": seen_hash[fh],
-                        }
-                    )
-                    continue
-                seen_hash[fh] = src.location
-                got = store.get(fh)
-                image = None
-                if got is None and r is not None and r["error"]:
-                    raise ValueError(r["error"])  # the worker could not decode it
-                if got is None:
-                    from ..io import read_image
+                self.done.n_frames += 1
+                self.add_item(f"{vhash}:{fi}", src, fi, frame, h)
+            return
+        r = self.pre.images.get(src.location) if self.pre is not None else None
+        if r is not None and not r["key"]:
+            raise OSError(r["error"])  # the file could not be read on the worker
+        fh = r["key"] if r is not None else file_sha256(path)
+        if fh in self.seen_hash:
+            self.done.n_dup += 1
+            self.manifest_extra.append(
+                {"source": src.location, "status": "duplicate", "duplicate_of": self.seen_hash[fh]}
+            )
+            return
+        self.seen_hash[fh] = src.location
+        got = self.store.get(fh)
+        image = None
+        if got is None and r is not None and r["error"]:
+            raise ValueError(r["error"])  # the worker could not decode it
+        if got is None:
+            image, h = decode_image(path)
+        else:
+            h = int(got[0]["dhash"]) & 0xFFFFFFFFFFFFFFFF
+        other = self.near.find(h)
+        if other is not None:
+            self.done.n_dup += 1
+            self.manifest_extra.append(
+                {"source": src.location, "status": "near_duplicate", "duplicate_of": other}
+            )
+            return
+        self.near.add(h, src.location)
+        self.done.n_images += 1
+        self.add_item(fh, src, None, image, h)
 
-                    image = read_image(path)
-                    h = dhash(image)
-                else:
-                    h = int(got[0]["dhash"]) & 0xFFFFFFFFFFFFFFFF
-                other = near.find(h)
-                if other is not None:
-                    n_dup += 1
-                    manifest_extra.append(
-                        {"source": src.location, "status": "near_duplicate", "duplicate_of": other}
-                    )
-                    continue
-                near.add(h, src.location)
-                n_images += 1
-                add_item(fh, src, None, image, h)
-            except Exception as exc:
-                env = _environment_failure(exc, out_dir)
-                if env is not None:
-                    raise env from exc
-                reason = _input_error(exc)
-                if not isinstance(
-                    exc, (OSError, ValueError)
-                ):  # a bug or a library's error: keep the trace
-                    logger.debug("input %s failed", src.location, exc_info=True)
-                errors.append((src.location, reason))
-                manifest_extra.append({"source": src.location, "status": "error", "error": reason})
-                # once: on the progress output, or in the log when there is no bar (-q, libraries)
-                if disable is not True:
-                    bar.write(f"skipped {src.location}: {reason}", file=sys.stderr)
-                else:
-                    logger.info("skipped %s: %s", src.location, reason)
-    finally:
-        store.close()
-    stage_seconds = time.perf_counter() - t_stage
+    def decide(self, src: Source, prep: _Prepared) -> _Step:
+        """one_input's decisions for a prepared local image; its effects come as a step."""
+        try:
+            if prep.key_error is not None:
+                raise prep.key_error
+            fh = prep.key
+            if fh in self.seen_hash:
+                self.done.n_dup += 1
+                row = {
+                    "source": src.location,
+                    "status": "duplicate",
+                    "duplicate_of": self.seen_hash[fh],
+                }
+                return _Step(src, effect=lambda _: self.manifest_extra.append(row))
+            self.seen_hash[fh] = src.location
+            got = self.store.get(fh)
+            image = None
+            if got is None and prep.decode_error is not None:
+                raise prep.decode_error
+            if got is None and prep.image is not None:
+                image, h = prep.image, prep.dhash
+            elif got is None:  # pragma: no cover - only an item the store lost since the start
+                image, h = decode_image(src.location)
+            else:
+                h = int(got[0]["dhash"]) & 0xFFFFFFFFFFFFFFFF
+            other = self.near.find(h)
+            if other is not None:
+                self.done.n_dup += 1
+                row = {"source": src.location, "status": "near_duplicate", "duplicate_of": other}
+                return _Step(src, effect=lambda _: self.manifest_extra.append(row))
+            self.near.add(h, src.location)
+            self.done.n_images += 1
+        except Exception as exc:
+            return _Step(src, error=exc)
+        if image is None:
+            return _Step(src, effect=lambda _: self.add_item(fh, src, None, None, h))
+        shape = (int(image.shape[0]), int(image.shape[1]))
+        return _Step(
+            src,
+            image=image,
+            effect=lambda stored: self.add_item(fh, src, None, None, h, (stored, shape)),
+        )
 
-    # quality filter
+    def decisions(self, prepared: Iterator[Outcome[Source, _Prepared]]) -> Iterator[_Step]:
+        for o in prepared:
+            yield (
+                _Step(o.item, error=o.error)
+                if o.error is not None
+                else self.decide(o.item, o.get())
+            )
+
+    def analyse(self, step: _Step) -> list[StoredFace] | None:
+        return analyse_image(self.analyzer, step.image) if step.image is not None else None
+
+    def guarded(self, src: Source, fn: Callable[[], None]) -> None:
+        """Run one input's work; its failure is its error row (environment failures stop)."""
+        self.bar.update(1)
+        try:
+            fn()
+        except Exception as exc:
+            env = _environment_failure(exc, self.out_dir)
+            if env is not None:
+                raise env from exc
+            reason = input_error(exc)
+            if not isinstance(
+                exc, (OSError, ValueError)
+            ):  # a bug or a library's error: keep the trace
+                logger.debug("input %s failed", src.location, exc_info=True)
+            self.errors.append((src.location, reason))
+            self.manifest_extra.append({"source": src.location, "status": "error", "error": reason})
+            # once: on the progress output, or in the log when there is no bar (-q, libraries)
+            if self.disable is not True:
+                self.bar.write(f"skipped {src.location}: {reason}", file=sys.stderr)
+            else:
+                logger.info("skipped %s: %s", src.location, reason)
+
+    def run(self, items: list[Source]) -> None:
+        """Every input in order: runs of local image files through the folder pipeline,
+        the others one by one; the store is closed at the end (also on an exception)."""
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            items,
+            desc="detect+embed" if self.pre is None else "collect",
+            unit="file",
+            disable=self.disable,
+        )
+        try:
+            for parallel, run in _runs(items, lambda s: self.pre is None and s.kind == "image"):
+                if not parallel:
+                    for src in run:
+                        self.guarded(src, lambda src=src: self.one_input(src))  # type: ignore[misc]
+                    continue
+                prepared = map_ordered(lambda s: _Prepared.of(s.location, self.known), run)
+                analysed = map_ordered(self.analyse, self.decisions(prepared))
+                try:
+                    for o in analysed:
+                        step = o.item
+                        self.guarded(step.src, lambda step=step, o=o: step.apply(o))  # type: ignore[misc]
+                finally:
+                    analysed.close()  # stop the pipeline's threads before the store goes
+                    prepared.close()
+        finally:
+            self.bar.close()
+            self.store.close()
+
+
+@dataclass
+class _Prepared:
+    """A local image file hashed, and decoded unless the store has it (the pipeline's first
+    stage). Each step's failure is kept, to be raised where one_input would have met it
+    (a duplicate of an unreadable file is still a duplicate, not an error)."""
+
+    key: str = ""
+    key_error: Exception | None = None
+    image: np.ndarray | None = None
+    dhash: int = 0
+    decode_error: Exception | None = None
+
+    @classmethod
+    def of(cls, path: str, known: frozenset[str]) -> _Prepared:
+        prep = cls()
+        try:
+            prep.key = file_sha256(path)
+        except Exception as exc:
+            prep.key_error = exc
+            return prep
+        if prep.key in known:  # in the store: no pixels needed
+            return prep
+        try:
+            prep.image, prep.dhash = decode_image(path)
+        except Exception as exc:
+            prep.decode_error = exc
+        return prep
+
+
+@dataclass
+class _Step:
+    """One input's decided work: an image to analyse (or None) and its effect, applied in
+    input order with the analysis result; or the error to report for it."""
+
+    src: Source
+    image: np.ndarray | None = None
+    effect: Callable[[Any], None] | None = None
+    error: BaseException | None = None
+
+    def apply(self, analysed: Outcome[_Step, list[StoredFace] | None]) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.effect is not None:
+            self.effect(analysed.get() if self.image is not None else None)
+
+
+def _runs(
+    items: list[Source], parallel: Callable[[Source], bool]
+) -> Iterator[tuple[bool, list[Source]]]:
+    """Consecutive items grouped by ``parallel(item)``, in order."""
+    run: list[Source] = []
+    for src in items:
+        if run and parallel(src) != parallel(run[0]):
+            yield parallel(run[0]), run
+            run = []
+        run.append(src)
+    if run:
+        yield parallel(run[0]), run
+
+
+@dataclass(frozen=True)
+class _Clustered:
+    """What step 3 decided (the face entries carry status, cluster and distance)."""
+
+    n_accepted: int
+    rejected: dict[str, int]
+    clustering: Clustering | None
+    metrics: ClusterMetrics | None
+    n_unassigned: int
+
+
+def _cluster_faces(
+    opts: _Options, faces: list[dict[str, Any]], embs: list[np.ndarray]
+) -> _Clustered:
+    """Step 3: quality filter, true labels for the metrics, clustering; sets each face's
+    ``status``, ``cluster``, ``distance`` (and ``labelled``) in place."""
     rejected: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
     accepted = []
     for i, f in enumerate(faces):
         reason = _reject_reason(
-            f, min_face=min_face, min_blur=min_blur, max_yaw=max_yaw, max_pitch=max_pitch
+            f,
+            min_face=opts.min_face,
+            min_blur=opts.min_blur,
+            max_yaw=opts.max_yaw,
+            max_pitch=opts.max_pitch,
         )
         f["status"] = "ok" if reason is None else f"rejected:{reason}"
         f["cluster"], f["distance"] = None, None
@@ -655,7 +1024,7 @@ def build_dataset(
 
     # labels for metrics: the largest accepted face of each labelled image/frame
     true = None
-    if use_labels:
+    if opts.use_labels:
         best: dict[tuple[str, Any], int] = {}
         for i in accepted:
             f = faces[i]
@@ -676,13 +1045,13 @@ def build_dataset(
     labels_acc = np.full(len(accepted), -1, np.int64)
     dist_acc = np.full(len(accepted), np.nan, np.float32)
     if len(accepted) >= 2:
-        logger.info("clustering %d faces (%s)", len(accepted), method)
+        logger.info("clustering %d faces (%s)", len(accepted), opts.method)
         clustering = cluster(
             np.stack([embs[i] for i in accepted]),
-            method=method,
-            threshold=threshold,
-            k=k,
-            min_size=min_size,
+            method=opts.method,
+            threshold=opts.threshold,
+            k=opts.k,
+            min_size=opts.min_size,
         )
         labels_acc, dist_acc = np.asarray(clustering.labels), np.asarray(clustering.distances)
         if true is not None and np.any(true != ""):
@@ -692,48 +1061,12 @@ def build_dataset(
         faces[i]["distance"] = None if np.isnan(dist_acc[j]) else round(float(dist_acc[j]), 5)
         if true is not None:
             faces[i]["labelled"] = bool(true[j] != "")
-
-    result = BuildResult(
-        out=out_dir,
-        n_inputs=len(items),
-        n_images=n_images,
-        n_frames=n_frames,
-        n_duplicates=n_dup,
-        n_faces=len(faces),
+    return _Clustered(
         n_accepted=len(accepted),
         rejected=dict(rejected),
-        n_embedded=n_embedded,
-        n_cached=n_cached,
-        n_clusters=clustering.n_clusters if clustering else 0,
-        n_unassigned=int(np.count_nonzero(labels_acc < 0)),
-        errors=tuple(errors),
-        seconds=0.0,
-        metrics=metrics,
         clustering=clustering,
-        engine=engine,
-        workers=pre.workers if pre is not None else 1,
-        stage_seconds=stage_seconds,
-    )
-    result = _replace_seconds(result, time.perf_counter() - t0)
-    with _writing(out_dir, "write the output folder"):
-        _write_outputs(out_dir, state, faces, chips, manifest_extra, result, disable)
-    logger.info("build-dataset: %s", _summary_line(result))
-    return result
-
-
-def _replace_seconds(r: BuildResult, s: float) -> BuildResult:
-    import dataclasses
-
-    return dataclasses.replace(r, seconds=s)
-
-
-def _summary_line(r: BuildResult) -> str:
-    rej = ", ".join(f"{k} {v}" for k, v in r.rejected.items())
-    return (
-        f"{r.n_images} images + {r.n_frames} video frames, {r.n_duplicates} duplicates skipped, "
-        f"{len(r.errors)} errors; {r.n_faces} faces ({r.n_embedded} embedded now, {r.n_cached} from the store), "
-        f"{r.n_accepted} accepted (rejected: {rej}); {r.n_clusters} identities, {r.n_unassigned} unassigned; "
-        f"{r.seconds:.1f} s" + (f" (engine ray, {r.workers} workers)" if r.engine == "ray" else "")
+        metrics=metrics,
+        n_unassigned=int(np.count_nonzero(labels_acc < 0)),
     )
 
 

@@ -10,7 +10,7 @@ inputs, downloads URLs, and hands every image and video file to a Ray Data pipel
 
 Each actor hashes the file (SHA-256, the store key), skips items already in the
 embedding store (their keys are sent to the actors), and otherwise decodes, detects,
-aligns, embeds and JPEG-encodes the chips (:func:`facecore.jobs.builder._analyse`, the
+aligns, embeds and JPEG-encodes the chips (:func:`facecore.jobs.stage.analyse_image`, the
 local engine's code). A video is sampled and near-duplicate frames are dropped inside
 the actor exactly as the local engine does. The Parquet rows carry the manifest record
 (JSON), the embeddings (float32 bytes) and the chips of every face of an item.
@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .sources import Source, dhash, file_sha256, iter_video_frames
+from .sources import Source, file_sha256, iter_video_frames
+from .stage import analyse_image, decode_image, input_error
 from .store import EmbeddingStore, StoredFace
 
 __all__ = ["RayStageResult", "run_ray_stage"]
@@ -131,9 +132,7 @@ class _FaceStage:
         return row
 
     def _faces(self, image: np.ndarray) -> dict[str, Any]:
-        from .builder import _analyse
-
-        faces = _analyse(self.analyzer, image)
+        faces = analyse_image(self.analyzer, image)
         emb = (
             np.stack([f.embedding for f in faces]).astype(np.float32)
             if faces
@@ -148,25 +147,19 @@ class _FaceStage:
         }
 
     def _image(self, src: int, path: str) -> list[dict[str, Any]]:
-        from ..io import read_image
-        from .builder import _input_error
-
         try:
             key = file_sha256(path)
         except Exception as exc:
-            return [self._row(src, path, "image", error=_input_error(exc))]
+            return [self._row(src, path, "image", error=input_error(exc))]
         if key in self.known:
             return [self._row(src, path, "image", key=key, cached=True)]
         try:
-            image = read_image(path)
-            h = dhash(image)
+            image, h = decode_image(path)
             return [self._row(src, path, "image", key=key, dhash=_signed(h), **self._faces(image))]
         except Exception as exc:
-            return [self._row(src, path, "image", key=key, error=_input_error(exc))]
+            return [self._row(src, path, "image", key=key, error=input_error(exc))]
 
     def _video(self, src: int, path: str) -> list[dict[str, Any]]:
-        from .builder import _input_error
-
         rows: list[dict[str, Any]] = []
         try:
             vhash = file_sha256(path)
@@ -197,7 +190,7 @@ class _FaceStage:
                     )
         except Exception as exc:
             rows.append(
-                self._row(src, path, "video", frame=-2, error=_input_error(exc))
+                self._row(src, path, "video", frame=-2, error=input_error(exc))
             )  # frame -2: after the frames
         return rows
 

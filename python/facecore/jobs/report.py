@@ -135,7 +135,7 @@ def write_report(path: Path, faces: list[dict[str, Any]], result: Any) -> None:
         )
     for label in sorted(k for k in by if k >= 0):
         fs = sorted(by[label], key=lambda f: f["distance"] if f["distance"] is not None else 9.0)
-        folder = "identity_%04d" % label
+        folder = f"identity_{label:04d}"
         head = fs[:_N_CENTRAL]
         tail = fs[_N_CENTRAL:][-_N_OUTLIERS:][::-1]  # least central first
         parts.append(

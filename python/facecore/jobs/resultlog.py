@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 __all__ = ["ResultLog"]
 
@@ -45,7 +45,7 @@ class ResultLog:
             raise ValueError(f"path: {self.path} exists and is not a file")
         self.done: set[str] = set()
         self.kept = 0  # result lines carried over from an earlier run
-        self._fh = None
+        self._fh: TextIO | None = None
         self._recover()
 
     def _recover(self) -> None:

@@ -131,38 +131,9 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _fetch.register_converter("keras_hdf5", "facecore.models.keras_hdf5:convert")
 
 
-def _source_member(mi: ModelInfo) -> Path | None:
-    """The unconverted member of a fetched model, where the user already has it.
-
-    ``$FACECORE_MODEL_DIR`` under the member's file name or one of the entry's
-    ``member_aliases`` (``../shared/models/fer_emotion_model.hdf5``), or inside the installed
-    distribution; the member's sha256 must match.
-    """
-    import json
-
-    src = mi.fetch
-    if src is None:
-        return None
-    raw = json.loads(zoo._MANIFEST.read_text(encoding="utf-8")).get(mi.name, {}).get("fetch", {})
-    names = [Path(src.member).name, *raw.get("member_aliases", [])]
-    cands = [
-        Path(d).expanduser() / n
-        for d in os.environ.get("FACECORE_MODEL_DIR", "").split(os.pathsep)
-        if d
-        for n in names
-    ]
-    p, _ = zoo._distribution_file(src.distribution, src.member)
-    if p is not None:
-        cands.append(p)
-    for c in cands:
-        if c.is_file() and zoo.sha256_of(c) == src.member_sha256:
-            return c
-    return None
-
-
 def _convert_on_load(mi: ModelInfo) -> onnx.ModelProto | None:
     """Convert a fetched model's member in memory (checked like ``facecore models fetch`` does)."""
-    member = _source_member(mi)
+    member = zoo.source_member(mi)
     if member is None or mi.fetch is None:
         return None
     model = _fetch.converter(mi.fetch.converter)(member)
@@ -189,11 +160,9 @@ def _expression(
     model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, Any], options: dict[str, Any]
 ):
     """The expression adapter: spec from the zoo entry (or the graph's input size), its temperature and test-time augmentation."""
-    import json
-
     if mi is not None:
         spec = mi.input
-        entry = json.loads(zoo._MANIFEST.read_text(encoding="utf-8")).get(mi.name, {})
+        entry = zoo.manifest_entry(mi.name)
         options = {
             "temperature": float(entry.get("temperature", 1.0)),
             "tta": str(entry.get("tta", "none")),

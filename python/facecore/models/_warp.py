@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from .. import align, kernels
 
-__all__ = ["similarity", "similarity_batch", "warp_chips", "warp_to_tensor"]
+__all__ = ["Pyramid", "similarity", "similarity_batch", "warp_chips", "warp_to_tensor"]
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -80,3 +81,21 @@ def warp_chips(image: np.ndarray, matrices: np.ndarray, shape: int | Sequence[in
     if matrices.shape[0] == 0:
         return np.zeros((0, h, w) + image.shape[2:], np.uint8)
     return kernels.warp_crops(image, matrices, (h, w))
+
+
+class Pyramid:
+    """Lazily built ``cv2.pyrDown`` levels of one frame (level 0 is the frame itself).
+
+    Shared by the dlib-chip adapters (age and gender read the same frame's levels).
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.levels = [image]
+
+    def __getitem__(self, level: int) -> np.ndarray:
+        while len(self.levels) <= level:
+            prev = self.levels[-1]
+            if min(prev.shape[:2]) < 2:
+                return prev
+            self.levels.append(cv2.pyrDown(prev))
+        return self.levels[level]

@@ -19,13 +19,12 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 import onnx
 
 from . import _warp
-from .detector import _check_image
-from .embedder import _check_landmarks
+from ._inputs import check_image, check_landmarks
+from ._warp import Pyramid
 from .session import make_session, nchw_input
 from .spec import InputSpec
 
@@ -80,19 +79,8 @@ def _scales(m: np.ndarray) -> np.ndarray:
     return np.sqrt(np.abs(m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]))
 
 
-class _Pyramid:
-    """Lazily built ``cv2.pyrDown`` levels of one frame (level 0 is the frame itself)."""
-
-    def __init__(self, image: np.ndarray) -> None:
-        self.levels = [image]
-
-    def __getitem__(self, level: int) -> np.ndarray:
-        while len(self.levels) <= level:
-            prev = self.levels[-1]
-            if min(prev.shape[:2]) < 2:
-                return prev
-            self.levels.append(cv2.pyrDown(prev))
-        return self.levels[level]
+#: Old private name, kept for the training and evaluation scripts; use ``_warp.Pyramid``.
+_Pyramid = Pyramid
 
 
 def pyramid_levels(m: np.ndarray) -> np.ndarray:
@@ -108,7 +96,7 @@ def pyramid_levels(m: np.ndarray) -> np.ndarray:
 
 
 def chip_tensor(
-    image: np.ndarray, landmarks: np.ndarray, spec: InputSpec, *, pyramid: _Pyramid | None = None
+    image: np.ndarray, landmarks: np.ndarray, spec: InputSpec, *, pyramid: Pyramid | None = None
 ) -> np.ndarray:
     """Normalised float32 NCHW chips for a dlib model, one warp call per pyramid level used.
 
@@ -133,7 +121,7 @@ def chip_tensor(
     out = np.empty((n, 3, size, size), np.float32)
     if n == 0:
         return out
-    pyr = pyramid if pyramid is not None else _Pyramid(image)
+    pyr = pyramid if pyramid is not None else Pyramid(image)
     levels = pyramid_levels(m)
     for lv in np.unique(levels):
         idx = np.flatnonzero(levels == lv)
@@ -171,7 +159,7 @@ class _DlibModel:
         self._output = self.session.get_outputs()[0].name
 
     def tensor(
-        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: Pyramid | None = None
     ) -> np.ndarray:
         """The model's normalised input for the faces of one frame."""
         return chip_tensor(image, landmarks, self.spec, pyramid=pyramid)
@@ -184,10 +172,10 @@ class _DlibModel:
         return self.session.run([self._output], {self._input: tensor})[0]
 
     def _prepare(self, image, landmarks):
-        image = _check_image(image, "image")
+        image = check_image(image, "image")
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
-        return image, _check_landmarks(landmarks, "landmarks")
+        return image, check_landmarks(landmarks, "landmarks")
 
 
 class AgeModel(_DlibModel):
@@ -209,13 +197,13 @@ class AgeModel(_DlibModel):
         return self.expected_age(self.run(tensor))
 
     def predict_age(
-        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: Pyramid | None = None
     ) -> np.ndarray:
         """The same as :meth:`predict` (the name :class:`AgeGenderModel` shares)."""
         return self.predict(image, landmarks, pyramid=pyramid)
 
     def predict(
-        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: Pyramid | None = None
     ) -> np.ndarray:
         """Expected ages (N,) float32 of the faces of one BGR frame given (N, 5, 2) landmarks."""
         image, landmarks = self._prepare(image, landmarks)
@@ -233,13 +221,13 @@ class GenderModel(_DlibModel):
         return self.run(tensor)[:, 1].astype(np.float32)
 
     def predict_gender(
-        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: Pyramid | None = None
     ) -> np.ndarray:
         """The same as :meth:`predict` (the name :class:`AgeGenderModel` shares)."""
         return self.predict(image, landmarks, pyramid=pyramid)
 
     def predict(
-        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: Pyramid | None = None
     ) -> np.ndarray:
         """P(male) (N,) float32 of the faces of one BGR frame given (N, 5, 2) landmarks."""
         image, landmarks = self._prepare(image, landmarks)
@@ -322,7 +310,7 @@ class AgeGenderModel(_DlibModel):
         return self.run_all(tensor).p_male
 
     def predict(
-        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: Pyramid | None = None
     ) -> AgeGender:
         """Age, age uncertainty and P(male) of the faces of one BGR frame.
 
@@ -342,13 +330,13 @@ class AgeGenderModel(_DlibModel):
         return self.run_all(self.tensor(image, landmarks, pyramid=pyramid))
 
     def predict_age(
-        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: Pyramid | None = None
     ) -> np.ndarray:
         """Expected ages (N,) float32 (as :meth:`AgeModel.predict`)."""
         return self.predict(image, landmarks, pyramid=pyramid).age
 
     def predict_gender(
-        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: _Pyramid | None = None
+        self, image: np.ndarray, landmarks: np.ndarray, *, pyramid: Pyramid | None = None
     ) -> np.ndarray:
         """P(male) (N,) float32 (as :meth:`GenderModel.predict`)."""
         return self.predict(image, landmarks, pyramid=pyramid).p_male

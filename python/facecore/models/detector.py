@@ -18,8 +18,8 @@ import numpy as np
 import onnx
 
 from .._defaults import DET_THRESHOLD
-from .._validate import as_image
 from . import repair
+from ._inputs import check_image
 from .session import make_session
 
 __all__ = ["Detections", "YuNet", "decode_yunet", "nms"]
@@ -291,7 +291,7 @@ class YuNet:
         TypeError, ValueError
             If ``image`` is not a uint8 (H, W, 3) or (H, W) array.
         """
-        image = _check_image(image, "image")
+        image = check_image(image, "image")
         x, scale = self.blob(image)
         outs = self.session.run(self._outputs, {self._input: x})
         boxes, lms, scores = decode_yunet(
@@ -318,6 +318,5 @@ def _prob(v, name: str) -> float:
     return v
 
 
-def _check_image(image, name: str) -> np.ndarray:
-    """A BGR uint8 (H, W, 3) or grey (H, W) image (facecore's validator, 3 channels only)."""
-    return as_image(image, name, channels=(3,))
+#: Old private name, kept for code written against it; use ``_inputs.check_image``.
+_check_image = check_image

@@ -13,33 +13,14 @@ import logging
 import numpy as np
 import onnx
 
+from ..align import ARCFACE_112, arcface_matrices
 from . import _warp, repair
-from .detector import _check_image
+from ._inputs import check_image, check_landmarks
 from .session import make_session, nchw_input
 
 __all__ = ["ARCFACE_112", "SFace", "arcface_matrices", "l2_normalize"]
 
 logger = logging.getLogger(__name__)
-
-#: ArcFace 112x112 template (x, y): right eye, left eye, nose tip, right/left mouth corner.
-ARCFACE_112 = np.array(
-    [
-        [38.2946, 51.6963],
-        [73.5318, 51.5014],
-        [56.0252, 71.7366],
-        [41.5493, 92.3655],
-        [70.7299, 92.2041],
-    ],
-    dtype=np.float64,
-)
-
-
-def arcface_matrices(landmarks: np.ndarray) -> np.ndarray:
-    """Forward (N, 2, 3) similarities from 5-point landmarks (N, 5, 2) to the 112 template."""
-    landmarks = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
-    if landmarks.shape[0] == 0:
-        return np.zeros((0, 2, 3))
-    return _warp.similarity_batch(landmarks, ARCFACE_112)
 
 
 def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -143,10 +124,10 @@ class SFace:
         -------
         (N, 128) float32 ndarray
         """
-        image = _check_image(image, "image")
+        image = check_image(image, "image")
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
-        landmarks = _check_landmarks(landmarks, "landmarks")
+        landmarks = check_landmarks(landmarks, "landmarks")
         e = self.run(self.tensor(image, landmarks))
         return l2_normalize(e) if normalize else e
 
@@ -164,14 +145,5 @@ class SFace:
         return l2_normalize(e) if normalize else e
 
 
-def _check_landmarks(landmarks, name: str) -> np.ndarray:
-    a = np.asarray(landmarks)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"{name}: expected a numeric array of shape (N, 5, 2); got {a.dtype}")
-    if a.ndim == 2 and a.shape == (5, 2):
-        a = a[None]
-    if a.ndim != 3 or a.shape[1:] != (5, 2):
-        raise ValueError(f"{name}: expected shape (N, 5, 2); got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: values must be finite")
-    return a.astype(np.float64)
+#: Old private name, kept for code written against it; use ``_inputs.check_landmarks``.
+_check_landmarks = check_landmarks

