@@ -27,10 +27,7 @@ PACKAGE_DIR = _CHECKOUT if _CHECKOUT.is_dir() else Path(facecore.__file__).resol
 # Cycles closed only through imports inside functions (deferred to dodge the import-time
 # cycle): each has a step of issue 18 that removes it. When one lands, its entry here makes
 # test_no_new_deferred_import_cycle fail (like a strict xfail): delete the entry then.
-KNOWN_DEFERRED = {
-    # builder.py <-> ray_engine.py: jobs/stage.py (step 4, branch jobs)
-    frozenset({"facecore.jobs.builder", "facecore.jobs.ray_engine"}),
-}
+KNOWN_DEFERRED: set[frozenset[str]] = set()
 
 
 @dataclass(frozen=True)

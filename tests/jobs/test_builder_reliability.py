@@ -88,7 +88,7 @@ def test_any_exception_for_one_input_is_recorded_and_the_job_goes_on(tmp_path, d
     ((where, why),) = r.errors
     assert where.endswith("b.jpg") and why.startswith("cv2.error: ") and "solvePnP" in why
     rows = [json.loads(x) for x in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
-    assert [x for x in rows if x.get("status") == "error"][0]["source"].endswith("b.jpg")
+    assert next(x for x in rows if x.get("status") == "error")["source"].endswith("b.jpg")
     assert sum("box" in x for x in rows) == r.n_faces >= 2
     report = (tmp_path / "out" / "report.html").read_text()
     assert "b.jpg" in report and "solvePnP" in report

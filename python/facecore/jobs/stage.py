@@ -63,6 +63,16 @@ def analyse_image(analyzer: Any, image: np.ndarray) -> list[StoredFace]:
     -------
     list of StoredFace
         Highest detector score first; empty when there is no face.
+
+    Examples
+    --------
+    >>> import facecore as fc
+    >>> from importlib.resources import files
+    >>> from facecore.jobs.stage import analyse_image
+    >>> image = fc.read_image(files("facecore") / "data" / "astronaut.jpg")
+    >>> stored = analyse_image(fc.FaceAnalyzer(), image)  # doctest: +MODELS
+    >>> len(stored), stored[0].embedding.shape, stored[0].chip[:2] == b"\\xff\\xd8"  # a JPEG
+    (1, (128,), True)
     """
     img = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     faces = analyzer.analyze(img)
