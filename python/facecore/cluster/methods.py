@@ -391,7 +391,7 @@ def knn_graph(
         info = KnnInfo(kind, kind == "flat", dev, n, k, recall, nq, secs, params, edge)
     else:
         if device == "cuda":
-            from .errors import CudaUnavailableError
+            from ..errors import CudaUnavailableError
 
             raise CudaUnavailableError("device: 'cuda' k-NN needs faiss-gpu with a visible GPU")
         idx, sim = _knn_numpy(x, k, block_size)
@@ -517,7 +517,7 @@ def _knn_faiss(
     n, d = x.shape
     gpus = _faiss_gpus(faiss)
     if device == "cuda" and gpus == 0:
-        from .errors import CudaUnavailableError
+        from ..errors import CudaUnavailableError
 
         raise CudaUnavailableError(
             "device: 'cuda' k-NN needs faiss-gpu with a visible GPU "
