@@ -56,8 +56,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ._validate import as_color, as_float, as_int
-from .align import ARCFACE_112, estimate_similarity
+from .._validate import as_color, as_float, as_int
+from ..align import ARCFACE_112, estimate_similarity
 
 __all__ = [
     "MASK_STYLES",
@@ -229,7 +229,7 @@ def face_landmarks(face: Any, name: str = "face") -> np.ndarray:
 
 def _bgr_image(image: Any, name: str = "image") -> np.ndarray:
     """facecore's input contract (grey, (H, W, 1), BGR, BGRA with the alpha ignored) -> BGR."""
-    from ._validate import as_bgr
+    from .._validate import as_bgr
 
     return as_bgr(image, name)
 
@@ -700,8 +700,8 @@ def _session(path: Path, device: str):
     with _SESSIONS_LOCK:
         s = _SESSIONS.get(key)
         if s is None:
-            from .models import zoo
-            from .models.session import make_session
+            from ..models import zoo
+            from ..models.session import make_session
 
             mi = zoo.info(LEARNED_MODEL) if path.name == zoo.info(LEARNED_MODEL).file else None
             s = make_session(
@@ -737,7 +737,7 @@ def _io_order(session) -> tuple[str, str, int | None]:
 
 def _model_path(method: str | os.PathLike[str]) -> Path:
     if isinstance(method, str) and method == "learned":
-        from .models import zoo
+        from ..models import zoo
 
         return zoo.find(LEARNED_MODEL, verify=False)  # verified on the bytes _session loads
     p = Path(method)
