@@ -454,10 +454,10 @@ def _restore_reference(img, hole, lm, path, side=128):
 def test_learned_restorer_matches_the_opencv_reference_on_real_masked_photos(data_dir, models_dir):
     """Real mask-wearing photos (photos/masked/with_mask 0..5, largest face), a synthetic
     surgical mask drawn over the real one as the hole: ``restore(method="learned")`` against
-    the reference above. Tolerance: the kernels' tensor path feeds the model the bilinear
-    values unrounded (OpenCV rounds them to uint8 first), so hole pixels may differ by a
-    few grey levels; mean |difference| over the hole <= 0.5, 99.9th percentile <= 8, and
-    pixels outside the hole identical."""
+    the reference above. Before the adapter the two were bit-identical; through the kernels
+    the model gets the bilinear values unrounded (OpenCV rounds the chip to uint8 first), and
+    17 of 566,475 hole values (3e-5) move by one grey level. Tolerance: at most 0.1 % of the
+    hole values differ, by at most 2 grey levels; pixels outside the hole identical."""
     import os
 
     import facecore.models as fm
@@ -483,11 +483,6 @@ def test_learned_restorer_matches_the_opencv_reference_on_real_masked_photos(dat
         assert np.array_equal(got[~hole], occ[~hole])
         diffs.append(np.abs(got[hole].astype(np.int16) - ref[hole].astype(np.int16)).ravel())
     diff = np.concatenate(diffs)
-    print(
-        f"restore vs reference: mean {diff.mean():.4f} p99.9 {np.quantile(diff, 0.999)} max {diff.max()}"
-    )
-    assert diff.mean() <= 0.5 and np.quantile(diff, 0.999) <= 8, (
-        diff.mean(),
-        np.quantile(diff, 0.999),
-        diff.max(),
-    )
+    share = float(np.mean(diff > 0))
+    print(f"restore vs reference: {diff.size} values, {share:.2e} differ, max {diff.max()}")
+    assert share <= 1e-3 and diff.max() <= 2, (diff.size, share, diff.max())

@@ -14,7 +14,14 @@ import numpy as np
 
 from .. import align, kernels
 
-__all__ = ["similarity", "similarity_batch", "warp_chips", "warp_to_tensor"]
+__all__ = [
+    "paste_back",
+    "similarity",
+    "similarity_batch",
+    "warp_chips",
+    "warp_map",
+    "warp_to_tensor",
+]
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -80,3 +87,15 @@ def warp_chips(image: np.ndarray, matrices: np.ndarray, shape: int | Sequence[in
     if matrices.shape[0] == 0:
         return np.zeros((0, h, w) + image.shape[2:], np.uint8)
     return kernels.warp_crops(image, matrices, (h, w))
+
+
+def warp_map(src: np.ndarray, matrix: np.ndarray, shape: int | Sequence[int]) -> np.ndarray:
+    """One image or float32 map warped forward by a ``(2, 3)`` matrix (bilinear, constant 0
+    border): e.g. a frame-sized mask into a model's chip."""
+    return kernels.warp_affine(src, np.asarray(matrix, np.float64), _shape(shape))
+
+
+def paste_back(src: np.ndarray, matrix: np.ndarray, shape: int | Sequence[int]) -> np.ndarray:
+    """A chip (uint8 image or float32 map) warped back into the frame: ``matrix`` is the
+    chip's own forward frame -> chip matrix (``warp_affine(inverse=True)``, constant 0 border)."""
+    return kernels.warp_affine(src, np.asarray(matrix, np.float64), _shape(shape), inverse=True)
