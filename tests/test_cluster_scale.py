@@ -96,7 +96,7 @@ def test_auto_index_switches_at_exact_limit():
         small.index == "flat" and small.exact and small.recall == 1.0 and small.recall_queries == 0
     )
     *_, big = knn_graph(x, 5, exact_limit=500, return_info=True)
-    assert big.index == "ivf" and not big.exact and 0.9 <= big.recall <= 1.0
+    assert big.index == "hnsw" and not big.exact and 0.9 <= big.recall <= 1.0
     r = cluster(x, method="components", threshold=0.5, k=5)
     assert r.knn is not None and r.knn.index == "flat" and r.to_dict()["knn"]["index"] == "flat"
 

@@ -24,6 +24,18 @@ logger = logging.getLogger(__name__)
 
 _EXACT_LIMIT = 20_000
 _INDEXES = ("auto", "flat", "ivf", "hnsw")
+#: IVF: about this many items per inverted list by default (see _auto_nlist)
+_LIST_SIZE = 64
+#: k-means training samples per list, and its iterations
+_TRAIN_PER_LIST = 4
+_KMEANS_ITERATIONS = 4
+
+
+def _auto_nlist(n: int) -> int:
+    """Default IVF lists: ``N / 64``, so a list holds about as many faces as an identity
+    of a large collection has, and an item's neighbours sit in a few lists (measured on
+    synthetic faces calibrated to SFace: docs/scale.md); at least ``sqrt(N)``."""
+    return max(1, min(n, max(n // _LIST_SIZE, int(math.sqrt(n)))))
 
 
 def _have_faiss() -> bool:
@@ -110,7 +122,8 @@ def knn_graph(
     index: str = "auto",
     exact_limit: int = _EXACT_LIMIT,
     block_size: int = 2048,
-    nprobe: int = 8,
+    nlist: int | None = None,
+    nprobe: int = 16,
     hnsw_m: int = 32,
     ef_search: int | None = None,
     refine: int = 1,
@@ -132,22 +145,28 @@ def knn_graph(
         ``block_size`` rows times all rows (``O(N^2 D)`` flops).
     index : {"auto", "flat", "ivf", "hnsw"}
         FAISS index. ``"flat"``: exact inner-product search (``IndexFlatIP``, ``O(N^2 D)``).
-        ``"ivf"``: inverted lists (``IndexIVFFlat``, ``nlist = 4 sqrt(N)`` k-means cells
-        trained on ``40 nlist`` samples, ``nprobe`` probed per query; about
-        ``O(N (nlist + nprobe N / nlist) D)``). ``"hnsw"``: a navigable small-world graph
-        (``IndexHNSWFlat``, ``hnsw_m`` links per node, ``ef_search`` candidates; about
-        ``O(N log N)``). ``"auto"``: ``"flat"`` up to ``exact_limit`` items, ``"ivf"``
-        above.
+        ``"ivf"``: inverted lists (``IndexIVFFlat``, ``nlist`` spherical k-means cells of
+        about 64 items each, ``nprobe`` probed per item; one exhaustive BLAS search of the
+        centroids assigns every item for the add and the search alike: about
+        ``O(N (nlist + 64 nprobe) D)``, i.e. ``O(N^2 D / 64)``, with a recall that does not
+        fall with ``N`` because every list keeps its size). ``"hnsw"``: a navigable
+        small-world graph (``IndexHNSWFlat``, ``hnsw_m`` links per node, ``ef_search``
+        candidates; about ``O(N log N)``; recall@16 0.99 at 100k synthetic faces).
+        ``"auto"``: ``"flat"`` up to ``exact_limit`` items, ``"hnsw"`` above (docs/scale.md
+        compares the two at 100k and 1M).
     exact_limit : int
         Largest ``N`` searched exactly by ``index="auto"`` (default 20,000).
     block_size : int
         Rows per NumPy block (memory ``block_size * N * 4`` bytes).
+    nlist : int, optional
+        Inverted lists (IVF; default ``max(N // 64, sqrt(N))``: at a million faces 15,625
+        lists, trained by 4 k-means iterations on 4 samples per list).
     nprobe : int
-        Inverted lists probed per query (IVF).
+        Inverted lists probed per query (IVF; default 16).
     hnsw_m : int
         Links per node (HNSW; memory about ``N * hnsw_m * 8`` bytes on top of the vectors).
     ef_search : int, optional
-        HNSW search breadth (default ``max(64, 2 k)``; ``ef_construction`` is ``2 hnsw_m``).
+        HNSW search breadth (default ``max(32, 2 k)``; ``ef_construction`` is ``2 hnsw_m``).
     refine : int
         Rounds of neighbour-of-neighbour refinement after an approximate search (as in
         NN-descent): each item's candidates become its neighbours and their neighbours
@@ -201,6 +220,8 @@ def knn_graph(
         raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda'; got {device!r}")
     exact_limit = _int(exact_limit, "exact_limit", 1)
     block_size = _int(block_size, "block_size", 1)
+    if nlist is not None:
+        nlist = _int(nlist, "nlist", 1)
     nprobe = _int(nprobe, "nprobe", 1)
     hnsw_m = _int(hnsw_m, "hnsw_m", 2)
     refine = _int(refine, "refine", 0)
@@ -229,9 +250,17 @@ def knn_graph(
         idx, sim = np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
         info = KnnInfo("flat" if use_faiss else "numpy", True, "cpu", n, 0, 1.0, 0, 0.0, {})
     elif use_faiss:
-        kind = index if index != "auto" else ("flat" if n <= exact_limit else "ivf")
+        kind = index if index != "auto" else ("flat" if n <= exact_limit else "hnsw")
         idx, sim, dev, params = _knn_faiss(
-            x, k, kind, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search, device=device, seed=seed
+            x,
+            k,
+            kind,
+            nlist=nlist,
+            nprobe=nprobe,
+            hnsw_m=hnsw_m,
+            ef_search=ef_search,
+            device=device,
+            seed=seed,
         )
         if kind != "flat" and refine:
             for _ in range(refine):
@@ -363,6 +392,7 @@ def _knn_faiss(
     k: int,
     kind: str,
     *,
+    nlist: int | None,
     nprobe: int,
     hnsw_m: int,
     ef_search: int | None,
@@ -386,22 +416,20 @@ def _knn_faiss(
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
     elif kind == "ivf":
-        # 2 sqrt(N) cells balance the coarse search (nlist dots per query, a BLAS product)
-        # against the list scan (nprobe N / nlist dots); k-means on 32 samples per cell
-        nlist = max(1, min(int(2 * math.sqrt(n)), n // 32))
+        nl = _auto_nlist(n) if nlist is None else min(nlist, n)
         quant = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.niter = 8
+        index = faiss.IndexIVFFlat(quant, d, nl, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = _KMEANS_ITERATIONS
         index.cp.seed = seed
         index.cp.spherical = (
             True  # unit centroids: inner-product assignment is then cosine assignment
         )
-        index.cp.min_points_per_centroid = 1  # no warning for 32 per cell
-        params = {"nlist": nlist, "nprobe": min(nprobe, nlist), "train": min(n, nlist * 32)}
+        index.cp.min_points_per_centroid = 1  # no warning for few samples per cell
+        params = {"nlist": nl, "nprobe": min(nprobe, nl), "train": min(n, nl * _TRAIN_PER_LIST)}
     else:
         index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 2 * hnsw_m
-        ef = ef_search if ef_search is not None else max(64, 2 * k)
+        ef = ef_search if ef_search is not None else max(32, 2 * k)
         params = {"M": hnsw_m, "ef_construction": 2 * hnsw_m, "ef_search": ef}
     if on_gpu:  # pragma: no cover - needs faiss-gpu and a GPU
         res = faiss.StandardGpuResources()
@@ -409,19 +437,32 @@ def _knn_faiss(
     if kind == "ivf":
         rng = np.random.default_rng(seed)
         index.train(x[np.sort(rng.choice(n, size=params["train"], replace=False))])
-    index.add(x)
-    if kind == "ivf":
-        if on_gpu:  # pragma: no cover
-            faiss.GpuParameterSpace().set_index_parameter(index, "nprobe", params["nprobe"])
-        else:
-            index.nprobe = params["nprobe"]
-    elif kind == "hnsw":
-        index.hnsw.efSearch = params["ef_search"]
     sims = np.empty((n, k + 1), np.float32)
     ids = np.empty((n, k + 1), np.int64)
     step = 65536  # bounded result buffers per call
-    for s in range(0, n, step):
-        sims[s : s + step], ids[s : s + step] = index.search(x[s : s + step], k + 1)
+    if kind == "ivf" and not on_gpu:
+        # the queries are the items: one coarse search (nprobe nearest centroids, an
+        # exhaustive BLAS product) serves both the add (its first list) and the search
+        index.nprobe = params["nprobe"]
+        cq = np.empty((n, params["nprobe"]), np.int64)
+        cd = np.empty((n, params["nprobe"]), np.float32)
+        for s in range(0, n, step):
+            cd[s : s + step], cq[s : s + step] = quant.search(x[s : s + step], params["nprobe"])
+        first = np.ascontiguousarray(cq[:, 0])  # held: swig_ptr keeps no reference
+        index.add_core(n, faiss.swig_ptr(x), None, faiss.swig_ptr(first))
+        for s in range(0, n, step):
+            sims[s : s + step], ids[s : s + step] = index.search_preassigned(
+                x[s : s + step], k + 1, cq[s : s + step], cd[s : s + step]
+            )
+        del cq, cd, first
+    else:
+        index.add(x)
+        if kind == "ivf":  # pragma: no cover - needs faiss-gpu and a GPU
+            faiss.GpuParameterSpace().set_index_parameter(index, "nprobe", params["nprobe"])
+        elif kind == "hnsw":
+            index.hnsw.efSearch = params["ef_search"]
+        for s in range(0, n, step):
+            sims[s : s + step], ids[s : s + step] = index.search(x[s : s + step], k + 1)
     sims = np.where(ids < 0, -np.inf, sims).astype(np.float32)
     idx, sim = _drop_self(ids, sims, k)
     return idx, sim, "cuda" if on_gpu else "cpu", params
