@@ -4,8 +4,8 @@ Every method works on a cosine **k-nearest-neighbour graph** of the L2-normalise
 embeddings: each item is linked to its ``k`` most similar items, and only links with
 cosine similarity ``>= threshold`` are kept. The graph comes from FAISS when
 ``faiss-cpu`` is installed (exact inner-product search, ``IndexFlatIP``, up to 20,000
-items; an approximate index above that: inverted lists, ``IndexIVFFlat``, by default, or
-an HNSW graph, ``IndexHNSWFlat``; a GPU index where ``faiss-gpu`` finds a GPU), and
+items; an approximate index above that: an HNSW graph, ``IndexHNSWFlat``, by default, or
+inverted lists, ``IndexIVFFlat``; a GPU index where ``faiss-gpu`` finds a GPU), and
 otherwise from an exact blockwise NumPy matrix product (``O(N^2 D)`` flops in bounded
 memory). An approximate graph gets one round of neighbour-of-neighbour refinement, and
 its recall against exact search is measured on a sample of queries and reported in

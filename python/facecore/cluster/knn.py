@@ -1,7 +1,7 @@
 """The cosine k-nearest-neighbour graph every clustering method works on.
 
 Backends: FAISS (exact ``IndexFlatIP`` up to ``exact_limit`` items, then an approximate
-index, inverted lists or HNSW, followed by neighbour-of-neighbour refinement; a GPU index
+index, HNSW by default or inverted lists, followed by neighbour-of-neighbour refinement; a GPU index
 with faiss-gpu) or an exact blockwise NumPy product. :class:`KnnInfo` says what was used
 and, for an approximate index, its recall against exact search on a sample.
 """
