@@ -172,19 +172,46 @@ def fit(real: dict[str, float]) -> dict[str, float]:
 # -- stages (subprocesses) -----------------------------------------------------------------------
 
 
-def stage_knn(d: Path, index: str, recall_sample: int, refine: int) -> dict:
+def stage_knn(d: Path, index: str, recall_sample: int, refine: int, opts: dict) -> dict:
     from facecore.cluster import knn_graph
 
     x = np.load(d / "x.npy")
     t, c = time.perf_counter(), cpu_s()
     idx, sim, info = knn_graph(
-        x, 16, index=index, recall_sample=recall_sample, refine=refine, return_info=True
+        x, 16, index=index, recall_sample=recall_sample, refine=refine, return_info=True, **opts
     )
     secs, cpu = time.perf_counter() - t, cpu_s() - c
     np.save(d / "idx.npy", idx)
     np.save(d / "sim.npy", sim)
     # info.seconds: the search alone; seconds/cpu_seconds: search + recall sample
     return {"seconds": secs, "cpu_seconds": cpu, "peak_rss_mb": rss_mb(), "info": info.to_dict()}
+
+
+def stage_job(d: Path, method: str) -> dict:
+    """The whole job in one process, as a user runs it: ``cluster(x, method=method)`` with
+    every default (k-NN index, its parameters, refinement, recall sample) + the metrics."""
+    from facecore.cluster import cluster, cluster_metrics
+
+    x = np.load(d / "x.npy")
+    y = np.load(d / "y.npy")
+    t, c = time.perf_counter(), cpu_s()
+    r = cluster(x, method=method)
+    secs, cpu = time.perf_counter() - t, cpu_s() - c
+    m = cluster_metrics(y, r.labels)
+    assert r.knn is not None
+    return {
+        "seconds": secs,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": rss_mb(),
+        "info": r.knn.to_dict(),
+        "method": method,
+        "threshold": r.threshold,
+        "purity": m.purity,
+        "pairwise_f": m.pairwise_f,
+        "bcubed_f": m.bcubed_f,
+        "n_clusters": m.n_clusters,
+        "n_unassigned": m.n_unassigned,
+    }
 
 
 def stage_method(d: Path, method: str) -> dict:
@@ -236,7 +263,7 @@ def stage_method(d: Path, method: str) -> dict:
     }
 
 
-def run_stage(args: list[str], threads: int, timeout: float) -> dict:
+def run_stage(args: list[str], threads: int, timeout: float, nice: int = 10) -> dict:
     env = dict(os.environ)
     for var in (
         "OMP_NUM_THREADS",
@@ -249,7 +276,7 @@ def run_stage(args: list[str], threads: int, timeout: float) -> dict:
     t = time.perf_counter()
     try:
         out = subprocess.run(
-            ["nice", "-n", "10", sys.executable, __file__, *args],
+            ["nice", "-n", str(nice), sys.executable, __file__, *args],
             env=env,
             capture_output=True,
             text=True,
@@ -284,6 +311,17 @@ def main() -> None:
         default=1,
         help="neighbour-of-neighbour rounds after an approximate search",
     )
+    ap.add_argument("--nlist", type=int, help="IVF lists (default: knn_graph's)")
+    ap.add_argument("--nprobe", type=int, help="IVF lists probed (default: knn_graph's)")
+    ap.add_argument("--hnsw-m", type=int, help="HNSW links per node (default: knn_graph's)")
+    ap.add_argument("--ef-search", type=int, help="HNSW search breadth (default: knn_graph's)")
+    ap.add_argument(
+        "--job",
+        action="store_true",
+        help="instead of k-NN and methods in separate processes: the whole job "
+        "(cluster(x, method=M) with every default) in one process per method",
+    )
+    ap.add_argument("--nice", type=int, default=10, help="niceness of the stage processes")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--stage-timeout", type=float, default=1200.0, help="seconds before a method is given up"
@@ -296,12 +334,19 @@ def main() -> None:
     )
     ap.add_argument("--workdir", default="/tmp/facecore-scale")
     ap.add_argument("--json")
-    ap.add_argument("--stage", choices=("knn", "method"), help=argparse.SUPPRESS)
+    ap.add_argument("--stage", choices=("knn", "method", "job"), help=argparse.SUPPRESS)
+    ap.add_argument("--knn-options", default="{}", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.stage == "knn":
-        print(json.dumps(stage_knn(Path(args.dir), args.index, args.recall_sample, args.refine)))
+        opts = json.loads(args.knn_options)
+        print(
+            json.dumps(stage_knn(Path(args.dir), args.index, args.recall_sample, args.refine, opts))
+        )
+        return
+    if args.stage == "job":
+        print(json.dumps(stage_job(Path(args.dir), args.method)))
         return
     if args.stage == "method":
         print(json.dumps(stage_method(Path(args.dir), args.method)))
@@ -310,6 +355,8 @@ def main() -> None:
     from facecore.cluster import METHODS
 
     methods = args.methods or list(METHODS)
+    if methods == ["none"]:  # the k-NN stage alone
+        methods = []
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     gx, gy = glint24_embeddings(work)
@@ -354,8 +401,48 @@ def main() -> None:
             f"{st['genuine_mean']:.3f}±{st['genuine_std']:.3f}, impostor {st['impostor_mean']:.3f}±{st['impostor_std']:.3f})",
             flush=True,
         )
+        if args.job:
+            row["jobs"] = {}
+            for m in methods:
+                r = run_stage(
+                    ["--stage", "job", "--dir", str(d), "--method", m],
+                    args.threads,
+                    args.knn_timeout,
+                    args.nice,
+                )
+                row["jobs"][m] = r
+                if r.get("timed_out"):
+                    print(f"  job {m}: did not finish in {args.knn_timeout:.0f} s", flush=True)
+                    continue
+                print(
+                    f"  job cluster(x, method={m!r}): {r['seconds']:.1f} s (CPU {r['cpu_seconds']:.1f} s), "
+                    f"peak RSS {r['peak_rss_mb']:.0f} MB | k-NN {r['info']['index']} {r['info']['params']} "
+                    f"recall@16 {r['info']['recall']} edge recall {r['info']['edge_recall']} | purity "
+                    f"{r['purity']:.4f} pairwise F {r['pairwise_f']:.4f} BCubed F {r['bcubed_f']:.4f} "
+                    f"clusters {r['n_clusters']} (ideal {row['identities']}) "
+                    f"[load {r['load_before']:.1f}->{r['load_after']:.1f}]",
+                    flush=True,
+                )
+            res["sizes"][str(n)] = row
+            if args.json:
+                Path(args.json).write_text(json.dumps(res, indent=1))
+            for f in ("x.npy", "y.npy"):
+                (d / f).unlink(missing_ok=True)
+            continue
+        knn_opts = {
+            k: v
+            for k, v in (
+                ("nlist", args.nlist),
+                ("nprobe", args.nprobe),
+                ("hnsw_m", args.hnsw_m),
+                ("ef_search", args.ef_search),
+            )
+            if v is not None
+        }
         k = run_stage(
             [
+                "--knn-options",
+                json.dumps(knn_opts),
                 "--stage",
                 "knn",
                 "--dir",
@@ -369,6 +456,7 @@ def main() -> None:
             ],
             args.threads,
             args.knn_timeout,
+            args.nice,
         )
         if k.get("timed_out"):
             print(f"knn: did not finish in {args.knn_timeout:.0f} s", flush=True)
@@ -388,6 +476,7 @@ def main() -> None:
                 ["--stage", "method", "--dir", str(d), "--method", m],
                 args.threads,
                 args.stage_timeout,
+                args.nice,
             )
             r["knn_plus_method_seconds"] = k["seconds"] + r["seconds"]
             row["methods"][m] = r

@@ -35,7 +35,7 @@ def test_approximate_index_recall_vs_exact(index, floor):
         "faiss", reason="approximate k-NN needs faiss: pip install 'facecore[cluster]'"
     )
     x, _ = _mixture()
-    exact, esim = knn_graph(x, 10, backend="numpy")
+    exact, _esim = knn_graph(x, 10, backend="numpy")
     idx, sim, info = knn_graph(x, 10, index=index, recall_sample=x.shape[0], return_info=True)
     assert isinstance(info, KnnInfo) and info.index == index and not info.exact
     assert info.n_items == x.shape[0] and info.k == 10 and info.recall_queries == x.shape[0]
@@ -61,7 +61,7 @@ def test_approximate_index_recall_vs_exact(index, floor):
 
 
 def test_refinement_raises_recall():
-    from facecore.cluster import _refine
+    from facecore.cluster.knn import _refine
 
     x, _ = _mixture()
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -96,14 +96,14 @@ def test_auto_index_switches_at_exact_limit():
         small.index == "flat" and small.exact and small.recall == 1.0 and small.recall_queries == 0
     )
     *_, big = knn_graph(x, 5, exact_limit=500, return_info=True)
-    assert big.index == "ivf" and not big.exact and 0.9 <= big.recall <= 1.0
+    assert big.index == "hnsw" and not big.exact and 0.9 <= big.recall <= 1.0
     r = cluster(x, method="components", threshold=0.5, k=5)
     assert r.knn is not None and r.knn.index == "flat" and r.to_dict()["knn"]["index"] == "flat"
 
 
 def test_exact_numpy_info():
     x, _ = _mixture(n_ids=5, n_per=10)
-    idx, sim, info = knn_graph(x, 4, backend="numpy", return_info=True)
+    idx, _sim, info = knn_graph(x, 4, backend="numpy", return_info=True)
     assert info.index == "numpy" and info.exact and info.recall == 1.0 and idx.shape == (50, 4)
 
 

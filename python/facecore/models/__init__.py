@@ -27,6 +27,7 @@ from .detector import Detections, YuNet
 from .embedder import SFace
 from .expression import ExpressionModel
 from .mask import MaskClassifier
+from .restorer import Restorer
 from .spec import InputSpec
 from .zoo import ModelInfo, available, find, info
 
@@ -41,6 +42,7 @@ __all__ = [
     "InputSpec",
     "MaskClassifier",
     "ModelInfo",
+    "Restorer",
     "SFace",
     "YuNet",
     "available",
@@ -54,7 +56,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("detector", "embedder", "age", "gender", "agegender", "expression", "mask")
+KINDS = ("detector", "embedder", "age", "gender", "agegender", "expression", "mask", "restore")
 _YUNET_OUTPUTS = {f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)}
 
 
@@ -272,10 +274,10 @@ def load(
     if graph_kind == "agegender" and kind in ("age", "gender"):
         kind = "agegender"  # the joint model serves either stage
     kind = kind or graph_kind
-    if kind not in KINDS:  # facecore's own models (hair_*, restore_unet) have their own front ends
+    if kind not in KINDS:  # facecore's own hair and parsing models have their own front ends
         raise ValueError(
             f"path_or_name: {path_or_name!r} is a {kind!r} model, not one of {KINDS}; "
-            "use facecore.HairRecolor, facecore.occlusion.restore or facecore.parsing.FaceParser"
+            "use facecore.HairRecolor or facecore.parsing.FaceParser"
         )
     common = {"providers": providers, "device": device, "threads": threads}
     if kind == "detector":
@@ -284,6 +286,8 @@ def load(
         return SFace(model, **common, **options)
     if kind == "expression":
         return _expression(model, mi, common, options)
+    if kind == "restore":  # a LaMa-style inpainting graph (restore_unet)
+        return Restorer(model, **common, **options)
     if kind == "mask":
         return MaskClassifier(
             model,

@@ -15,7 +15,15 @@ import numpy as np
 
 from .. import align, kernels
 
-__all__ = ["Pyramid", "similarity", "similarity_batch", "warp_chips", "warp_to_tensor"]
+__all__ = [
+    "Pyramid",
+    "paste_back",
+    "similarity",
+    "similarity_batch",
+    "warp_chips",
+    "warp_map",
+    "warp_to_tensor",
+]
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -99,3 +107,15 @@ class Pyramid:
                 return prev
             self.levels.append(cv2.pyrDown(prev))
         return self.levels[level]
+
+
+def warp_map(src: np.ndarray, matrix: np.ndarray, shape: int | Sequence[int]) -> np.ndarray:
+    """One image or float32 map warped forward by a ``(2, 3)`` matrix (bilinear, constant 0
+    border): e.g. a frame-sized mask into a model's chip."""
+    return kernels.warp_affine(src, np.asarray(matrix, np.float64), _shape(shape))
+
+
+def paste_back(src: np.ndarray, matrix: np.ndarray, shape: int | Sequence[int]) -> np.ndarray:
+    """A chip (uint8 image or float32 map) warped back into the frame: ``matrix`` is the
+    chip's own forward frame -> chip matrix (``warp_affine(inverse=True)``, constant 0 border)."""
+    return kernels.warp_affine(src, np.asarray(matrix, np.float64), _shape(shape), inverse=True)
