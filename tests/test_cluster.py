@@ -132,7 +132,7 @@ def test_knn_numpy_exact_and_faiss_agree():
     np.testing.assert_allclose(s1, np.take_along_axis(S, i1, 1), atol=1e-5)
     np.testing.assert_array_equal(x, before)  # input untouched
     pytest.importorskip("faiss")
-    i2, s2 = knn_graph(x, 5, backend="faiss")
+    _i2, s2 = knn_graph(x, 5, backend="faiss")
     np.testing.assert_allclose(s1, s2, atol=1e-5)
 
 

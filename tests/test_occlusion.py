@@ -287,7 +287,7 @@ def test_learned_restorer_beats_naive_fill_on_real_faces(utk_faces):
 
 def test_mask_worn_on_real_photos(data_dir, models_dir):
     """The first 12 photos of each class of photos/masked (largest face). The full set is
-    measured by benchmarks/occlusion_study.py (precision 0.90, recall 0.94 on 94 photos)."""
+    measured by scripts/occlusion_study.py (precision 0.90, recall 0.94 on 94 photos)."""
     import os
 
     import facecore.models as fm
