@@ -5,8 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include "parallel.hpp"
 #include "blend_block.hpp"
+#include "isa.hpp"
+#include "parallel.hpp"
 #include "pixel_ops.hpp"
 
 namespace facecore {
@@ -22,16 +23,6 @@ const px::ColourTables& colour_tables() {
     return *tables;
 }
 
-// FACECORE_ISA=baseline keeps the baseline build even on an AVX2 CPU: the tests use it to
-// check that both builds give the same bits.
-bool baseline_forced() {
-    static const bool forced = [] {
-        const char* v = std::getenv("FACECORE_ISA");
-        return v != nullptr && std::strcmp(v, "baseline") == 0;
-    }();
-    return forced;
-}
-
 // Pixels are processed in blocks laid out as structure-of-arrays, so the per-pixel maths
 // (pixel_ops.hpp, branch-free) vectorises; a block whose alpha is all zero is copied.
 constexpr std::int64_t kBlock = 256;
@@ -45,28 +36,11 @@ void blend_u8(const ImageView<const std::uint8_t>& base,
               const ImageView<std::uint8_t>& out) {
     check_blend_args(base, effect, alpha, out);
     const std::int64_t H = base.height, W = base.width, C = base.channels;
+    const BlendRowFn row = pick(avx2::blend_row, &blend_row);
     parallel_for(H, 8, [&](std::int64_t begin, std::int64_t end) {
-        std::vector<float> a_wide(static_cast<std::size_t>(kBlock * C));
-        for (std::int64_t y = begin; y < end; ++y) {
-            const std::uint8_t* b = base.row(y);
-            const std::uint8_t* e = effect.row(y);
-            const float* a = alpha.row(y);
-            std::uint8_t* o = out.row(y);
-            for (std::int64_t x0 = 0; x0 < W; x0 += kBlock) {
-                const std::int64_t n = std::min(kBlock, W - x0);
-                float* aw = a_wide.data();
-                for (std::int64_t x = 0; x < n; ++x) {
-                    const float ax = px::clamp01(a[x0 + x]);
-                    for (std::int64_t c = 0; c < C; ++c) aw[x * C + c] = ax;
-                }
-                const std::uint8_t* bb = b + x0 * C;
-                const std::uint8_t* ee = e + x0 * C;
-                std::uint8_t* oo = o + x0 * C;
-                const std::int64_t m = n * C;
-                for (std::int64_t i = 0; i < m; ++i)
-                    oo[i] = px::blend_u8(bb[i], static_cast<float>(ee[i]), aw[i]);
-            }
-        }
+        std::vector<float> wide(static_cast<std::size_t>(kBlendBlock * C));
+        for (std::int64_t y = begin; y < end; ++y)
+            row(base.row(y), effect.row(y), alpha.row(y), W, C, out.row(y), wide.data());
     });
 }
 
@@ -115,11 +89,7 @@ void recolor_u8(const ImageView<const std::uint8_t>& image, const ImageView<cons
         rp.tr = px::transfer_for(mu, sd, target_bgr, space == ColourSpace::Natural);
     }
     // AVX2 where the CPU has it (same bits, twice the lanes), else the baseline build.
-    RecolorBlockFn block = recolor_block;
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    if (avx2::recolor_block && __builtin_cpu_supports("avx2") && !baseline_forced())
-        block = avx2::recolor_block;
-#endif
+    const RecolorBlockFn block = pick(avx2::recolor_block, &recolor_block);
     parallel_for(H, 8, [&](std::int64_t begin, std::int64_t end) {
         // SoA scratch: the pixel's channels in (linear for Lab), the layer out, alpha.
         std::vector<float> buf(static_cast<std::size_t>(7 * kBlock));

@@ -7,6 +7,10 @@
 
 #include <cstdint>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "pixel_ops.hpp"
 
 namespace facecore {
@@ -23,9 +27,16 @@ using RecolorBlockFn = void (*)(const RecolorParams&, const std::uint8_t*, std::
                                 std::int64_t, float*, float*, float*, float*, float*, float*,
                                 const float*);
 
+// One row of blend_u8 (base, effect, alpha, width, channels, out, scratch of
+// kBlendBlock * channels floats).
+constexpr std::int64_t kBlendBlock = 256;
+using BlendRowFn = void (*)(const std::uint8_t*, const std::uint8_t*, const float*, std::int64_t,
+                            std::int64_t, std::uint8_t*, float*);
+
 namespace avx2 {
 // Null where the AVX2 build is absent (non-x86 or non-GNU compilers).
 extern const RecolorBlockFn recolor_block;
+extern const BlendRowFn blend_row;
 }  // namespace avx2
 
 }  // namespace cpu
