@@ -170,14 +170,15 @@ def masked(faces, seed: int = 0):
 
 
 def speed(models: dict, image: np.ndarray, detector, rounds: int = 15) -> dict:
-    from facecore.models.attributes import AgeGenderModel, _Pyramid
+    from facecore.models._warp import Pyramid
+    from facecore.models.attributes import AgeGenderModel
 
     lm = detector.detect(image).landmarks.astype(np.float64)
     times = {k: [] for k in models}
     for _ in range(rounds):
         for name, (age_m, gender_m) in models.items():
             t = time.perf_counter()
-            pyr = _Pyramid(image)
+            pyr = Pyramid(image)
             if isinstance(age_m, AgeGenderModel) and age_m is gender_m:
                 age_m.run_all(age_m.tensor(image, lm, pyramid=pyr))
             else:

@@ -83,11 +83,11 @@ def test_the_walk_finds_the_examples():
 # Public modules that have no docstring example yet, each with the reason. Every other
 # public module (no leading underscore in its dotted name) must have at least one.
 NO_EXAMPLES_YET = {
-    "facecore.cli": "the CLI; its examples are the commands in docs/cli.md (jobs branch reshapes it)",
-    "facecore.jobs.builder": "being split into collect/analyse/cluster/write (issue 18 step 4)",
-    "facecore.jobs.ray_engine": "moves onto jobs/stage.py (issue 18 step 4); needs the distributed extra",
-    "facecore.jobs.report": "being reworked with the builder split (issue 18 step 4)",
-    "facecore.jobs.store": "being reworked with the builder split (issue 18 step 4)",
+    "facecore.cli": "the CLI; its examples are the commands in docs/cli.md (tested by tests/test_cli*.py)",
+    "facecore.jobs.builder": "build_dataset writes a whole folder; its example is `facecore build-dataset` in docs/cli.md, run by tests/jobs",
+    "facecore.jobs.ray_engine": "needs the distributed extra and a Ray cluster; run by tests/jobs when ray is installed",
+    "facecore.jobs.report": "internal to build_dataset (writes report.html); run by tests/jobs",
+    "facecore.jobs.store": "internal to build_dataset (the resumable embedding store); run by tests/jobs",
     "facecore.models.bisenet": "needs the fetched bisenet_parsing weights, not in ../shared/models",
 }
 

@@ -335,3 +335,43 @@ def test_imports_inside_functions_count_only_when_asked(tmp_path):
     assert cycles(import_edges(pkg, "pkg")) == []
     (cyc,) = cycles(import_edges(pkg, "pkg", deferred=True))
     assert "pkg/b.py:2: from .a import x" in describe(cyc)
+
+
+def private_names_imported(package_dir: Path) -> list[str]:
+    """``path:line: name`` for every ``from <package module> import _name`` whose ``_name``
+    is not itself a module (``.py``, a stub ``.pyi`` for a compiled one, or a package)."""
+    found = []
+    for path in sorted(package_dir.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue  # the package imports itself relatively throughout
+            base = path.parent
+            for _ in range(node.level - 1):
+                base = base.parent
+            target = base.joinpath(*node.module.split(".")) if node.module else base
+            for alias in node.names:
+                name = alias.name
+                if not name.startswith("_") or name.startswith("__"):
+                    continue
+                if any((target / f"{name}{ext}").exists() for ext in (".py", ".pyi", "")):
+                    continue  # a private module, imported as a module
+                found.append(f"{path.relative_to(package_dir)}:{node.lineno}: {name}")
+    return found
+
+
+def test_no_private_name_is_imported_across_modules():
+    """Modules share internal code through non-underscore names of internal modules
+    (``models._warp.Pyramid``), never by importing another module's ``_private`` name
+    (issue 18); importing a private *module* (``from . import _args``) is fine."""
+    found = private_names_imported(PACKAGE_DIR)
+    assert not found, "private names imported across modules:\n" + "\n".join(found)
+
+
+def test_the_private_name_check_fails_on_one(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from . import _mod\nfrom .sub import _helper\n")
+    (pkg / "_mod.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("def _helper():\n    pass\n")
+    assert private_names_imported(pkg) == ["__init__.py:2: _helper"]

@@ -83,11 +83,12 @@ def cut(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     Sampled with ``cv2.warpAffine`` (bilinear, constant 0 border), which facecore's warp
     kernel matches (tests/test_kernels_warp.py) and which is faster for one small chip.
     """
-    from facecore.models.attributes import _Pyramid, pyramid_levels
+    from facecore.models._warp import Pyramid
+    from facecore.models.attributes import pyramid_levels
 
     m = chip_matrices_margin(landmarks)
     out = np.zeros((m.shape[0], FULL, FULL, 3), np.uint8)
-    pyr = _Pyramid(image)
+    pyr = Pyramid(image)
     levels = pyramid_levels(m)  # the scale is the 64-chip's: the margin is a translation only
     for lv in np.unique(levels):
         idx = np.flatnonzero(levels == lv)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from facecore import occlusion
+from facecore.occlusion.mask_worn import design_matrix
 
 from .data import data_root, detect_landmarks, padded, split_names
 
@@ -65,7 +66,7 @@ def main(argv=None):
         F.append(occlusion.mask_features(occ, lms[k]))
         y.append(1)
     F, y = np.array(F), np.array(y, float)
-    X = occlusion._design(F)
+    X = design_matrix(F)
     w = fit_logistic(X, y)
     p = 1 / (1 + np.exp(-(X @ w)))
     print(f"{len(y)} samples; train accuracy {((p >= 0.5) == y).mean():.4f}")

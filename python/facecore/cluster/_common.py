@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 
-def _embeddings(x: Any, name: str = "embeddings") -> np.ndarray:
+def as_embeddings(x: Any, name: str = "embeddings") -> np.ndarray:
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name}: expected a (N, D) float array; got {type(x).__name__}")
     try:
@@ -33,7 +33,7 @@ def _embeddings(x: Any, name: str = "embeddings") -> np.ndarray:
     return np.ascontiguousarray(a / np.linalg.norm(a, axis=1, keepdims=True), dtype=np.float32)
 
 
-def _int(x: Any, name: str, minimum: int) -> int:
+def as_int(x: Any, name: str, minimum: int) -> int:
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
         raise TypeError(f"{name}: expected an int; got {type(x).__name__}")
     if int(x) < minimum:
@@ -41,7 +41,7 @@ def _int(x: Any, name: str, minimum: int) -> int:
     return int(x)
 
 
-def _threshold(x: Any, name: str = "threshold") -> float:
+def as_threshold(x: Any, name: str = "threshold") -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a real number; got {type(x).__name__}")
     v = float(x)
@@ -50,7 +50,7 @@ def _threshold(x: Any, name: str = "threshold") -> float:
     return v
 
 
-def _labels(x: Any, name: str) -> np.ndarray:
+def as_labels(x: Any, name: str) -> np.ndarray:
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name}: expected a 1-d array of labels; got {type(x).__name__}")
     a = np.asarray(x)
@@ -75,7 +75,7 @@ def _labels(x: Any, name: str) -> np.ndarray:
     raise TypeError(f"{name}: expected integer or string labels; got dtype {a.dtype}")
 
 
-def _ro(a: np.ndarray) -> np.ndarray:
+def read_only(a: np.ndarray) -> np.ndarray:
     """A read-only copy (the arrays of the frozen results)."""
     a = np.array(a, copy=True)
     a.flags.writeable = False

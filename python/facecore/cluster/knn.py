@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import _embeddings, _int
+from ._common import as_embeddings, as_int
 
 __all__ = ["KnnInfo", "knn_graph"]
 
@@ -210,25 +210,25 @@ def knn_graph(
     >>> idx[:, 0].tolist(), info.exact, info.recall
     ([1, 0, 1], True, 1.0)
     """
-    x = _embeddings(embeddings)
-    k = _int(k, "k", 1)
+    x = as_embeddings(embeddings)
+    k = as_int(k, "k", 1)
     if backend not in ("auto", "faiss", "numpy"):
         raise ValueError(f"backend: expected 'auto', 'faiss' or 'numpy'; got {backend!r}")
     if not isinstance(index, str) or index not in _INDEXES:
         raise ValueError(f"index: expected one of {', '.join(_INDEXES)}; got {index!r}")
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda'; got {device!r}")
-    exact_limit = _int(exact_limit, "exact_limit", 1)
-    block_size = _int(block_size, "block_size", 1)
+    exact_limit = as_int(exact_limit, "exact_limit", 1)
+    block_size = as_int(block_size, "block_size", 1)
     if nlist is not None:
-        nlist = _int(nlist, "nlist", 1)
-    nprobe = _int(nprobe, "nprobe", 1)
-    hnsw_m = _int(hnsw_m, "hnsw_m", 2)
-    refine = _int(refine, "refine", 0)
+        nlist = as_int(nlist, "nlist", 1)
+    nprobe = as_int(nprobe, "nprobe", 1)
+    hnsw_m = as_int(hnsw_m, "hnsw_m", 2)
+    refine = as_int(refine, "refine", 0)
     if ef_search is not None:
-        ef_search = _int(ef_search, "ef_search", 1)
-    recall_sample = _int(recall_sample, "recall_sample", 0)
-    seed = _int(seed, "seed", 0)
+        ef_search = as_int(ef_search, "ef_search", 1)
+    recall_sample = as_int(recall_sample, "recall_sample", 0)
+    seed = as_int(seed, "seed", 0)
     if not isinstance(return_info, bool):
         raise TypeError(f"return_info: expected a bool; got {type(return_info).__name__}")
     n = x.shape[0]

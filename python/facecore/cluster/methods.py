@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import _embeddings, _int, _ro, _threshold
+from ._common import as_embeddings, as_int, as_threshold, read_only
 from .knn import KnnInfo, knn_graph
 
 __all__ = ["DEFAULT_THRESHOLDS", "METHODS", "Clustering", "check_method", "cluster"]
@@ -358,7 +358,7 @@ class Clustering:
 
     def members(self, label: int) -> np.ndarray:
         """Indices of the items of one cluster (``-1``: unassigned), most central first."""
-        label = _int(label, "label", -1)
+        label = as_int(label, "label", -1)
         if label >= self.n_clusters:
             raise ValueError(f"label: expected -1 .. {self.n_clusters - 1}; got {label}")
         idx = np.flatnonzero(self.labels == label)
@@ -443,21 +443,21 @@ def cluster(
     >>> cluster(x, method="agglomerative", threshold=0.9, k=4).labels.tolist()
     [0, 0, 1, 1, -1]
     """
-    x = _embeddings(embeddings)
+    x = as_embeddings(embeddings)
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}; got {method!r}")
-    thr = DEFAULT_THRESHOLDS[method] if threshold is None else _threshold(threshold)
-    k = _int(k, "k", 1)
-    min_size = _int(min_size, "min_size", 1)
-    iterations = _int(iterations, "iterations", 1)
-    seed = _int(seed, "seed", 0)
+    thr = DEFAULT_THRESHOLDS[method] if threshold is None else as_threshold(threshold)
+    k = as_int(k, "k", 1)
+    min_size = as_int(min_size, "min_size", 1)
+    iterations = as_int(iterations, "iterations", 1)
+    seed = as_int(seed, "seed", 0)
     if isinstance(resolution, bool) or not isinstance(
         resolution, (int, float, np.integer, np.floating)
     ):
         raise TypeError(f"resolution: expected a positive number; got {type(resolution).__name__}")
     if not (math.isfinite(float(resolution)) and resolution > 0):
         raise ValueError(f"resolution: expected a positive number; got {resolution}")
-    trials = _int(trials, "trials", 1)
+    trials = as_int(trials, "trials", 1)
     n = x.shape[0]
     info = None
     if graph is None:
@@ -509,9 +509,9 @@ def cluster(
         n,
     )
     return Clustering(
-        labels=_ro(lab),
-        centres=_ro(centres),
-        distances=_ro(dist),
+        labels=read_only(lab),
+        centres=read_only(centres),
+        distances=read_only(dist),
         method=method,
         threshold=thr,
         k=k,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import _labels
+from ._common import as_labels
 
 __all__ = ["ClusterMetrics", "cluster_metrics"]
 
@@ -91,8 +91,8 @@ def cluster_metrics(true: Any, pred: Any) -> ClusterMetrics:
     >>> round(m.purity, 3), round(m.pairwise_precision, 3), round(m.bcubed_recall, 3)
     (0.8, 0.5, 0.733)
     """
-    t = _labels(true, "true")
-    p = _labels(pred, "pred")
+    t = as_labels(true, "true")
+    p = as_labels(pred, "pred")
     if t.size != p.size:
         raise ValueError(f"true, pred: expected the same length; got {t.size} and {p.size}")
     if t.size == 0:

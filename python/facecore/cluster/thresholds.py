@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import _embeddings, _labels, _ro, _threshold
+from ._common import as_embeddings, as_labels, as_threshold, read_only
 from .knn import knn_graph
 from .methods import METHODS, cluster
 from .metrics import ClusterMetrics, cluster_metrics
@@ -102,8 +102,8 @@ def choose_threshold(
     >>> bool(c.scores[-1] < 0.5)  # at 0.80 every face is its own cluster
     True
     """
-    x = _embeddings(embeddings)
-    y = _labels(labels, "labels")
+    x = as_embeddings(embeddings)
+    y = as_labels(labels, "labels")
     if y.size != x.shape[0]:
         raise ValueError(f"labels: expected {x.shape[0]} labels (one per embedding); got {y.size}")
     if not isinstance(method, str) or method not in METHODS:
@@ -125,11 +125,11 @@ def choose_threshold(
     else:
         if isinstance(thresholds, (str, bytes)):
             raise TypeError("thresholds: expected a sequence of floats")
-        ts = np.array([_threshold(t, "thresholds") for t in thresholds], np.float64)
+        ts = np.array([as_threshold(t, "thresholds") for t in thresholds], np.float64)
         if ts.size == 0:
             raise ValueError("thresholds: expected at least one value")
     if min_purity is not None:
-        min_purity = _threshold(min_purity, "min_purity")
+        min_purity = as_threshold(min_purity, "min_purity")
     graph = knn_graph(x, k, backend=backend)
     sweep = []
     scores = np.full(ts.size, np.nan)
@@ -149,7 +149,7 @@ def choose_threshold(
         metrics=sweep[best],
         method=method,
         objective=obj_name,
-        thresholds=_ro(ts),
-        scores=_ro(scores),
+        thresholds=read_only(ts),
+        scores=read_only(scores),
         sweep=tuple(sweep),
     )

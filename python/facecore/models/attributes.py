@@ -79,10 +79,6 @@ def _scales(m: np.ndarray) -> np.ndarray:
     return np.sqrt(np.abs(m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]))
 
 
-#: Old private name, kept for the training and evaluation scripts; use ``_warp.Pyramid``.
-_Pyramid = Pyramid
-
-
 def pyramid_levels(m: np.ndarray) -> np.ndarray:
     """dlib's pyramid level per chip: halve while >= 2 frame pixels per chip pixel."""
     ratio = 1.0 / np.maximum(_scales(m), 1e-12)

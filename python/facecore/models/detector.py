@@ -316,7 +316,3 @@ def _prob(v, name: str) -> float:
     if not 0.0 <= v <= 1.0:
         raise ValueError(f"{name}: expected a value in [0, 1]; got {v}")
     return v
-
-
-#: Old private name, kept for code written against it; use ``_inputs.check_image``.
-_check_image = check_image

@@ -143,7 +143,3 @@ class SFace:
         x = np.ascontiguousarray(chips[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
         e = self.run(x)
         return l2_normalize(e) if normalize else e
-
-
-#: Old private name, kept for code written against it; use ``_inputs.check_landmarks``.
-_check_landmarks = check_landmarks

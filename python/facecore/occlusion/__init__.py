@@ -54,7 +54,6 @@ from __future__ import annotations
 from ._common import face_landmarks
 from .mask_worn import MASK_WORN_COEF as MASK_WORN_COEF
 from .mask_worn import MaskScore, mask_worn
-from .mask_worn import _design as _design  # training/restore/fit_mask_worn.py uses it
 from .mask_worn import mask_features as mask_features
 from .restore import LEARNED_MODEL as LEARNED_MODEL
 from .restore import METHODS, RESTORE_CHIP_UNIT, restore, restore_chip_matrix

@@ -51,14 +51,14 @@ def face_landmarks(face: Any, name: str = "face") -> np.ndarray:
     return a
 
 
-def _bgr_image(image: Any, name: str = "image") -> np.ndarray:
+def as_bgr_image(image: Any, name: str = "image") -> np.ndarray:
     """facecore's input contract (grey, (H, W, 1), BGR, BGRA with the alpha ignored) -> BGR."""
     from .._validate import as_bgr
 
     return as_bgr(image, name)
 
 
-def _as_mask(mask: Any, shape: tuple[int, int], name: str = "mask") -> np.ndarray:
+def as_mask(mask: Any, shape: tuple[int, int], name: str = "mask") -> np.ndarray:
     if isinstance(mask, (str, bytes)) or mask is None or np.isscalar(mask):
         raise TypeError(f"{name}: expected a bool or uint8 (H, W) array; got {type(mask).__name__}")
     m = np.asarray(mask)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._validate import as_float
 from ..align import ARCFACE_112, estimate_similarity
-from ._common import _bgr_image, face_landmarks
+from ._common import as_bgr_image, face_landmarks
 
 __all__ = ["MASK_WORN_COEF", "MaskScore", "mask_features", "mask_worn"]
 
@@ -100,7 +100,7 @@ def mask_features(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.array([skin, dist, tex])
 
 
-def _design(f: np.ndarray) -> np.ndarray:
+def design_matrix(f: np.ndarray) -> np.ndarray:
     f = np.atleast_2d(f)
     return np.column_stack(
         [np.ones(len(f)), f[:, 0], f[:, 1] / 50.0, np.log(np.maximum(f[:, 2], 1e-3))]
@@ -148,11 +148,11 @@ def mask_worn(image: Any, face: Any, *, threshold: float = 0.5) -> MaskScore:
     >>> mask_worn(masked, ARCFACE_112).worn
     True
     """
-    img = _bgr_image(image)
+    img = as_bgr_image(image)
     lm = face_landmarks(face)
     threshold = as_float(threshold, "threshold", minimum=0.0, maximum=1.0)
     f = mask_features(img, lm)
-    z = float(_design(f)[0] @ MASK_WORN_COEF)
+    z = float(design_matrix(f)[0] @ MASK_WORN_COEF)
     p = float(1.0 / (1.0 + np.exp(-z)))
     return MaskScore(
         probability=p,

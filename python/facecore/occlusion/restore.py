@@ -18,7 +18,7 @@ import numpy as np
 
 from .._validate import as_float, as_int
 from ..align import estimate_similarity
-from ._common import _as_mask, _bgr_image, face_landmarks
+from ._common import as_bgr_image, as_mask, face_landmarks
 
 if TYPE_CHECKING:
     from ..models.restorer import Restorer
@@ -191,8 +191,8 @@ def restore(
     >>> bool((out[~hole] == img[~hole]).all()), out[16, 13].tolist() != [0, 0, 0] or out[16, 18].tolist() != [0, 0, 0]
     (True, True)
     """
-    img = _bgr_image(image)
-    hole = _as_mask(mask, img.shape[:2])
+    img = as_bgr_image(image)
+    hole = as_mask(mask, img.shape[:2])
     radius = as_float(radius, "radius", minimum=0.5, maximum=100.0)
     if chip is not None:
         chip = as_int(chip, "chip", minimum=16, maximum=4096)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._validate import as_color, as_float, as_int
 from ..align import ARCFACE_112, estimate_similarity
-from ._common import _bgr_image, face_landmarks
+from ._common import as_bgr_image, face_landmarks
 
 __all__ = ["MASK_STYLES", "STYLES", "Occluder", "occluder_outline", "synthesize"]
 
@@ -431,7 +431,7 @@ def synthesize(
     >>> bool((a == b).all())
     True
     """
-    img = _bgr_image(image)
+    img = as_bgr_image(image)
     lm = face_landmarks(face)
     _check_style(style)
     jitter = as_float(jitter, "jitter", minimum=0.0, maximum=3.0)
