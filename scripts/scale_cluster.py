@@ -339,6 +339,12 @@ def main() -> None:
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    knn_opts = (args.nlist, args.nprobe, args.hnsw_m, args.ef_search)
+    if args.job and (args.index != "auto" or any(v is not None for v in knn_opts)):
+        ap.error(
+            "--job runs cluster(x) with every default; --index/--nlist/--nprobe/--hnsw-m/"
+            "--ef-search apply to the separate k-NN stage (run without --job)"
+        )
     if args.stage == "knn":
         opts = json.loads(args.knn_options)
         print(
