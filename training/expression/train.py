@@ -59,7 +59,11 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 @torch.no_grad()
 def logits_of(model, x: np.ndarray, bs: int = 512) -> np.ndarray:
     model.eval()
-    return np.concatenate([model(to_tensor(x[i : i + bs])).numpy() for i in range(0, len(x), bs)])
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return np.concatenate(
+            [model(to_tensor(x[i : i + bs]).to(device)).cpu().numpy() for i in range(0, len(x), bs)]
+        )
 
 
 def main(argv=None):
@@ -76,7 +80,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument(
+        "--device", default="cpu", help="torch device: cpu, or cuda on a lent GPU (same code)"
+    )
     args = ap.parse_args(argv)
+    device = torch.device(args.device)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -88,12 +96,15 @@ def main(argv=None):
     Xtr, ytr, Xva, yva = X[tr], y[tr], X[va], y[va]
     freq = np.bincount(ytr, minlength=len(CLASSES)) / len(ytr)
     w = 1 / np.sqrt(freq)
-    w = torch.tensor(w / w.mean(), dtype=torch.float32)
+    w = torch.tensor(w / w.mean(), dtype=torch.float32, device=device)
     log.info(
-        "train %d val %d class weights %s", len(ytr), len(yva), np.round(w.numpy(), 2).tolist()
+        "train %d val %d class weights %s",
+        len(ytr),
+        len(yva),
+        np.round(w.cpu().numpy(), 2).tolist(),
     )
 
-    model = ExpressionNet(width=args.width)
+    model = ExpressionNet(width=args.width).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
     g = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -126,8 +137,8 @@ def main(argv=None):
         )
         for pg in opt.param_groups:
             pg["lr"] = lr
-        xb = augment(to_tensor(Xtr[idx]), g)
-        loss = F.cross_entropy(model(xb), torch.from_numpy(ytr[idx]), weight=w)
+        xb = augment(to_tensor(Xtr[idx]), g).to(device)  # augmented on the CPU (seeded)
+        loss = F.cross_entropy(model(xb), torch.from_numpy(ytr[idx]).to(device), weight=w)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
