@@ -9,6 +9,7 @@ parse as JSON.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -54,3 +55,10 @@ def register(name: str, src: Path, entry: dict[str, Any] | None = None) -> dict:
     json.loads(text)
     MANIFEST.write_text(text, encoding="utf-8")
     return {"name": name, "file": str(dst), "sha256": sha, "bytes": size}
+
+
+def main(name: str, entry: dict[str, Any], doc: str | None, argv=None) -> None:
+    """The command line of a one-model register script (``python -m training.X.register ONNX``)."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("onnx", type=Path)
+    print(register(name, ap.parse_args(argv).onnx, entry))

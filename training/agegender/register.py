@@ -9,7 +9,6 @@ place when present, else appended (other entries and the file's layout untouched
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from training import zoo_register
@@ -40,10 +39,7 @@ def register(src: Path) -> dict:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("onnx", type=Path)
-    args = ap.parse_args(argv)
-    print(register(args.onnx))
+    zoo_register.main(NAME, ENTRY, __doc__, argv)
 
 
 if __name__ == "__main__":
