@@ -179,7 +179,8 @@ int pool_threads() {
 }
 
 void parallel_for(std::int64_t n, std::int64_t grain,
-                  const std::function<void(std::int64_t, std::int64_t)>& body) {
+                  const std::function<void(std::int64_t, std::int64_t)>& body,
+                  int chunks_per_thread) {
     if (n <= 0) return;
     grain = std::max<std::int64_t>(1, grain);
     const int threads = num_threads();
@@ -198,7 +199,8 @@ void parallel_for(std::int64_t n, std::int64_t grain,
         return;
     }
     // A few chunks per thread balance uneven rows; never smaller than `grain`.
-    const std::int64_t chunks = std::min<std::int64_t>((n + grain - 1) / grain, 4 * p->size());
+    const std::int64_t chunks = std::min<std::int64_t>(
+        (n + grain - 1) / grain, std::int64_t{std::max(1, chunks_per_thread)} * p->size());
     const std::int64_t step = (n + chunks - 1) / chunks;
     const std::int64_t used = (n + step - 1) / step;
     p->run(used, [&](std::int64_t i) {

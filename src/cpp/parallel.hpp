@@ -26,7 +26,10 @@ int pool_threads();
 // `grain` and the thread count, so results that depend on it are deterministic. Runs serially
 // when n is small, when called from a worker, or while another caller holds the pool (so
 // concurrent Python threads never wait on each other and never deadlock).
+// `chunks_per_thread` caps the pieces: few keep contiguous runs (streaming kernels), more
+// balance items of uneven cost and a thread that the OS delays on a loaded machine.
 void parallel_for(std::int64_t n, std::int64_t grain,
-                  const std::function<void(std::int64_t, std::int64_t)>& body);
+                  const std::function<void(std::int64_t, std::int64_t)>& body,
+                  int chunks_per_thread = 4);
 
 }  // namespace facecore

@@ -89,28 +89,47 @@ void sample_chunk_u8(const ImageView<const std::uint8_t>& src, const px::Affine&
                 static_cast<float>(v[2][c][k]), static_cast<float>(v[3][c][k]), fx[k], fy[k]));
 }
 
+// What every row of one call shares.
+struct RowSetup {
+    ImageView<const std::uint8_t> src;
+    Border border;
+    const float* fill;            // per channel, as float
+    const float* mean = nullptr;  // tensor output only, per output channel
+    const float* std_dev = nullptr;
+    const float* inv_std = nullptr;  // see exact_reciprocals
+    const int* source_channel = nullptr;
+    WarpRowFn avx2_row = nullptr;  // null: the baseline loops
+};
+
 // One destination row: interleaved uint8 (row_u8, out_w * C) or, when row_u8 is null,
 // normalised float planes (planes_f32[c] + x, from source channel source_channel[c]).
 template <int C>
-void sample_row(const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
-                std::int64_t out_w, Border border, const float* fill, std::uint8_t* row_u8,
-                const float* mean, const float* std_dev, const int* source_channel,
-                float* const* planes_f32) {
-    if (C == 3 || C == 4) {  // the AVX2 clone: 8 pixels a step, two per vector
-        static const WarpRowFn avx2_row =
-            pick(C == 3 ? avx2::warp_row3 : avx2::warp_row4, static_cast<WarpRowFn>(nullptr));
-        if (avx2_row != nullptr) {
-            const WarpRowArgs args{src.data, src.height, src.width,      src.row_stride, &m,
-                                   y,        out_w,      border,         fill,           row_u8,
-                                   mean,     std_dev,    source_channel, planes_f32};
-            avx2_row(args);
-            return;
-        }
+void sample_row(const RowSetup& S, const px::Affine& m, int y, std::int64_t out_w,
+                std::uint8_t* row_u8, float* const* planes_f32) {
+    if (S.avx2_row != nullptr) {  // the AVX2 clone: 8 pixels a step, two per vector
+        WarpRowArgs args{};
+        args.src = S.src.data;
+        args.height = S.src.height;
+        args.width = S.src.width;
+        args.row_stride = S.src.row_stride;
+        args.map = &m;
+        args.y = y;
+        args.out_w = out_w;
+        args.border = S.border;
+        args.fill = S.fill;
+        args.row_u8 = row_u8;
+        args.mean = S.mean;
+        args.std = S.std_dev;
+        args.inv_std = S.inv_std;
+        args.source_channel = S.source_channel;
+        args.planes = planes_f32;
+        S.avx2_row(args);
+        return;
     }
     std::uint8_t planes[static_cast<std::size_t>(C)][kChunk];
     for (std::int64_t x0 = 0; x0 < out_w; x0 += kChunk) {
         const int n = static_cast<int>(std::min<std::int64_t>(kChunk, out_w - x0));
-        sample_chunk_u8<C>(src, m, y, static_cast<int>(x0), n, border, fill, planes);
+        sample_chunk_u8<C>(S.src, m, y, static_cast<int>(x0), n, S.border, S.fill, planes);
         if (row_u8) {
             std::uint8_t* o = row_u8 + x0 * C;
             for (int k = 0; k < n; ++k)
@@ -118,8 +137,8 @@ void sample_row(const ImageView<const std::uint8_t>& src, const px::Affine& m, i
         } else {
             // (v - mean) / std: NumPy's float32 expression (divide, not multiply by 1/std).
             for (int c = 0; c < C; ++c) {
-                const float mu = mean[c], sd = std_dev[c];
-                const std::uint8_t* p = planes[source_channel[c]];
+                const float mu = S.mean[c], sd = S.std_dev[c];
+                const std::uint8_t* p = planes[S.source_channel[c]];
                 float* o = planes_f32[c] + x0;
                 for (int k = 0; k < n; ++k) o[k] = (static_cast<float>(p[k]) - mu) / sd;
             }
@@ -127,28 +146,64 @@ void sample_row(const ImageView<const std::uint8_t>& src, const px::Affine& m, i
     }
 }
 
-void sample_row_any(int C, const ImageView<const std::uint8_t>& src, const px::Affine& m, int y,
-                    std::int64_t out_w, Border border, const float* fill, std::uint8_t* row_u8,
-                    const float* mean = nullptr, const float* std_dev = nullptr,
-                    const int* source_channel = nullptr, float* const* planes_f32 = nullptr) {
+void sample_row_any(int C, const RowSetup& S, const px::Affine& m, int y, std::int64_t out_w,
+                    std::uint8_t* row_u8, float* const* planes_f32) {
     switch (C) {
         case 1:
-            sample_row<1>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel,
-                          planes_f32);
+            sample_row<1>(S, m, y, out_w, row_u8, planes_f32);
             break;
         case 3:
-            sample_row<3>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel,
-                          planes_f32);
+            sample_row<3>(S, m, y, out_w, row_u8, planes_f32);
             break;
         case 4:
-            sample_row<4>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel,
-                          planes_f32);
+            sample_row<4>(S, m, y, out_w, row_u8, planes_f32);
             break;
         default:
-            sample_row<2>(src, m, y, out_w, border, fill, row_u8, mean, std_dev, source_channel,
-                          planes_f32);
+            sample_row<2>(S, m, y, out_w, row_u8, planes_f32);
             break;
     }
+}
+
+// The AVX2 rows for this image, or null: they exist for 3 and 4 channels, and address the
+// image with 32-bit offsets, so its bytes (plus one 16-byte read) must span less than 2^31.
+WarpRowFn avx2_row_for(const ImageView<const std::uint8_t>& src) {
+    static const WarpRowFn row3 = pick(avx2::warp_row3, static_cast<WarpRowFn>(nullptr));
+    static const WarpRowFn row4 = pick(avx2::warp_row4, static_cast<WarpRowFn>(nullptr));
+    const std::int64_t span = (src.height - 1) * src.row_stride + src.width * src.channels;
+    if (span + 64 >= (std::int64_t{1} << 31)) return nullptr;
+    return src.channels == 3 ? row3 : src.channels == 4 ? row4 : nullptr;
+}
+
+// 1 / std[c] where (v - mean[c]) * (1 / std[c]) rounds to the same float32 as
+// (v - mean[c]) / std[c] for every uint8 v (std a power of two, for instance): the multiply
+// is several times cheaper than the division. Else inv stays empty (returns false).
+bool exact_reciprocals(int C, const float* mean, const float* std_dev, float* inv) {
+    for (int c = 0; c < C; ++c) {
+        const float r = 1.0f / std_dev[c];
+        for (int v = 0; v < 256; ++v) {
+            const float d = static_cast<float>(v) - mean[c];
+            if (d * r != d / std_dev[c]) return false;
+        }
+        inv[c] = r;
+    }
+    return true;
+}
+
+// Destination rows of all crops are the parallel work items: one output row costs about the
+// same whatever the face's size, so equal runs of rows are equal work. Runs of `kRowsPerPiece`
+// rows at least, up to 16 pieces a thread, taken in turn: the threads stay even when one of
+// them is delayed (another process on its core) or a crop's rows cost more (a large rotated
+// face misses the cache more often).
+constexpr std::int64_t kRowsPerPiece = 16;
+
+template <typename Row>
+void for_each_row(std::int64_t n, std::int64_t out_h, Row&& row) {
+    parallel_for(
+        n * out_h, kRowsPerPiece,
+        [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t r = begin; r < end; ++r) row(r / out_h, r % out_h);
+        },
+        16);
 }
 
 }  // namespace
@@ -161,12 +216,11 @@ void warp_affine_u8(const ImageView<const std::uint8_t>& src, const double* matr
     const int C = static_cast<int>(src.channels);
     float fill_f[4] = {0, 0, 0, 0};
     for (int c = 0; c < C; ++c) fill_f[c] = static_cast<float>(fill[c]);
-    parallel_for(n * out_h, 16, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) {
-            const std::int64_t i = r / out_h, y = r % out_h;
-            sample_row_any(C, src, maps[static_cast<std::size_t>(i)], static_cast<int>(y), out_w,
-                           border, fill_f, out + r * out_w * C);
-        }
+    RowSetup S{src, border, fill_f};
+    S.avx2_row = avx2_row_for(src);
+    for_each_row(n, out_h, [&](std::int64_t i, std::int64_t y) {
+        sample_row_any(C, S, maps[static_cast<std::size_t>(i)], static_cast<int>(y), out_w,
+                       out + (i * out_h + y) * out_w * C, nullptr);
     });
 }
 
@@ -182,15 +236,17 @@ void warp_affine_to_nchw_f32(const ImageView<const std::uint8_t>& src, const dou
     if (swap_rb) std::swap(source_channel[0], source_channel[2]);
     float fill_f[4] = {0, 0, 0, 0};
     for (int c = 0; c < C; ++c) fill_f[c] = static_cast<float>(fill[c]);
+    float inv_std[4] = {1, 1, 1, 1};
+    RowSetup S{src, border, fill_f, mean, std};
+    S.inv_std = exact_reciprocals(C, mean, std, inv_std) ? inv_std : nullptr;
+    S.source_channel = source_channel;
+    S.avx2_row = avx2_row_for(src);
     const std::int64_t plane = out_h * out_w;
-    parallel_for(n * out_h, 16, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) {
-            const std::int64_t i = r / out_h, y = r % out_h;
-            float* base = out + i * C * plane + y * out_w;
-            float* planes[4] = {base, base + plane, base + 2 * plane, base + 3 * plane};
-            sample_row_any(C, src, maps[static_cast<std::size_t>(i)], static_cast<int>(y), out_w,
-                           border, fill_f, nullptr, mean, std, source_channel, planes);
-        }
+    for_each_row(n, out_h, [&](std::int64_t i, std::int64_t y) {
+        float* base = out + i * C * plane + y * out_w;
+        float* planes[4] = {base, base + plane, base + 2 * plane, base + 3 * plane};
+        sample_row_any(C, S, maps[static_cast<std::size_t>(i)], static_cast<int>(y), out_w, nullptr,
+                       planes);
     });
 }
 

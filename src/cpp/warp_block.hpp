@@ -23,6 +23,7 @@ struct WarpRowArgs {
     std::uint8_t* row_u8;
     const float* mean;
     const float* std;
+    const float* inv_std;  // non-null where (v - mean) * inv_std is (v - mean) / std for all v
     const int* source_channel;
     float* const* planes;
 };
