@@ -96,6 +96,72 @@ def test_tensor_is_the_normalised_uint8_warp():
     np.testing.assert_array_equal(blob, want.transpose(0, 3, 1, 2))
 
 
+@pytest.mark.parametrize(
+    "std",
+    [
+        (128.0, 64.0, 0.5),  # powers of two: the kernel may multiply by 1 / std
+        (58.395, 57.12, 57.375),  # ImageNet: it must divide
+        (128.0, 57.12, 1.0),  # one channel that must divide
+        (255.0, 255.0, 255.0),
+    ],
+)
+def test_tensor_normalisation_is_the_numpy_division(std):
+    """(v - mean) / std rounded as NumPy's float32 division, bit for bit, whether the kernel
+    divides or multiplies by a reciprocal it found exact for all 256 values."""
+    img = textured(70, 90, 3, seed=3)
+    M = np.stack([similarity(0.7, 0.4, 15, -3), similarity(1.6, -0.5, -30, 20)])
+    crops = fc.kernels.warp_crops(img, M, (33, 45))
+    mean = (123.675, 116.28, 103.53)
+    blob = fc.kernels.warp_crops(img, M, (33, 45), tensor=True, mean=mean, std=std)
+    want = (crops.astype(np.float32) - np.float32(mean)) / np.float32(std)
+    np.testing.assert_array_equal(blob, want.transpose(0, 3, 1, 2))
+
+
+GUARDED = """
+import ctypes, mmap, sys
+import numpy as np
+import facecore as fc
+
+# An image whose last byte is the last byte before a page that may not be read (PROT_NONE):
+# a read past the image's end kills this process.
+libc = ctypes.CDLL(None, use_errno=True)
+page = mmap.PAGESIZE
+for c, h, w, stride in [(3, 9, 7, 21), (4, 6, 5, 20), (3, 5, 3, 9), (3, 12, 40, 128), (4, 3, 2, 8)]:
+    nbytes = (h - 1) * stride + w * c
+    total = (nbytes // page + 2) * page
+    buf = mmap.mmap(-1, total)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    assert libc.mprotect(ctypes.c_void_p(base + total - page), page, 0) == 0
+    start = total - page - nbytes
+    raw = np.frombuffer(buf, np.uint8, count=nbytes, offset=start)
+    img = np.lib.stride_tricks.as_strided(raw, (h, w, c), (stride, c, 1))
+    img[...] = np.random.default_rng(c).integers(0, 256, (h, w, c), dtype=np.uint8)
+    # every sub-pixel position near the bottom-right corner, where the taps are the last bytes
+    ys, xs = np.meshgrid(np.arange(h - 3.0, h + 0.01, 0.25), np.arange(w - 4.0, w + 0.01, 0.25))
+    m = np.zeros((ys.size, 2, 3))
+    m[:, 0, 0] = m[:, 1, 1] = 1.0
+    m[:, 0, 2], m[:, 1, 2] = -xs.ravel(), -ys.ravel()
+    for border in ("constant", "replicate"):
+        fc.kernels.warp_crops(img, m, (2, 9), border=border)
+        fc.kernels.warp_crops(img, m, (2, 9), border=border, tensor=True, mean=1.0, std=3.0)
+    del raw, img
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("isa", ["native", "baseline"])
+def test_reads_stay_inside_the_image(isa):
+    """The taps are read several bytes at a time: no read may pass the image's last byte,
+    which here is followed by a page that cannot be read."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FACECORE_ISA=isa)
+    r = subprocess.run([sys.executable, "-c", GUARDED], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
+
+
 @pytest.mark.parametrize("tiny", [1.1754943508222875e-38, -1e-30, 1e-9])
 def test_tiny_rotation_samples_the_right_pixels(tiny):
     """A coordinate of -1e-37 floors to -1 with fraction 1.0f: it must sample pixel 0."""
