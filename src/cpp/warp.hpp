@@ -21,13 +21,15 @@ inline std::vector<px::Affine> sampling_maps(const double* matrices, std::int64_
     std::vector<px::Affine> maps(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
         const double* m = matrices + 6 * i;
+        // (the messages are built only on failure: this runs for every crop of every call)
         for (int k = 0; k < 6; ++k)
-            require(std::isfinite(m[k]),
-                    "matrices: matrix " + std::to_string(i) + " has a non-finite entry");
+            if (!std::isfinite(m[k]))
+                throw ArgumentError("matrices: matrix " + std::to_string(i) +
+                                    " has a non-finite entry");
         const double det = m[0] * m[4] - m[1] * m[3];
-        require(std::isfinite(det) && std::fabs(det) > 1e-12,
-                "matrices: matrix " + std::to_string(i) + " is singular (determinant " +
-                    std::to_string(det) + ")");
+        if (!(std::isfinite(det) && std::fabs(det) > 1e-12))
+            throw ArgumentError("matrices: matrix " + std::to_string(i) +
+                                " is singular (determinant " + std::to_string(det) + ")");
         px::Affine a{};
         if (inverse_given) {
             a = {static_cast<float>(m[0]), static_cast<float>(m[1]), static_cast<float>(m[2]),
