@@ -43,14 +43,22 @@ void sample_chunk_u8(const ImageView<const std::uint8_t>& src, const px::Affine&
         px::split_coord(m.a00 * xf + row_x, ix[k], fx[k]);
         px::split_coord(m.a10 * xf + row_y, iy[k], fy[k]);
     }
-    // The source rows a crop walks through are new to the cache at every output row, and a
-    // row segment is too short for the hardware prefetcher to learn: ask for the chunk's lines
-    // up front so their misses overlap instead of stalling one by one.
+    // The source lines of destination row y + kPrefetchRows, requested now (as the AVX2
+    // rows do): a rotated crop's row meets a new source line at nearly every pixel, in an
+    // order the hardware prefetcher does not guess. Truncated coordinates clamped inside: a
+    // prefetch needs no exact tap.
 #if defined(__GNUC__)
-    for (int k = 0; k < n; k += 4) {
-        if (ix[k] >= 0 && iy[k] >= 0 && ix[k] + 1 < W && iy[k] + 1 < H) {
-            const std::uint8_t* a = src.data + static_cast<std::int64_t>(iy[k]) * src.row_stride +
-                                    static_cast<std::int64_t>(ix[k]) * C;
+    {
+        const float yp = static_cast<float>(y + kPrefetchRows);
+        const float px_ = m.a01 * yp + m.a02, py_ = m.a11 * yp + m.a12;
+        const float xmax = static_cast<float>(W > 1 ? W - 2 : 0);
+        const float ymax = static_cast<float>(H > 1 ? H - 2 : 0);
+        for (int k = 0; k < n; ++k) {
+            const float xf = static_cast<float>(x0 + k);
+            const float sx = std::min(std::max(m.a00 * xf + px_, 0.0f), xmax);
+            const float sy = std::min(std::max(m.a10 * xf + py_, 0.0f), ymax);
+            const std::uint8_t* a = src.data + static_cast<std::int64_t>(sy) * src.row_stride +
+                                    static_cast<std::int64_t>(sx) * C;
             __builtin_prefetch(a);
             __builtin_prefetch(a + src.row_stride);
         }

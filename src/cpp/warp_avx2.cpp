@@ -22,9 +22,6 @@ namespace {
 // 16-byte load holds both horizontal taps (2 x C bytes) and some bytes after them.
 constexpr int kTapRead = 16;
 
-// Rows ahead whose source lines are prefetched (measured: 1 row too late, 3 best, 8 worse).
-constexpr int kPrefetchRows = 3;
-
 // px::split_coord on 8 lanes: integer part and fraction, with the same clamp, NaN rule and
 // "fraction rounds to 1" carry.
 inline void split8(__m256 s, __m256i& whole_i, __m256& frac) {
