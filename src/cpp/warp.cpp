@@ -48,7 +48,7 @@ void sample_chunk_u8(const ImageView<const std::uint8_t>& src, const px::Affine&
     // order the hardware prefetcher does not guess. Truncated coordinates clamped inside: a
     // prefetch needs no exact tap.
 #if defined(__GNUC__)
-    {
+    if (H >= 2) {
         const float yp = static_cast<float>(y + kPrefetchRows);
         const float px_ = m.a01 * yp + m.a02, py_ = m.a11 * yp + m.a12;
         const float xmax = static_cast<float>(W > 1 ? W - 2 : 0);

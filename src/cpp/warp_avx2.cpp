@@ -102,6 +102,7 @@ void warp_row(const WarpRowArgs& A) {
     // The source lines of destination row y + kPrefetchRows are requested while row y is
     // computed: a rotated crop's row meets a new line at nearly every pixel, in an order the
     // hardware prefetcher does not guess, and these misses dominated the kernel's time.
+    const bool prefetch = H >= 2;  // (two rows to clamp into)
     const float yp = static_cast<float>(A.y + kPrefetchRows);
     const __m256 PRX = _mm256_set1_ps(m.a01 * yp + m.a02), PRY = _mm256_set1_ps(m.a11 * yp + m.a12);
     const __m256i Wm2 = _mm256_set1_epi32(W > 1 ? W - 2 : 0),
@@ -132,8 +133,7 @@ void warp_row(const WarpRowArgs& A) {
     }
     for (std::int64_t x0 = 0; x0 < x_end; x0 += 8) {
         const __m256 xf = _mm256_add_ps(_mm256_set1_ps(static_cast<float>(x0)), iota);
-        {  // truncated coordinates, clamped inside: a prefetch needs no exact tap
-
+        if (prefetch) {  // truncated coordinates, clamped inside: a prefetch needs no exact tap
             __m256i px_ = _mm256_cvttps_epi32(_mm256_min_ps(
                 _mm256_max_ps(_mm256_add_ps(_mm256_mul_ps(A00, xf), PRX), _mm256_set1_ps(0.f)),
                 _mm256_set1_ps(32767.f)));
