@@ -162,6 +162,25 @@ def test_reads_stay_inside_the_image(isa):
     assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
 
 
+def test_image_spanning_more_than_2_gib():
+    """Rows 2 GiB apart (a strided view; the bytes between are never touched): the AVX2 rows
+    address the image with 32-bit offsets, so this one must take the 64-bit path, and give
+    the bits of the same pixels stored compactly."""
+    try:
+        base = np.zeros(2**31 + 16384, np.uint8)  # untouched pages: no memory is used
+    except MemoryError:
+        pytest.skip("the system refuses 2 GiB of address space")
+    img = np.lib.stride_tricks.as_strided(base, (2, 300, 3), (2**31 + 4096, 3, 1))
+    img[...] = np.random.default_rng(0).integers(0, 256, (2, 300, 3), dtype=np.uint8)
+    compact = np.ascontiguousarray(img)
+    M = np.array([[[1.5, 0.2, -10], [-0.1, 1.1, 0.3]], [[0.9, 0.0, 2.5], [0.0, 1.0, -0.5]]])
+    for kw in ({}, dict(tensor=True, mean=100.0, std=3.0)):
+        np.testing.assert_array_equal(
+            fc.kernels.warp_crops(img, M, (3, 200), **kw),
+            fc.kernels.warp_crops(compact, M, (3, 200), **kw),
+        )
+
+
 @pytest.mark.parametrize("tiny", [1.1754943508222875e-38, -1e-30, 1e-9])
 def test_tiny_rotation_samples_the_right_pixels(tiny):
     """A coordinate of -1e-37 floors to -1 with fraction 1.0f: it must sample pixel 0."""
