@@ -22,11 +22,21 @@ cmake --build "$out/cmake" -j "${JOBS:-1}" >> "$out/cmake.log"
 mkdir -p "$out/core"
 cp "$out"/cmake/_core*.so "$out/core/"
 # kernel sources without the Python binding: what the C++ targets link
-srcs=$(ls src/cpp/*.cpp | grep -v module.cpp)
+# (the *_avx2.cpp clones compiled as the wheel compiles them, x86-64-v3 with
+# FACECORE_HAVE_AVX2_TU, so the campaign runs the AVX2 rows the CPU picks at run time;
+# without the define they would be empty and only the baseline would be fuzzed)
+srcs=$(ls src/cpp/*.cpp | grep -v module.cpp | grep -v _avx2.cpp)
+flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off -Isrc/cpp
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+avx2_objs=()
+for s in src/cpp/*_avx2.cpp; do
+    obj="$out/$(basename "$s" .cpp).o"
+    "$CXX" "${flags[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" -march=x86-64-v3 \
+        -DFACECORE_HAVE_AVX2_TU -c "$s" -o "$obj"
+    avx2_objs+=("$obj")
+done
 for t in tests/fuzz/cpp/fuzz_*.cpp; do
     name=$(basename "$t" .cpp)
-    "$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off -march=x86-64-v2 -Isrc/cpp \
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        "$t" $srcs -o "$out/$name" -lpthread
+    "$CXX" "${flags[@]}" -march=x86-64-v2 "$t" $srcs "${avx2_objs[@]}" -o "$out/$name" -lpthread
 done
 ls -1 "$out/core" "$out"/fuzz_* 
