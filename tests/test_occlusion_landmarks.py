@@ -139,3 +139,28 @@ def test_analyzer_refine_masked_reads_age_at_the_refined_landmarks(masked_faces)
     assert abs(face.age - bare.age) > 1e-3  # the refined chip is another chip
     with pytest.raises(TypeError, match="refine_masked"):
         fc.FaceAnalyzer(refine_masked=1)
+
+
+def test_restore_refine_places_the_chip_from_the_refined_landmarks(masked_faces):
+    """``restore(..., refine=True)`` equals ``restore`` given ``refine_landmarks``' points, and
+    differs from the detector's points; only the hole's pixels change."""
+    from facecore.types import Box, Face, Landmarks
+
+    from facecore.errors import ModelNotFoundError
+
+    occ, lm, box, true = masked_faces[1]
+    _, hole = occlusion.synthesize(occ, true, style=occlusion.MASK_STYLES[1], seed=1)
+    face = Face(box=Box(*[float(v) for v in box]), landmarks=Landmarks(lm), score=0.9)
+    try:
+        a = occlusion.restore(occ, hole, method="learned", face=face, refine=True)
+    except ModelNotFoundError as exc:
+        pytest.skip(f"learned restorer unavailable: {exc}")
+    b = occlusion.restore(
+        occ, hole, method="learned", face=occlusion.refine_landmarks(occ, lm, box=box)
+    )
+    c = occlusion.restore(occ, hole, method="learned", face=face)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+    assert (a[~hole] == occ[~hole]).all()
+    with pytest.raises(TypeError, match="refine"):
+        occlusion.restore(occ, hole, method="learned", face=face, refine="yes")
