@@ -144,9 +144,8 @@ def test_analyzer_refine_masked_reads_age_at_the_refined_landmarks(masked_faces)
 def test_restore_refine_places_the_chip_from_the_refined_landmarks(masked_faces):
     """``restore(..., refine=True)`` equals ``restore`` given ``refine_landmarks``' points, and
     differs from the detector's points; only the hole's pixels change."""
-    from facecore.types import Box, Face, Landmarks
-
     from facecore.errors import ModelNotFoundError
+    from facecore.types import Box, Face, Landmarks
 
     occ, lm, box, true = masked_faces[1]
     _, hole = occlusion.synthesize(occ, true, style=occlusion.MASK_STYLES[1], seed=1)
