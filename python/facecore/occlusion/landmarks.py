@@ -9,7 +9,7 @@ averages the detector over a few views of the face (mirrored, three scales; each
 crop normalised to the face's size, so the cost does not grow with the photo) and then
 corrects the average by a linear model fitted on synthetic masks
 (:data:`MASKED_LANDMARK_COEF`, ``training/restore/masked_landmarks.py``): in the frame of
-the averaged eyes, the five points, the box and the score predict where the unmasked
+the averaged eyes, the nose and mouth points, the box and the score predict where the unmasked
 detection would have put the five points.
 """
 
@@ -168,7 +168,7 @@ def refine_landmarks(
     average is corrected by the linear model fitted on synthetic masks
     (:data:`MASKED_LANDMARK_COEF`). Use it for faces the mask attribute calls masked
     (``Face.attributes.mask`` or :func:`mask_worn`): on UTKFace test faces with synthetic
-    masks it brings YuNet's points from a median 0.14 to 0.10 inter-ocular distances of where
+    masks it brings YuNet's points from a median 0.14 to 0.08 inter-ocular distances of where
     YuNet puts them on the unmasked face (docs/occlusion.md). On a bare face it is not needed
     (the correction is fitted for masked faces).
 
