@@ -395,7 +395,11 @@ an extra `--methods` entry that is a path runs that ONNX file through the LaMa-s
 """
     # keep the section scripts/eval_masked_verification.py's figures go in (not measured here)
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    for keep in ("## Through the real detection path", "## Recognition with masks"):
+    for keep in (
+        "## Through the real detection path",
+        "## Recognition with masks",
+        "## With facecore's own age and gender model",
+    ):
         if keep in old and keep not in text:
             sec = old[old.index(keep) :]
             sec = sec[: sec.index("\n## ", len(keep)) + 1] if "\n## " in sec[len(keep) :] else sec
