@@ -29,6 +29,17 @@ Writes ``docs/occlusion.md`` (the tables), ``docs/images/occlusion_mae.png`` (ba
 
     python scripts/occlusion_study.py                 # ~5 min on 2 busy cores
     python scripts/occlusion_study.py --quick --no-docs   # every 8th face, CI smoke run
+
+Through the real detection path (detection and landmarks on the masked image, as a user's
+pipeline; docs/occlusion.md, "Through the real detection path")::
+
+    python scripts/occlusion_study.py --real-path refine --methods learned --no-docs --json out.json
+    python scripts/occlusion_study.py --split val --real-path refine --methods learned --no-docs
+
+``refine`` re-estimates the masked face's landmarks with
+:func:`facecore.occlusion.refine_landmarks` for the faces :func:`~facecore.occlusion.mask_worn`
+calls masked (what ``FaceAnalyzer(refine_masked=True)`` does); ``both`` uses YuNet's points
+as they come. ``--split val`` is for choosing methods; ``test`` gives the figures of record.
 """
 
 from __future__ import annotations
