@@ -103,6 +103,13 @@ class FaceAnalyzer:
         Glasses, sunglasses, hat, mask, occlusion, blur and the single label
         (``Face.attributes``, :mod:`facecore.attributes`); runs the parser (kept in
         ``Face.parsing`` only with ``parsing=True``). Default False.
+    refine_masked : bool, optional
+        For faces that wear a mask (:func:`facecore.occlusion.mask_worn` probability >= 0.5),
+        cut the age and gender chips from landmarks re-estimated by
+        :func:`facecore.occlusion.refine_landmarks` (the detector's nose and mouth points are
+        guesses under a mask; docs/occlusion.md measures the gain). ``Face.landmarks`` stay
+        the detector's. Costs ``mask_worn`` per face and six detector runs per masked face.
+        Default False.
 
     Raises
     ------
@@ -141,6 +148,7 @@ class FaceAnalyzer:
         expression: Any = False,
         parsing: Any = False,
         attributes: bool = False,
+        refine_masked: bool = False,
     ) -> None:
         if models != "default":
             raise ValueError(f"models: only 'default' is known; got {models!r}")
@@ -177,6 +185,9 @@ class FaceAnalyzer:
         self.parser = self._parser_stage(parsing, attributes, common)
         self.keep_parsing = parsing is not False and parsing is not None
         self.attributes = bool(attributes)
+        if not isinstance(refine_masked, bool):
+            raise TypeError(f"refine_masked: expected bool; got {type(refine_masked).__name__}")
+        self.refine_masked = refine_masked
 
     @staticmethod
     def _parser_stage(parsing: Any, attributes: Any, common: dict[str, Any]):
@@ -245,6 +256,12 @@ class FaceAnalyzer:
             det = det.take(np.arange(max_faces))
         return det
 
+    @staticmethod
+    def _mask_worn(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+        from .occlusion import mask_worn
+
+        return np.array([mask_worn(image, lm[i]).probability for i in range(len(lm))])
+
     def _stage_inputs(self, image: np.ndarray, det: Detections) -> dict[str, np.ndarray]:
         """Aligned model inputs for every face of one frame (one warp call per input)."""
         lm = det.landmarks.astype(np.float64)
@@ -268,17 +285,22 @@ class FaceAnalyzer:
             out["parsing"] = self.parser.tensor(image, mats)  # all faces: one warp call
             out["parsing_matrices"] = mats
             if self.attributes:
-                from .occlusion import mask_worn
-
-                out["mask_worn"] = np.array(
-                    [mask_worn(image, lm[i]).probability for i in range(len(lm))]
-                )
+                out["mask_worn"] = self._mask_worn(image, lm)
         if self.age is not None or self.gender is not None:
             pyr = Pyramid(image)
+            lm_ag = lm
+            if self.refine_masked:
+                from .occlusion import refine_landmarks
+
+                if "mask_worn" not in out:
+                    out["mask_worn"] = self._mask_worn(image, lm)
+                lm_ag = lm.copy()
+                for i in np.flatnonzero(out["mask_worn"] >= 0.5):
+                    lm_ag[i] = refine_landmarks(image, lm[i], box=det.boxes[i])
             if self.age is not None:
-                out["age"] = self.age.tensor(image, lm, pyramid=pyr)
+                out["age"] = self.age.tensor(image, lm_ag, pyramid=pyr)
             if self.gender is not None and self.gender is not self.age:
-                out["gender"] = self.gender.tensor(image, lm, pyramid=pyr)
+                out["gender"] = self.gender.tensor(image, lm_ag, pyramid=pyr)
         if self.expression is not None:
             out["expression"] = self.expression.tensor(image, lm)
         return out

@@ -11,7 +11,10 @@ Three parts, one per verb:
   package, see docs/models/restore.md), or any external inpainting ONNX file with a LaMa-style
   ``(image, mask)`` interface; pixels outside the mask are returned untouched, bit for bit;
 - :func:`mask_worn` scores whether a face wears a mask (or is otherwise occluded in the
-  lower face), measured on real photos (docs/occlusion.md).
+  lower face), measured on real photos (docs/occlusion.md);
+- :func:`refine_landmarks` re-estimates the 5 landmarks of a masked face (the detector's
+  nose and mouth points are guesses under a mask, and its whole layout shifts), for the
+  age / gender chips and the restorer's chip.
 
 Geometry
 --------
@@ -52,6 +55,8 @@ True
 from __future__ import annotations
 
 from ._common import face_landmarks
+from .landmarks import MASKED_LANDMARK_COEF as MASKED_LANDMARK_COEF
+from .landmarks import REFINE_SCALES, refine_landmarks
 from .mask_worn import MASK_WORN_COEF as MASK_WORN_COEF
 from .mask_worn import MaskScore, mask_worn
 from .mask_worn import mask_features as mask_features
@@ -62,6 +67,7 @@ from .synthesize import MASK_STYLES, STYLES, Occluder, occluder_outline, synthes
 __all__ = [
     "MASK_STYLES",
     "METHODS",
+    "REFINE_SCALES",
     "RESTORE_CHIP_UNIT",
     "STYLES",
     "MaskScore",
@@ -69,6 +75,7 @@ __all__ = [
     "face_landmarks",
     "mask_worn",
     "occluder_outline",
+    "refine_landmarks",
     "restore",
     "restore_chip_matrix",
     "synthesize",

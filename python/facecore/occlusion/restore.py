@@ -19,6 +19,7 @@ import numpy as np
 from .._validate import as_float, as_int
 from ..align import estimate_similarity
 from ._common import as_bgr_image, as_mask, face_landmarks
+from .landmarks import refine_landmarks
 
 if TYPE_CHECKING:
     from ..models.restorer import Restorer
@@ -129,6 +130,7 @@ def restore(
     radius: float = 3.0,
     chip: int | None = None,
     device: str = "cpu",
+    refine: bool = False,
 ) -> np.ndarray:
     """Fill the masked pixels of an image back in; all other pixels are returned untouched.
 
@@ -166,6 +168,11 @@ def restore(
         Chip side for ONNX models with dynamic input size (default 128).
     device : {"cpu", "cuda", "auto"}
         Where the ONNX methods run.
+    refine : bool
+        ``face`` was detected on the occluded image (a user's pipeline): re-estimate its
+        landmarks with :func:`~facecore.occlusion.refine_landmarks` before the learned and ONNX
+        methods place their chip (default False: ``face`` is taken as exact, e.g. the
+        landmarks a synthetic mask was drawn from). docs/occlusion.md measures what it gives.
 
     Returns
     -------
@@ -215,6 +222,9 @@ def restore(
         raise TypeError(
             f"method: expected one of {list(METHODS)} or a path; got {type(method).__name__}"
         )
+    if not isinstance(refine, bool):
+        raise TypeError(f"refine: expected bool; got {type(refine).__name__}")
+    face_in = face
     if face is not None:
         face = face_landmarks(face, "face")
     if not hole.any():
@@ -225,4 +235,6 @@ def restore(
         out = img.copy()
         out[hole] = filled[hole]
         return out
+    if refine and face is not None:
+        face = refine_landmarks(img, face_in)
     return _restore_learned(img, hole, method, face, chip, device)
