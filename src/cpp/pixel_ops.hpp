@@ -267,7 +267,7 @@ FACECORE_HD float mantissa(std::int32_t bits) {
     return bits_float((bits & 0x007fffff) | 0x3f800000);
 }
 
-constexpr float kCbrtC0 = 1.14471436f, kCbrtC1 = 0.254383475f, kCbrtC2 = -0.056535989f,
+constexpr float kCbrtC0 = 1.14471412f, kCbrtC1 = 0.254383475f, kCbrtC2 = -0.056535989f,
                 kCbrtC3 = 0.0208569057f, kCbrtC4 = -0.00920210406f, kCbrtC5 = 0.00516748754f,
                 kCbrtC6 = -0.00285995216f;
 constexpr float kCbrt2 = 1.25992107f, kCbrt4 = 1.58740103f;  // 2^(1/3), 2^(2/3)
@@ -278,7 +278,7 @@ FACECORE_HD float cbrt_mantissa(float t) {
                 t * (kCbrtC2 + t * (kCbrtC3 + t * (kCbrtC4 + t * (kCbrtC5 + t * kCbrtC6)))));
 }
 
-constexpr float kPow512C0 = 1.18405366f, kPow512C1 = 0.328906238f, kPow512C2 = -0.0639606044f,
+constexpr float kPow512C0 = 1.18405354f, kPow512C1 = 0.328906238f, kPow512C2 = -0.0639606044f,
                 kPow512C3 = 0.022424005f, kPow512C4 = -0.00958413165f, kPow512C5 = 0.0052356692f,
                 kPow512C6 = -0.00285494956f;
 
