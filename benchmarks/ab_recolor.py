@@ -1,13 +1,16 @@
 """The recolour kernel of two builds, interleaved: this one against a previous one.
 
     python benchmarks/ab_recolor.py PREVIOUS_CORE_SO [--repeat 20] [--threads 1]
+    python benchmarks/ab_recolor.py PREVIOUS_CORE_SO --photos DIR   # differences only
 
 ``PREVIOUS_CORE_SO`` is another build's ``facecore/_core*.so`` (e.g. main's, copied aside
 before rebuilding). Two pybind11 modules with the same types cannot share a process, so each
 build runs in its own worker process and the two take turns call by call (one works while
 the other waits), on the bench_kernels.py 1080p frame with its dense and hair-like alphas.
 Prints the median (and min) wall time per call, the speed-up, and the largest difference
-between the two builds' outputs. The "before / after" figures of docs/benchmarks.md
+between the two builds' outputs. With ``--photos DIR`` it times nothing and instead
+recolours every ``*.jpg`` under DIR with both builds (every mode, strengths 1 and 0.6, three
+colours, a smooth alpha in [0, 1]) and reports the largest difference. The "before / after" figures of docs/benchmarks.md
 (issues 14 and 19) come from this script.
 """
 
@@ -52,6 +55,9 @@ def worker(so_path: str, threads: int, conn: Any) -> None:
         msg = conn.recv()
         if msg is None:
             return
+        if msg[0] == "image":  # a new frame and alpha
+            frame, alphas = msg[1].astype(np.uint8), {"image": msg[2].astype(np.float32)}
+            continue
         mode, strength, bgr, which = msg
         bgr = np.asarray(bgr).astype(np.float32)
         res = np.empty_like(frame)
@@ -62,11 +68,47 @@ def worker(so_path: str, threads: int, conn: Any) -> None:
         conn.send((time.perf_counter() - t, res))
 
 
+def compare_photos(folder: Path, conns: dict[str, Any]) -> None:
+    import cv2
+
+    import facecore as fc
+
+    worst: dict[str, tuple[int, float]] = {}
+    for path in sorted(folder.rglob("*.jpg")):
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            continue
+        h, w = img.shape[:2]
+        coarse = np.random.default_rng(0).random((8, 8), dtype=np.float32)
+        alpha = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+        alpha = np.clip(alpha * 1.3 - 0.1, 0, 1).astype(np.float32)
+        for conn in conns.values():
+            conn.send(("image", img, alpha))
+        for mode in ("lab", "hsv", "transfer", "natural"):
+            for strength in (1.0, 0.6):
+                for color in ("#0000ff", "#a52a2a", "#e6c27a"):
+                    msg = (mode, strength, np.float32(fc._validate.as_color(color)), "image")
+                    outs = {}
+                    for name, conn in conns.items():
+                        conn.send(msg)
+                        outs[name] = conn.recv()[1]
+                    d = np.abs(outs["this"].astype(int) - outs["previous"])
+                    key = f"{mode} s={strength}"
+                    m, frac = worst.get(key, (0, 0.0))
+                    worst[key] = (max(m, int(d.max())), max(frac, float((d > 0).mean())))
+        print(f"{path.name}: {img.shape[1]}x{img.shape[0]}", flush=True)
+    for key, (m, frac) in worst.items():
+        print(
+            f"{key:16s} max |this - previous| {m} level(s); at most {100 * frac:.4f} % of values differ"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("previous", help="the other build's _core .so")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--photos", type=Path, default=None, help="compare outputs on these photos")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_kernels as bk
@@ -88,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         p.start()
         parent.send((frame, alphas))
         conns[name], procs = parent, [*procs, p]
+    if args.photos is not None:
+        compare_photos(args.photos, conns)
+        for conn in conns.values():
+            conn.send(None)
+        return 0
     print(f"load average {os.getloadavg()}, threads {args.threads}, repeats {args.repeat}")
     medians = {}
     for mode, strength, color, which in CASES:
