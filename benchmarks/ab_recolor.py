@@ -7,11 +7,13 @@
 before rebuilding). Two pybind11 modules with the same types cannot share a process, so each
 build runs in its own worker process and the two take turns call by call (one works while
 the other waits), on the bench_kernels.py 1080p frame with its dense and hair-like alphas.
-Prints the median (and min) wall time per call, the speed-up, and the largest difference
-between the two builds' outputs. With ``--photos DIR`` it times nothing and instead
-recolours every ``*.jpg`` under DIR with both builds (every mode, strengths 1 and 0.6, three
-colours, a smooth alpha in [0, 1]) and reports the largest difference. The "before / after" figures of docs/benchmarks.md
-(issues 14 and 19) come from this script.
+Prints the median (and min) time per call (at one thread the calling thread's CPU time,
+which a loaded machine disturbs far less than wall time; else wall time), the speed-up, and
+the largest difference between the two builds' outputs. With ``--photos DIR`` it times
+nothing and instead recolours every ``*.jpg`` under DIR with both builds (every mode,
+strengths 1 and 0.6, three colours, a smooth alpha in [0, 1]) and reports the largest
+difference. The "before / after" figures of docs/benchmarks.md (issues 14 and 19) come from
+this script.
 """
 
 from __future__ import annotations
@@ -61,11 +63,11 @@ def worker(so_path: str, threads: int, conn: Any) -> None:
         mode, strength, bgr, which = msg
         bgr = np.asarray(bgr).astype(np.float32)
         res = np.empty_like(frame)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         core.recolor_u8(
             frame, alphas[which], getattr(core.ColourSpace, mode), bgr, strength, res, None
         )
-        conn.send((time.perf_counter() - t, res))
+        conn.send(((time.perf_counter() - t, time.thread_time() - c), res))
 
 
 def compare_photos(folder: Path, conns: dict[str, Any]) -> None:
@@ -140,15 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     for mode, strength, color, which in CASES:
         msg = (mode, strength, np.float32(fc._validate.as_color(color)), which)
         times: dict[str, list[float]] = {k: [] for k in builds}
+        cpu: dict[str, list[float]] = {k: [] for k in builds}
         outs = {}
         for _ in range(args.repeat):
             for name, conn in conns.items():
                 conn.send(msg)
-                dt, outs[name] = conn.recv()
+                (dt, dc), outs[name] = conn.recv()
                 times[name].append(dt)
+                cpu[name].append(dc)
         d = np.abs(outs["this"].astype(int) - outs["previous"])
         med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
         mn = {k: 1e3 * min(v) for k, v in times.items()}
+        if args.threads == 1:  # the work runs on the calling thread: its CPU time, not the load's
+            med = {k: 1e3 * statistics.median(v) for k, v in cpu.items()}
+            mn = {k: 1e3 * min(v) for k, v in cpu.items()}
         key = f"{mode} s={strength} {which}"
         medians[key] = med
         print(

@@ -260,16 +260,18 @@ FACECORE_HD float bits_float(std::int32_t i) {
 }
 
 // x = 2^e * m, m in [1, 2): m^p for p = 1/3 (cube root) or 5/12 (the sRGB encode) by a degree-6
-// polynomial in t = m - 1.5, fitted for least maximum relative error (2.4e-7 and 2.7e-7
-// relative in float32 Horner, no FMA; checked over every float). No division, no square root:
-// a vector of them is a few cycles where the old Halley steps waited on the divider.
+// polynomial in t = m - 1.5, fitted for least maximum relative error with p(m = 1) = 1 exactly
+// (so cbrt(1) = 1 and a clipped channel encodes as before); float32 Horner, no FMA: see
+// docs/benchmarks.md for the error over every float (scripts/colour_maths_error.cpp). No
+// division, no square root: a vector of them is a few cycles where the old Halley steps
+// waited on the divider.
 FACECORE_HD float mantissa(std::int32_t bits) {
     return bits_float((bits & 0x007fffff) | 0x3f800000);
 }
 
-constexpr float kCbrtC0 = 1.14471412f, kCbrtC1 = 0.254383475f, kCbrtC2 = -0.056535989f,
-                kCbrtC3 = 0.0208569057f, kCbrtC4 = -0.00920210406f, kCbrtC5 = 0.00516748754f,
-                kCbrtC6 = -0.00285995216f;
+constexpr float kCbrtC0 = 1.14471436f, kCbrtC1 = 0.254383624f, kCbrtC2 = -0.056538146f,
+                kCbrtC3 = 0.0208535176f, kCbrtC4 = -0.00917574484f, kCbrtC5 = 0.00518079009f,
+                kCbrtC6 = -0.00293880841f;
 constexpr float kCbrt2 = 1.25992107f, kCbrt4 = 1.58740103f;  // 2^(1/3), 2^(2/3)
 
 FACECORE_HD float cbrt_mantissa(float t) {
@@ -278,9 +280,9 @@ FACECORE_HD float cbrt_mantissa(float t) {
                 t * (kCbrtC2 + t * (kCbrtC3 + t * (kCbrtC4 + t * (kCbrtC5 + t * kCbrtC6)))));
 }
 
-constexpr float kPow512C0 = 1.18405354f, kPow512C1 = 0.328906238f, kPow512C2 = -0.0639606044f,
-                kPow512C3 = 0.022424005f, kPow512C4 = -0.00958413165f, kPow512C5 = 0.0052356692f,
-                kPow512C6 = -0.00285494956f;
+constexpr float kPow512C0 = 1.18405366f, kPow512C1 = 0.328906387f, kPow512C2 = -0.0639627278f,
+                kPow512C3 = 0.022420831f, kPow512C4 = -0.00955827162f, kPow512C5 = 0.00524815731f,
+                kPow512C6 = -0.00293202442f;
 
 FACECORE_HD float pow512_mantissa(float t) {
     return kPow512C0 +
