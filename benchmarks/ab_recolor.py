@@ -53,16 +53,17 @@ def worker(so_path: str, threads: int, conn: Any) -> None:
     # unpickled arrays carry non-canonical dtype objects, which the binding refuses: copy
     frame = frame.astype(np.uint8)
     alphas = {k: v.astype(np.float32) for k, v in alphas.items()}
+    res = np.empty_like(frame)  # one output buffer: the kernel is timed, not the page faults
     while True:
         msg = conn.recv()
         if msg is None:
             return
         if msg[0] == "image":  # a new frame and alpha
             frame, alphas = msg[1].astype(np.uint8), {"image": msg[2].astype(np.float32)}
+            res = np.empty_like(frame)
             continue
         mode, strength, bgr, which = msg
         bgr = np.asarray(bgr).astype(np.float32)
-        res = np.empty_like(frame)
         t, c = time.perf_counter(), time.thread_time()
         core.recolor_u8(
             frame, alphas[which], getattr(core.ColourSpace, mode), bgr, strength, res, None
