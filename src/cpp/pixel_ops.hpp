@@ -236,29 +236,107 @@ FACECORE_HD std::uint8_t blend_u8(std::uint8_t base, float effect, float a) {
 // OpenCV's float definitions (cv2.cvtColor on float32 images in [0, 1]: sRGB, D65; HSV with
 // H in degrees), so cv2.cvtColor is a reference. Written branch-free (selects, no tables but
 // the 256-entry sRGB decode) so the CPU loops vectorise and the GPU warps do not diverge.
-// The cube root is a bit-level first guess refined by two Halley steps (float accuracy),
-// and the sRGB encode x^(1/2.4) = c * sqrt(sqrt(c)) with c = cbrt(x) (5/12 = 1/3 + 1/12).
+// The cube root and the sRGB encode's x^(1/2.4) are a power of two from the exponent bits
+// times a polynomial in the mantissa (float accuracy, no division or square root).
 
 FACECORE_HD float select(bool c, float a, float b) {
     return c ? a : b;
 }
 
-FACECORE_HD float cbrt_pos(float x) {  // x in [1e-7, 8]
+FACECORE_HD std::int32_t float_bits(float x) {
 #if defined(__CUDA_ARCH__)
-    float y = __int_as_float(__float_as_int(x) / 3 + 709921077);
+    return __float_as_int(x);
 #else
-    float y = __builtin_bit_cast(float, __builtin_bit_cast(std::int32_t, x) / 3 + 709921077);
+    return __builtin_bit_cast(std::int32_t, x);
 #endif
-    // Halley's step y * (y^3 + 2x) / (2y^3 + x) triples the correct digits: 3.5% -> 4e-5 -> 1e-7.
-    for (int k = 0; k < 2; ++k) {
-        const float y3 = y * y * y;
-        y = y * (y3 + 2.0f * x) / (2.0f * y3 + x);
-    }
-    return y;
 }
 
+FACECORE_HD float bits_float(std::int32_t i) {
+#if defined(__CUDA_ARCH__)
+    return __int_as_float(i);
+#else
+    return __builtin_bit_cast(float, i);
+#endif
+}
+
+// x = 2^e * m, m in [1, 2): m^p for p = 1/3 (cube root) or 5/12 (the sRGB encode) by a degree-6
+// polynomial in t = m - 1.5, fitted for least maximum relative error with p(m = 1) = 1 exactly
+// (so cbrt(1) = 1 and a clipped channel encodes as before); float32 Horner, no FMA: see
+// docs/benchmarks.md for the error over every float (scripts/colour_maths_error.cpp). No
+// division, no square root: a vector of them is a few cycles where the old Halley steps
+// waited on the divider.
+FACECORE_HD float mantissa(std::int32_t bits) {
+    return bits_float((bits & 0x007fffff) | 0x3f800000);
+}
+
+constexpr float kCbrtC0 = 1.14471436f, kCbrtC1 = 0.254383624f, kCbrtC2 = -0.056538146f,
+                kCbrtC3 = 0.0208535176f, kCbrtC4 = -0.00917574484f, kCbrtC5 = 0.00518079009f,
+                kCbrtC6 = -0.00293880841f;
+constexpr float kCbrt2 = 1.25992107f, kCbrt4 = 1.58740103f;  // 2^(1/3), 2^(2/3)
+
+FACECORE_HD float cbrt_mantissa(float t) {
+    return kCbrtC0 +
+           t * (kCbrtC1 +
+                t * (kCbrtC2 + t * (kCbrtC3 + t * (kCbrtC4 + t * (kCbrtC5 + t * kCbrtC6)))));
+}
+
+constexpr float kPow512C0 = 1.18405366f, kPow512C1 = 0.328906387f, kPow512C2 = -0.0639627278f,
+                kPow512C3 = 0.022420831f, kPow512C4 = -0.00955827162f, kPow512C5 = 0.00524815731f,
+                kPow512C6 = -0.00293202442f;
+
+FACECORE_HD float pow512_mantissa(float t) {
+    return kPow512C0 +
+           t * (kPow512C1 +
+                t * (kPow512C2 +
+                     t * (kPow512C3 + t * (kPow512C4 + t * (kPow512C5 + t * kPow512C6)))));
+}
+
+// Cube root of x in [1e-7, 8] (callers clamp): 2^(e/3) = 2^q * 2^(r/3), e + 24 = 3 q' + r,
+// the power of two built from its bits, 2^(r/3) one of three constants.
+FACECORE_HD float cbrt_pos(float x) {
+    const std::int32_t bits = float_bits(x);
+    const std::int32_t i = (bits >> 23) - 103;  // e + 24, in 0..27
+    const std::int32_t q = (i * 11) >> 5;       // i / 3 for 0 <= i < 32
+    const std::int32_t r = i - 3 * q;
+    const float s = select(r == 0, 1.0f, select(r == 1, kCbrt2, kCbrt4));
+    const float two_q = bits_float((q + 119) << 23);  // 2^(q - 8)
+    return cbrt_mantissa(mantissa(bits) - 1.5f) * s * two_q;
+}
+
+// 2^(5 e / 12) for e = E - 9, E = 0..9, rounded to float.
+constexpr float kPow512Exp0 = 0.0743254423f, kPow512Exp1 = 0.0992125645f,
+                kPow512Exp2 = 0.132432893f, kPow512Exp3 = 0.176776692f, kPow512Exp4 = 0.235968575f,
+                kPow512Exp5 = 0.314980268f, kPow512Exp6 = 0.420448214f, kPow512Exp7 = 0.561231017f,
+                kPow512Exp8 = 0.749153554f, kPow512Exp9 = 1.0f;
+
+// A select tree over the ten constants: vectorises on the CPU and does not diverge on the GPU.
+FACECORE_HD float pow512_scale(std::int32_t E) {
+    const bool b0 = (E & 1) != 0, b1 = (E & 2) != 0, b2 = (E & 4) != 0;
+    const float s01 = select(b0, kPow512Exp1, kPow512Exp0);
+    const float s23 = select(b0, kPow512Exp3, kPow512Exp2);
+    const float s45 = select(b0, kPow512Exp5, kPow512Exp4);
+    const float s67 = select(b0, kPow512Exp7, kPow512Exp6);
+    const float s89 = select(b0, kPow512Exp9, kPow512Exp8);
+    const float s03 = select(b1, s23, s01), s47 = select(b1, s67, s45);
+    return select(E >= 8, s89, select(b2, s47, s03));
+}
+
+// x^(5/12) for x in [2^-9, 1] (callers clamp).
+FACECORE_HD float pow512(float x) {
+    const std::int32_t bits = float_bits(x);
+    return pow512_mantissa(mantissa(bits) - 1.5f) * pow512_scale((bits >> 23) - 118);
+}
+
+// min(max(v, lo), hi) written as the x86 min/max instructions read it, so the vector loops
+// use them. The colour maths only sees finite values (a NaN would give lo).
+FACECORE_HD float max_f(float a, float b) {
+    return a > b ? a : b;
+}
+FACECORE_HD float min_f(float a, float b) {
+    return a < b ? a : b;
+}
 FACECORE_HD float clamp_range(float v, float lo, float hi) {
-    return v > lo ? (v < hi ? v : hi) : lo;
+    return min_f(max_f(v, lo), hi);
 }
 
 // sRGB uint8 -> linear, filled on the host (powf) and shared with the device.
@@ -277,8 +355,7 @@ inline void fill_colour_tables(ColourTables& t) {
 // Linear in [0, 1] (clipped) -> sRGB in [0, 1].
 FACECORE_HD float linear_to_srgb(float c) {
     c = clamp_range(c, 0.0f, 1.0f);
-    const float cr = cbrt_pos(clamp_range(c, 1e-7f, 1.0f));
-    const float curve = 1.055f * (cr * sqrtf(sqrtf(cr))) - 0.055f;
+    const float curve = 1.055f * pow512(max_f(c, 0.001953125f)) - 0.055f;
     return select(c <= 0.0031308f, 12.92f * c, curve);
 }
 
@@ -310,8 +387,8 @@ FACECORE_HD void linear_rgb_to_lab(float r, float g, float b, float& L, float& A
     B = 200.0f * (fy - fz);
 }
 
-// Lab -> sRGB in [0, 1] per channel (clipped to the gamut in linear RGB).
-FACECORE_HD void lab_to_srgb(float L, float A, float B, float& r, float& g, float& b) {
+// Lab -> linear RGB (unclipped: linear_to_srgb clips).
+FACECORE_HD void lab_to_linear(float L, float A, float B, float& r, float& g, float& b) {
     const bool low = L <= 8.0f;  // 903.3 * 0.008856
     const float y_low = L * kInv903;
     const float fy_high = (L + 16.0f) * kInv116;
@@ -319,9 +396,23 @@ FACECORE_HD void lab_to_srgb(float L, float A, float B, float& r, float& g, floa
     const float fy = select(low, 7.787f * y_low + 16.0f / 116.0f, fy_high);
     const float X = lab_f_inv(A * kInv500 + fy) * kXn;
     const float Z = lab_f_inv(fy - B * kInv200) * kZn;
-    r = linear_to_srgb(3.240479f * X - 1.53715f * Y - 0.498535f * Z);
-    g = linear_to_srgb(-0.969256f * X + 1.875991f * Y + 0.041556f * Z);
-    b = linear_to_srgb(0.055648f * X - 0.204043f * Y + 1.057311f * Z);
+    r = 3.240479f * X - 1.53715f * Y - 0.498535f * Z;
+    g = -0.969256f * X + 1.875991f * Y + 0.041556f * Z;
+    b = 0.055648f * X - 0.204043f * Y + 1.057311f * Z;
+}
+
+// Lab -> sRGB in [0, 1] per channel (clipped to the gamut in linear RGB).
+FACECORE_HD void lab_to_srgb(float L, float A, float B, float& r, float& g, float& b) {
+    float lr, lg, lb;
+    lab_to_linear(L, A, B, lr, lg, lb);
+    r = linear_to_srgb(lr);
+    g = linear_to_srgb(lg);
+    b = linear_to_srgb(lb);
+}
+
+// A layer value 0..255 (unrounded) from linear RGB: the last step of every recolour.
+FACECORE_HD float linear_to_srgb255(float c) {
+    return linear_to_srgb(c) * 255.0f;
 }
 
 // L alone (what strength 1 needs: the pixel's a/b are replaced, not moved).
@@ -331,28 +422,34 @@ FACECORE_HD float linear_rgb_to_L(float r, float g, float b) {
 }
 
 // Recolour in Lab: keep L (the texture), move a/b toward the target's by `strength`.
-// Inputs: the pixel's linear R, G, B; output: B, G, R in 0..255 (unrounded).
-FACECORE_HD void recolor_lab_px(float lr, float lg, float lb, float target_a, float target_b,
-                                float strength, float& ob, float& og, float& orr) {
-    float L, A, B;
-    linear_rgb_to_lab(lr, lg, lb, L, A, B);
+// Inputs: the pixel's L, a, b; output: linear R, G, B (unclipped; linear_to_srgb255 then
+// gives the layer).
+FACECORE_HD void recolor_lab_linear(float L, float A, float B, float target_a, float target_b,
+                                    float strength, float& r, float& g, float& b) {
     A = A + strength * (target_a - A);
     B = B + strength * (target_b - B);
-    float r, g, b;
-    lab_to_srgb(L, A, B, r, g, b);
-    ob = b * 255.0f;
-    og = g * 255.0f;
-    orr = r * 255.0f;
+    lab_to_linear(L, A, B, r, g, b);
+}
+
+// The whole pixel: linear R, G, B in; B, G, R 0..255 (unrounded) out.
+FACECORE_HD void recolor_lab_px(float lr, float lg, float lb, float target_a, float target_b,
+                                float strength, float& ob, float& og, float& orr) {
+    float L, A, B, r, g, b;
+    linear_rgb_to_lab(lr, lg, lb, L, A, B);
+    recolor_lab_linear(L, A, B, target_a, target_b, strength, r, g, b);
+    ob = linear_to_srgb255(b);
+    og = linear_to_srgb255(g);
+    orr = linear_to_srgb255(r);
 }
 
 // strength 1: the pixel's a/b are replaced by the target's, so only L is needed.
 FACECORE_HD void recolor_lab_full_px(float lr, float lg, float lb, float target_a, float target_b,
                                      float& ob, float& og, float& orr) {
     float r, g, b;
-    lab_to_srgb(linear_rgb_to_L(lr, lg, lb), target_a, target_b, r, g, b);
-    ob = b * 255.0f;
-    og = g * 255.0f;
-    orr = r * 255.0f;
+    lab_to_linear(linear_rgb_to_L(lr, lg, lb), target_a, target_b, r, g, b);
+    ob = linear_to_srgb255(b);
+    og = linear_to_srgb255(g);
+    orr = linear_to_srgb255(r);
 }
 
 // ------------------------------------------------------------------------------- Oklab
@@ -434,9 +531,9 @@ FACECORE_HD void gamut_ratio(float c, float Y, float& num, float& den) {
     den = select(hi, c - Y, select(lo, Y - c, 1.0f));
 }
 
-// Oklab (x 100) -> sRGB in [0, 1], brought into the gamut toward the grey of the same
+// Oklab (x 100) -> linear RGB in [0, 1], brought into the gamut toward the grey of the same
 // luminance.
-FACECORE_HD void oklab_to_srgb_mapped(float L, float A, float B, float& r, float& g, float& b) {
+FACECORE_HD void oklab_to_linear_mapped(float L, float A, float B, float& r, float& g, float& b) {
     float lr, lg, lb, Y;
     oklab_to_linear(clamp_range(L, 0.0f, 100.0f), A, B, lr, lg, lb, Y);
     Y = clamp_range(Y, 0.0f, 1.0f);
@@ -451,14 +548,24 @@ FACECORE_HD void oklab_to_srgb_mapped(float L, float A, float B, float& r, float
     n = select(less, n2, n);
     d = select(less, d2, d);
     const float t = clamp_range(n / d, 0.0f, 1.0f);
-    r = linear_to_srgb(Y + t * (lr - Y));
-    g = linear_to_srgb(Y + t * (lg - Y));
-    b = linear_to_srgb(Y + t * (lb - Y));
+    r = Y + t * (lr - Y);
+    g = Y + t * (lg - Y);
+    b = Y + t * (lb - Y);
 }
 
-// One pixel of the transfer: its L (and a/b, used only when strength < 1) -> B, G, R 0..255.
-FACECORE_HD void recolor_transfer_px(float L, float A, float B, const Transfer& T, float strength,
-                                     float& ob, float& og, float& orr) {
+// Oklab (x 100) -> sRGB in [0, 1], gamut-mapped as above.
+FACECORE_HD void oklab_to_srgb_mapped(float L, float A, float B, float& r, float& g, float& b) {
+    float lr, lg, lb;
+    oklab_to_linear_mapped(L, A, B, lr, lg, lb);
+    r = linear_to_srgb(lr);
+    g = linear_to_srgb(lg);
+    b = linear_to_srgb(lb);
+}
+
+// One pixel of the transfer: its L (and a/b, used only when strength < 1) -> linear R, G, B
+// in [0, 1] (linear_to_srgb255 then gives the layer).
+FACECORE_HD void recolor_transfer_linear(float L, float A, float B, const Transfer& T,
+                                         float strength, float& r, float& g, float& b) {
     const float d = L - T.mu;
     float Ln = T.m + T.k * d;
     // natural: highlights (more than one spread above the mean) take back half their own
@@ -471,11 +578,17 @@ FACECORE_HD void recolor_transfer_px(float L, float A, float B, const Transfer& 
     const float Lf = L + strength * (Ln - L);
     const float Af = A + strength * (An - A);
     const float Bf = B + strength * (Bn - B);
+    oklab_to_linear_mapped(Lf, Af, Bf, r, g, b);
+}
+
+// One pixel of the transfer: its L (and a/b, used only when strength < 1) -> B, G, R 0..255.
+FACECORE_HD void recolor_transfer_px(float L, float A, float B, const Transfer& T, float strength,
+                                     float& ob, float& og, float& orr) {
     float r, g, b;
-    oklab_to_srgb_mapped(Lf, Af, Bf, r, g, b);
-    ob = b * 255.0f;
-    og = g * 255.0f;
-    orr = r * 255.0f;
+    recolor_transfer_linear(L, A, B, T, strength, r, g, b);
+    ob = linear_to_srgb255(b);
+    og = linear_to_srgb255(g);
+    orr = linear_to_srgb255(r);
 }
 
 // One row of lab_stats: over x = 0, step, 2 step, ...: s[0..2] = sum of w, w L, w L^2 with
