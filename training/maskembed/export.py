@@ -62,7 +62,8 @@ def build_tail(m: onnx.ModelProto, trained: dict[str, np.ndarray], *, rank: int 
     used = {i for n in src_nodes for i in n.input}
     orig = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer if i.name in used}
     gemm = next(n for n in src_nodes if n.op_type == "Gemm")
-    weights = {n.input[1] for n in src_nodes if n.op_type in ("Conv", "Gemm")}
+    # convolution weights reach their Conv through a Reshape: quantise every large matrix
+    weights = {k for k, v in orig.items() if v.ndim >= 2 and v.size >= 4096}
     inits: list[onnx.TensorProto] = []
     deq: list[onnx.NodeProto] = []
     extra_inputs = []

@@ -49,8 +49,30 @@ def data_dir(path: str | None) -> Path:
     return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
+#: Other face sets (real backgrounds, celebrity photos like glint24's): folder of images.
+PHOTO_SETS = {
+    "lfw": "hair/lfw_parts/images",
+    "celebahq": "hair/celeba_hq/images",
+    "celebamask": "parsing/celebamask/images",
+}
+
+
+def glint24_names(data: Path) -> set[str]:
+    root = data / "identity" / "glint24"
+    return {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+
+
 def list_set(data: Path, name: str) -> tuple[list[Path], np.ndarray]:
-    """Image paths of a set and a held-out flag (``utk``'s test split)."""
+    """Image paths of a set and a held-out flag (``utk``'s test split).
+
+    ``lfw`` leaves out every image of a person who is one of glint24's 24 identities (LFW
+    file names carry the name), so no evaluation identity is trained on by name."""
+    if name in PHOTO_SETS:
+        files = sorted((data / PHOTO_SETS[name]).glob("*.jpg"))
+        if name == "lfw":
+            skip = glint24_names(data)
+            files = [f for f in files if f.stem.rsplit("_", 1)[0] not in skip]
+        return files, np.zeros(len(files), bool)
     if name == "extra":
         root = data / "age" / "utkface_extra_train"
         rows = [ln.split(",")[0] for ln in (root / "labels.csv").read_text().splitlines()[1:] if ln]
@@ -91,7 +113,7 @@ def detect_landmarks(paths: list[Path]) -> np.ndarray:
 
 
 def landmarks_for(name: str, paths: list[Path], src: Path | None) -> np.ndarray:
-    if src is not None:
+    if src is not None and name not in PHOTO_SETS:
         if name == "extra":
             z = np.load(src / "chips_extra.npz")
             files = [str(f) for f in z["files"]]

@@ -5,12 +5,18 @@
 
 Loss per face (no identity labels): ``1 - cos(student(masked), teacher(unmasked))`` plus
 ``lam * (1 - cos(student(unmasked), teacher(unmasked)))``, the second term keeping unmasked
-embeddings where SFace has them. The teacher is the frozen SFace on the unmasked chip
+embeddings where SFace has them. ``--beta`` adds a relational term over the other faces of
+the batch (mostly other people): the squared difference between ``cos(student(masked_i),
+teacher(unmasked_j))`` (and ``cos(student(masked_i), student(masked_j))``) and the teacher's
+``cos(teacher(unmasked_i), teacher(unmasked_j))``, so that pulling masked faces toward their
+own unmasked embedding does not pull them toward everyone else's (impostor similarities are
+what sets a threshold at a low false accept rate). The teacher is the frozen SFace on the unmasked chip
 (``emb_u`` of ``training.maskembed.prepare``); the student reads SFace's frozen
 ``conv_13_relu`` features (cached) through a trainable copy of SFace's tail
 (:class:`training.maskembed.model.Student`).
 
-Training rows: ``utk`` (its train and val splits) and ``extra``, as far as ``prepare`` has
+Training rows: ``utk`` (its train and val splits), ``extra``, ``lfw``, ``celebahq`` and
+``celebamask`` (``--sets``), as far as ``prepare`` has
 written them (the count is re-read every epoch, so training may start while ``prepare``
 runs); validation: ``utk``'s test split (501 faces). CPU, one thread, Adam; a checkpoint
 every ``--ckpt-every`` steps and at the end (``--out``), resumed when present; the run stops
@@ -108,6 +114,10 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--lam", type=float, default=1.0, help="weight of the unmasked term")
+    ap.add_argument(
+        "--sets", default="utk,extra,lfw,celebahq,celebamask", help="prepared sets to train on"
+    )
+    ap.add_argument("--beta", type=float, default=0.0, help="weight of the relational term")
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--out", default="/work/cache/maskembed/student.pt")
@@ -144,7 +154,8 @@ def main(argv=None) -> int:
         os.replace(tmp, out)
 
     t0 = time.time()
-    names = ("utk", "extra")
+    elapsed0 = state.get("seconds", 0.0)
+    names = tuple(args.sets.split(","))
     sets = {n: load_set(cache, n) for n in names}
     val = rows(sets, test=True)
     if not state["history"]:
@@ -154,6 +165,7 @@ def main(argv=None) -> int:
     while state["epoch"] < args.epochs and not stop:
         sets = {n: load_set(cache, n) for n in names}  # prepare may have written more rows
         train = rows(sets, test=False)
+        val = rows(sets, test=True)
         order = np.random.default_rng([args.seed, state["epoch"]]).permutation(len(train))
         nb = len(train) // args.batch
         first = state["step"] % max(nb, 1) if state.get("in_epoch") else 0
@@ -162,9 +174,16 @@ def main(argv=None) -> int:
         for b in range(first, nb):
             items = [train[j] for j in order[b * args.batch : (b + 1) * args.batch]]
             fu, fm, t = batch(sets, items)
-            lm = (1 - cos(student(fm), t)).mean()
-            lu = (1 - cos(student(fu), t)).mean()
+            sm = torch.nn.functional.normalize(student(fm), dim=1)
+            su = torch.nn.functional.normalize(student(fu), dim=1)
+            lm = (1 - (sm * t).sum(1)).mean()
+            lu = (1 - (su * t).sum(1)).mean()
             loss = lm + args.lam * lu
+            if args.beta > 0:
+                tt = t @ t.T
+                off = ~torch.eye(len(t), dtype=torch.bool)
+                rel = ((sm @ t.T - tt)[off] ** 2).mean() + ((sm @ sm.T - tt)[off] ** 2).mean()
+                loss = loss + args.beta * rel
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -189,6 +208,7 @@ def main(argv=None) -> int:
         if not stop:
             state["epoch"] += 1
             state["in_epoch"] = False
+        state["seconds"] = elapsed0 + time.time() - t0
         state["history"].append(
             {
                 "epoch": state["epoch"],
