@@ -168,7 +168,9 @@ def main(argv=None) -> int:
         val = rows(sets, test=True)
         order = np.random.default_rng([args.seed, state["epoch"]]).permutation(len(train))
         nb = len(train) // args.batch
-        first = state["step"] % max(nb, 1) if state.get("in_epoch") else 0
+        # resume inside an epoch at the next batch (the row count may have grown meanwhile:
+        # the order is the epoch's seeded permutation of the rows present now)
+        first = min(state.get("batch_in_epoch", 0), nb) if state.get("in_epoch") else 0
         state["in_epoch"] = True
         run = 0.0
         for b in range(first, nb):
@@ -188,7 +190,8 @@ def main(argv=None) -> int:
             loss.backward()
             opt.step()
             state["step"] += 1
-            run = 0.9 * run + 0.1 * float(loss) if run else float(loss)
+            state["batch_in_epoch"] = b + 1
+            run = 0.9 * run + 0.1 * loss.item() if run else loss.item()
             if state["step"] % 20 == 0:
                 log.info(
                     "epoch %d step %d/%d loss %.4f (masked %.4f unmasked %.4f) %.0f s",
@@ -208,6 +211,7 @@ def main(argv=None) -> int:
         if not stop:
             state["epoch"] += 1
             state["in_epoch"] = False
+            state["batch_in_epoch"] = 0
         state["seconds"] = elapsed0 + time.time() - t0
         state["history"].append(
             {
