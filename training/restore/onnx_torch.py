@@ -44,7 +44,10 @@ class OnnxModule(torch.nn.Module):
         self.consts = {}
         for k, init in enumerate(m.graph.initializer):
             name = f"c{k}"
-            t = torch.from_numpy(numpy_helper.to_array(init).astype(np.float32, copy=True))
+            arr = numpy_helper.to_array(init)
+            # floats as float32 (SFace's folded weights), integers (shapes, pads) as they are
+            arr = arr.astype(np.float32) if arr.dtype.kind == "f" else arr.copy()
+            t = torch.from_numpy(arr)
             if init.name in trainable:
                 self.register_parameter(name, torch.nn.Parameter(t))
             else:
