@@ -1,9 +1,14 @@
 """A minimal ONNX -> PyTorch interpreter for the dlib age and gender graphs (for the
-restorer's optional attribute-consistency loss; no new dependency).
+restorer's optional attribute-consistency loss) and SFace (the student of
+``training.maskembed``); no new dependency.
 
-Covers the ops those two graphs use: Conv, Mul, Add, Relu, MaxPool, AveragePool, Pad
-(constant), GlobalAveragePool, Flatten, Gemm, Softmax. Weights are frozen buffers; gradients
-flow to the input. :func:`check` compares the result with onnxruntime.
+Covers the ops those graphs use: Conv, Mul, Add, Sub, Relu, PRelu, BatchNormalization
+(inference form), MaxPool, AveragePool, Pad (constant), GlobalAveragePool, Flatten, Reshape,
+Gemm, Softmax, Dropout / Identity (identity) and Constant. Weights are frozen buffers
+(gradients flow to the input) unless named in ``trainable``, which makes them parameters.
+``start`` runs the graph from an intermediate tensor (nodes that need anything not computed
+from it or the constants are skipped), ``stop`` returns an intermediate tensor.
+:func:`check` compares the result with onnxruntime.
 """
 
 from __future__ import annotations
@@ -16,9 +21,17 @@ from onnx import helper, numpy_helper
 
 
 class OnnxModule(torch.nn.Module):
-    def __init__(self, path: str):
+    def __init__(
+        self,
+        path,
+        *,
+        start: str | None = None,
+        stop: str | None = None,
+        trainable=(),
+    ):
         super().__init__()
-        m = onnx.load(path)
+        m = path if isinstance(path, onnx.ModelProto) else onnx.load(path)
+        trainable = set(trainable)
         self.nodes = [
             (
                 n.op_type,
@@ -31,15 +44,30 @@ class OnnxModule(torch.nn.Module):
         self.consts = {}
         for k, init in enumerate(m.graph.initializer):
             name = f"c{k}"
-            self.register_buffer(name, torch.from_numpy(numpy_helper.to_array(init).copy()))
+            arr = numpy_helper.to_array(init)
+            # floats as float32 (SFace's folded weights), integers (shapes, pads) as they are
+            arr = arr.astype(np.float32) if arr.dtype.kind == "f" else arr.copy()
+            t = torch.from_numpy(arr)
+            if init.name in trainable:
+                self.register_parameter(name, torch.nn.Parameter(t))
+            else:
+                self.register_buffer(name, t)
             self.consts[init.name] = name
-        self.input = m.graph.input[0].name
-        self.output = m.graph.output[0].name
+        self.input = start or m.graph.input[0].name
+        self.output = stop or m.graph.output[0].name
 
     def forward(self, x):
         env = {self.input: x}
-        get = lambda n: env[n] if n in env else getattr(self, self.consts[n])
+
+        def get(n):
+            return env[n] if n in env else getattr(self, self.consts[n])
+
+        def ready(n):
+            return not n or n in env or n in self.consts
+
         for op, ins, outs, a in self.nodes:
+            if outs[0] in env or (op != "Constant" and not all(ready(i) for i in ins)):
+                continue  # upstream of ``start`` (or already computed)
             if op == "Conv":
                 p = a.get("pads", [0, 0, 0, 0])
                 y = F.conv2d(
@@ -91,9 +119,35 @@ class OnnxModule(torch.nn.Module):
                     y = y + a.get("beta", 1.0) * get(ins[2])
             elif op == "Softmax":
                 y = F.softmax(get(ins[0]), dim=a.get("axis", -1))
+            elif op == "Sub":
+                y = get(ins[0]) - get(ins[1])
+            elif op == "PRelu":
+                x0, slope = get(ins[0]), get(ins[1])
+                y = torch.where(x0 >= 0, x0, x0 * slope)
+            elif op == "BatchNormalization":
+                y = F.batch_norm(
+                    get(ins[0]),
+                    get(ins[3]),
+                    get(ins[4]),
+                    get(ins[1]),
+                    get(ins[2]),
+                    training=False,
+                    eps=a.get("epsilon", 1e-5),
+                )
+            elif op == "Reshape":
+                shape = [int(v) for v in get(ins[1]).tolist()]
+                src = get(ins[0])
+                shape = [src.shape[i] if v == 0 else v for i, v in enumerate(shape)]
+                y = src.reshape(shape)
+            elif op in ("Dropout", "Identity"):
+                y = get(ins[0])
+            elif op == "Constant":
+                y = torch.from_numpy(numpy_helper.to_array(a["value"]).copy())
             else:
                 raise NotImplementedError(op)
             env[outs[0]] = y
+            if outs[0] == self.output:
+                break
         return env[self.output]
 
 
