@@ -860,8 +860,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--model",
         default="dense",
-        help="dense (default, fast), parsing (the BiSeNet face parser's hair class: more accurate, "
-        "about 0.8 s of CPU per face; 'facecore models fetch bisenet_parsing' once), patch, or a "
+        help="dense (default, fast), parsing (the BiSeNet face parser's hair class: more accurate on "
+        "portraits, fewer leaks, about 0.8 s of CPU per face; 'facecore models fetch bisenet_parsing' once), patch, or a "
         "path to an ONNX hair model",
     )
     r.add_argument(

@@ -220,7 +220,8 @@ class HairRecolor:
     ----------
     model : {"dense", "parsing", "patch", "default"} or path
         The shipped dense segmenter (``"dense"``, the default: fast), the BiSeNet face parser's
-        hair class (``"parsing"``: more accurate on photos; the zoo's ``"bisenet_parsing"``, fetched once with ``facecore models fetch
+        hair class (``"parsing"``: more accurate on portraits and fewer leaks, not on long-hair
+        close-ups: docs/accuracy.md; the zoo's ``"bisenet_parsing"``, fetched once with ``facecore models fetch
         bisenet_parsing``, non-commercial research terms; about 0.8 s of one CPU core per face
         against the dense model's 10 ms), the shipped patch classifier
         (``"patch"``, the seeds' sliding-window method), or a path to an ONNX file with the
