@@ -122,6 +122,19 @@ class ParsingHairSegmenter:
     ----------
     shape : (height, width)
         The parser's training crop (512, 512).
+
+    Raises
+    ------
+    ModelNotFoundError
+        If ``bisenet_parsing`` was not fetched; the message names the command.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from facecore.models.hair import ParsingHairSegmenter
+    >>> seg = ParsingHairSegmenter(threads=1)  # doctest: +SKIP
+    >>> seg(np.zeros((1, 3, 64, 96), np.float32)).shape  # doctest: +SKIP
+    (1, 64, 96)
     """
 
     kind = "hair_parsing"
