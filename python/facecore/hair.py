@@ -44,6 +44,14 @@ logger = logging.getLogger(__name__)
 
 _MODELS = {"dense": "hair_dense", "patch": "hair_patch", "default": "hair_dense"}
 
+#: Head-crop side for ``model="parsing"`` (the BiSeNet face parser's hair class): its person
+#: region is 2.5 x 2 of it (1120 x 896 at 448, eye-to-mouth distance 82 px, 0.63 of the
+#: parser's training scale; the parser runs only on the part of it the image covers). Chosen on
+#: val subsets (lfw_parts IoU: 320 0.678, 448 0.752, 576 0.739; docs/models/hair.md).
+_PARSING_CROP = 448
+#: ``model="parsing"``: the refined map is steepened about 0.5 by this softness (see ``refine``)
+_PARSING_STRETCH = 0.5
+
 #: Head-crop framing measured on the training images with YuNet: the eye-to-mouth distance is
 #: about 0.25 (CelebA-HQ) and 0.18 (LFW) of the image side, the point halfway between the eye
 #: centre and the mouth centre sits on the vertical midline at 0.60 / 0.55 of the height.
@@ -210,10 +218,15 @@ class HairRecolor:
 
     Parameters
     ----------
-    model : {"dense", "patch", "default"} or path
-        The shipped dense segmenter (``"dense"``, the default: faster and better), the shipped
-        patch classifier (``"patch"``, the seeds' sliding-window method), or a path to an ONNX
-        file with either's I/O (see :mod:`facecore.models.hair`).
+    model : {"dense", "parsing", "patch", "default"} or path
+        The shipped dense segmenter (``"dense"``, the default: fast), the BiSeNet face parser's
+        hair class (``"parsing"``: more accurate on portraits and fewer leaks, not on long-hair
+        close-ups: docs/accuracy.md; the zoo's ``"bisenet_parsing"``, fetched once with ``facecore models fetch
+        bisenet_parsing``, non-commercial research terms; about 0.8 s of one CPU core per face
+        against the dense model's 10 ms), the shipped patch classifier
+        (``"patch"``, the seeds' sliding-window method), or a path to an ONNX file with the
+        dense or patch model's I/O (see :mod:`facecore.models.hair`). Every model goes
+        through the same person regions, prior and gates.
     detect : bool
         Find faces and segment one head crop per face (default); a photo with no face is left
         unchanged. False: whole-image mode (one letterboxed crop of the whole image).
@@ -231,14 +244,17 @@ class HairRecolor:
     head_scale : float
         Crop size relative to the training framing (> 1 takes in more hair; default 1.15).
     crop : int or None
-        Model input side (default: the model's own, 128). Dense: a multiple of 32.
+        Head-crop side at the model's pixel scale; the person region is 2.5 x 2 of it (default:
+        128 for the shipped models, 448 for ``"parsing"``). Dense: a multiple of 32; parsing: of 64.
     stride : int
         Patch model only: window stride in pixels (1 = every pixel, as the seeds; default 4).
     batch_size : int or None
         Patch model only: windows per model call (default: the kernel's).
     power, kernel, iterations
         :func:`facecore.kernels.refine_map` settings used by :meth:`refine` and :meth:`apply`
-        (defaults 2, ``"lbp3"``, 1: the seeds' refinement).
+        (defaults 2, ``"lbp3"``, 1: the seeds' refinement; ``power`` defaults to 1, no
+        sharpening, for ``"parsing"``, whose soft edges the sharpening turns into a halo:
+        measured on val, see docs/accuracy.md).
     smoothing : float
         Video only: weight of the new frame's map in the moving average, in (0, 1]
         (1 = no smoothing; default 0.6).
@@ -274,7 +290,7 @@ class HairRecolor:
         crop: int | None = None,
         stride: int = 4,
         batch_size: int | None = None,
-        power: float = 2.0,
+        power: float | None = None,
         kernel: str | np.ndarray = "lbp3",
         iterations: int = 1,
         smoothing: float = 0.6,
@@ -283,7 +299,12 @@ class HairRecolor:
         device: str = "cpu",
         threads: int | None = None,
     ) -> None:
-        from .models.hair import HairPatchClassifier, open_hair_model
+        from .models.hair import (
+            HairPatchClassifier,
+            HairSegmenter,
+            ParsingHairSegmenter,
+            open_hair_model,
+        )
 
         if not isinstance(model, (str, os.PathLike)):
             raise TypeError(
@@ -308,19 +329,30 @@ class HairRecolor:
                 f"region: expected a callable image -> (H, W) map or None; got {type(region).__name__}"
             )
         self.region = region
-        self.power = as_float(power, "power")
-        if self.power <= 0:
-            raise ValueError(f"power: must be > 0; got {self.power}")
+        if power is not None:
+            power = as_float(power, "power")
+            if power <= 0:
+                raise ValueError(f"power: must be > 0; got {power}")
         kernels.refine_map(np.zeros((3, 3), np.float32), kernel=kernel)  # validates kernel
         self.kernel = kernel
         self.iterations = as_int(iterations, "iterations", minimum=0)
-        name = _MODELS.get(os.fspath(model), os.fspath(model)) if isinstance(model, str) else model
-        self.model = open_hair_model(name, providers=providers, device=device, threads=threads)
-        self.method = "patch" if isinstance(self.model, HairPatchClassifier) else "dense"
-        default = 128 if isinstance(self.model, HairPatchClassifier) else self.model.shape[0]
+        self.model: HairSegmenter | HairPatchClassifier | ParsingHairSegmenter
+        if isinstance(model, str) and model in ("parsing", "bisenet_parsing"):
+            self.model = ParsingHairSegmenter(providers=providers, device=device, threads=threads)
+            self.method = "parsing"
+            default = _PARSING_CROP
+        else:
+            name = _MODELS.get(model, model) if isinstance(model, str) else model
+            self.model = open_hair_model(name, providers=providers, device=device, threads=threads)
+            self.method = "patch" if isinstance(self.model, HairPatchClassifier) else "dense"
+            default = 128 if isinstance(self.model, HairPatchClassifier) else self.model.shape[0]
         self.crop = default if crop is None else as_int(crop, "crop", minimum=32, maximum=1024)
         if self.method == "dense" and self.crop % 32:
             raise ValueError(f"crop: the dense model needs a multiple of 32; got {self.crop}")
+        if self.method == "parsing" and self.crop % 64:
+            raise ValueError(f"crop: the parsing model needs a multiple of 64; got {self.crop}")
+        # the parser's softmax is already a calibrated, soft map: sharpening it grows a halo
+        self.power = (1.0 if self.method == "parsing" else 2.0) if power is None else power
         self._detector = None
         self._prior: np.ndarray | None = None
         self._seed: np.ndarray | None = None
@@ -454,6 +486,8 @@ class HairRecolor:
             S = (shape, shape)
         else:
             S = (int(shape[0]), int(shape[1]))
+        if self.method == "parsing":  # per face: only the part of the region the image covers
+            return np.stack([self._parse_region(image, M, S) for M in matrices])
         if not isinstance(self.model, HairPatchClassifier):  # the dense segmenter
             x = kernels.warp_crops(
                 image, matrices, S, tensor=True, mean=spec.mean, std=spec.std, swap_rb=spec.swap_rb
@@ -469,6 +503,39 @@ class HairRecolor:
             ]
             p = self.patch_map(padded)
             out[i] = p[r : r + S[0], r : r + S[1]]
+        return out
+
+    def _parse_region(self, image: np.ndarray, M: np.ndarray, S: tuple[int, int]) -> np.ndarray:
+        """The parser's hair probability over one ``S`` crop, run only on the rectangle (sides
+        multiples of 32) that covers the image's footprint in it; 0 elsewhere (outside the
+        image the crop is the warp's black border, never hair). A person region is mostly
+        outside a small photo such as LFW's, so this saves most of the parser's cost there."""
+        H, W = image.shape[:2]
+        corners = np.array(
+            [[-0.5, -0.5, 1], [W - 0.5, -0.5, 1], [-0.5, H - 0.5, 1], [W - 0.5, H - 0.5, 1]]
+        )
+        pts = corners @ np.asarray(M, np.float64).T
+        h, w = S
+        x0 = int(np.clip(np.floor(pts[:, 0].min()), 0, w))
+        y0 = int(np.clip(np.floor(pts[:, 1].min()), 0, h))
+        x1 = int(np.clip(np.ceil(pts[:, 0].max()) + 1, 0, w))
+        y1 = int(np.clip(np.ceil(pts[:, 1].max()) + 1, 0, h))
+        out = np.zeros(S, np.float32)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return out
+        cw, ch = min(w, -(-(x1 - x0) // 32) * 32), min(h, -(-(y1 - y0) // 32) * 32)
+        x0, y0 = min(x0, w - cw), min(y0, h - ch)
+        spec = self.model.spec
+        x = kernels.warp_crops(
+            image,
+            _shift(M, -x0, -y0)[None],
+            (ch, cw),
+            tensor=True,
+            mean=spec.mean,
+            std=spec.std,
+            swap_rb=spec.swap_rb,
+        )
+        out[y0 : y0 + ch, x0 : x0 + cw] = self.model(x)[0]
         return out
 
     def patch_map(self, image: np.ndarray, *, stride: int | None = None) -> np.ndarray:
@@ -570,14 +637,21 @@ class HairRecolor:
         Returns
         -------
         (H, W) float32 ndarray in [0, 1]
+            For ``model="parsing"`` the refined map is then stretched about 0.5,
+            ``clip(2 a - 0.5, 0, 1)``: the parser's hair probability sits near 0.7 inside
+            the hair at the region's scale, which would blend only 70 % of the colour, and
+            its soft edge would tint the background; the 0.5 level (the hard mask) is kept.
         """
         p = as_map(p, "p")
-        return kernels.refine_map(
+        a = kernels.refine_map(
             p,
             power=self.power if power is None else power,
             kernel=self.kernel if kernel is None else kernel,
             iterations=self.iterations if iterations is None else iterations,
         )
+        if self.method == "parsing":
+            a = soften(a, _PARSING_STRETCH)
+        return a
 
     def mask(self, image: np.ndarray, *, region: np.ndarray | None = None) -> np.ndarray:
         """The refined hair map :meth:`apply` blends with: ``refine(probability(image, region=region))``."""

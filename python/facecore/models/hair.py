@@ -22,7 +22,7 @@ import numpy as np
 from .session import make_session
 from .spec import InputSpec
 
-__all__ = ["HairPatchClassifier", "HairSegmenter", "open_hair_model"]
+__all__ = ["HairPatchClassifier", "HairSegmenter", "ParsingHairSegmenter", "open_hair_model"]
 
 
 def _batch(x: object, name: str) -> np.ndarray:
@@ -107,6 +107,77 @@ class HairPatchClassifier(_HairModel):
                 f"batch: expected windows of {self.window}x{self.window}; got {b.shape[2:]}"
             )
         return self.run(b).reshape(-1)
+
+
+class ParsingHairSegmenter:
+    """The BiSeNet face parser's hair class as a dense hair segmenter (the accurate model).
+
+    ``(N, 3, H, W)`` float32, normalised with the parser's spec (RGB, ImageNet mean/std;
+    H and W multiples of 32) -> ``(N, H, W)`` float32: the softmax probability of class
+    ``"hair"`` over the 19 CelebAMask-HQ classes. The weights are the zoo's
+    ``"bisenet_parsing"`` (``facecore models fetch bisenet_parsing`` once; non-commercial
+    research terms, see ``docs/models/parsing.md``).
+
+    Attributes
+    ----------
+    shape : (height, width)
+        The parser's training crop (512, 512).
+
+    Raises
+    ------
+    ModelNotFoundError
+        If ``bisenet_parsing`` was not fetched; the message names the command.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from facecore.models.hair import ParsingHairSegmenter
+    >>> seg = ParsingHairSegmenter(threads=1)  # doctest: +SKIP
+    >>> seg(np.zeros((1, 3, 64, 96), np.float32)).shape  # doctest: +SKIP
+    (1, 64, 96)
+    """
+
+    kind = "hair_parsing"
+
+    def __init__(
+        self,
+        model: Any = "bisenet_parsing",
+        *,
+        providers=None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ):
+        from . import zoo
+        from .bisenet import CLASSES, BiSeNetParser
+
+        if not isinstance(model, (str, os.PathLike)):
+            raise TypeError(f"model: expected a zoo name or a path; got {type(model).__name__}")
+        s = os.fspath(model)
+        path = zoo.find(s) if s in zoo.available() else s
+        if not os.path.isfile(path):
+            from ..errors import ModelNotFoundError
+
+            raise ModelNotFoundError(f"model: {s!r} is neither a zoo name nor a file")
+        self.spec = zoo.info("bisenet_parsing").input
+        self.parser = BiSeNetParser(
+            os.fspath(path), spec=self.spec, providers=providers, device=device, threads=threads
+        )
+        self._hair = CLASSES.index("hair")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.spec.shape or (512, 512)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """``(N, 3, H, W)`` float32 normalised -> ``(N, H, W)`` float32 hair probability."""
+        b = _batch(batch, "batch")
+        out = np.empty((b.shape[0], b.shape[2], b.shape[3]), np.float32)
+        for i in range(b.shape[0]):  # one face at a time: ~0.5 GB of activations per region
+            z = self.parser(b[i : i + 1])[0]
+            z -= z.max(axis=0, keepdims=True)
+            np.exp(z, out=z)
+            out[i] = z[self._hair] / z.sum(axis=0)
+        return out
 
 
 def open_hair_model(
