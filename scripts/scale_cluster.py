@@ -314,6 +314,7 @@ def main() -> None:
     ap.add_argument("--nlist", type=int, help="IVF lists (default: knn_graph's)")
     ap.add_argument("--nprobe", type=int, help="IVF lists probed (default: knn_graph's)")
     ap.add_argument("--hnsw-m", type=int, help="HNSW links per node (default: knn_graph's)")
+    ap.add_argument("--ef-construction", type=int, help="HNSW build breadth (default: knn_graph's)")
     ap.add_argument("--ef-search", type=int, help="HNSW search breadth (default: knn_graph's)")
     ap.add_argument(
         "--job",
@@ -339,11 +340,11 @@ def main() -> None:
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    knn_opts = (args.nlist, args.nprobe, args.hnsw_m, args.ef_search)
+    knn_opts = (args.nlist, args.nprobe, args.hnsw_m, args.ef_construction, args.ef_search)
     if args.job and (args.index != "auto" or any(v is not None for v in knn_opts)):
         ap.error(
             "--job runs cluster(x) with every default; --index/--nlist/--nprobe/--hnsw-m/"
-            "--ef-search apply to the separate k-NN stage (run without --job)"
+            "--ef-construction/--ef-search apply to the separate k-NN stage (run without --job)"
         )
     if args.stage == "knn":
         opts = json.loads(args.knn_options)
@@ -441,6 +442,7 @@ def main() -> None:
                 ("nlist", args.nlist),
                 ("nprobe", args.nprobe),
                 ("hnsw_m", args.hnsw_m),
+                ("ef_construction", args.ef_construction),
                 ("ef_search", args.ef_search),
             )
             if v is not None

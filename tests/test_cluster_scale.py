@@ -60,9 +60,13 @@ def test_approximate_index_recall_vs_exact(index, floor):
     assert info2.recall_queries == 500 and abs(info2.recall - full) < 0.05
 
 
-def test_refinement_raises_recall():
+@pytest.mark.parametrize("store", ["numpy", "faiss"])
+def test_refinement_raises_recall(store):
     from facecore.cluster.knn import _refine
 
+    flat = None
+    if store == "faiss":  # the cosines from the index's stored vectors, not a gathered copy
+        faiss = pytest.importorskip("faiss", reason="needs faiss: pip install 'facecore[cluster]'")
     x, _ = _mixture()
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
     exact, _ = knn_graph(x, 10, backend="numpy")
@@ -77,12 +81,19 @@ def test_refinement_raises_recall():
     idx[0, -1] = -1
     sim = np.einsum("id,ikd->ik", xn, xn[np.maximum(idx, 0)]).astype(np.float32)
     sim[idx < 0] = -np.inf
+    if store == "faiss":
+        flat = faiss.IndexFlatIP(xn.shape[1])
+        flat.add(xn.astype(np.float32))
     recalls = [_recall(idx, exact)]
     for _ in range(2):
-        idx, sim = _refine(xn, idx, sim, 10)
+        idx, sim = _refine(xn.astype(np.float32), idx, sim, 10, block=700, flat=flat)
         assert np.all(idx != np.arange(len(x))[:, None])  # never itself
         assert all(len(set(r[r >= 0])) == int((r >= 0).sum()) for r in idx)  # no repeats
         assert np.all(np.diff(sim, axis=1) <= 1e-6)  # most similar first
+        ok = idx >= 0  # the similarities are the true cosines (NumPy reference)
+        np.testing.assert_allclose(
+            sim[ok], np.einsum("ij,ij->i", np.repeat(xn, 10, 0)[ok.ravel()], xn[idx[ok]]), atol=1e-5
+        )
         recalls.append(_recall(idx, exact))
     # measured: 0.60 -> 0.87 -> 0.96
     assert recalls[0] < 0.65 and recalls[1] >= 0.82 and recalls[2] >= 0.92
@@ -115,6 +126,7 @@ def test_exact_numpy_info():
         ({"device": "tpu"}, ValueError, "device"),
         ({"recall_sample": -1}, ValueError, "recall_sample"),
         ({"nprobe": 0}, ValueError, "nprobe"),
+        ({"ef_construction": 0}, ValueError, "ef_construction"),
         ({"exact_limit": 1.5}, TypeError, "exact_limit"),
         ({"return_info": 1}, TypeError, "return_info"),
     ],

@@ -125,6 +125,7 @@ def knn_graph(
     nlist: int | None = None,
     nprobe: int = 16,
     hnsw_m: int = 32,
+    ef_construction: int | None = None,
     ef_search: int | None = None,
     refine: int = 1,
     recall_sample: int = 1000,
@@ -150,8 +151,11 @@ def knn_graph(
         centroids assigns every item for the add and the search alike: about
         ``O(N (nlist + 64 nprobe) D)``, i.e. ``O(N^2 D / 64)``, with a recall that does not
         fall with ``N`` because every list keeps its size). ``"hnsw"``: a navigable
-        small-world graph (``IndexHNSWFlat``, ``hnsw_m`` links per node, ``ef_search``
-        candidates; about ``O(N log N)``; recall@16 0.99 at 100k synthetic faces).
+        small-world graph (``IndexHNSWFlat``, ``hnsw_m`` links per node, ``ef_construction``
+        candidates while building, ``ef_search`` while searching; about ``O(N log N)``;
+        every item is a node of the graph, so its search starts at level 0 from the item
+        itself instead of descending from the top: half the search's CPU and a higher
+        recall, 0.99 at 200k synthetic faces at efSearch 16).
         ``"auto"``: ``"flat"`` up to ``exact_limit`` items, ``"hnsw"`` above (docs/scale.md
         compares the two at 100k and 1M).
     exact_limit : int
@@ -165,14 +169,20 @@ def knn_graph(
         Inverted lists probed per query (IVF; default 16).
     hnsw_m : int
         Links per node (HNSW; memory about ``N * hnsw_m * 8`` bytes on top of the vectors).
+    ef_construction : int, optional
+        HNSW build breadth (default ``2 * hnsw_m``); the build is most of the cost at a
+        million faces (docs/scale.md).
     ef_search : int, optional
-        HNSW search breadth (default ``max(32, 2 k)``; ``ef_construction`` is ``2 hnsw_m``).
+        HNSW search breadth (default ``max(24, 1.5 k)``: 24 for ``k = 16``, recall@16
+        0.962 at a million synthetic faces after one refinement round, 0.965 at 32 for
+        a third more search CPU; docs/scale.md).
     refine : int
         Rounds of neighbour-of-neighbour refinement after an approximate search (as in
         NN-descent): each item's candidates become its neighbours and their neighbours
         (``k + k^2``), compared exactly, the best ``k`` kept. One round costs
-        ``O(N k^2 D)`` and raised recall@16 from 0.88 to 0.96 on 100k synthetic faces for
-        about half the IVF search's time. 0 switches it off; ignored for exact search.
+        ``O(N k^2 D)`` (the cosines by FAISS on the stored vectors, threaded) and raised
+        recall@16 from 0.88 to 0.96 after IVF on 100k synthetic faces. 0 switches it off;
+        ignored for exact search.
     recall_sample : int
         For an approximate index, the recall@k against exact search is measured on this
         many sampled items (``O(recall_sample N D)`` flops; 0 switches it off).
@@ -225,6 +235,8 @@ def knn_graph(
     nprobe = as_int(nprobe, "nprobe", 1)
     hnsw_m = as_int(hnsw_m, "hnsw_m", 2)
     refine = as_int(refine, "refine", 0)
+    if ef_construction is not None:
+        ef_construction = as_int(ef_construction, "ef_construction", 1)
     if ef_search is not None:
         ef_search = as_int(ef_search, "ef_search", 1)
     recall_sample = as_int(recall_sample, "recall_sample", 0)
@@ -251,21 +263,31 @@ def knn_graph(
         info = KnnInfo("flat" if use_faiss else "numpy", True, "cpu", n, 0, 1.0, 0, 0.0, {})
     elif use_faiss:
         kind = index if index != "auto" else ("flat" if n <= exact_limit else "hnsw")
-        idx, sim, dev, params = _knn_faiss(
+        idx, sim, dev, params, hnsw = _knn_faiss(
             x,
             k,
             kind,
             nlist=nlist,
             nprobe=nprobe,
             hnsw_m=hnsw_m,
+            ef_construction=ef_construction,
             ef_search=ef_search,
             device=device,
             seed=seed,
         )
         if kind != "flat" and refine:
+            import faiss
+
+            if hnsw is not None:  # the vectors the HNSW index holds (``hnsw`` keeps them alive)
+                store = faiss.downcast_index(hnsw.storage)
+            else:
+                store = faiss.IndexFlatIP(x.shape[1])
+                store.add(x)
             for _ in range(refine):
-                idx, sim = _refine(x, idx, sim, k)
+                idx, sim = _refine(x, idx, sim, k, flat=store)
+            del store
             params = {**params, "refine": refine}
+        del hnsw
         secs = time.perf_counter() - t0
         recall, edge, nq = 1.0, 1.0, 0
         if kind != "flat":
@@ -337,13 +359,28 @@ def _knn_numpy(x: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _refine(
-    x: np.ndarray, idx: np.ndarray, sim: np.ndarray, k: int, block: int = 1024
+    x: np.ndarray,
+    idx: np.ndarray,
+    sim: np.ndarray,
+    k: int,
+    block: int = 8192,
+    *,
+    flat: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One round of neighbour-of-neighbour refinement: the best ``k`` of each item's
-    neighbours and their neighbours, by exact cosine (never worse than the input)."""
+    neighbours and their neighbours, by exact cosine (never worse than the input).
+
+    ``flat``: a FAISS flat inner-product index holding the rows of ``x`` (the HNSW index's
+    own storage): its ``compute_distance_subset`` (OpenMP threads, SIMD, no gathered copy of
+    the candidates) computes the cosines; without it a NumPy ``einsum`` over the gathered
+    candidates (one thread, ``block * (k + k^2) * D * 4`` bytes a block)."""
     n = x.shape[0]
     out_i = np.empty_like(idx)
     out_s = np.empty_like(sim)
+    if flat is None:
+        block = min(block, 1024)
+    else:
+        import faiss
     for s in range(0, n, block):
         e = min(n, s + block)
         nb = idx[s:e]
@@ -351,10 +388,20 @@ def _refine(
         nn[np.repeat(nb < 0, k, axis=1)] = -1
         cand = np.concatenate([nb, nn], axis=1)
         cand[cand == np.arange(s, e)[:, None]] = -1
-        cand = np.sort(cand, axis=1)
+        cand.sort(axis=1)
         cand[:, 1:][cand[:, 1:] == cand[:, :-1]] = -1  # each candidate once
-        v = np.einsum("bd,bcd->bc", x[s:e], x[np.maximum(cand, 0)]).astype(np.float32)
-        v[cand < 0] = -np.inf
+        if flat is None:
+            v = np.einsum("bd,bcd->bc", x[s:e], x[np.maximum(cand, 0)]).astype(np.float32)
+            v[cand < 0] = -np.inf
+        else:
+            v = np.empty(cand.shape, np.float32)  # -inf where cand is -1
+            flat.compute_distance_subset(
+                e - s,
+                faiss.swig_ptr(np.ascontiguousarray(x[s:e])),
+                cand.shape[1],
+                faiss.swig_ptr(v),
+                faiss.swig_ptr(cand),
+            )
         p = np.argpartition(-v, k - 1, axis=1)[:, :k]
         pv = np.take_along_axis(v, p, axis=1)
         o = np.argsort(-pv, axis=1, kind="stable")
@@ -395,10 +442,13 @@ def _knn_faiss(
     nlist: int | None,
     nprobe: int,
     hnsw_m: int,
+    ef_construction: int | None,
     ef_search: int | None,
     device: str,
     seed: int,
-) -> tuple[np.ndarray, np.ndarray, str, dict[str, Any]]:
+) -> tuple[np.ndarray, np.ndarray, str, dict[str, Any], Any]:
+    """The FAISS search, and the HNSW index when one was built (its flat storage of the
+    vectors then serves the refinement's exact cosines)."""
     import faiss
 
     n, d = x.shape
@@ -428,9 +478,10 @@ def _knn_faiss(
         params = {"nlist": nl, "nprobe": min(nprobe, nl), "train": min(n, nl * _TRAIN_PER_LIST)}
     else:
         index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 2 * hnsw_m
-        ef = ef_search if ef_search is not None else max(32, 2 * k)
-        params = {"M": hnsw_m, "ef_construction": 2 * hnsw_m, "ef_search": ef}
+        efc = ef_construction if ef_construction is not None else 2 * hnsw_m
+        index.hnsw.efConstruction = efc
+        ef = ef_search if ef_search is not None else max(24, k + k // 2)
+        params = {"M": hnsw_m, "ef_construction": efc, "ef_search": ef}
     if on_gpu:  # pragma: no cover - needs faiss-gpu and a GPU
         res = faiss.StandardGpuResources()
         index = faiss.index_cpu_to_gpu(res, 0, index)
@@ -459,10 +510,30 @@ def _knn_faiss(
         index.add(x)
         if kind == "ivf":  # pragma: no cover - needs faiss-gpu and a GPU
             faiss.GpuParameterSpace().set_index_parameter(index, "nprobe", params["nprobe"])
-        elif kind == "hnsw":
+        if kind == "hnsw":
+            # the queries are the items, and every item is a node of the graph: each
+            # search starts at level 0 from the item itself (search_level_0) instead of
+            # descending from the top entry point, which got lost on outlying faces
+            # and cost the upper levels' hops (docs/scale.md: half the CPU, higher recall)
             index.hnsw.efSearch = params["ef_search"]
-        for s in range(0, n, step):
-            sims[s : s + step], ids[s : s + step] = index.search(x[s : s + step], k + 1)
+            start = np.arange(n, dtype=np.int32)
+            start_d = np.full(n, -1.0, np.float32)  # HNSW's inner-product distance: -cos
+            for s in range(0, n, step):
+                e = min(n, s + step)
+                index.search_level_0(
+                    e - s,
+                    faiss.swig_ptr(x[s:e]),
+                    k + 1,
+                    faiss.swig_ptr(start[s:e]),
+                    faiss.swig_ptr(start_d[s:e]),
+                    faiss.swig_ptr(sims[s:e]),
+                    faiss.swig_ptr(ids[s:e]),
+                    1,
+                    1,
+                )
+        else:
+            for s in range(0, n, step):
+                sims[s : s + step], ids[s : s + step] = index.search(x[s : s + step], k + 1)
     sims = np.where(ids < 0, -np.inf, sims).astype(np.float32)
     idx, sim = _drop_self(ids, sims, k)
-    return idx, sim, "cuda" if on_gpu else "cpu", params
+    return idx, sim, "cuda" if on_gpu else "cpu", params, index if kind == "hnsw" else None
