@@ -257,7 +257,10 @@ def load(
     threads : int, optional
         onnxruntime intra-op threads.
     **options
-        Adapter options (e.g. ``score_threshold=`` for the detector).
+        Adapter options (e.g. ``score_threshold=`` for the detector). An embedder takes
+        ``mask_tail=``: ``"default"`` (attach facecore's mask-robust ``sface_mask`` to SFace
+        when it is installed; docs/models/sface_mask.md), ``None`` (plain SFace), a zoo name,
+        a path or an ``onnx.ModelProto``; e.g. ``load("sface", mask_tail=None)``.
 
     Returns
     -------
