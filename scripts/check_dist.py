@@ -22,10 +22,11 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 # "Models we ship stay small (a few MB)": one file at most 6 MiB (facecore's own age/gender
-# model is 5.3 MiB with float16 weights), all of them at most 12 MiB (11.0 MiB in 0.2: two
-# hair models, restoration, age/gender, two selfie segmenters, expression).
+# model is 5.3 MiB with float16 weights), all of them at most 16 MiB (15.1 MiB: two hair
+# models, restoration, age/gender, two selfie segmenters, expression, and the 4.2 MiB
+# mask-robust SFace tail, which needs the total raised from 12 MiB).
 MAX_MODEL_BYTES = 6 * 1024 * 1024
-MAX_MODELS_TOTAL = 12 * 1024 * 1024
+MAX_MODELS_TOTAL = 16 * 1024 * 1024
 # Small recorded fixtures of the tests (reference outputs, a tiny state dict written by torch
 # for the pickle reader's tests) may be data-like files; a data set may not.
 MAX_FIXTURE_BYTES = 256 * 1024

@@ -18,6 +18,7 @@ from facecore.types import Verification
 from facecore.verify import (
     DEFAULT_THRESHOLD,
     MASK_PROBABILITY,
+    MASK_ROBUST_THRESHOLDS,
     MASKED_THRESHOLDS,
     PAIR_TYPES,
     verify,
@@ -97,11 +98,11 @@ def _photos(fa):
     return biden, biden2, obama, masked
 
 
-def _cv_similarity(fa, a: np.ndarray, b: np.ndarray) -> float:
+def _cv_similarity(fa, a: np.ndarray, b: np.ndarray, *, masked_a: bool = False) -> float:
     """Independent alignment: OpenCV's YuNet runner and FaceRecognizerSF.alignCrop (largest
     face), then SFace on the uint8 chips (OpenCV 5 cannot run this SFace file itself: its
     graph has unread inputs; the adapter is checked against reference embeddings in
-    tests/models/test_embedder.py)."""
+    tests/models/test_embedder.py). ``masked_a``: ``a`` by the mask-robust embedding."""
     feats = []
     for img in (a, b):
         h, w = img.shape[:2]
@@ -113,7 +114,8 @@ def _cv_similarity(fa, a: np.ndarray, b: np.ndarray) -> float:
         rec = cv2.FaceRecognizerSF.create(
             str(MODELS / "face_recognition_sface_2021dec_int8bq.onnx"), ""
         )
-        feats.append(fa.embedder.embed_aligned(rec.alignCrop(img, row))[0])
+        m = masked_a and img is a
+        feats.append(fa.embedder.embed_aligned(rec.alignCrop(img, row), masked=m)[0])
     return float(feats[0] @ feats[1])
 
 
@@ -134,18 +136,37 @@ def test_masked_images_get_the_masked_threshold(fa):
     same = verify(masked, biden2, analyzer=fa)
     other = verify(masked, obama, analyzer=fa)
     assert same.pair == other.pair == "masked-unmasked"  # mask_worn found the mask
-    assert same.threshold == MASKED_THRESHOLDS["masked-unmasked"]
+    # the analyzer carries the shipped sface_mask tail: the masked side is compared by its
+    # mask-robust embedding, at that embedding's threshold
+    assert fa.embedder.has_mask_tail
+    assert same.threshold == MASK_ROBUST_THRESHOLDS["masked-unmasked"]
     assert same.is_same and not other.is_same
     both = verify(masked, masked[:, ::-1].copy(), analyzer=fa)  # the mirror image: masked too
-    assert both.pair == "masked-masked" and both.threshold == MASKED_THRESHOLDS["masked-masked"]
+    assert (
+        both.pair == "masked-masked" and both.threshold == MASK_ROBUST_THRESHOLDS["masked-masked"]
+    )
     # independent alignment (OpenCV's; measured |diff| 2e-4)
-    assert same.similarity == pytest.approx(_cv_similarity(fa, masked, biden2), abs=0.03)
-    assert other.similarity == pytest.approx(_cv_similarity(fa, masked, obama), abs=0.03)
+    cv_same = _cv_similarity(fa, masked, biden2, masked_a=True)
+    assert same.similarity == pytest.approx(cv_same, abs=0.03)
+    assert other.similarity == pytest.approx(
+        _cv_similarity(fa, masked, obama, masked_a=True), abs=0.03
+    )
     # recorded outputs (this commit, CPU)
     assert same.similarity == pytest.approx(RECORDED["same"], abs=2e-3)
     assert other.similarity == pytest.approx(RECORDED["other"], abs=2e-3)
+    # forcing the unmasked type: SFace on both sides (its recorded similarity before the tail)
     forced = verify(masked, biden2, analyzer=fa, pair="unmasked-unmasked")
-    assert forced.threshold == DEFAULT_THRESHOLD and forced.similarity == same.similarity
+    assert forced.threshold == DEFAULT_THRESHOLD
+    assert forced.similarity == pytest.approx(RECORDED["same_sface"], abs=2e-3)
+    assert forced.similarity == pytest.approx(_cv_similarity(fa, masked, biden2), abs=0.03)
+    # the forced masked-unmasked type: the side that mask_worn found masked is compared robustly
+    forced = verify(masked, biden2, analyzer=fa, pair="masked-unmasked")
+    assert forced.threshold == 0.413 and forced.similarity == same.similarity
 
 
-RECORDED = {"mask_worn": [0.0108, 0.0204, 0.0536, 0.8665], "same": 0.5695, "other": 0.1266}
+RECORDED = {
+    "mask_worn": [0.0108, 0.0204, 0.0536, 0.8665],
+    "same": 0.6227,  # mask-robust (masked side) against SFace; SFace alone: same_sface
+    "other": 0.1467,  # SFace alone: 0.1266
+    "same_sface": 0.5695,
+}

@@ -361,6 +361,9 @@ class FaceAnalyzer:
                     else None,
                     parsing=parses[i],
                     attributes=attrs[i],
+                    embedding_masked=results["embedder_masked"][i]
+                    if "embedder_masked" in results
+                    else None,
                 )
             )
         return faces
@@ -371,7 +374,11 @@ class FaceAnalyzer:
         if self.embedder is not None and "embedder" in inputs:
             from .models.embedder import l2_normalize
 
-            res["embedder"] = l2_normalize(self.embedder.run(inputs["embedder"]))
+            if getattr(self.embedder, "has_mask_tail", False):  # both in one pass
+                plain, masked = self.embedder.run_both(inputs["embedder"])
+                res["embedder"], res["embedder_masked"] = l2_normalize(plain), l2_normalize(masked)
+            else:
+                res["embedder"] = l2_normalize(self.embedder.run(inputs["embedder"]))
         if self.age is not None and self.age is self.gender and "age" in inputs:
             both = self.age.run_all(inputs["age"])  # one call of the joint model for both stages
             res["age"], res["gender"] = both.age, both.p_male

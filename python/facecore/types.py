@@ -390,6 +390,10 @@ class Face:
     attributes : Attributes or None
         Glasses, sunglasses, hat, mask, occlusion, blur and the single label
         (``FaceAnalyzer(attributes=True)``).
+    embedding_masked : (128,) float32 read-only ndarray or None
+        L2-normalised mask-robust embedding (facecore's ``sface_mask``, comparable with
+        ``embedding`` of an unmasked face); :func:`facecore.verify` uses it for a face that
+        wears a mask. Not in :meth:`to_dict`.
     """
 
     box: Box
@@ -403,6 +407,7 @@ class Face:
     expression: Expression | None = None
     parsing: Any = field(default=None, compare=False, repr=False)
     attributes: Attributes | None = None
+    embedding_masked: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.attributes is not None and not isinstance(self.attributes, Attributes):
@@ -431,6 +436,12 @@ class Face:
                 raise ValueError(f"embedding: expected a 1-d vector; got shape {emb.shape}")
             emb.flags.writeable = False
             object.__setattr__(self, "embedding", emb)
+        if self.embedding_masked is not None:
+            emb = np.array(self.embedding_masked, dtype=np.float32, copy=True)
+            if emb.ndim != 1:
+                raise ValueError(f"embedding_masked: expected a 1-d vector; got shape {emb.shape}")
+            emb.flags.writeable = False
+            object.__setattr__(self, "embedding_masked", emb)
         if self.expression is not None and not isinstance(self.expression, Expression):
             raise TypeError(
                 f"expression: expected Expression or None; got {type(self.expression).__name__}"

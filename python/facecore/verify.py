@@ -10,7 +10,10 @@ same model is 0.40.
 Masks: :func:`verify` tells unmasked-unmasked, masked-unmasked and masked-masked pairs
 apart (a Face's ``attributes.mask`` where present, else :func:`facecore.occlusion.mask_worn`
 on the image) and uses a threshold calibrated for each type at FAR 1e-3 on one half of
-glint24's identities with synthetic masks (``scripts/eval_masked_verification.py``).
+glint24's identities with synthetic masks (``scripts/eval_masked_verification.py``). When
+the faces carry facecore's mask-robust embedding (``Face.embedding_masked``, from the
+``sface_mask`` model that :class:`FaceAnalyzer` runs with SFace), a masked face is compared
+by that embedding and the thresholds are :data:`MASK_ROBUST_THRESHOLDS`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "MASKED_THRESHOLDS",
     "MASK_PROBABILITY",
+    "MASK_ROBUST_THRESHOLDS",
     "PAIR_TYPES",
     "similarity",
     "verify",
@@ -51,6 +55,18 @@ MASKED_THRESHOLDS = {
     "unmasked-unmasked": DEFAULT_THRESHOLD,
     "masked-unmasked": 0.39,
     "masked-masked": 0.445,
+}
+
+
+#: Cosine thresholds per pair type when each masked face is embedded by the mask-robust
+#: ``sface_mask`` (``Face.embedding_masked``) and each unmasked face by SFace, at FAR 1e-3 on
+#: the same 12 calibration identities of glint24 (the shipped int8 rank-64 file: dev
+#: thresholds 0.4134 / 0.4600; test identities: TAR 0.799 at FAR 8.6e-4, 0.751 at 5.1e-4;
+#: docs/models/sface_mask.md).
+MASK_ROBUST_THRESHOLDS = {
+    "unmasked-unmasked": DEFAULT_THRESHOLD,
+    "masked-unmasked": 0.413,
+    "masked-masked": 0.460,
 }
 
 
@@ -167,6 +183,12 @@ def verify(
     A periocular embedding (lower face hidden on both sides) was measured and lost to the
     full-face embedding under masks, so it is not used.
 
+    When both faces are :class:`Face` objects that carry ``embedding_masked`` (what
+    :class:`FaceAnalyzer` computes when facecore's ``sface_mask`` model is installed, the
+    default), each face counted as masked is compared by its mask-robust embedding, each
+    unmasked one by SFace's, and the threshold is :data:`MASK_ROBUST_THRESHOLDS` of the pair
+    type. Unmasked pairs are always SFace against SFace.
+
     Parameters
     ----------
     face_a, face_b : Face, (D,) float array_like, image or path
@@ -216,9 +238,32 @@ def verify(
     if _is_image(face_b):
         face_b, img_b = _largest_face(face_b, "face_b", analyzer)
     s = similarity(face_a, face_b)  # validates both sides first
+    states = [_mask_state(f, im) for f, im in ((face_a, img_a), (face_b, img_b))]
     if pair is None:
-        n_masked = sum(bool(_mask_state(f, im)) for f, im in ((face_a, img_a), (face_b, img_b)))
-        pair = PAIR_TYPES[n_masked]
+        pair = PAIR_TYPES[sum(bool(m) for m in states)]
+    masked = _masked_sides(pair, states)
+    robust = (
+        masked is not None
+        and any(masked)
+        and all(isinstance(f, Face) and f.embedding_masked is not None for f in (face_a, face_b))
+    )
+    if robust:
+        va, vb = (
+            f.embedding_masked if m else f.embedding
+            for f, m in zip((face_a, face_b), masked)  # type: ignore[arg-type]
+        )
+        s = similarity(va, vb)
     if threshold is None:
-        threshold = MASKED_THRESHOLDS[pair]
+        threshold = (MASK_ROBUST_THRESHOLDS if robust else MASKED_THRESHOLDS)[pair]
     return Verification(similarity=s, is_same=s >= threshold, threshold=threshold, pair=pair)
+
+
+def _masked_sides(pair: str, states: list[bool | None]) -> tuple[bool, bool] | None:
+    """Which side wears the mask for a pair type, or None where that cannot be told (a
+    masked-unmasked pair whose faces' states do not say which one)."""
+    if pair == "unmasked-unmasked":
+        return (False, False)
+    if pair == "masked-masked":
+        return (True, True)
+    a, b = bool(states[0]), bool(states[1])
+    return (a, b) if a != b else None

@@ -158,6 +158,37 @@ def _read_model(path: Path, data: bytes) -> onnx.ModelProto:
     return parse_model(data, path)
 
 
+#: zoo name of facecore's mask-robust tail for SFace (docs/models/sface_mask.md)
+MASK_TAIL = "sface_mask"
+
+
+def _mask_tail(tail: Any, model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """The ``mask_tail=`` option of an embedder: ``"default"`` grafts the zoo's ``sface_mask``
+    when the graph is SFace's (it has ``conv_13_relu``) and the file is found; ``None`` or
+    False: none; a zoo name, path or ModelProto: that tail."""
+    if tail is None or tail is False:
+        return None
+    if isinstance(tail, onnx.ModelProto):
+        return tail
+    if isinstance(tail, str) and tail == "default":
+        if not any(o == "conv_13_relu" for n in model.graph.node for o in n.output):
+            return None
+        if MASK_TAIL not in zoo.available():
+            return None
+        try:
+            path, _, data = _resolve(MASK_TAIL)
+        except ModelNotFoundError:
+            return None
+        return parse_model(data, path)
+    if isinstance(tail, (str, os.PathLike)):
+        path, _, data = _resolve(tail)
+        return parse_model(data, path)
+    raise TypeError(
+        f"mask_tail: expected 'default', None, a zoo name, a path or an onnx.ModelProto; "
+        f"got {type(tail).__name__}"
+    )
+
+
 def _expression(
     model: onnx.ModelProto, mi: ModelInfo | None, common: dict[str, Any], options: dict[str, Any]
 ):
@@ -226,7 +257,10 @@ def load(
     threads : int, optional
         onnxruntime intra-op threads.
     **options
-        Adapter options (e.g. ``score_threshold=`` for the detector).
+        Adapter options (e.g. ``score_threshold=`` for the detector). An embedder takes
+        ``mask_tail=``: ``"default"`` (attach facecore's mask-robust ``sface_mask`` to SFace
+        when it is installed; docs/models/sface_mask.md), ``None`` (plain SFace), a zoo name,
+        a path or an ``onnx.ModelProto``; e.g. ``load("sface", mask_tail=None)``.
 
     Returns
     -------
@@ -283,7 +317,8 @@ def load(
     if kind == "detector":
         return YuNet(model, **common, **options)
     if kind == "embedder":
-        return SFace(model, **common, **options)
+        tail = _mask_tail(options.pop("mask_tail", "default"), model)
+        return SFace(model, **common, mask_tail=tail, **options)
     if kind == "expression":
         return _expression(model, mi, common, options)
     if kind == "restore":  # a LaMa-style inpainting graph (restore_unet)
