@@ -114,6 +114,26 @@ def patch_map(model, img, device, window, stride):
     return cv2.resize(s, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def export_best(model, out: Path, args, *, best, step, start, kind, size, window=31) -> Path:
+    """Load ``out/best.pt`` into ``model``, export it to ``out/hair_<kind>.onnx`` and write
+    ``out/result.json`` (best val IoU, its step, steps run, minutes, parameters, arguments)."""
+    ck = torch.load(out / "best.pt", map_location="cpu")
+    model.load_state_dict(ck["model"])
+    path = export(model, kind, out / f"hair_{kind}.onnx", size=size, window=window)
+    result = {
+        "best_val_iou": best,
+        "best_step": ck["step"],
+        "steps": step,
+        "minutes": (time.time() - start) / 60,
+        "onnx": str(path),
+        "params": n_params(model),
+        "args": vars(args),
+    }
+    (out / "result.json").write_text(json.dumps(result, indent=2))
+    log.info("exported %s (best val IoU %.4f at step %d)", path, best, ck["step"])
+    return path
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -256,26 +276,18 @@ def main(argv=None):
             {"model": model.state_dict(), "step": step, "iou": iou, "args": vars(args)},
             out / "best.pt",
         )
-    ck = torch.load(out / "best.pt", map_location="cpu")
     model = HairDense() if args.model == "dense" else HairPatch(args.window)
-    model.load_state_dict(ck["model"])
-    name = f"hair_{args.model}"
-    path = export(model, args.model, out / f"{name}.onnx", size=args.size, window=args.window)
-    (out / "result.json").write_text(
-        json.dumps(
-            {
-                "best_val_iou": best,
-                "best_step": ck["step"],
-                "steps": step,
-                "minutes": (time.time() - start) / 60,
-                "onnx": str(path),
-                "params": n_params(model),
-                "args": vars(args),
-            },
-            indent=2,
-        )
+    export_best(
+        model,
+        out,
+        args,
+        best=best,
+        step=step,
+        start=start,
+        kind=args.model,
+        size=args.size,
+        window=args.window,
     )
-    log.info("exported %s (best val IoU %.4f at step %d)", path, best, ck["step"])
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ images with a face, celeba_hq/val): IoU of ``p * person prior >= 0.5`` summed ov
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import time
@@ -30,10 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import data_root
-from .export import export
 from .models import HairDense, n_params
 from .regions import RegionAugment, load_images, region_matrices
-from .train import dice_loss, to_tensor
+from .train import dice_loss, export_best, to_tensor
 
 log = logging.getLogger("train_region")
 SHAPE = (320, 256)
@@ -234,24 +232,7 @@ def main(argv=None):
     if iou > best:
         best = iou
         torch.save({"model": model.state_dict(), "step": step, "iou": iou}, out / "best.pt")
-    ck = torch.load(out / "best.pt", map_location="cpu")
-    model = HairDense()
-    model.load_state_dict(ck["model"])
-    path = export(model, "dense", out / "hair_dense.onnx", size=128)
-    (out / "result.json").write_text(
-        json.dumps(
-            {
-                "best_val_iou": best,
-                "best_step": ck["step"],
-                "steps": step,
-                "minutes": (time.time() - start) / 60,
-                "onnx": str(path),
-                "args": vars(args),
-            },
-            indent=2,
-        )
-    )
-    log.info("exported %s (best val IoU %.4f at step %d)", path, best, ck["step"])
+    export_best(HairDense(), out, args, best=best, step=step, start=start, kind="dense", size=128)
 
 
 if __name__ == "__main__":
