@@ -238,7 +238,9 @@ def verify(
     if _is_image(face_b):
         face_b, img_b = _largest_face(face_b, "face_b", analyzer)
     s = similarity(face_a, face_b)  # validates both sides first
-    states = [_mask_state(f, im) for f, im in ((face_a, img_a), (face_b, img_b))]
+    states: list[bool | None] = [None, None]
+    if pair in (None, "masked-unmasked"):  # which side is masked matters only here
+        states = [_mask_state(f, im) for f, im in ((face_a, img_a), (face_b, img_b))]
     if pair is None:
         pair = PAIR_TYPES[sum(bool(m) for m in states)]
     masked = _masked_sides(pair, states)

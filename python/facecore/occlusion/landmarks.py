@@ -228,8 +228,8 @@ def refine_landmarks(
     if not views:
         return lm0.copy()
     lm = np.mean([v[0] for v in views], axis=0)
-    if not correct:
-        return lm
+    if not correct or np.hypot(*(lm[1] - lm[0])) < 1.0:
+        return lm  # (eyes less than a pixel apart: no eye frame to correct in)
     bx = np.mean([v[1] for v in views], axis=0)
     f, m = _features(lm, bx, float(np.mean([v[2] for v in views])))
     p = (f @ MASKED_LANDMARK_COEF).reshape(5, 2)
